@@ -1,0 +1,980 @@
+/*
+ * call.c: one RPC, both sides.  This is the only module that sees the
+ * client stream (fe.c) and the backend stream (be.c) of a call together; it
+ * decides what crosses from one to the other and when.
+ *
+ * What a call owns: its request headers to forward (copies), the deframer
+ * and the request message being assembled, two byte queues (req: framed
+ * messages for the backend; resp: response bytes for the client), response
+ * headers/trailers, a deadline timer and a cfg reference.  It never touches
+ * sockets: fe.c and be.c move bytes between these queues and the wire.
+ *
+ * Memory bound per call, whatever the result size:
+ *   request  <= max_request_message_size (one message being assembled)
+ *             + stream_buffer_size + client stream window
+ *   response <= stream_buffer_size + backend stream window
+ * because credit (nghttp2_session_consume) is given back to a sender only
+ * while the queue toward the other side is below stream_buffer_size.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <nghttp2/nghttp2.h>
+
+#include "sg_err.h"
+#include "be.h"
+#include "call.h"
+#include "cfg.h"
+#include "fe.h"
+#include "grpc.h"
+#include "h2io.h"
+#include "log.h"
+#include "route.h"
+#include "sc.h"
+#include "util.h"
+#include "worker.h"
+
+#define CALL_MAGIC 0x43414c4cu /* "CALL" */
+#define CALL_PATH_MAX 256      /* longest :path we keep for messages */
+#define CALL_MSG_MAX 512       /* longest grpc-message we produce */
+
+enum call_state {
+    CALL_ST_HEADERS,    /* request headers arriving */
+    CALL_ST_FIRST_MSG,  /* headers accepted; waiting for the first message */
+    CALL_ST_CONNECTING, /* routed; waiting for the backend connection */
+    CALL_ST_OPEN,       /* backend stream submitted */
+    CALL_ST_DONE,       /* answered locally or failed: client input is discarded */
+};
+
+/* A header field we keep: name and value in one allocation. */
+struct call_hdrs {
+    nghttp2_nv *nv;
+    size_t n, cap;
+    size_t bytes; /* RFC 9113 section 6.5.2 size: name + value + 32 each */
+};
+
+struct call {
+    uint32_t magic;
+    struct worker *w;
+    struct cfg *cfg; /* reference held for the call's lifetime */
+    enum call_state state;
+
+    /* client side */
+    struct fe_conn *fe; /* NULL once detached */
+    struct call_list *fe_list;
+    TAILQ_ENTRY(call) fe_link;
+    int32_t fe_sid;
+    bool fe_ended;      /* client half-closed */
+
+    /* backend side */
+    struct be_conn *be; /* NULL when not attached */
+    TAILQ_ENTRY(call) be_link;
+    int32_t be_sid;     /* 0 until submitted */
+    bool be_closed;     /* backend stream closed */
+    size_t backend_idx;
+    bool routed;
+
+    /* request */
+    const struct sc_method *m;
+    char path[CALL_PATH_MAX];
+    bool method_post, has_method, ct_grpc, has_ct, hdr_overflow;
+    uint64_t timeout_ms;
+    bool has_timeout;
+    struct call_hdrs fwd;   /* headers forwarded to the backend */
+    struct grpc_deframer df;
+    struct evbuffer *msg;   /* message being assembled */
+    struct evbuffer *req;   /* framed messages for the backend */
+    bool req_eos;           /* no more request data will be queued */
+    size_t fe_unconsumed;   /* client bytes not yet credited back */
+
+    /* response */
+    struct call_hdrs rhdr;  /* response headers from the backend */
+    struct call_hdrs trl;   /* trailers (backend's or ours) */
+    struct evbuffer *resp;  /* response bytes for the client */
+    bool resp_started;      /* response HEADERS submitted to the client */
+    bool resp_eos;          /* resp holds the end of the response */
+    size_t be_unconsumed;   /* backend bytes not yet credited back */
+
+    /* accounting */
+    struct event *deadline;
+    uint64_t t_start_us;
+    uint64_t bytes_in, bytes_out;
+    int status;             /* grpc-status sent to the client, -1 unknown */
+    bool local;             /* status produced by sparkgate */
+    char reason[160];       /* sparkgate's reason, for the access log */
+};
+
+static uint64_t calls_live;
+
+static void call_fail(struct call *c, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void call_maybe_free(struct call *c);
+
+uint64_t
+call_live_count(void)
+{
+    return __atomic_load_n(&calls_live, __ATOMIC_RELAXED);
+}
+
+/* ---- header lists -------------------------------------------------------- */
+
+static int
+hdrs_add(struct call_hdrs *h, const uint8_t *name, size_t nlen, const uint8_t *value, size_t vlen)
+{
+    uint8_t *p;
+
+    if (h->n == h->cap) {
+        size_t ncap = h->cap ? h->cap * 2 : 16;
+        nghttp2_nv *nv = realloc(h->nv, ncap * sizeof(*nv));
+
+        if (nv == NULL)
+            return SG_ERR_NOMEM;
+        h->nv = nv;
+        h->cap = ncap;
+    }
+    p = malloc(nlen + vlen + 2);
+    if (p == NULL)
+        return SG_ERR_NOMEM;
+    memcpy(p, name, nlen);
+    p[nlen] = '\0';
+    memcpy(p + nlen + 1, value, vlen);
+    p[nlen + 1 + vlen] = '\0';
+    h->nv[h->n].name = p;
+    h->nv[h->n].namelen = nlen;
+    h->nv[h->n].value = p + nlen + 1;
+    h->nv[h->n].valuelen = vlen;
+    h->nv[h->n].flags = NGHTTP2_NV_FLAG_NONE;
+    h->n++;
+    h->bytes += nlen + vlen + 32;
+    return 0;
+}
+
+static int
+hdrs_add_str(struct call_hdrs *h, const char *name, const char *value)
+{
+    return hdrs_add(h, (const uint8_t *)name, strlen(name), (const uint8_t *)value, strlen(value));
+}
+
+static void
+hdrs_clear(struct call_hdrs *h)
+{
+    size_t i;
+
+    for (i = 0; i < h->n; i++)
+        free(h->nv[i].name); /* value shares the allocation */
+    free(h->nv);
+    memset(h, 0, sizeof(*h));
+}
+
+static bool
+name_is(const uint8_t *name, size_t len, const char *lit)
+{
+    return strlen(lit) == len && memcmp(name, lit, len) == 0;
+}
+
+/* RFC 9113 section 8.2.2: connection-specific fields never cross a hop. */
+static bool
+is_hop_by_hop(const uint8_t *name, size_t len)
+{
+    return name_is(name, len, "connection") || name_is(name, len, "keep-alive") ||
+           name_is(name, len, "proxy-connection") || name_is(name, len, "transfer-encoding") ||
+           name_is(name, len, "upgrade") || name_is(name, len, "te") ||
+           name_is(name, len, "host") || name_is(name, len, "http2-settings");
+}
+
+/* ---- lists --------------------------------------------------------------- */
+
+void
+call_be_list_insert(struct call_list *l, struct call *c)
+{
+    TAILQ_INSERT_TAIL(l, c, be_link);
+}
+
+void
+call_be_list_remove(struct call_list *l, struct call *c)
+{
+    TAILQ_REMOVE(l, c, be_link);
+}
+
+struct call *
+call_be_list_first(struct call_list *l)
+{
+    return TAILQ_FIRST(l);
+}
+
+int32_t
+call_be_stream(const struct call *c)
+{
+    return c->be_sid;
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+struct call *
+call_new(struct worker *w, struct fe_conn *fe, struct call_list *fe_list, int32_t sid,
+         struct cfg *cfg)
+{
+    struct call *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    c->magic = CALL_MAGIC;
+    c->w = w;
+    c->fe = fe;
+    c->fe_list = fe_list;
+    c->fe_sid = sid;
+    c->state = CALL_ST_HEADERS;
+    c->status = -1;
+    c->t_start_us = util_now_us();
+    c->msg = evbuffer_new();
+    c->req = evbuffer_new();
+    c->resp = evbuffer_new();
+    if (c->msg == NULL || c->req == NULL || c->resp == NULL)
+        goto fail;
+    c->cfg = cfg_ref(cfg);
+    grpc_deframer_init(&c->df, cfg->limits.max_request_message_size);
+    TAILQ_INSERT_TAIL(fe_list, c, fe_link);
+    __atomic_add_fetch(&calls_live, 1, __ATOMIC_RELAXED);
+    return c;
+fail:
+    if (c->msg != NULL)
+        evbuffer_free(c->msg);
+    if (c->req != NULL)
+        evbuffer_free(c->req);
+    if (c->resp != NULL)
+        evbuffer_free(c->resp);
+    free(c);
+    return NULL;
+}
+
+static void
+call_access_log(struct call *c)
+{
+    const char *backend = c->routed ? c->cfg->backends[c->backend_idx].name : "-";
+    double ms = (double)(util_now_us() - c->t_start_us) / 1000.0;
+
+    if (!c->cfg->access_log)
+        return;
+    log_info("access conn=%" PRIu64 " stream=%d method=%s backend=%s status=%d(%s)%s%s%s "
+             "req_bytes=%" PRIu64 " resp_bytes=%" PRIu64 " ms=%.1f",
+             c->fe != NULL ? fe_conn_id(c->fe) : 0, c->fe_sid, c->m != NULL ? c->m->name : "-",
+             backend, c->status, c->status >= 0 ? grpc_status_name(c->status) : "none",
+             c->local ? " by=sparkgate reason=\"" : "", c->local ? c->reason : "",
+             c->local ? "\"" : "", c->bytes_in, c->bytes_out, ms);
+}
+
+static void
+call_maybe_free(struct call *c)
+{
+    if (c->fe != NULL || c->be != NULL)
+        return;
+    if (c->deadline != NULL)
+        event_free(c->deadline);
+    hdrs_clear(&c->fwd);
+    hdrs_clear(&c->rhdr);
+    hdrs_clear(&c->trl);
+    evbuffer_free(c->msg);
+    evbuffer_free(c->req);
+    evbuffer_free(c->resp);
+    cfg_unref(c->cfg);
+    c->magic = 0;
+    free(c);
+    __atomic_sub_fetch(&calls_live, 1, __ATOMIC_RELAXED);
+}
+
+/* ---- credit (flow control) ----------------------------------------------- */
+
+/* Gives the client back credit for request bytes once the backend queue has room. */
+static void
+credit_fe(struct call *c)
+{
+    if (c->fe == NULL || c->fe_unconsumed == 0)
+        return;
+    if (evbuffer_get_length(c->req) >= c->cfg->limits.stream_buffer_size)
+        return;
+    nghttp2_session_consume(fe_io(c->fe)->sess, c->fe_sid, c->fe_unconsumed);
+    c->fe_unconsumed = 0;
+    fe_kick(c->fe);
+}
+
+/* Gives the backend back credit for response bytes once the client queue has room. */
+static void
+credit_be(struct call *c)
+{
+    if (c->be == NULL || c->be_sid <= 0 || c->be_unconsumed == 0)
+        return;
+    if (evbuffer_get_length(c->resp) >= c->cfg->limits.stream_buffer_size)
+        return;
+    nghttp2_session_consume(be_io(c->be)->sess, c->be_sid, c->be_unconsumed);
+    c->be_unconsumed = 0;
+    be_kick(c->be);
+}
+
+static void
+resume_fe(struct call *c)
+{
+    if (c->fe == NULL || !c->resp_started)
+        return;
+    nghttp2_session_resume_data(fe_io(c->fe)->sess, c->fe_sid);
+    fe_kick(c->fe);
+}
+
+static void
+resume_be(struct call *c)
+{
+    if (c->be == NULL || c->be_sid <= 0 || c->be_closed)
+        return;
+    nghttp2_session_resume_data(be_io(c->be)->sess, c->be_sid);
+    be_kick(c->be);
+}
+
+/* ---- local answers --------------------------------------------------------- */
+
+/* Stops the backend half: RST a submitted stream, or leave the wait queue. */
+static void
+cancel_backend(struct call *c)
+{
+    if (c->be == NULL)
+        return;
+    if (c->be_sid > 0) {
+        if (!c->be_closed) {
+            nghttp2_submit_rst_stream(be_io(c->be)->sess, NGHTTP2_FLAG_NONE, c->be_sid,
+                                      NGHTTP2_CANCEL);
+            be_kick(c->be);
+        }
+        return; /* detaches in call_be_closed */
+    }
+    be_detach(c->be, c);
+    c->be = NULL;
+}
+
+/*
+ * Answers the client with |status| and a message, as a trailers-only
+ * response when nothing was sent yet, else as the trailers after what the
+ * client already has.  The backend stream, if any, is cancelled.
+ */
+static void
+call_fail(struct call *c, int status, const char *fmt, ...)
+{
+    char msg[CALL_MSG_MAX], enc[CALL_MSG_MAX * 3], st[12];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+
+    if (c->state == CALL_ST_DONE)
+        return;
+    c->state = CALL_ST_DONE;
+    c->local = true;
+    c->status = status;
+    /* the access log keeps the head of the message */
+    snprintf(c->reason, sizeof(c->reason), "%.*s", (int)sizeof(c->reason) - 1, msg);
+    log_debug("conn=%" PRIu64 " stream=%d: %s: %s", c->fe ? fe_conn_id(c->fe) : 0, c->fe_sid,
+              grpc_status_name(status), msg);
+    cancel_backend(c);
+    if (c->fe == NULL)
+        return;
+
+    grpc_message_encode(msg, enc, sizeof(enc));
+    snprintf(st, sizeof(st), "%d", status);
+    hdrs_clear(&c->trl);
+    if (!c->resp_started) {
+        /* gRPC trailers-only: HTTP 200, content-type, grpc-status, grpc-message */
+        if (hdrs_add_str(&c->trl, ":status", "200") != 0 ||
+            hdrs_add_str(&c->trl, "content-type", "application/grpc") != 0 ||
+            hdrs_add_str(&c->trl, "grpc-status", st) != 0 ||
+            hdrs_add_str(&c->trl, "grpc-message", enc) != 0 ||
+            fe_submit_response(c->fe, c->fe_sid, c->trl.nv, c->trl.n, false) != 0) {
+            nghttp2_submit_rst_stream(fe_io(c->fe)->sess, NGHTTP2_FLAG_NONE, c->fe_sid,
+                                      NGHTTP2_INTERNAL_ERROR);
+        }
+        c->resp_started = true;
+        c->resp_eos = true;
+    } else if (!c->resp_eos) {
+        /* headers went out: the status follows whatever data is queued */
+        if (hdrs_add_str(&c->trl, "grpc-status", st) != 0 ||
+            hdrs_add_str(&c->trl, "grpc-message", enc) != 0) {
+            nghttp2_submit_rst_stream(fe_io(c->fe)->sess, NGHTTP2_FLAG_NONE, c->fe_sid,
+                                      NGHTTP2_INTERNAL_ERROR);
+        }
+        c->resp_eos = true;
+        resume_fe(c);
+    }
+    fe_kick(c->fe);
+}
+
+/* A plain HTTP answer for requests that are not gRPC at all. */
+static void
+call_http_error(struct call *c, const char *status, const char *text)
+{
+    char len[16];
+
+    c->state = CALL_ST_DONE;
+    c->local = true;
+    snprintf(c->reason, sizeof(c->reason), "HTTP %s: %s", status, text);
+    evbuffer_add_printf(c->resp, "sparkgate: %s\n", text);
+    snprintf(len, sizeof(len), "%zu", evbuffer_get_length(c->resp));
+    hdrs_clear(&c->rhdr);
+    if (hdrs_add_str(&c->rhdr, ":status", status) != 0 ||
+        hdrs_add_str(&c->rhdr, "content-type", "text/plain; charset=utf-8") != 0 ||
+        hdrs_add_str(&c->rhdr, "content-length", len) != 0 ||
+        fe_submit_response(c->fe, c->fe_sid, c->rhdr.nv, c->rhdr.n, true) != 0) {
+        nghttp2_submit_rst_stream(fe_io(c->fe)->sess, NGHTTP2_FLAG_NONE, c->fe_sid,
+                                  NGHTTP2_INTERNAL_ERROR);
+    }
+    c->resp_started = true;
+    c->resp_eos = true;
+    fe_kick(c->fe);
+}
+
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    struct call *c = arg;
+
+    (void)fd;
+    (void)what;
+    CHECK_MAGIC(c, CALL_MAGIC);
+    call_fail(c, GRPC_DEADLINE_EXCEEDED, "sparkgate: deadline of %" PRIu64 " ms exceeded",
+              c->timeout_ms);
+}
+
+/* ---- client side ----------------------------------------------------------- */
+
+int
+call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *value,
+               size_t vlen)
+{
+    const struct cfg_limits *lim = &c->cfg->limits;
+
+    CHECK_MAGIC(c, CALL_MAGIC);
+    if (c->hdr_overflow)
+        return 0;
+    /* security-notes H05: nghttp2 advertises but does not enforce the list size */
+    if (c->fwd.n + 1 > lim->max_header_count ||
+        c->fwd.bytes + nlen + vlen + 32 > lim->max_header_list_size) {
+        c->hdr_overflow = true;
+        return 0;
+    }
+    if (nlen > 0 && name[0] == ':') {
+        if (name_is(name, nlen, ":method")) {
+            c->has_method = true;
+            c->method_post = name_is(value, vlen, "POST");
+        } else if (name_is(name, nlen, ":path")) {
+            size_t n = vlen < sizeof(c->path) - 1 ? vlen : sizeof(c->path) - 1;
+
+            c->m = sc_method_by_path((const char *)value, vlen);
+            memcpy(c->path, value, n);
+            c->path[n] = '\0';
+        }
+        /* :scheme and :authority are rewritten for the backend */
+        c->fwd.bytes += nlen + vlen + 32;
+        return 0;
+    }
+    if (name_is(name, nlen, "content-type")) {
+        c->has_ct = true;
+        /* gRPC: application/grpc, optionally +proto/+json or ;params */
+        c->ct_grpc = vlen >= 16 && memcmp(value, "application/grpc", 16) == 0 &&
+                     (vlen == 16 || value[16] == '+' || value[16] == ';');
+    } else if (name_is(name, nlen, "grpc-timeout")) {
+        if (grpc_timeout_parse((const char *)value, vlen, &c->timeout_ms) == 0)
+            c->has_timeout = true;
+    }
+    if (is_hop_by_hop(name, nlen))
+        return 0;
+    if (hdrs_add(&c->fwd, name, nlen, value, vlen) != 0)
+        return -1;
+    return 0;
+}
+
+void
+call_fe_headers_done(struct call *c)
+{
+    char safe[CALL_PATH_MAX];
+    size_t i;
+
+    CHECK_MAGIC(c, CALL_MAGIC);
+    if (c->state != CALL_ST_HEADERS)
+        return;
+    if (c->hdr_overflow) {
+        call_fail(c, GRPC_RESOURCE_EXHAUSTED,
+                  "sparkgate: request headers exceed limits.max_header_count (%u) or "
+                  "limits.max_header_list_size (%u bytes)",
+                  c->cfg->limits.max_header_count, c->cfg->limits.max_header_list_size);
+        return;
+    }
+    if (!c->has_method || !c->method_post) {
+        call_http_error(c, "405", "only gRPC (POST) requests are served here");
+        return;
+    }
+    if (!c->ct_grpc) {
+        /* gRPC PROTOCOL-HTTP2: a server SHOULD answer 415 to other content types */
+        call_http_error(c, "415", "content-type must be application/grpc");
+        return;
+    }
+    if (c->m == NULL) {
+        for (i = 0; c->path[i] != '\0'; i++)
+            safe[i] = (c->path[i] >= 0x20 && c->path[i] < 0x7f) ? c->path[i] : '?';
+        safe[i] = '\0';
+        call_fail(c, GRPC_UNIMPLEMENTED, "sparkgate: unknown method %s", safe);
+        return;
+    }
+    if (c->has_timeout) {
+        struct timeval tv;
+
+        c->deadline = evtimer_new(c->w->base, on_deadline, c);
+        if (c->deadline != NULL) {
+            tv.tv_sec = (time_t)(c->timeout_ms / 1000u);
+            tv.tv_usec = (suseconds_t)((c->timeout_ms % 1000u) * 1000u);
+            evtimer_add(c->deadline, &tv);
+        }
+    }
+    /* TODO(#3): authenticate here, from the headers alone, before any body byte is read */
+    c->state = CALL_ST_FIRST_MSG;
+}
+
+/* Appends the assembled message, framed, to the backend queue. */
+static int
+queue_message(struct call *c)
+{
+    uint8_t hdr[GRPC_HDR_LEN];
+    size_t len = evbuffer_get_length(c->msg);
+
+    grpc_frame_header(hdr, false, (uint32_t)len);
+    if (evbuffer_add(c->req, hdr, sizeof(hdr)) != 0 || evbuffer_add_buffer(c->req, c->msg) != 0)
+        return SG_ERR_NOMEM;
+    return 0;
+}
+
+/* Picks the backend from the first message and starts (or joins) a connection. */
+static void
+route_and_attach(struct call *c, const uint8_t *key, size_t keylen)
+{
+    const struct cfg_backend *b;
+    const char *why = NULL;
+
+    c->backend_idx = route_pick(c->cfg, key, keylen);
+    c->routed = true;
+    c->state = CALL_ST_CONNECTING;
+    b = &c->cfg->backends[c->backend_idx];
+    c->be = be_attach(c->w, c->cfg, c->backend_idx, c, &why);
+    if (c->be == NULL)
+        call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) unavailable: %s", b->name,
+                  b->address, why != NULL ? why : "cannot connect");
+}
+
+static void
+on_message(struct call *c)
+{
+    const uint8_t *body, *sid = NULL;
+    size_t len = evbuffer_get_length(c->msg), sidlen = 0;
+    int rv;
+
+    if (c->df.nmsgs > 1 && c->m->kind != SC_CLIENT_STREAMING) {
+        /* security-notes G08: never judge one message and pass the next */
+        call_fail(c, GRPC_INVALID_ARGUMENT,
+                  "sparkgate: %s takes exactly one request message, got more", c->m->name);
+        return;
+    }
+    body = evbuffer_pullup(c->msg, -1);
+    if (body == NULL && len > 0) {
+        call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+        return;
+    }
+    rv = sc_request_session_id(body, len, &sid, &sidlen);
+    if (rv < 0) {
+        call_fail(c, GRPC_INVALID_ARGUMENT,
+                  "sparkgate: %s request message is not valid protobuf", c->m->name);
+        return;
+    }
+    /* TODO(#3): rewrite user_context; TODO(#4): inspect the plan, here, before queueing */
+    if (queue_message(c) != 0) {
+        call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+        return;
+    }
+    if (c->df.nmsgs == 1)
+        route_and_attach(c, sid, sidlen);
+    else
+        resume_be(c);
+}
+
+void
+call_fe_data(struct call *c, const uint8_t *data, size_t len)
+{
+    enum grpc_df_event ev;
+    const uint8_t *piece;
+    size_t off = 0, plen;
+    ssize_t r;
+
+    CHECK_MAGIC(c, CALL_MAGIC);
+    c->bytes_in += len;
+    while (off < len && c->state != CALL_ST_DONE && c->state != CALL_ST_HEADERS) {
+        r = grpc_deframer_feed(&c->df, data + off, len - off, &ev, &piece, &plen);
+        if (r == SG_ERR_LIMIT) {
+            call_fail(c, GRPC_RESOURCE_EXHAUSTED,
+                      "sparkgate: request message of %" PRIu32 " bytes exceeds "
+                      "limits.max_request_message_size (%" PRIu32 ")",
+                      c->df.msg_len, c->cfg->limits.max_request_message_size);
+            break;
+        }
+        if (r < 0) {
+            call_fail(c, GRPC_INTERNAL, "sparkgate: invalid gRPC framing (flag byte %u)",
+                      (unsigned)c->df.hdr[0]);
+            break;
+        }
+        off += (size_t)r;
+        if (ev == GRPC_DF_NONE)
+            continue;
+        if (c->df.flags != 0) {
+            /* the plan must be read to be judged; fail closed (security-notes G03-G05) */
+            call_fail(c, GRPC_UNIMPLEMENTED,
+                      "sparkgate: compressed request messages are not supported; "
+                      "disable request compression in the client");
+            break;
+        }
+        if (plen > 0 && evbuffer_add(c->msg, piece, plen) != 0) {
+            call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+            break;
+        }
+        if (ev == GRPC_DF_END)
+            on_message(c);
+    }
+    if (c->state == CALL_ST_HEADERS) {
+        /* DATA before HEADERS completed cannot happen in HTTP/2; be defensive */
+        call_fail(c, GRPC_INTERNAL, "sparkgate: request data before headers");
+    }
+    if (c->fe == NULL)
+        return;
+    /* credit now unless the backend queue is full; then when it drains */
+    if (c->state == CALL_ST_DONE || evbuffer_get_length(c->req) < c->cfg->limits.stream_buffer_size) {
+        nghttp2_session_consume(fe_io(c->fe)->sess, c->fe_sid, len + c->fe_unconsumed);
+        c->fe_unconsumed = 0;
+    } else {
+        c->fe_unconsumed += len;
+    }
+}
+
+void
+call_fe_end_stream(struct call *c)
+{
+    CHECK_MAGIC(c, CALL_MAGIC);
+    c->fe_ended = true;
+    if (c->state == CALL_ST_DONE || c->state == CALL_ST_HEADERS)
+        return;
+    if (!grpc_deframer_at_boundary(&c->df)) {
+        /* security-notes G07: a partial message is never forwarded */
+        call_fail(c, GRPC_INTERNAL, "sparkgate: request ended inside a gRPC message");
+        return;
+    }
+    if (c->df.nmsgs == 0) {
+        if (c->m->kind != SC_CLIENT_STREAMING) {
+            call_fail(c, GRPC_INVALID_ARGUMENT, "sparkgate: %s request carries no message",
+                      c->m->name);
+            return;
+        }
+        c->req_eos = true;
+        route_and_attach(c, NULL, 0);
+        return;
+    }
+    c->req_eos = true;
+    resume_be(c);
+}
+
+void
+call_fe_closed(struct call *c, uint32_t error_code)
+{
+    struct fe_conn *fe = c->fe;
+
+    CHECK_MAGIC(c, CALL_MAGIC);
+    if (fe == NULL)
+        return;
+    if (error_code != NGHTTP2_NO_ERROR && c->status < 0) {
+        c->status = GRPC_CANCELLED;
+        c->local = true;
+        snprintf(c->reason, sizeof(c->reason), "client reset the stream (HTTP/2 error %u)",
+                 error_code);
+    }
+    /* the client is gone: the backend must stop working for it */
+    if (!(c->be_closed && c->resp_eos))
+        cancel_backend(c);
+    if (c->fe_unconsumed > 0)
+        nghttp2_session_consume_connection(fe_io(fe)->sess, c->fe_unconsumed);
+    c->fe_unconsumed = 0;
+    if (c->deadline != NULL)
+        event_del(c->deadline);
+    call_access_log(c);
+    TAILQ_REMOVE(c->fe_list, c, fe_link);
+    c->fe = NULL;
+    c->state = CALL_ST_DONE;
+    fe_call_detached(fe);
+    call_maybe_free(c);
+}
+
+void
+call_fe_abort_all(struct call_list *list)
+{
+    struct call *c;
+
+    while ((c = TAILQ_FIRST(list)) != NULL)
+        call_fe_closed(c, NGHTTP2_CANCEL);
+}
+
+ssize_t
+call_fe_read(struct call *c, size_t length, uint32_t *flags)
+{
+    size_t avail, n;
+
+    CHECK_MAGIC(c, CALL_MAGIC);
+    avail = evbuffer_get_length(c->resp);
+    n = length < avail ? length : avail;
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    if (n == avail && c->resp_eos) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (c->trl.n > 0 && c->fe != NULL) {
+            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            if (nghttp2_submit_trailer(fe_io(c->fe)->sess, c->fe_sid, c->trl.nv, c->trl.n) != 0)
+                return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        }
+        return (ssize_t)n;
+    }
+    if (n == 0)
+        return NGHTTP2_ERR_DEFERRED;
+    return (ssize_t)n;
+}
+
+int
+call_fe_send_data(struct call *c, const uint8_t *framehd, size_t length)
+{
+    int rv;
+
+    CHECK_MAGIC(c, CALL_MAGIC);
+    rv = h2io_write_data(fe_io(c->fe), framehd, c->resp, length);
+    if (rv == 0) {
+        c->bytes_out += length;
+        credit_be(c);
+    }
+    return rv;
+}
+
+/* ---- backend side ---------------------------------------------------------- */
+
+void
+call_be_ready(struct call *c)
+{
+    const struct cfg_backend *b = &c->cfg->backends[c->backend_idx];
+    struct call_hdrs h = {0};
+    int32_t sid;
+    size_t i;
+
+    CHECK_MAGIC(c, CALL_MAGIC);
+    if (c->state != CALL_ST_CONNECTING)
+        return;
+    /* pseudo-headers first (RFC 9113 section 8.3), then te: trailers, then the client's */
+    if (hdrs_add_str(&h, ":method", "POST") != 0 ||
+        hdrs_add_str(&h, ":scheme", b->tls ? "https" : "http") != 0 ||
+        hdrs_add_str(&h, ":authority", b->authority != NULL ? b->authority : b->address) != 0 ||
+        hdrs_add_str(&h, ":path", c->m->path) != 0 || hdrs_add_str(&h, "te", "trailers") != 0)
+        goto nomem;
+    for (i = 0; i < c->fwd.n; i++) {
+        if (hdrs_add(&h, c->fwd.nv[i].name, c->fwd.nv[i].namelen, c->fwd.nv[i].value,
+                     c->fwd.nv[i].valuelen) != 0)
+            goto nomem;
+    }
+    sid = be_submit_request(c->be, h.nv, h.n, c);
+    hdrs_clear(&h);
+    if (sid < 0) {
+        call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) unavailable: %s", b->name,
+                  b->address, nghttp2_strerror(sid));
+        return;
+    }
+    c->be_sid = sid;
+    c->state = CALL_ST_OPEN;
+    be_kick(c->be);
+    return;
+nomem:
+    hdrs_clear(&h);
+    call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+}
+
+void
+call_be_failed(struct call *c, const char *reason)
+{
+    const struct cfg_backend *b = &c->cfg->backends[c->backend_idx];
+
+    CHECK_MAGIC(c, CALL_MAGIC);
+    c->be = NULL; /* be.c already removed us from its queue */
+    call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) unavailable: %s", b->name,
+              b->address, reason);
+    call_maybe_free(c);
+}
+
+int
+call_be_header(struct call *c, bool trailer, const uint8_t *name, size_t nlen,
+               const uint8_t *value, size_t vlen)
+{
+    struct call_hdrs *h = trailer ? &c->trl : &c->rhdr;
+
+    CHECK_MAGIC(c, CALL_MAGIC);
+    if (c->state == CALL_ST_DONE)
+        return 0;
+    /* security-notes H19: the backend is a peer too; bound what we keep */
+    if (h->bytes + nlen + vlen + 32 > c->cfg->limits.max_header_list_size ||
+        h->n + 1 > c->cfg->limits.max_header_count)
+        return -1;
+    if (is_hop_by_hop(name, nlen))
+        return 0;
+    if (name_is(name, nlen, "grpc-status")) {
+        char v[8];
+        size_t n = vlen < sizeof(v) - 1 ? vlen : sizeof(v) - 1;
+
+        memcpy(v, value, n);
+        v[n] = '\0';
+        c->status = atoi(v);
+    }
+    return hdrs_add(h, name, nlen, value, vlen) == 0 ? 0 : -1;
+}
+
+void
+call_be_headers_done(struct call *c, bool trailer, bool end_stream)
+{
+    CHECK_MAGIC(c, CALL_MAGIC);
+    if (c->state == CALL_ST_DONE || c->fe == NULL)
+        return;
+    if (!trailer) {
+        if (c->resp_started)
+            return; /* a second HEADERS block (1xx) is not gRPC; ignore */
+        if (fe_submit_response(c->fe, c->fe_sid, c->rhdr.nv, c->rhdr.n, !end_stream) != 0) {
+            call_fail(c, GRPC_INTERNAL, "sparkgate: cannot relay response headers");
+            return;
+        }
+        c->resp_started = true;
+        if (end_stream)
+            c->resp_eos = true; /* trailers-only: the HEADERS carried the status */
+        fe_kick(c->fe);
+        return;
+    }
+    c->resp_eos = true;
+    resume_fe(c);
+}
+
+void
+call_be_data(struct call *c, const uint8_t *data, size_t len)
+{
+    CHECK_MAGIC(c, CALL_MAGIC);
+    if (c->fe == NULL || c->state == CALL_ST_DONE || !c->resp_started) {
+        /* nobody to deliver to: give the credit straight back */
+        nghttp2_session_consume(be_io(c->be)->sess, c->be_sid, len);
+        return;
+    }
+    if (evbuffer_add(c->resp, data, len) != 0) {
+        call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+        return;
+    }
+    if (evbuffer_get_length(c->resp) < c->cfg->limits.stream_buffer_size) {
+        nghttp2_session_consume(be_io(c->be)->sess, c->be_sid, len + c->be_unconsumed);
+        c->be_unconsumed = 0;
+    } else {
+        c->be_unconsumed += len;
+    }
+    resume_fe(c);
+}
+
+void
+call_be_end_stream(struct call *c)
+{
+    CHECK_MAGIC(c, CALL_MAGIC);
+    if (c->state == CALL_ST_DONE)
+        return;
+    c->resp_eos = true;
+    resume_fe(c);
+}
+
+void
+call_be_closed(struct call *c, uint32_t error_code)
+{
+    const struct cfg_backend *b = &c->cfg->backends[c->backend_idx];
+    struct be_conn *be = c->be;
+
+    CHECK_MAGIC(c, CALL_MAGIC);
+    if (be == NULL)
+        return;
+    c->be_closed = true;
+    /* the stream is over: its bytes must not hold the connection window hostage */
+    if (c->be_unconsumed > 0)
+        nghttp2_session_consume_connection(be_io(be)->sess, c->be_unconsumed);
+    c->be_unconsumed = 0;
+    if (!c->resp_eos && c->state != CALL_ST_DONE) {
+        if (error_code == NGHTTP2_REFUSED_STREAM && !c->resp_started)
+            call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) refused the stream",
+                      b->name, b->address);
+        else
+            call_fail(c, GRPC_UNAVAILABLE,
+                      "sparkgate: backend \"%s\" (%s) reset the stream (HTTP/2 error %u)",
+                      b->name, b->address, error_code);
+    }
+    be_detach(be, c);
+    c->be = NULL;
+    call_maybe_free(c);
+}
+
+void
+call_be_abort_all(struct call_list *list, const char *reason)
+{
+    const struct cfg_backend *b;
+    struct call *c;
+
+    /* nghttp2_session_del reports no stream closes: every call is told here */
+    while ((c = TAILQ_FIRST(list)) != NULL) {
+        TAILQ_REMOVE(list, c, be_link);
+        if (c->be_sid == 0) {
+            call_be_failed(c, reason);
+            continue;
+        }
+        c->be_closed = true;
+        c->be = NULL;
+        c->be_unconsumed = 0;
+        if (!c->resp_eos && c->state != CALL_ST_DONE) {
+            b = &c->cfg->backends[c->backend_idx];
+            call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) connection lost: %s",
+                      b->name, b->address, reason);
+        }
+        call_maybe_free(c);
+    }
+}
+
+ssize_t
+call_be_read(struct call *c, size_t length, uint32_t *flags)
+{
+    size_t avail, n;
+
+    CHECK_MAGIC(c, CALL_MAGIC);
+    avail = evbuffer_get_length(c->req);
+    n = length < avail ? length : avail;
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    if (n == avail && c->req_eos) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return (ssize_t)n;
+    }
+    if (n == 0)
+        return NGHTTP2_ERR_DEFERRED;
+    return (ssize_t)n;
+}
+
+int
+call_be_send_data(struct call *c, const uint8_t *framehd, size_t length)
+{
+    int rv;
+
+    CHECK_MAGIC(c, CALL_MAGIC);
+    rv = h2io_write_data(be_io(c->be), framehd, c->req, length);
+    if (rv == 0)
+        credit_fe(c);
+    return rv;
+}

@@ -1,0 +1,133 @@
+/*
+ * cfg.h: the configuration snapshot.
+ *
+ * cfg_load() turns one JSON file into an immutable, refcounted struct cfg,
+ * including the TLS contexts it needs.  Nothing in a snapshot changes after
+ * cfg_load() returns; a reload builds a new snapshot and swaps the current
+ * pointer (cfg_set_current).  Every call takes a reference for its lifetime,
+ * so in-flight streams keep the snapshot they started with.
+ *
+ * Strictness: duplicate keys, unknown keys, wrong types and out-of-range
+ * values are errors.  Every error names the file, line, column and the key
+ * path, e.g.
+ *   /etc/sparkgate/sparkgate.json:12:9: backends[1].tls.ca: expected a string
+ * The reference for every key is docs/sparkgate.json.5.
+ */
+#ifndef SPARKGATE_CFG_H
+#define SPARKGATE_CFG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <openssl/ssl.h>
+
+#include "log.h"
+
+#define CFG_MAGIC 0x43464731u /* "CFG1" */
+
+#define CFG_MAX_LISTENERS 16
+#define CFG_MAX_BACKENDS 256
+
+/* One front-end listener ("listen": [...]). */
+struct cfg_listener {
+    char *address;                /* as written: "0.0.0.0:15002", "[::1]:15002" */
+    struct sockaddr_storage ss;   /* parsed numeric address */
+    socklen_t sslen;
+    bool tls;                     /* false only with "plaintext": true (h2c) */
+    char *cert_file;              /* tls.certificate (PEM chain) */
+    char *key_file;               /* tls.private_key (PEM) */
+    int min_version;              /* TLS1_2_VERSION or TLS1_3_VERSION */
+    char *ciphers;                /* TLS <= 1.2 cipher list; NULL = AEAD default */
+    char *ciphersuites;           /* TLS 1.3 suites; NULL = OpenSSL default */
+    SSL_CTX *ssl_ctx;             /* built by cfg_load via tls_server_ctx_new; owned */
+};
+
+/* One Spark Connect backend ("backends": [...]). */
+struct cfg_backend {
+    char *name;                   /* unique, stable: routing hashes on it */
+    char *address;                /* "host:port" as written */
+    char *host;                   /* host part (brackets removed) */
+    char *port;                   /* port part */
+    bool tls;                     /* "tls" object present */
+    char *ca_file;                /* tls.ca; NULL = system trust store */
+    char *server_name;            /* tls.server_name (SNI + name check); NULL = host */
+    bool verify;                  /* tls.verify, default true */
+    char *cert_file;              /* tls.certificate: client certificate (optional) */
+    char *key_file;               /* tls.private_key: its key (required with certificate) */
+    char *authority;              /* :authority sent to the backend; NULL = address */
+    uint32_t max_streams_per_conn;/* streams multiplexed on one connection (1..10000) */
+    SSL_CTX *ssl_ctx;             /* built by cfg_load via tls_client_ctx_new; owned */
+};
+
+/* Sizes are bytes, times are milliseconds. */
+struct cfg_limits {
+    uint32_t max_connections;          /* per process; accept pauses above it */
+    uint32_t max_concurrent_streams;   /* SETTINGS_MAX_CONCURRENT_STREAMS to clients */
+    uint32_t max_header_list_size;     /* advertised and enforced */
+    uint32_t max_header_count;         /* header fields per request */
+    uint32_t max_request_message_size; /* largest gRPC request message (default 128 MiB) */
+    uint32_t stream_window_size;       /* SETTINGS_INITIAL_WINDOW_SIZE to clients */
+    uint32_t connection_window_size;   /* client connection receive window */
+    uint32_t stream_buffer_size;       /* bytes buffered per stream per direction before
+                                          sparkgate stops granting flow-control credit */
+    uint32_t backend_stream_window_size;     /* initial window we give backends */
+    uint32_t backend_connection_window_size; /* connection window we give backends */
+};
+
+struct cfg_timeouts {
+    uint32_t tls_handshake_ms;   /* accept -> TLS done */
+    uint32_t request_header_ms;  /* connection open -> first complete request headers */
+    uint32_t idle_ms;            /* no open stream for this long -> GOAWAY */
+    uint32_t backend_connect_ms; /* TCP + TLS + SETTINGS to a backend */
+    uint32_t drain_ms;           /* SIGTERM: in-flight calls get this long */
+};
+
+struct cfg {
+    uint32_t magic;
+    int refcnt;                   /* atomic; see cfg_ref/cfg_unref */
+    char *path;                   /* file it was loaded from */
+    uint64_t generation;          /* 1, 2, ... in load order: logs and tests */
+    uint32_t workers;             /* worker threads (1..64); default: online CPUs */
+    struct cfg_listener *listeners;
+    size_t nlisteners;
+    struct cfg_backend *backends;
+    size_t nbackends;
+    struct cfg_limits limits;
+    struct cfg_timeouts timeouts;
+    enum log_level log_level;     /* log.level */
+    bool access_log;              /* log.access: one line per call */
+};
+
+/*
+ * Loads and validates |path|.  On success returns a snapshot with refcount 1
+ * (the caller owns that reference).  On failure returns NULL and writes one
+ * line "path:line:col: key.path: reason" (NUL-terminated) into |err|.
+ */
+struct cfg *cfg_load(const char *path, char *err, size_t errlen);
+
+/*
+ * Same as cfg_load, from a buffer; |name| is used in messages.  Used by
+ * tests and the fuzzer.  |build_tls| false skips SSL_CTX creation (and the
+ * file checks that go with it).
+ */
+struct cfg *cfg_load_buf(const char *name, const char *buf, size_t len, bool build_tls,
+                         char *err, size_t errlen);
+
+/* Reference counting (thread-safe).  cfg_unref frees at zero.  NULL is a no-op. */
+struct cfg *cfg_ref(struct cfg *c);
+void cfg_unref(struct cfg *c);
+
+/*
+ * The process-wide current snapshot.  cfg_current() returns a new reference
+ * (release it with cfg_unref) or NULL before the first cfg_set_current.
+ * cfg_set_current takes over the caller's reference to |c| and drops the
+ * previous one.  Both are thread-safe.
+ */
+struct cfg *cfg_current(void);
+void cfg_set_current(struct cfg *c);
+
+/* Index of backend |name| in |c|, or -1. */
+int cfg_backend_index(const struct cfg *c, const char *name);
+
+#endif

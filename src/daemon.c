@@ -1,0 +1,185 @@
+/*
+ * daemon.c: signals, sd_notify and configuration reload.
+ *
+ * sd_notify is a datagram to the AF_UNIX socket named by $NOTIFY_SOCKET
+ * (a leading '@' means the abstract namespace); that is all of the protocol
+ * we need, so we do not link libsystemd.  Reload follows HAProxy/nginx:
+ * build a whole new snapshot, swap only if it is valid, and always answer
+ * RELOADING=1 with READY=1 (systemd waits for it either way).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include "cfg.h"
+#include "daemon.h"
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+static const char *cfg_path;
+static struct event_base *main_base;
+static int stopping;
+
+int
+daemon_notify(const char *state)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sun;
+    size_t len;
+    int fd, rv = -1;
+
+    if (path == NULL || path[0] == '\0')
+        return 0;
+    len = strlen(path);
+    if ((path[0] != '/' && path[0] != '@') || len >= sizeof(sun.sun_path))
+        return -1;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    memcpy(sun.sun_path, path, len);
+    if (sun.sun_path[0] == '@')
+        sun.sun_path[0] = '\0';
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sun,
+               (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) >= 0)
+        rv = 0;
+    close(fd);
+    return rv;
+}
+
+/* Listeners cannot change without a restart: their sockets are bound. */
+static bool
+same_listeners(const struct cfg *a, const struct cfg *b)
+{
+    size_t i;
+
+    if (a->nlisteners != b->nlisteners)
+        return false;
+    for (i = 0; i < a->nlisteners; i++) {
+        if (strcmp(a->listeners[i].address, b->listeners[i].address) != 0 ||
+            a->listeners[i].tls != b->listeners[i].tls)
+            return false;
+    }
+    return true;
+}
+
+static void
+do_reload(void)
+{
+    char err[1024], st[1200];
+    struct cfg *old = cfg_current(), *nc;
+    uint64_t now = util_now_us();
+
+    snprintf(st, sizeof(st), "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading", now);
+    daemon_notify(st);
+    nc = cfg_load(cfg_path, err, sizeof(err));
+    if (nc != NULL && old != NULL && !same_listeners(old, nc)) {
+        snprintf(err, sizeof(err), "%s: \"listen\" changed; listeners need a restart",
+                 cfg_path);
+        cfg_unref(nc);
+        nc = NULL;
+    }
+    if (nc == NULL) {
+        log_err("reload failed, keeping the running configuration: %s", err);
+        snprintf(st, sizeof(st), "READY=1\nSTATUS=reload failed: %s", err);
+        daemon_notify(st);
+        cfg_unref(old);
+        return;
+    }
+    if (old != NULL && old->workers != nc->workers)
+        log_warn("\"workers\" changed from %u to %u: takes effect at the next restart",
+                 old->workers, nc->workers);
+    log_set_level(nc->log_level);
+    cfg_set_current(nc); /* takes our reference */
+    worker_reload_all();
+    log_info("reloaded configuration %s (generation %" PRIu64 ")", cfg_path, nc->generation);
+    snprintf(st, sizeof(st), "READY=1\nSTATUS=serving (configuration generation %" PRIu64 ")",
+             nc->generation);
+    daemon_notify(st);
+    cfg_unref(old);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    if (sig == SIGHUP) {
+        if (!stopping)
+            do_reload();
+        return;
+    }
+    if (stopping)
+        return;
+    stopping = 1;
+    log_info("received %s: draining (up to timeouts.drain_ms)",
+             sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    daemon_notify("STOPPING=1\nSTATUS=draining");
+    worker_drain_all();
+    event_base_loopbreak(main_base);
+}
+
+int
+daemon_run(const char *path)
+{
+    struct event *ev_hup = NULL, *ev_term = NULL, *ev_int = NULL;
+    char err[1024], st[256];
+    struct cfg *cfg;
+    int rv = 1;
+
+    cfg_path = path;
+    signal(SIGPIPE, SIG_IGN);
+    cfg = cfg_load(path, err, sizeof(err));
+    if (cfg == NULL) {
+        fprintf(stderr, "sparkgate: %s\n", err);
+        return 1;
+    }
+    log_set_level(cfg->log_level);
+    cfg_set_current(cfg_ref(cfg));
+    if (worker_start_all(cfg, err, sizeof(err)) != 0) {
+        log_err("%s", err);
+        cfg_unref(cfg);
+        return 1;
+    }
+    main_base = event_base_new();
+    if (main_base == NULL)
+        goto out;
+    ev_hup = evsignal_new(main_base, SIGHUP, on_signal, NULL);
+    ev_term = evsignal_new(main_base, SIGTERM, on_signal, NULL);
+    ev_int = evsignal_new(main_base, SIGINT, on_signal, NULL);
+    if (ev_hup == NULL || ev_term == NULL || ev_int == NULL || evsignal_add(ev_hup, NULL) != 0 ||
+        evsignal_add(ev_term, NULL) != 0 || evsignal_add(ev_int, NULL) != 0)
+        goto out;
+    log_info("sparkgate %s ready: %u worker(s), %zu backend(s), configuration %s", VERSION,
+             cfg->workers, cfg->nbackends, path);
+    snprintf(st, sizeof(st), "READY=1\nMAINPID=%ld\nSTATUS=serving (configuration generation %"
+             PRIu64 ")", (long)getpid(), cfg->generation);
+    daemon_notify(st);
+    event_base_dispatch(main_base);
+    worker_join_all();
+    log_info("drained; exiting");
+    rv = 0;
+out:
+    if (ev_hup != NULL)
+        event_free(ev_hup);
+    if (ev_term != NULL)
+        event_free(ev_term);
+    if (ev_int != NULL)
+        event_free(ev_int);
+    if (main_base != NULL)
+        event_base_free(main_base);
+    cfg_unref(cfg);
+    cfg_set_current(NULL);
+    return rv;
+}

@@ -1,0 +1,558 @@
+/*
+ * fe.c: client connections (nghttp2 server sessions).
+ *
+ * An fe_conn is one accepted socket: TLS (handshake under a deadline; ALPN
+ * already forced to h2 by tls.c) or h2c, then an nghttp2 server session with
+ * our SETTINGS (bounded streams, windows and header list; RFC 7540
+ * priorities off).  Streams become calls (call.c); fe.c only translates
+ * nghttp2 callbacks and keeps the connection's timers:
+ *   - TLS handshake: timeouts.tls_handshake_ms from accept;
+ *   - first request: timeouts.request_header_ms from accept;
+ *   - idle: timeouts.idle_ms without any open call -> GOAWAY, close.
+ * Any negative return from nghttp2_session_mem_recv is fatal: we stop
+ * reading and close, and never feed that session again (CVE-2026-27135).
+ *
+ * Ownership: the worker owns its fe_conns (w->fe_conns); an fe_conn owns its
+ * h2io and timer; its calls are owned by call.c and detached on close.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "call.h"
+#include "cfg.h"
+#include "fe.h"
+#include "h2io.h"
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+#define FE_MAGIC 0x46454331u /* "FEC1" */
+
+enum fe_state {
+    FE_HANDSHAKE, /* TLS handshake in progress */
+    FE_OPEN,      /* serving */
+    FE_DRAINING,  /* GOAWAY sent: in-flight calls finish */
+};
+
+struct fe_conn {
+    uint32_t magic;
+    struct worker *w;
+    uint64_t id;
+    struct h2io io;
+    enum fe_state state;
+    bool tls;
+    bool got_request;       /* a request's headers completed */
+    bool final_goaway;      /* the GOAWAY with the real last stream id went out */
+    char peer[64];
+    struct call_list calls;
+    size_t ncalls;
+    struct event *timer;
+    /* from the snapshot at accept: the connection keeps its SETTINGS */
+    uint32_t idle_ms;
+    TAILQ_ENTRY(fe_conn) link;
+};
+
+static uint64_t fe_next_id;
+
+static void fe_close_now(struct fe_conn *c, const char *why);
+
+struct h2io *
+fe_io(struct fe_conn *c)
+{
+    return &c->io;
+}
+
+void
+fe_kick(struct fe_conn *c)
+{
+    h2io_kick(&c->io);
+}
+
+uint64_t
+fe_conn_id(const struct fe_conn *c)
+{
+    return c->id;
+}
+
+const char *
+fe_peer(const struct fe_conn *c)
+{
+    return c->peer;
+}
+
+bool
+fe_is_tls(const struct fe_conn *c)
+{
+    return c->tls;
+}
+
+static void
+arm_timer(struct fe_conn *c, uint32_t ms)
+{
+    struct timeval tv = {.tv_sec = (time_t)(ms / 1000u),
+                         .tv_usec = (suseconds_t)((ms % 1000u) * 1000u)};
+
+    evtimer_add(c->timer, &tv);
+}
+
+void
+fe_call_detached(struct fe_conn *c)
+{
+    CHECK_MAGIC(c, FE_MAGIC);
+    c->ncalls--;
+    if (c->ncalls == 0 && c->state == FE_OPEN)
+        arm_timer(c, c->idle_ms);
+    if (c->state == FE_DRAINING)
+        h2io_kick(&c->io); /* maybe the last call: flush and close */
+}
+
+/* ---- nghttp2 callbacks (server session) ---------------------------------- */
+
+static ssize_t
+on_send(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *arg)
+{
+    struct fe_conn *c = arg;
+
+    (void)s;
+    (void)flags;
+    return h2io_write(&c->io, data, len);
+}
+
+static int
+on_send_data(nghttp2_session *s, nghttp2_frame *frame, const uint8_t *framehd, size_t length,
+             nghttp2_data_source *src, void *arg)
+{
+    struct call *call = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
+
+    (void)src;
+    (void)arg;
+    if (call == NULL)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    return call_fe_send_data(call, framehd, length);
+}
+
+static ssize_t
+on_read_response(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t length, uint32_t *flags,
+                 nghttp2_data_source *src, void *arg)
+{
+    struct call *call = nghttp2_session_get_stream_user_data(s, sid);
+
+    (void)buf;
+    (void)src;
+    (void)arg;
+    if (call == NULL)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    return call_fe_read(call, length, flags);
+}
+
+static int
+on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
+{
+    struct fe_conn *c = arg;
+    struct call *call;
+
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    call = call_new(c->w, c, &c->calls, frame->hd.stream_id, c->w->cfg);
+    if (call == NULL)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    nghttp2_session_set_stream_user_data(s, frame->hd.stream_id, call);
+    c->ncalls++;
+    evtimer_del(c->timer);
+    return 0;
+}
+
+static int
+on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
+          const uint8_t *value, size_t valuelen, uint8_t flags, void *arg)
+{
+    struct call *call;
+
+    (void)flags;
+    (void)arg;
+    /* request trailers never carry anything we act on or forward (security-notes I06) */
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    call = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
+    if (call == NULL)
+        return 0;
+    if (call_fe_header(call, name, namelen, value, valuelen) != 0)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    return 0;
+}
+
+static int
+on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
+{
+    struct fe_conn *c = arg;
+    struct call *call;
+
+    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
+        return 0;
+    call = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
+    if (call == NULL)
+        return 0;
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        c->got_request = true;
+        call_fe_headers_done(call);
+    }
+    if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
+        call_fe_end_stream(call);
+    return 0;
+}
+
+static int
+on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t *data, size_t len,
+              void *arg)
+{
+    struct call *call = nghttp2_session_get_stream_user_data(s, sid);
+
+    (void)flags;
+    (void)arg;
+    if (call == NULL) {
+        nghttp2_session_consume_connection(s, len);
+        return 0;
+    }
+    call_fe_data(call, data, len);
+    return 0;
+}
+
+static int
+on_stream_close(nghttp2_session *s, int32_t sid, uint32_t error_code, void *arg)
+{
+    struct call *call = nghttp2_session_get_stream_user_data(s, sid);
+
+    (void)arg;
+    if (call != NULL) {
+        nghttp2_session_set_stream_user_data(s, sid, NULL);
+        call_fe_closed(call, error_code);
+    }
+    return 0;
+}
+
+/* ---- connection ---------------------------------------------------------- */
+
+static int
+start_h2(struct fe_conn *c)
+{
+    const struct cfg_limits *lim = &c->w->cfg->limits;
+    nghttp2_session_callbacks *cbs = NULL;
+    nghttp2_option *opt = NULL;
+    nghttp2_settings_entry iv[4];
+    int rv = -1;
+
+    if (nghttp2_session_callbacks_new(&cbs) != 0 || nghttp2_option_new(&opt) != 0)
+        goto out;
+    nghttp2_session_callbacks_set_send_callback(cbs, on_send);
+    nghttp2_session_callbacks_set_send_data_callback(cbs, on_send_data);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+    /* credit goes back only as call.c forwards (security-notes H11) */
+    nghttp2_option_set_no_auto_window_update(opt, 1);
+    if (nghttp2_session_server_new2(&c->io.sess, cbs, c, opt) != 0)
+        goto out;
+    iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
+    iv[0].value = lim->max_concurrent_streams;
+    iv[1].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
+    iv[1].value = lim->stream_window_size;
+    iv[2].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE;
+    iv[2].value = lim->max_header_list_size;
+    /* RFC 9218: priority signals carry no weight here (security-notes H13) */
+    iv[3].settings_id = NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES;
+    iv[3].value = 1;
+    if (nghttp2_submit_settings(c->io.sess, NGHTTP2_FLAG_NONE, iv, 4) != 0)
+        goto out;
+    if (nghttp2_session_set_local_window_size(c->io.sess, NGHTTP2_FLAG_NONE, 0,
+                                              (int32_t)lim->connection_window_size) != 0)
+        goto out;
+    rv = 0;
+out:
+    nghttp2_option_del(opt);
+    nghttp2_session_callbacks_del(cbs);
+    return rv;
+}
+
+/* Sends what is pending; closes on error or when the session is finished. */
+static void
+flush(struct fe_conn *c)
+{
+    int rv;
+
+    if (c->io.sess == NULL)
+        return;
+    if (c->state == FE_DRAINING && !c->final_goaway && c->ncalls == 0) {
+        /* nothing in flight: no need to wait for the second GOAWAY tick */
+        nghttp2_submit_goaway(c->io.sess, NGHTTP2_FLAG_NONE,
+                              nghttp2_session_get_last_proc_stream_id(c->io.sess),
+                              NGHTTP2_NO_ERROR, NULL, 0);
+        c->final_goaway = true;
+    }
+    rv = h2io_send(&c->io);
+    if (rv != 0) {
+        fe_close_now(c, nghttp2_strerror(rv));
+        return;
+    }
+    if (h2io_finished(&c->io))
+        fe_close_now(c, "done");
+}
+
+static void
+on_send_ev(evutil_socket_t fd, short what, void *arg)
+{
+    struct fe_conn *c = arg;
+
+    (void)fd;
+    (void)what;
+    CHECK_MAGIC(c, FE_MAGIC);
+    flush(c);
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+    struct fe_conn *c = arg;
+    int rv;
+
+    (void)bev;
+    CHECK_MAGIC(c, FE_MAGIC);
+    if (c->io.sess == NULL)
+        return;
+    rv = h2io_feed(&c->io);
+    if (rv != 0) {
+        /* bad preface (e.g. HTTP/1.1), flood limits, protocol errors: fatal */
+        log_debug("conn=%" PRIu64 " peer=%s: %s", c->id, c->peer, nghttp2_strerror(rv));
+        /* a GOAWAY may be queued: try to send it, then close regardless */
+        h2io_send(&c->io);
+        fe_close_now(c, nghttp2_strerror(rv));
+        return;
+    }
+    flush(c);
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+    struct fe_conn *c = arg;
+
+    (void)bev;
+    CHECK_MAGIC(c, FE_MAGIC);
+    flush(c);
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct fe_conn *c = arg;
+
+    CHECK_MAGIC(c, FE_MAGIC);
+    if (what & BEV_EVENT_CONNECTED) {
+        const unsigned char *alpn = NULL;
+        unsigned int alpnlen = 0;
+
+        /* tls.c refuses other protocols in the handshake; check anyway */
+        SSL_get0_alpn_selected(bufferevent_openssl_get_ssl(bev), &alpn, &alpnlen);
+        if (alpnlen != 2 || memcmp(alpn, "h2", 2) != 0) {
+            fe_close_now(c, "ALPN did not select h2");
+            return;
+        }
+        if (start_h2(c) != 0) {
+            fe_close_now(c, "cannot start HTTP/2 session");
+            return;
+        }
+        c->state = FE_OPEN;
+        evtimer_del(c->timer);
+        arm_timer(c, c->w->cfg->timeouts.request_header_ms);
+        flush(c);
+        return;
+    }
+    if (what & BEV_EVENT_ERROR) {
+        unsigned long e = c->tls ? bufferevent_get_openssl_error(bev) : 0;
+
+        if (e != 0) {
+            char buf[200];
+
+            ERR_error_string_n(e, buf, sizeof(buf));
+            log_debug("conn=%" PRIu64 " peer=%s: TLS: %s", c->id, c->peer, buf);
+            while (bufferevent_get_openssl_error(bev) != 0)
+                ;
+        }
+    }
+    fe_close_now(c, (what & BEV_EVENT_EOF) ? "closed by peer" : "connection error");
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct fe_conn *c = arg;
+
+    (void)fd;
+    (void)what;
+    CHECK_MAGIC(c, FE_MAGIC);
+    if (c->state == FE_HANDSHAKE) {
+        fe_close_now(c, "TLS handshake timeout");
+        return;
+    }
+    if (c->ncalls > 0)
+        return;
+    /* no request in time, or idle: say goodbye properly, then close when flushed */
+    log_debug("conn=%" PRIu64 " peer=%s: %s", c->id, c->peer,
+              c->got_request ? "idle timeout" : "no request in time");
+    nghttp2_session_terminate_session(c->io.sess, NGHTTP2_NO_ERROR);
+    c->state = FE_DRAINING;
+    c->final_goaway = true;
+    flush(c);
+}
+
+void
+fe_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, int salen,
+          size_t lidx)
+{
+    const struct cfg_listener *l = &w->cfg->listeners[lidx];
+    struct fe_conn *c = NULL;
+    SSL *ssl = NULL;
+    int one = 1;
+
+    (void)salen;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        goto fail;
+    c->magic = FE_MAGIC;
+    c->w = w;
+    c->id = __atomic_add_fetch(&fe_next_id, 1, __ATOMIC_RELAXED);
+    c->tls = l->tls;
+    c->idle_ms = w->cfg->timeouts.idle_ms;
+    TAILQ_INIT(&c->calls);
+    util_sockaddr_str(sa, c->peer, sizeof(c->peer));
+    c->timer = evtimer_new(w->base, on_timer, c);
+    if (c->timer == NULL || h2io_init(&c->io, w->base, on_send_ev, c) != 0)
+        goto fail;
+    if (l->tls) {
+        ssl = SSL_new(l->ssl_ctx);
+        if (ssl == NULL)
+            goto fail;
+        c->io.bev = bufferevent_openssl_socket_new(w->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                   BEV_OPT_CLOSE_ON_FREE);
+        if (c->io.bev == NULL) {
+            SSL_free(ssl);
+            goto fail;
+        }
+        fd = -1; /* the bufferevent owns it now */
+        bufferevent_openssl_set_allow_dirty_shutdown(c->io.bev, 1);
+        c->state = FE_HANDSHAKE;
+        arm_timer(c, w->cfg->timeouts.tls_handshake_ms);
+    } else {
+        c->io.bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+        if (c->io.bev == NULL)
+            goto fail;
+        fd = -1;
+        if (start_h2(c) != 0)
+            goto fail;
+        c->state = FE_OPEN;
+        arm_timer(c, w->cfg->timeouts.request_header_ms);
+    }
+    bufferevent_setcb(c->io.bev, on_read, on_write, on_event, c);
+    bufferevent_setwatermark(c->io.bev, EV_WRITE, H2IO_OUT_LOW, 0);
+    bufferevent_enable(c->io.bev, EV_READ | EV_WRITE);
+    TAILQ_INSERT_TAIL(&w->fe_conns, c, link);
+    w->nfe++;
+    if (c->state == FE_OPEN)
+        h2io_kick(&c->io); /* our SETTINGS go first */
+    return;
+fail:
+    log_warn("cannot set up connection: out of memory");
+    if (fd >= 0)
+        evutil_closesocket(fd);
+    if (c != NULL) {
+        h2io_free(&c->io);
+        if (c->timer != NULL)
+            event_free(c->timer);
+        free(c);
+    }
+    __atomic_sub_fetch(&worker_nconns, 1, __ATOMIC_RELAXED);
+}
+
+int
+fe_submit_response(struct fe_conn *c, int32_t sid, const nghttp2_nv *nv, size_t nvlen, bool body)
+{
+    nghttp2_data_provider prd;
+
+    CHECK_MAGIC(c, FE_MAGIC);
+    prd.source.ptr = NULL;
+    prd.read_callback = on_read_response;
+    return nghttp2_submit_response(c->io.sess, sid, nv, nvlen, body ? &prd : NULL);
+}
+
+static void
+fe_conn_drain(struct fe_conn *c)
+{
+    CHECK_MAGIC(c, FE_MAGIC);
+    if (c->state == FE_HANDSHAKE) {
+        fe_close_now(c, "draining");
+        return;
+    }
+    if (c->state == FE_OPEN) {
+        /* h2o style: a first GOAWAY (last id 2^31-1) announces the shutdown ... */
+        nghttp2_submit_shutdown_notice(c->io.sess);
+        c->state = FE_DRAINING;
+    } else if (!c->final_goaway) {
+        /* ... the second, a tick later, names the last stream we will serve */
+        nghttp2_submit_goaway(c->io.sess, NGHTTP2_FLAG_NONE,
+                              nghttp2_session_get_last_proc_stream_id(c->io.sess),
+                              NGHTTP2_NO_ERROR, NULL, 0);
+        c->final_goaway = true;
+    }
+    h2io_kick(&c->io);
+}
+
+static void
+fe_close_now(struct fe_conn *c, const char *why)
+{
+    struct worker *w = c->w;
+
+    CHECK_MAGIC(c, FE_MAGIC);
+    log_debug("conn=%" PRIu64 " peer=%s closed: %s", c->id, c->peer, why);
+    TAILQ_REMOVE(&w->fe_conns, c, link);
+    w->nfe--;
+    call_fe_abort_all(&c->calls);
+    h2io_free(&c->io);
+    event_free(c->timer);
+    c->magic = 0;
+    free(c);
+    worker_fe_closed(w);
+}
+
+void
+fe_drain_all(struct worker *w)
+{
+    struct fe_conn *c, *next;
+
+    for (c = TAILQ_FIRST(&w->fe_conns); c != NULL; c = next) {
+        next = TAILQ_NEXT(c, link);
+        fe_conn_drain(c);
+    }
+}
+
+void
+fe_close_all(struct worker *w)
+{
+    struct fe_conn *c;
+
+    while ((c = TAILQ_FIRST(&w->fe_conns)) != NULL)
+        fe_close_now(c, "closed by sparkgate");
+}

@@ -1,0 +1,155 @@
+/*
+ * pb.c: protobuf wire-format cursor.  Pure: no I/O, no allocation, no
+ * logging.  Bounds are checked as "len > end - p", never "p + len > end",
+ * so a length near 2^64 cannot wrap a pointer.
+ */
+#include "config.h"
+
+#include "sg_err.h"
+#include "pb.h"
+
+int
+pb_read_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
+{
+    const uint8_t *p = *pp;
+    uint64_t v = 0;
+    unsigned shift = 0, i;
+
+    for (i = 0; i < 10; i++) {
+        uint8_t b;
+
+        if (p >= end)
+            return SG_ERR_PROTO;
+        b = *p++;
+        /* the 10th byte may only carry the top bit of a 64-bit value */
+        if (i == 9 && b > 1)
+            return SG_ERR_PROTO;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if ((b & 0x80) == 0) {
+            *pp = p;
+            *out = v;
+            return 0;
+        }
+        shift += 7;
+    }
+    return SG_ERR_PROTO;
+}
+
+int
+pb_next(struct pb_cur *c, struct pb_field *f)
+{
+    const uint8_t *p = c->p;
+    uint64_t tag, v;
+
+    if (p >= c->end)
+        return 0;
+    f->start = p;
+    if (pb_read_varint(&p, c->end, &tag) != 0)
+        return SG_ERR_PROTO;
+    if ((tag >> 3) == 0 || (tag >> 3) > PB_MAX_FIELD)
+        return SG_ERR_PROTO;
+    f->num = (uint32_t)(tag >> 3);
+    f->wt = (enum pb_wire)(tag & 7);
+    f->data = NULL;
+    f->len = 0;
+    f->v = 0;
+    switch (f->wt) {
+    case PB_WT_VARINT:
+        if (pb_read_varint(&p, c->end, &f->v) != 0)
+            return SG_ERR_PROTO;
+        break;
+    case PB_WT_I64:
+        if (c->end - p < 8)
+            return SG_ERR_PROTO;
+        f->v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+               (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
+               (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+        p += 8;
+        break;
+    case PB_WT_I32:
+        if (c->end - p < 4)
+            return SG_ERR_PROTO;
+        f->v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+               (uint64_t)p[3] << 24;
+        p += 4;
+        break;
+    case PB_WT_LEN:
+        if (pb_read_varint(&p, c->end, &v) != 0)
+            return SG_ERR_PROTO;
+        if (v > (uint64_t)(c->end - p))
+            return SG_ERR_PROTO;
+        f->data = p;
+        f->len = (size_t)v;
+        p += v;
+        break;
+    case PB_WT_SGROUP:
+    case PB_WT_EGROUP:
+    default:
+        /* groups (3/4) are deprecated and never sent by Spark clients; 6/7 are undefined */
+        return SG_ERR_PROTO;
+    }
+    f->end = p;
+    c->p = p;
+    return 1;
+}
+
+int
+pb_validate(const uint8_t *p, size_t len)
+{
+    struct pb_cur c;
+    struct pb_field f;
+    int rv;
+
+    pb_cur_init(&c, p, len);
+    while ((rv = pb_next(&c, &f)) == 1)
+        ;
+    return rv < 0 ? rv : 0;
+}
+
+int
+pb_find_last_len(const uint8_t *p, size_t len, uint32_t num, const uint8_t **out,
+                 size_t *outlen)
+{
+    struct pb_cur c;
+    struct pb_field f;
+    int rv, found = 0;
+
+    pb_cur_init(&c, p, len);
+    while ((rv = pb_next(&c, &f)) == 1) {
+        if (f.num != num)
+            continue;
+        if (f.wt != PB_WT_LEN)
+            return SG_ERR_PROTO;
+        *out = f.data;
+        *outlen = f.len;
+        found = 1;
+    }
+    if (rv < 0)
+        return rv;
+    return found;
+}
+
+size_t
+pb_put_varint(uint8_t *out, uint64_t v)
+{
+    size_t n = 0;
+
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
+size_t
+pb_varint_size(uint64_t v)
+{
+    size_t n = 1;
+
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}

@@ -1,0 +1,349 @@
+/*
+ * worker.c: worker threads, their listeners and their lifecycle.
+ *
+ * Start-up binds every listener once per worker with SO_REUSEPORT in the
+ * main thread, so "address in use" is reported before READY and before any
+ * thread runs.  Each worker then runs its own event loop.  The main thread
+ * talks to a worker only by setting a flag and activating the worker's
+ * wake event (libevent's evthread locking makes event_active safe across
+ * threads).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+#include "be.h"
+#include "cfg.h"
+#include "fe.h"
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+int worker_nconns;
+
+static struct worker *workers;
+static unsigned nworkers;
+static char bound[CFG_MAX_LISTENERS][80];
+
+const char *
+worker_listener_addr(size_t i)
+{
+    return bound[i];
+}
+
+/* Binds one SO_REUSEPORT socket.  Returns the fd or -1 with |err| set. */
+static int
+bind_one(const struct cfg_listener *l, struct sockaddr_storage *ss, socklen_t sslen, char *err,
+         size_t errlen)
+{
+    int fd, one = 1;
+
+    fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "listen %s: socket: %s", l->address, strerror(errno));
+        return -1;
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+        snprintf(err, errlen, "listen %s: setsockopt: %s", l->address, strerror(errno));
+        goto fail;
+    }
+    if (ss->ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)ss, sslen) != 0) {
+        snprintf(err, errlen, "listen %s: bind: %s", l->address, strerror(errno));
+        goto fail;
+    }
+    if (listen(fd, 1024) != 0) {
+        snprintf(err, errlen, "listen %s: listen: %s", l->address, strerror(errno));
+        goto fail;
+    }
+    return fd;
+fail:
+    close(fd);
+    return -1;
+}
+
+static void
+on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen,
+          void *arg)
+{
+    struct worker *w = arg;
+    size_t i;
+
+    CHECK_MAGIC(w, WORKER_MAGIC);
+    if (w->draining) {
+        evutil_closesocket(fd);
+        return;
+    }
+    if (__atomic_add_fetch(&worker_nconns, 1, __ATOMIC_RELAXED) >
+        (int)w->cfg->limits.max_connections) {
+        __atomic_sub_fetch(&worker_nconns, 1, __ATOMIC_RELAXED);
+        log_warn("limits.max_connections (%u) reached: refusing a connection",
+                 w->cfg->limits.max_connections);
+        evutil_closesocket(fd);
+        return;
+    }
+    for (i = 0; i < w->nlisteners; i++) {
+        if (w->listeners[i] == lev)
+            break;
+    }
+    fe_accept(w, fd, sa, salen, i);
+}
+
+static void
+stop_listening(struct worker *w)
+{
+    size_t i;
+
+    for (i = 0; i < w->nlisteners; i++) {
+        if (w->listeners[i] != NULL) {
+            evconnlistener_free(w->listeners[i]); /* closes the fd */
+            w->listeners[i] = NULL;
+            w->lfd[i] = -1;
+        }
+    }
+}
+
+static void
+maybe_exit(struct worker *w)
+{
+    if (w->draining && w->nfe == 0) {
+        be_pool_close_idle(w, true);
+        event_base_loopbreak(w->base);
+    }
+}
+
+void
+worker_fe_closed(struct worker *w)
+{
+    __atomic_sub_fetch(&worker_nconns, 1, __ATOMIC_RELAXED);
+    maybe_exit(w);
+}
+
+static void
+on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+
+    (void)fd;
+    (void)what;
+    CHECK_MAGIC(w, WORKER_MAGIC);
+    if (util_now_ms() >= w->drain_deadline_ms) {
+        if (w->nfe > 0)
+            log_warn("worker %u: drain deadline reached, closing %zu connection(s)", w->id,
+                     w->nfe);
+        fe_close_all(w);
+        maybe_exit(w);
+        return;
+    }
+    /* second GOAWAY round: names the last stream each connection will serve */
+    fe_drain_all(w);
+    maybe_exit(w);
+}
+
+static void
+start_drain(struct worker *w)
+{
+    struct timeval tv = {.tv_sec = 1, .tv_usec = 0};
+
+    if (w->draining)
+        return;
+    w->draining = true;
+    w->drain_deadline_ms = util_now_ms() + w->cfg->timeouts.drain_ms;
+    stop_listening(w);
+    fe_drain_all(w);
+    w->drain_tick = event_new(w->base, -1, EV_PERSIST, on_drain_tick, w);
+    if (w->drain_tick != NULL) {
+        if (w->cfg->timeouts.drain_ms < 1000) {
+            tv.tv_sec = 0;
+            tv.tv_usec = (suseconds_t)w->cfg->timeouts.drain_ms * 1000;
+        }
+        event_add(w->drain_tick, &tv);
+    }
+    be_pool_close_idle(w, false);
+    maybe_exit(w);
+}
+
+static void
+on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    int flags;
+
+    (void)fd;
+    (void)what;
+    CHECK_MAGIC(w, WORKER_MAGIC);
+    flags = __atomic_exchange_n(&w->wake_flags, 0, __ATOMIC_ACQ_REL);
+    if (flags & WORKER_WAKE_RELOAD) {
+        struct cfg *c = cfg_current();
+
+        if (c != NULL) {
+            cfg_unref(w->cfg);
+            w->cfg = c;
+            /* connections of the old snapshot close when their last call ends */
+            be_pool_close_idle(w, false);
+        }
+    }
+    if (flags & WORKER_WAKE_DRAIN)
+        start_drain(w);
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct worker *w = arg;
+
+    event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    /* drain finished or deadline: release everything this thread owns */
+    fe_close_all(w);
+    be_pool_free(w);
+    return NULL;
+}
+
+static int
+worker_init(struct worker *w, unsigned id, struct cfg *cfg)
+{
+    size_t i;
+
+    w->magic = WORKER_MAGIC;
+    w->id = id;
+    TAILQ_INIT(&w->fe_conns);
+    TAILQ_INIT(&w->be_conns);
+    for (i = 0; i < CFG_MAX_LISTENERS; i++)
+        w->lfd[i] = -1;
+    w->base = event_base_new();
+    if (w->base == NULL)
+        return -1;
+    /* numeric backends never touch DNS; names use /etc/resolv.conf */
+    w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+                                         EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    if (w->dns == NULL)
+        w->dns = evdns_base_new(w->base, 0);
+    w->wake_ev = event_new(w->base, -1, 0, on_wake, w);
+    if (w->dns == NULL || w->wake_ev == NULL)
+        return -1;
+    w->cfg = cfg_ref(cfg);
+    return 0;
+}
+
+int
+worker_start_all(struct cfg *cfg, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss[CFG_MAX_LISTENERS];
+    sigset_t all, old;
+    unsigned k;
+    size_t i;
+
+    evthread_use_pthreads();
+    nworkers = cfg->workers;
+    workers = calloc(nworkers, sizeof(*workers));
+    if (workers == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (k = 0; k < nworkers; k++) {
+        if (worker_init(&workers[k], k, cfg) != 0) {
+            snprintf(err, errlen, "cannot create event loop");
+            return -1;
+        }
+    }
+    for (i = 0; i < cfg->nlisteners; i++) {
+        const struct cfg_listener *l = &cfg->listeners[i];
+
+        ss[i] = l->ss;
+        for (k = 0; k < nworkers; k++) {
+            struct worker *w = &workers[k];
+            int fd = bind_one(l, &ss[i], l->sslen, err, errlen);
+
+            if (fd < 0)
+                return -1;
+            if (k == 0) {
+                /* port 0: every worker must share the port the kernel chose */
+                socklen_t len = sizeof(ss[i]);
+
+                getsockname(fd, (struct sockaddr *)&ss[i], &len);
+                util_sockaddr_str((struct sockaddr *)&ss[i], bound[i], sizeof(bound[i]));
+            }
+            w->lfd[i] = fd;
+            w->listeners[i] = evconnlistener_new(w->base, on_accept, w,
+                                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                                                 -1, fd);
+            if (w->listeners[i] == NULL) {
+                snprintf(err, errlen, "listen %s: cannot create listener", l->address);
+                return -1;
+            }
+            w->nlisteners = i + 1;
+        }
+        log_info("listening on %s (%s)", bound[i], l->tls ? "TLS, ALPN h2" : "h2c, plaintext");
+    }
+    /* signals belong to the main thread's loop */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (k = 0; k < nworkers; k++) {
+        if (pthread_create(&workers[k].thread, NULL, worker_main, &workers[k]) != 0) {
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            snprintf(err, errlen, "cannot start worker thread: %s", strerror(errno));
+            return -1;
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return 0;
+}
+
+static void
+wake_all(int flag)
+{
+    unsigned k;
+
+    for (k = 0; k < nworkers; k++) {
+        __atomic_or_fetch(&workers[k].wake_flags, flag, __ATOMIC_ACQ_REL);
+        event_active(workers[k].wake_ev, EV_READ, 0);
+    }
+}
+
+void
+worker_reload_all(void)
+{
+    wake_all(WORKER_WAKE_RELOAD);
+}
+
+void
+worker_drain_all(void)
+{
+    wake_all(WORKER_WAKE_DRAIN);
+}
+
+void
+worker_join_all(void)
+{
+    unsigned k;
+
+    for (k = 0; k < nworkers; k++)
+        pthread_join(workers[k].thread, NULL);
+    for (k = 0; k < nworkers; k++) {
+        struct worker *w = &workers[k];
+
+        stop_listening(w);
+        if (w->drain_tick != NULL)
+            event_free(w->drain_tick);
+        event_free(w->wake_ev);
+        evdns_base_free(w->dns, 0);
+        event_base_free(w->base);
+        cfg_unref(w->cfg);
+        w->magic = 0;
+    }
+    free(workers);
+    workers = NULL;
+    nworkers = 0;
+}

@@ -1,0 +1,15 @@
+/* One constructor per unit suite (tests/unit/check_<module>.c). */
+#ifndef SPARKGATE_CHECK_SUITES_H
+#define SPARKGATE_CHECK_SUITES_H
+
+#include <check.h>
+
+Suite *util_suite(void);
+Suite *grpc_suite(void);
+Suite *pb_suite(void);
+Suite *sc_suite(void);
+Suite *route_suite(void);
+Suite *jpos_suite(void);
+Suite *cfg_suite(void);
+
+#endif

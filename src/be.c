@@ -22,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <openssl/err.h>
@@ -41,8 +39,9 @@
 #define BE_MAGIC 0x42454331u /* "BEC1" */
 
 enum be_state {
-    BE_CONNECTING,
-    BE_READY,
+    BE_RESOLVING,  /* name lookup pending (names only; literals skip it) */
+    BE_CONNECTING, /* TCP connect and TLS handshake */
+    BE_READY,      /* HTTP/2 session up */
 };
 
 struct be_conn {
@@ -56,7 +55,9 @@ struct be_conn {
     struct call_list waiting;  /* attached, stream not yet submitted */
     struct call_list active;   /* stream submitted */
     size_t nwaiting, nactive;
-    struct event *timer;       /* connect deadline, then idle close */
+    struct event *timer;       /* resolve start, connect deadline, then idle close */
+    struct evdns_getaddrinfo_request *dns_req; /* pending lookup */
+    char why[200];             /* why the lookup failed (reported from the timer) */
     TAILQ_ENTRY(be_conn) link;
 };
 
@@ -227,69 +228,6 @@ maybe_retire(struct be_conn *b)
         arm_timer(b, b->cfg->timeouts.idle_ms);
 }
 
-static void
-flush(struct be_conn *b)
-{
-    int rv;
-
-    if (b->io.sess == NULL)
-        return;
-    rv = h2io_send(&b->io);
-    if (rv != 0) {
-        char why[128];
-
-        snprintf(why, sizeof(why), "HTTP/2 error: %s", nghttp2_strerror(rv));
-        be_conn_free(b, why);
-        return;
-    }
-    if (h2io_finished(&b->io))
-        be_conn_free(b, "connection finished (GOAWAY)");
-}
-
-static void
-on_send_ev(evutil_socket_t fd, short what, void *arg)
-{
-    struct be_conn *b = arg;
-
-    (void)fd;
-    (void)what;
-    CHECK_MAGIC(b, BE_MAGIC);
-    if (b->state == BE_READY && b->nwaiting > 0)
-        dispatch_waiting(b);
-    flush(b);
-}
-
-static void
-on_read(struct bufferevent *bev, void *arg)
-{
-    struct be_conn *b = arg;
-    int rv;
-
-    (void)bev;
-    CHECK_MAGIC(b, BE_MAGIC);
-    if (b->io.sess == NULL)
-        return;
-    rv = h2io_feed(&b->io);
-    if (rv != 0) {
-        char why[128];
-
-        snprintf(why, sizeof(why), "HTTP/2 error from backend: %s", nghttp2_strerror(rv));
-        be_conn_free(b, why);
-        return;
-    }
-    flush(b);
-}
-
-static void
-on_write(struct bufferevent *bev, void *arg)
-{
-    struct be_conn *b = arg;
-
-    (void)bev;
-    CHECK_MAGIC(b, BE_MAGIC);
-    flush(b);
-}
-
 /* Builds the nghttp2 client session once the transport is up. */
 static int
 start_h2(struct be_conn *b)
@@ -348,62 +286,135 @@ dispatch_waiting(struct be_conn *b)
     }
 }
 
-static void
-on_event(struct bufferevent *bev, short what, void *arg)
+/* h2io: TCP (and TLS) up. */
+static int
+on_io_ready(void *arg)
 {
     struct be_conn *b = arg;
     const struct cfg_backend *be = be_backend(b);
-    char why[256];
-    unsigned long e;
-    int dns;
 
     CHECK_MAGIC(b, BE_MAGIC);
-    if (what & BEV_EVENT_CONNECTED) {
-        int one = 1;
-        evutil_socket_t fd = bufferevent_getfd(bev);
+    if (be->tls) {
+        const unsigned char *alpn = NULL;
+        unsigned int alpnlen = 0;
 
-        if (fd >= 0)
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        if (be->tls) {
-            const unsigned char *alpn = NULL;
-            unsigned int alpnlen = 0;
+        SSL_get0_alpn_selected(b->io.ssl, &alpn, &alpnlen);
+        /* no ALPN answer: assume prior knowledge; anything else is not HTTP/2 */
+        if (alpnlen != 0 && !(alpnlen == 2 && memcmp(alpn, "h2", 2) == 0)) {
+            snprintf(b->why, sizeof(b->why), "backend did not negotiate HTTP/2 (ALPN h2)");
+            return -1;
+        }
+    }
+    if (start_h2(b) != 0)
+        return -1;
+    b->state = BE_READY;
+    evtimer_del(b->timer);
+    log_debug("connected to backend \"%s\" (%s)", be->name, be->address);
+    dispatch_waiting(b);
+    h2io_kick(&b->io);
+    return 0;
+}
 
-            SSL_get0_alpn_selected(bufferevent_openssl_get_ssl(bev), &alpn, &alpnlen);
-            /* no ALPN answer: assume prior knowledge; anything else is not HTTP/2 */
-            if (alpnlen != 0 && !(alpnlen == 2 && memcmp(alpn, "h2", 2) == 0)) {
-                be_conn_free(b, "backend did not negotiate HTTP/2 (ALPN h2)");
-                return;
-            }
+/* h2io: the connection is over; every call on it is told why. */
+static void
+on_io_close(void *arg, const char *why, bool error)
+{
+    struct be_conn *b = arg;
+
+    CHECK_MAGIC(b, BE_MAGIC);
+    (void)error;
+    if (b->why[0] != '\0')
+        why = b->why;
+    else if (b->state != BE_READY && strcmp(why, "connection closed by peer") == 0)
+        why = "connection closed by backend during setup";
+    be_conn_free(b, why);
+}
+
+static const struct h2io_ops be_io_ops = {
+    .on_ready = on_io_ready,
+    .on_close = on_io_close,
+};
+
+/*
+ * Starts a non-blocking connect to |sa|.  Returns 0, or -1 with b->why set
+ * (nothing to free: the socket is closed).
+ */
+static int
+start_connect(struct be_conn *b, const struct sockaddr *sa, socklen_t salen)
+{
+    const struct cfg_backend *be = be_backend(b);
+    evutil_socket_t fd;
+    SSL *ssl = NULL;
+    int one = 1;
+
+    fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(b->why, sizeof(b->why), "socket: %s", strerror(errno));
+        return -1;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, sa, salen) != 0 && errno != EINPROGRESS) {
+        snprintf(b->why, sizeof(b->why), "%s", strerror(errno));
+        evutil_closesocket(fd);
+        return -1;
+    }
+    if (be->tls) {
+        ssl = tls_client_ssl_new(be);
+        if (ssl == NULL) {
+            snprintf(b->why, sizeof(b->why), "cannot create TLS session");
+            evutil_closesocket(fd);
+            return -1;
         }
-        if (start_h2(b) != 0) {
-            be_conn_free(b, "cannot start HTTP/2 session");
-            return;
-        }
-        b->state = BE_READY;
-        evtimer_del(b->timer);
-        log_debug("connected to backend \"%s\" (%s)", be->name, be->address);
-        dispatch_waiting(b);
-        flush(b);
+        SSL_set_connect_state(ssl);
+    }
+    /* the io owns fd and ssl from here, also on failure */
+    if (h2io_init(&b->io, b->w->base, fd, ssl, true, &be_io_ops, b) != 0) {
+        h2io_free(&b->io);
+        snprintf(b->why, sizeof(b->why), "out of memory");
+        return -1;
+    }
+    b->state = BE_CONNECTING;
+    arm_timer(b, b->cfg->timeouts.backend_connect_ms);
+    h2io_start(&b->io);
+    return 0;
+}
+
+static void
+on_resolved(int err, struct evutil_addrinfo *ai, void *arg)
+{
+    struct be_conn *b = arg;
+
+    /* cancelled by be_conn_free: |b| may be gone already (evdns defers this) */
+    if (err == EVUTIL_EAI_CANCEL)
+        return;
+    CHECK_MAGIC(b, BE_MAGIC);
+    b->dns_req = NULL;
+    if (err != 0 || ai == NULL) {
+        snprintf(b->why, sizeof(b->why), "cannot resolve \"%s\": %s", be_backend(b)->host,
+                 evutil_gai_strerror(err));
+        arm_timer(b, 0); /* fail from the timer: we may be inside evdns_getaddrinfo */
         return;
     }
-    if (what & BEV_EVENT_EOF) {
-        snprintf(why, sizeof(why), "connection closed by backend");
-    } else if ((dns = bufferevent_socket_get_dns_error(bev)) != 0) {
-        snprintf(why, sizeof(why), "cannot resolve \"%s\": %s", be->host, evutil_gai_strerror(dns));
-    } else if (be->tls && (e = bufferevent_get_openssl_error(bev)) != 0) {
-        char buf[200];
+    if (start_connect(b, ai->ai_addr, (socklen_t)ai->ai_addrlen) != 0)
+        arm_timer(b, 0);
+    evutil_freeaddrinfo(ai);
+}
 
-        ERR_error_string_n(e, buf, sizeof(buf));
-        snprintf(why, sizeof(why), "TLS: %s", buf);
-        while (bufferevent_get_openssl_error(bev) != 0)
-            ;
-    } else {
-        int err = EVUTIL_SOCKET_ERROR();
+/* Starts the name lookup, from the event loop (never from be_attach). */
+static void
+start_resolve(struct be_conn *b)
+{
+    const struct cfg_backend *be = be_backend(b);
+    struct evutil_addrinfo hints;
 
-        snprintf(why, sizeof(why), "%s", err != 0 ? evutil_socket_error_to_string(err)
-                                                  : "connection error");
-    }
-    be_conn_free(b, why);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+    arm_timer(b, b->cfg->timeouts.backend_connect_ms);
+    /* may call on_resolved before returning (hosts file, literal): then dns_req stays NULL */
+    b->dns_req = evdns_getaddrinfo(b->w->dns, be->host, be->port, &hints, on_resolved, b);
 }
 
 static void
@@ -415,7 +426,15 @@ on_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     CHECK_MAGIC(b, BE_MAGIC);
-    if (b->state == BE_CONNECTING && !be_is_idle(b)) {
+    if (b->why[0] != '\0') {
+        be_conn_free(b, b->why);
+        return;
+    }
+    if (b->state == BE_RESOLVING && b->dns_req == NULL && !be_is_idle(b)) {
+        start_resolve(b);
+        return;
+    }
+    if (b->state != BE_READY && !be_is_idle(b)) {
         snprintf(why, sizeof(why), "connect timed out after %u ms",
                  b->cfg->timeouts.backend_connect_ms);
         be_conn_free(b, why);
@@ -431,8 +450,8 @@ be_conn_new(struct worker *w, struct cfg *cfg, size_t idx, const char **why)
 {
     const struct cfg_backend *be = &cfg->backends[idx];
     struct be_conn *b = calloc(1, sizeof(*b));
-    SSL *ssl = NULL;
-    int port = atoi(be->port);
+    struct sockaddr_storage ss;
+    int sslen = (int)sizeof(ss);
 
     if (b == NULL) {
         *why = "out of memory";
@@ -442,48 +461,32 @@ be_conn_new(struct worker *w, struct cfg *cfg, size_t idx, const char **why)
     b->w = w;
     b->cfg = cfg_ref(cfg);
     b->idx = idx;
-    b->state = BE_CONNECTING;
+    b->state = BE_RESOLVING;
     TAILQ_INIT(&b->waiting);
     TAILQ_INIT(&b->active);
     b->timer = evtimer_new(w->base, on_timer, b);
-    if (b->timer == NULL || h2io_init(&b->io, w->base, on_send_ev, b) != 0) {
+    if (b->timer == NULL) {
         *why = "out of memory";
         goto fail;
     }
-    if (be->tls) {
-        ssl = tls_client_ssl_new(be);
-        if (ssl == NULL) {
-            *why = "cannot create TLS session";
+    if (evutil_parse_sockaddr_port(be->address, (struct sockaddr *)&ss, &sslen) == 0) {
+        /* a literal address: connect now, errors like ENETUNREACH come back at once */
+        if (start_connect(b, (struct sockaddr *)&ss, (socklen_t)sslen) != 0) {
+            *why = NULL;
             goto fail;
         }
-        b->io.bev = bufferevent_openssl_socket_new(w->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-                                                   BEV_OPT_CLOSE_ON_FREE);
-        if (b->io.bev == NULL) {
-            SSL_free(ssl);
-            *why = "out of memory";
-            goto fail;
-        }
-        bufferevent_openssl_set_allow_dirty_shutdown(b->io.bev, 1);
     } else {
-        b->io.bev = bufferevent_socket_new(w->base, -1, BEV_OPT_CLOSE_ON_FREE);
-        if (b->io.bev == NULL) {
-            *why = "out of memory";
-            goto fail;
-        }
+        arm_timer(b, 0); /* start_resolve from the loop */
     }
-    bufferevent_setcb(b->io.bev, on_read, on_write, on_event, b);
-    bufferevent_setwatermark(b->io.bev, EV_WRITE, H2IO_OUT_LOW, 0);
-    bufferevent_enable(b->io.bev, EV_READ | EV_WRITE);
     TAILQ_INSERT_TAIL(&w->be_conns, b, link);
-    arm_timer(b, cfg->timeouts.backend_connect_ms);
-    if (bufferevent_socket_connect_hostname(b->io.bev, w->dns, AF_UNSPEC, be->host, port) != 0) {
-        TAILQ_REMOVE(&w->be_conns, b, link);
-        *why = errno != 0 ? strerror(errno) : "cannot connect";
-        goto fail;
-    }
     return b;
 fail:
-    h2io_free(&b->io);
+    if (*why == NULL) {
+        static __thread char buf[200];
+
+        snprintf(buf, sizeof(buf), "%s", b->why);
+        *why = buf;
+    }
     if (b->timer != NULL)
         event_free(b->timer);
     cfg_unref(b->cfg);
@@ -515,6 +518,12 @@ be_conn_free(struct be_conn *b, const char *reason)
         call_be_list_insert(&calls, c);
     }
     b->nactive = b->nwaiting = 0;
+    if (b->dns_req != NULL) {
+        struct evdns_getaddrinfo_request *req = b->dns_req;
+
+        b->dns_req = NULL;
+        evdns_getaddrinfo_cancel(req); /* on_resolved sees EVUTIL_EAI_CANCEL */
+    }
     b->magic = 0; /* calls must not come back to us */
     call_be_abort_all(&calls, reason);
     h2io_free(&b->io);
@@ -555,16 +564,19 @@ be_attach(struct worker *w, struct cfg *cfg, size_t idx, struct call *call, cons
         if (b == NULL)
             return NULL;
     }
-    evtimer_del(b->timer);
-    if (b->state == BE_CONNECTING)
-        arm_timer(b, cfg->timeouts.backend_connect_ms);
+    if (b->state == BE_READY)
+        evtimer_del(b->timer); /* the idle timer; a connect deadline stays */
     call_be_list_insert(&b->waiting, call);
     b->nwaiting++;
-    if (b->state == BE_READY) {
-        /* the caller sets call->be from our return value first */
-        h2io_kick(&b->io);
-    }
     return b;
+}
+
+void
+be_dispatch(struct be_conn *b)
+{
+    CHECK_MAGIC(b, BE_MAGIC);
+    if (b->state == BE_READY && b->nwaiting > 0)
+        dispatch_waiting(b);
 }
 
 void

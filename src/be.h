@@ -22,13 +22,20 @@ struct h2io;
 
 /*
  * Queues |call| on a connection to backend |idx| of |cfg|.  When the
- * connection is (or becomes) ready, call_be_ready(call) runs from the event
- * loop; if it fails, call_be_failed(call, reason).  Returns the connection,
+ * connection becomes ready, call_be_ready(call) runs from the event loop;
+ * if it is ready already, the caller runs be_dispatch; if it fails,
+ * call_be_failed(call, reason).  Returns the connection,
  * or NULL if none could even be started (call_be_failed has then NOT been
  * called; |why| says why).
  */
 struct be_conn *be_attach(struct worker *w, struct cfg *cfg, size_t idx, struct call *call,
                           const char **why);
+
+/*
+ * Opens the streams of calls waiting on |b| if it is ready (call after
+ * storing be_attach's result: call_be_ready runs synchronously).
+ */
+void be_dispatch(struct be_conn *b);
 
 /* Removes |call| from the waiting queue or active list of |b|. */
 void be_detach(struct be_conn *b, struct call *call);

@@ -261,9 +261,10 @@ call_access_log(struct call *c)
 
     if (!c->cfg->access_log)
         return;
-    log_info("access conn=%" PRIu64 " stream=%d method=%s backend=%s status=%d(%s)%s%s%s "
+    log_info("access conn=%" PRIu64 " peer=%s stream=%d method=%s backend=%s status=%d(%s)%s%s%s "
              "req_bytes=%" PRIu64 " resp_bytes=%" PRIu64 " ms=%.1f",
-             c->fe != NULL ? fe_conn_id(c->fe) : 0, c->fe_sid, c->m != NULL ? c->m->name : "-",
+             c->fe != NULL ? fe_conn_id(c->fe) : 0, c->fe != NULL ? fe_peer(c->fe) : "-",
+             c->fe_sid, c->m != NULL ? c->m->name : "-",
              backend, c->status, c->status >= 0 ? grpc_status_name(c->status) : "none",
              c->local ? " by=sparkgate reason=\"" : "", c->local ? c->reason : "",
              c->local ? "\"" : "", c->bytes_in, c->bytes_out, ms);
@@ -565,9 +566,13 @@ route_and_attach(struct call *c, const uint8_t *key, size_t keylen)
     c->state = CALL_ST_CONNECTING;
     b = &c->cfg->backends[c->backend_idx];
     c->be = be_attach(c->w, c->cfg, c->backend_idx, c, &why);
-    if (c->be == NULL)
+    if (c->be == NULL) {
         call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) unavailable: %s", b->name,
                   b->address, why != NULL ? why : "cannot connect");
+        return;
+    }
+    /* a ready connection opens the stream now: no extra loop iteration */
+    be_dispatch(c->be);
 }
 
 static void

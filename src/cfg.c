@@ -38,14 +38,16 @@
 #include "tls.h"
 #include "util.h"
 
-#define CFG_PATH_MAX     256        /* longest key path named in a message */
-#define CFG_REASON_MAX   512        /* reason part of a message */
-#define CFG_FILE_MAX     (16u << 20) /* a larger config file is a mistake, not a config */
-#define CFG_NAME_MAX     64         /* backends[].name */
-#define CFG_HOST_MAX     256        /* a DNS name is at most 253 bytes */
-#define CFG_PORT_MAX     16
-#define CFG_WORKERS_MAX  64
-#define CFG_SHOW_MAX     64         /* user strings echoed in messages are cut here */
+/* clang-format off */
+#define CFG_PATH_MAX    256         /* longest key path named in a message */
+#define CFG_REASON_MAX  512         /* reason part of a message */
+#define CFG_FILE_MAX    (16u << 20) /* a larger config file is a mistake, not a config */
+#define CFG_NAME_MAX    64          /* backends[].name */
+#define CFG_HOST_MAX    256         /* a DNS name is at most 253 bytes */
+#define CFG_PORT_MAX    16
+#define CFG_WORKERS_MAX 64
+#define CFG_SHOW_MAX    64          /* user strings echoed in messages are cut here */
+/* clang-format on */
 
 /* One integer key of a scalar section: parser, defaults and docs come from this. */
 struct cfg_field {
@@ -54,8 +56,10 @@ struct cfg_field {
     uint32_t min, max, def;
 };
 
+/* clang-format off */
 #define CFG_LIMIT(k, lo, hi, d)   { #k, offsetof(struct cfg_limits, k), lo, hi, d }
 #define CFG_TIMEOUT(k, lo, hi, d) { #k, offsetof(struct cfg_timeouts, k), lo, hi, d }
+/* clang-format on */
 
 static const struct cfg_field cfg_limit_fields[] = {
     CFG_LIMIT(max_connections, 1, 1000000, 10000),
@@ -79,6 +83,15 @@ static const struct cfg_field cfg_timeout_fields[] = {
     CFG_TIMEOUT(backend_connect_ms, 1, 86400000, 5000),
     CFG_TIMEOUT(drain_ms, 1, 86400000, 30000),
 };
+
+/* a member added to struct cfg_limits or cfg_timeouts needs its table entry */
+_Static_assert(ARRAY_SIZE(cfg_limit_fields) == sizeof(struct cfg_limits) / sizeof(uint32_t),
+               "cfg_limit_fields does not cover struct cfg_limits");
+_Static_assert(ARRAY_SIZE(cfg_timeout_fields) == sizeof(struct cfg_timeouts) / sizeof(uint32_t),
+               "cfg_timeout_fields does not cover struct cfg_timeouts");
+/* check_field_keys() sizes its list by the longer table */
+_Static_assert(ARRAY_SIZE(cfg_timeout_fields) <= ARRAY_SIZE(cfg_limit_fields),
+               "check_field_keys() list too short");
 
 static const char *const cfg_top_keys[] = {
     "workers", "listen", "backends", "limits", "timeouts", "log",
@@ -113,8 +126,7 @@ static struct cfg *cfg_cur; /* under cfg_cur_lock; owns one reference */
 
 /* ---- messages ------------------------------------------------------------ */
 
-static void
-set_err(struct cfg_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_err(struct cfg_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 set_err(struct cfg_ctx *x, const char *fmt, ...)
@@ -133,6 +145,9 @@ set_err(struct cfg_ctx *x, const char *fmt, ...)
  * bytes of the current path (|what| picks its key or its value) and
  * returns SG_ERR_BADCFG, so callers can "return fail(...)".
  */
+static int vfail_at(struct cfg_ctx *x, size_t poslen, enum jpos_what what, const char *fmt,
+                    va_list ap) __attribute__((format(printf, 4, 0)));
+
 static int
 vfail_at(struct cfg_ctx *x, size_t poslen, enum jpos_what what, const char *fmt, va_list ap)
 {
@@ -157,8 +172,7 @@ vfail_at(struct cfg_ctx *x, size_t poslen, enum jpos_what what, const char *fmt,
 }
 
 /* Error about the node at the current path, positioned at its key (or element). */
-static int
-fail(struct cfg_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct cfg_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int
 fail(struct cfg_ctx *x, const char *fmt, ...)
@@ -173,8 +187,7 @@ fail(struct cfg_ctx *x, const char *fmt, ...)
 }
 
 /* Error about the current path, positioned at the object (value) at path prefix |poslen|. */
-static int
-fail_at(struct cfg_ctx *x, size_t poslen, const char *fmt, ...)
+static int fail_at(struct cfg_ctx *x, size_t poslen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
@@ -331,7 +344,7 @@ check_keys(struct cfg_ctx *x, json_t *obj, const char *const *known, size_t n)
     size_t i, old;
     int rc = 0;
 
-    json_object_foreach(obj, key, v) {
+    json_object_foreach (obj, key, v) {
         for (i = 0; i < n && strcmp(key, known[i]) != 0; i++)
             continue;
         if (i < n)
@@ -354,7 +367,7 @@ check_keys(struct cfg_ctx *x, json_t *obj, const char *const *known, size_t n)
 static int
 check_field_keys(struct cfg_ctx *x, json_t *obj, const struct cfg_field *tab, size_t n)
 {
-    const char *known[ARRAY_SIZE(cfg_limit_fields)];
+    const char *known[ARRAY_SIZE(cfg_limit_fields)] = {NULL};
     size_t i;
 
     for (i = 0; i < n && i < ARRAY_SIZE(known); i++)
@@ -378,8 +391,7 @@ fail_missing(struct cfg_ctx *x, const char *key, const char *why)
  * alone when the member is absent (the caller stored the default).
  */
 static int
-get_u32(struct cfg_ctx *x, json_t *obj, const char *key, uint32_t min, uint32_t max,
-        uint32_t *out)
+get_u32(struct cfg_ctx *x, json_t *obj, const char *key, uint32_t min, uint32_t max, uint32_t *out)
 {
     json_t *v = json_object_get(obj, key);
     json_int_t n;
@@ -396,8 +408,7 @@ get_u32(struct cfg_ctx *x, json_t *obj, const char *key, uint32_t min, uint32_t 
     }
     n = json_integer_value(v);
     if (n < (json_int_t)min || n > (json_int_t)max) {
-        rc = fail(x, "%" JSON_INTEGER_FORMAT " is out of range %" PRIu32 "..%" PRIu32, n, min,
-                  max);
+        rc = fail(x, "%" JSON_INTEGER_FORMAT " is out of range %" PRIu32 "..%" PRIu32, n, min, max);
         goto out;
     }
     *out = (uint32_t)n;
@@ -519,16 +530,6 @@ out:
     return rc;
 }
 
-static uint16_t
-sockaddr_port(const struct sockaddr_storage *ss)
-{
-    if (ss->ss_family == AF_INET)
-        return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-    if (ss->ss_family == AF_INET6)
-        return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-    return 0;
-}
-
 static bool
 sockaddr_is_loopback(const struct sockaddr_storage *ss)
 {
@@ -540,6 +541,21 @@ sockaddr_is_loopback(const struct sockaddr_storage *ss)
         return false;
     a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
     return IN6_IS_ADDR_LOOPBACK(a6) || (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127);
+}
+
+/* A decimal port 1..65535: util_split_hostport() accepts 0, which no peer can use. */
+static bool
+port_ok(const char *p)
+{
+    unsigned long v = 0;
+    size_t i;
+
+    for (i = 0; p[i] != '\0'; i++) {
+        if (p[i] < '0' || p[i] > '9' || i >= 5)
+            return false;
+        v = v * 10 + (unsigned long)(p[i] - '0');
+    }
+    return i > 0 && v >= 1 && v <= 65535;
 }
 
 static int
@@ -575,6 +591,7 @@ static int
 parse_listener(struct cfg_ctx *x, json_t *o, struct cfg *c, size_t i)
 {
     struct cfg_listener *l = &c->listeners[i];
+    char host[CFG_HOST_MAX], port[CFG_PORT_MAX];
     const char *why = NULL;
     json_t *tls = NULL;
     bool plaintext = false;
@@ -588,9 +605,11 @@ parse_listener(struct cfg_ctx *x, json_t *o, struct cfg *c, size_t i)
         return rc;
 
     old = push_key(x, "address");
-    if (util_parse_sockaddr(l->address, &l->ss, &l->sslen, &why) < 0) {
+    /* the port text is checked here too: util_parse_sockaddr() lets port 0 through */
+    if (util_split_hostport(l->address, host, sizeof(host), port, sizeof(port), &why) < 0 ||
+        util_parse_sockaddr(l->address, &l->ss, &l->sslen, &why) < 0) {
         rc = fail(x, "not a host:port (%s)", why != NULL ? why : "bad address");
-    } else if (sockaddr_port(&l->ss) == 0) {
+    } else if (!port_ok(port)) {
         rc = fail(x, "not a host:port (port must be 1..65535)");
     } else {
         for (j = 0; j < i; j++) {
@@ -670,21 +689,6 @@ check_backend_name(struct cfg_ctx *x, const char *name)
             return fail(x, "character %zu is not one of A-Z a-z 0-9 . _ -", i + 1);
     }
     return 0;
-}
-
-/* A decimal port 1..65535, as util_split_hostport may leave the range to us. */
-static bool
-port_ok(const char *p)
-{
-    unsigned long v = 0;
-    size_t i;
-
-    for (i = 0; p[i] != '\0'; i++) {
-        if (p[i] < '0' || p[i] > '9' || i >= 5)
-            return false;
-        v = v * 10 + (unsigned long)(p[i] - '0');
-    }
-    return i > 0 && v >= 1 && v <= 65535;
 }
 
 static int
@@ -859,8 +863,8 @@ parse_top(struct cfg_ctx *x, json_t *root, struct cfg *c)
         (rc = parse_listeners(x, root, c)) < 0 || (rc = parse_backends(x, root, c)) < 0 ||
         (rc = parse_fields(x, root, "limits", cfg_limit_fields, ARRAY_SIZE(cfg_limit_fields),
                            &c->limits)) < 0 ||
-        (rc = parse_fields(x, root, "timeouts", cfg_timeout_fields,
-                           ARRAY_SIZE(cfg_timeout_fields), &c->timeouts)) < 0)
+        (rc = parse_fields(x, root, "timeouts", cfg_timeout_fields, ARRAY_SIZE(cfg_timeout_fields),
+                           &c->timeouts)) < 0)
         return rc;
     return parse_log(x, root, c);
 }
@@ -893,8 +897,7 @@ check_readable(struct cfg_ctx *x, const char *a, size_t i, const char *key, cons
         return 0;
     set_tls_path(x, a, i, key);
     if (access(file, R_OK) != 0)
-        return fail(x, "cannot read \"%s\": %s", show(file, shown, sizeof(shown)),
-                    strerror(errno));
+        return fail(x, "cannot read \"%s\": %s", show(file, shown, sizeof(shown)), strerror(errno));
     return 0;
 }
 

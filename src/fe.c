@@ -24,8 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -67,6 +65,7 @@ struct fe_conn {
 static uint64_t fe_next_id;
 
 static void fe_close_now(struct fe_conn *c, const char *why);
+static void maybe_final_goaway(struct fe_conn *c);
 
 struct h2io *
 fe_io(struct fe_conn *c)
@@ -114,8 +113,10 @@ fe_call_detached(struct fe_conn *c)
     c->ncalls--;
     if (c->ncalls == 0 && c->state == FE_OPEN)
         arm_timer(c, c->idle_ms);
-    if (c->state == FE_DRAINING)
+    if (c->state == FE_DRAINING) {
+        maybe_final_goaway(c);
         h2io_kick(&c->io); /* maybe the last call: flush and close */
+    }
 }
 
 /* ---- nghttp2 callbacks (server session) ---------------------------------- */
@@ -287,113 +288,57 @@ out:
     return rv;
 }
 
-/* Sends what is pending; closes on error or when the session is finished. */
+/* No call left on a draining connection: the final GOAWAY can go now. */
 static void
-flush(struct fe_conn *c)
+maybe_final_goaway(struct fe_conn *c)
 {
-    int rv;
-
-    if (c->io.sess == NULL)
+    if (c->state != FE_DRAINING || c->final_goaway || c->ncalls > 0 || c->io.sess == NULL)
         return;
-    if (c->state == FE_DRAINING && !c->final_goaway && c->ncalls == 0) {
-        /* nothing in flight: no need to wait for the second GOAWAY tick */
-        nghttp2_submit_goaway(c->io.sess, NGHTTP2_FLAG_NONE,
-                              nghttp2_session_get_last_proc_stream_id(c->io.sess),
-                              NGHTTP2_NO_ERROR, NULL, 0);
-        c->final_goaway = true;
-    }
-    rv = h2io_send(&c->io);
-    if (rv != 0) {
-        fe_close_now(c, nghttp2_strerror(rv));
-        return;
-    }
-    if (h2io_finished(&c->io))
-        fe_close_now(c, "done");
+    nghttp2_submit_goaway(c->io.sess, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(c->io.sess), NGHTTP2_NO_ERROR,
+                          NULL, 0);
+    c->final_goaway = true;
 }
 
-static void
-on_send_ev(evutil_socket_t fd, short what, void *arg)
-{
-    struct fe_conn *c = arg;
-
-    (void)fd;
-    (void)what;
-    CHECK_MAGIC(c, FE_MAGIC);
-    flush(c);
-}
-
-static void
-on_read(struct bufferevent *bev, void *arg)
-{
-    struct fe_conn *c = arg;
-    int rv;
-
-    (void)bev;
-    CHECK_MAGIC(c, FE_MAGIC);
-    if (c->io.sess == NULL)
-        return;
-    rv = h2io_feed(&c->io);
-    if (rv != 0) {
-        /* bad preface (e.g. HTTP/1.1), flood limits, protocol errors: fatal */
-        log_debug("conn=%" PRIu64 " peer=%s: %s", c->id, c->peer, nghttp2_strerror(rv));
-        /* a GOAWAY may be queued: try to send it, then close regardless */
-        h2io_send(&c->io);
-        fe_close_now(c, nghttp2_strerror(rv));
-        return;
-    }
-    flush(c);
-}
-
-static void
-on_write(struct bufferevent *bev, void *arg)
-{
-    struct fe_conn *c = arg;
-
-    (void)bev;
-    CHECK_MAGIC(c, FE_MAGIC);
-    flush(c);
-}
-
-static void
-on_event(struct bufferevent *bev, short what, void *arg)
+/* h2io: transport up (after the TLS handshake, or at once for h2c). */
+static int
+on_io_ready(void *arg)
 {
     struct fe_conn *c = arg;
 
     CHECK_MAGIC(c, FE_MAGIC);
-    if (what & BEV_EVENT_CONNECTED) {
+    if (c->tls) {
         const unsigned char *alpn = NULL;
         unsigned int alpnlen = 0;
 
         /* tls.c refuses other protocols in the handshake; check anyway */
-        SSL_get0_alpn_selected(bufferevent_openssl_get_ssl(bev), &alpn, &alpnlen);
-        if (alpnlen != 2 || memcmp(alpn, "h2", 2) != 0) {
-            fe_close_now(c, "ALPN did not select h2");
-            return;
-        }
-        if (start_h2(c) != 0) {
-            fe_close_now(c, "cannot start HTTP/2 session");
-            return;
-        }
-        c->state = FE_OPEN;
-        evtimer_del(c->timer);
-        arm_timer(c, c->w->cfg->timeouts.request_header_ms);
-        flush(c);
-        return;
+        SSL_get0_alpn_selected(c->io.ssl, &alpn, &alpnlen);
+        if (alpnlen != 2 || memcmp(alpn, "h2", 2) != 0)
+            return -1;
     }
-    if (what & BEV_EVENT_ERROR) {
-        unsigned long e = c->tls ? bufferevent_get_openssl_error(bev) : 0;
-
-        if (e != 0) {
-            char buf[200];
-
-            ERR_error_string_n(e, buf, sizeof(buf));
-            log_debug("conn=%" PRIu64 " peer=%s: TLS: %s", c->id, c->peer, buf);
-            while (bufferevent_get_openssl_error(bev) != 0)
-                ;
-        }
-    }
-    fe_close_now(c, (what & BEV_EVENT_EOF) ? "closed by peer" : "connection error");
+    if (start_h2(c) != 0)
+        return -1;
+    c->state = FE_OPEN;
+    evtimer_del(c->timer);
+    arm_timer(c, c->w->cfg->timeouts.request_header_ms);
+    return 0;
 }
+
+/* h2io: the connection is over. */
+static void
+on_io_close(void *arg, const char *why, bool error)
+{
+    struct fe_conn *c = arg;
+
+    CHECK_MAGIC(c, FE_MAGIC);
+    (void)error;
+    fe_close_now(c, why);
+}
+
+static const struct h2io_ops fe_io_ops = {
+    .on_ready = on_io_ready,
+    .on_close = on_io_close,
+};
 
 static void
 on_timer(evutil_socket_t fd, short what, void *arg)
@@ -415,7 +360,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
     nghttp2_session_terminate_session(c->io.sess, NGHTTP2_NO_ERROR);
     c->state = FE_DRAINING;
     c->final_goaway = true;
-    flush(c);
+    h2io_kick(&c->io);
 }
 
 void
@@ -429,6 +374,7 @@ fe_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, int s
 
     (void)salen;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    evutil_make_socket_nonblocking(fd);
     c = calloc(1, sizeof(*c));
     if (c == NULL)
         goto fail;
@@ -437,49 +383,37 @@ fe_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, int s
     c->id = __atomic_add_fetch(&fe_next_id, 1, __ATOMIC_RELAXED);
     c->tls = l->tls;
     c->idle_ms = w->cfg->timeouts.idle_ms;
+    c->state = l->tls ? FE_HANDSHAKE : FE_OPEN;
     TAILQ_INIT(&c->calls);
     util_sockaddr_str(sa, c->peer, sizeof(c->peer));
     c->timer = evtimer_new(w->base, on_timer, c);
-    if (c->timer == NULL || h2io_init(&c->io, w->base, on_send_ev, c) != 0)
+    if (c->timer == NULL)
         goto fail;
     if (l->tls) {
         ssl = SSL_new(l->ssl_ctx);
         if (ssl == NULL)
             goto fail;
-        c->io.bev = bufferevent_openssl_socket_new(w->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                   BEV_OPT_CLOSE_ON_FREE);
-        if (c->io.bev == NULL) {
-            SSL_free(ssl);
-            goto fail;
-        }
-        fd = -1; /* the bufferevent owns it now */
-        bufferevent_openssl_set_allow_dirty_shutdown(c->io.bev, 1);
-        c->state = FE_HANDSHAKE;
-        arm_timer(c, w->cfg->timeouts.tls_handshake_ms);
-    } else {
-        c->io.bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-        if (c->io.bev == NULL)
-            goto fail;
-        fd = -1;
-        if (start_h2(c) != 0)
-            goto fail;
-        c->state = FE_OPEN;
-        arm_timer(c, w->cfg->timeouts.request_header_ms);
+        SSL_set_accept_state(ssl);
     }
-    bufferevent_setcb(c->io.bev, on_read, on_write, on_event, c);
-    bufferevent_setwatermark(c->io.bev, EV_WRITE, H2IO_OUT_LOW, 0);
-    bufferevent_enable(c->io.bev, EV_READ | EV_WRITE);
+    /* from here the io owns fd and ssl, also on failure */
+    if (h2io_init(&c->io, w->base, fd, ssl, false, &fe_io_ops, c) != 0) {
+        fd = -1;
+        goto fail_io;
+    }
+    fd = -1;
     TAILQ_INSERT_TAIL(&w->fe_conns, c, link);
     w->nfe++;
-    if (c->state == FE_OPEN)
-        h2io_kick(&c->io); /* our SETTINGS go first */
+    arm_timer(c, l->tls ? w->cfg->timeouts.tls_handshake_ms : w->cfg->timeouts.request_header_ms);
+    /* for h2c this runs on_io_ready (which may refuse) before returning */
+    h2io_start(&c->io);
     return;
+fail_io:
+    h2io_free(&c->io);
 fail:
     log_warn("cannot set up connection: out of memory");
     if (fd >= 0)
         evutil_closesocket(fd);
     if (c != NULL) {
-        h2io_free(&c->io);
         if (c->timer != NULL)
             event_free(c->timer);
         free(c);
@@ -510,6 +444,7 @@ fe_conn_drain(struct fe_conn *c)
         /* h2o style: a first GOAWAY (last id 2^31-1) announces the shutdown ... */
         nghttp2_submit_shutdown_notice(c->io.sess);
         c->state = FE_DRAINING;
+        maybe_final_goaway(c);
     } else if (!c->final_goaway) {
         /* ... the second, a tick later, names the last stream we will serve */
         nghttp2_submit_goaway(c->io.sess, NGHTTP2_FLAG_NONE,

@@ -369,6 +369,7 @@ seg_next(const char **pp, struct jpos_seg *sg, bool first)
             return -1;
         sg->is_index = true;
         sg->index = v;
+        sg->name = NULL;
         *pp = p + 1;
         return 1;
     }
@@ -377,6 +378,7 @@ seg_next(const char **pp, struct jpos_seg *sg, bool first)
     else if (!first)
         return -1;
     sg->is_index = false;
+    sg->index = 0;
     sg->name = p;
     while ((r = name_next(&p)) >= 0)
         ;
@@ -455,12 +457,11 @@ find_element(struct jpos_cur *c, size_t index)
 }
 
 int
-jpos_find(const char *text, size_t len, const char *path, enum jpos_what what,
-          struct jpos_loc *loc)
+jpos_find(const char *text, size_t len, const char *path, enum jpos_what what, struct jpos_loc *loc)
 {
     struct jpos_cur c;
     struct jpos_loc keyloc;
-    struct jpos_seg sg;
+    struct jpos_seg sg = {false, 0, NULL};
     bool first = true;
     int r;
 
@@ -676,8 +677,7 @@ jpos_string_at(const char *text, size_t len, size_t off, char *buf, size_t bufle
 }
 
 int
-jpos_strip_comments(const char *in, size_t len, char *out, size_t *outlen,
-                    struct jpos_loc *where)
+jpos_strip_comments(const char *in, size_t len, char *out, size_t *outlen, struct jpos_loc *where)
 {
     struct jpos_cur c;
     struct jpos_loc start;

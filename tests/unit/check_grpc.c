@@ -40,12 +40,13 @@ feed_all(struct grpc_deframer *d, const uint8_t *in, size_t len, size_t step,
             coff += (size_t)r;
             if (ev == GRPC_DF_BEGIN)
                 out->begins++;
-            if (ev == GRPC_DF_BODY || ev == GRPC_DF_END) {
+            if ((ev == GRPC_DF_BODY || ev == GRPC_DF_END) && plen > 0) {
                 memcpy(out->cur + out->curlen, piece, plen);
                 out->curlen += plen;
             }
             if (ev == GRPC_DF_END) {
-                memcpy(out->body[out->n], out->cur, out->curlen);
+                if (out->curlen > 0)
+                    memcpy(out->body[out->n], out->cur, out->curlen);
                 out->len[out->n++] = out->curlen;
                 out->curlen = 0;
             }

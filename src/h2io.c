@@ -179,6 +179,9 @@ handshake(struct h2io *io)
             io_close(io, "cannot start HTTP/2", true);
             return -1;
         }
+        /* the peer's first frames may already sit decrypted in OpenSSL */
+        if (SSL_has_pending(io->ssl))
+            event_active(io->rev, EV_READ, 0);
         return 1;
     }
     err = SSL_get_error(io->ssl, rv);
@@ -262,39 +265,50 @@ read_backpressure(struct h2io *io)
     } else if (out < H2IO_OUT_LOW && io->read_paused) {
         event_add(io->rev, NULL);
         io->read_paused = false;
+        /* input OpenSSL already decrypted-ahead will not make the socket readable */
+        if (io->ssl != NULL && SSL_has_pending(io->ssl))
+            event_active(io->rev, EV_READ, 0);
     }
 }
 
 /*
- * Lets nghttp2 produce frames and writes them.  Closes when the session is
- * finished (GOAWAY exchanged, no streams) and everything went out.
+ * Lets nghttp2 produce frames and writes them, until the socket is full
+ * (then the write event calls us again) or nghttp2 has nothing more.
+ * A frame refused with WOULDBLOCK stays inside nghttp2, so stopping while
+ * nghttp2 still wants to write and nothing arms the write event would stall
+ * the connection: the loop ends only with output pending or nothing to do.
+ * Closes when the session is finished and everything went out.
  */
 static void
 pump(struct h2io *io)
 {
     char why[128];
-    int rv;
+    size_t before;
+    int rv, round;
 
     if (io->closed || io->state != H2IO_OPEN || io->sess == NULL)
         return;
-    rv = nghttp2_session_send(io->sess);
-    if (rv != 0) {
-        snprintf(why, sizeof(why), "HTTP/2: %s", nghttp2_strerror(rv));
-        io_close(io, why, true);
-        return;
-    }
-    if (write_out(io) != 0)
-        return;
-    /* the socket took a lot: nghttp2 may have stopped at WOULDBLOCK */
-    if (evbuffer_get_length(io->out) < H2IO_OUT_LOW && nghttp2_session_want_write(io->sess)) {
+    for (round = 0;; round++) {
+        before = evbuffer_get_length(io->out);
         rv = nghttp2_session_send(io->sess);
         if (rv != 0) {
             snprintf(why, sizeof(why), "HTTP/2: %s", nghttp2_strerror(rv));
             io_close(io, why, true);
             return;
         }
+        if (evbuffer_get_length(io->out) == before && before == 0)
+            break; /* nothing produced, nothing pending */
         if (write_out(io) != 0)
             return;
+        if (evbuffer_get_length(io->out) > 0)
+            break; /* socket full: on_writable continues */
+        if (!nghttp2_session_want_write(io->sess))
+            break;
+        if (round == 15) {
+            /* fairness toward other connections of this loop */
+            h2io_kick(io);
+            break;
+        }
     }
     read_backpressure(io);
     if (nghttp2_session_want_read(io->sess) == 0 && nghttp2_session_want_write(io->sess) == 0 &&
@@ -368,8 +382,15 @@ read_in(struct h2io *io)
             }
         }
         if (io->read_paused || (io->ssl == NULL && (size_t)n < sizeof(rbuf)))
-            break;
+            return 0;
     }
+    /*
+     * Round limit reached.  Plain sockets stay readable (level-triggered),
+     * but with read-ahead OpenSSL may hold the rest of the input in its own
+     * buffer while the socket is empty: nothing would wake us for it.
+     */
+    if (io->ssl != NULL && SSL_has_pending(io->ssl))
+        event_active(io->rev, EV_READ, 0);
     return 0;
 }
 

@@ -74,6 +74,33 @@ fail:
     return -1;
 }
 
+/*
+ * SO_REUSEPORT lets a second process bind the same port and silently take
+ * half of the connections (a second sparkgate started by mistake, or an old
+ * one still draining elsewhere).  A probe bind without SO_REUSEPORT fails
+ * with EADDRINUSE if anyone holds the port, so that mistake is an error.
+ * Returns 0 or -1 with |err| set.
+ */
+static int
+probe_exclusive(const struct cfg_listener *l, char *err, size_t errlen)
+{
+    int fd, one = 1, rv = 0;
+
+    fd = socket(l->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0; /* the real bind reports it */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (l->ss.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)&l->ss, l->sslen) != 0 && errno == EADDRINUSE) {
+        snprintf(err, errlen, "listen %s: address already in use (is another sparkgate running?)",
+                 l->address);
+        rv = -1;
+    }
+    close(fd);
+    return rv;
+}
+
 static void
 on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen,
           void *arg)
@@ -262,6 +289,8 @@ worker_start_all(struct cfg *cfg, char *err, size_t errlen)
         const struct cfg_listener *l = &cfg->listeners[i];
 
         ss[i] = l->ss;
+        if (probe_exclusive(l, err, errlen) != 0)
+            return -1;
         for (k = 0; k < nworkers; k++) {
             struct worker *w = &workers[k];
             int fd = bind_one(l, &ss[i], l->sslen, err, errlen);

@@ -8,8 +8,8 @@
  * NGHTTP2_DATA_FLAG_NO_COPY, so on_send_data() writes each DATA frame into
  * the bufferevent itself: the frame header is copied, large payload ranges
  * from the static data pool are added by reference (writev straight from
- * the pool), small ones are copied.  Output is bounded: both send callbacks
- * say WOULDBLOCK above OUT_HIGH bytes queued and the write callback (at
+ * the pool), small ones are copied.  Output is bounded: on_send_data()
+ * says WOULDBLOCK above OUT_HIGH bytes queued and the write callback (at
  * OUT_LOW) resumes sending, so a slow reader back-pressures generation.
  */
 #include "config.h"
@@ -130,11 +130,13 @@ record_stream_close(struct scb_stream *s, uint32_t error_code, bool lost)
 	if (s->closed)
 		return;
 	s->closed = true;
-	if (!scb_record_enabled())
+	/* method_name is set when the headers completed (stream_open): a
+	 * request nghttp2 reset before that left no open to pair with */
+	if (!scb_record_enabled() || s->method_name == NULL)
 		return;
 	o = json_pack("{s:s, s:I, s:i, s:s, s:I, s:b, s:I, s:I}",
 	    "ev", "stream_close", "conn", (json_int_t)s->conn->id,
-	    "stream", (int)s->id, "method", s->method_name ? s->method_name : "",
+	    "stream", (int)s->id, "method", s->method_name,
 	    "error_code", (json_int_t)error_code,
 	    "cancelled", !s->sent_end && !s->we_reset,
 	    "sent_messages", (json_int_t)s->sent_messages,
@@ -489,6 +491,10 @@ on_send_data(nghttp2_session *h2, nghttp2_frame *frame, const uint8_t *framehd,
 	return 0;
 }
 
+/* Every DATA frame goes through on_send_data(), so this only sees small
+ * control frames and headers.  They are never held back: a WINDOW_UPDATE
+ * or PING ACK stuck behind queued DATA could deadlock a client that
+ * uploads before it reads. */
 static ssize_t
 on_send(nghttp2_session *h2, const uint8_t *data, size_t len, int flags,
     void *ud)
@@ -498,8 +504,6 @@ on_send(nghttp2_session *h2, const uint8_t *data, size_t len, int flags,
 
 	(void)h2;
 	(void)flags;
-	if (evbuffer_get_length(out) >= OUT_HIGH)
-		return NGHTTP2_ERR_WOULDBLOCK;
 	if (evbuffer_add(out, data, len) != 0)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	return (ssize_t)len;

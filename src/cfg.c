@@ -32,6 +32,7 @@
 #include <openssl/ssl.h>
 
 #include "cfg.h"
+#include "cfg_int.h"
 #include "jpos.h"
 #include "log.h"
 #include "sg_err.h"
@@ -39,14 +40,12 @@
 #include "util.h"
 
 /* clang-format off */
-#define CFG_PATH_MAX    256         /* longest key path named in a message */
 #define CFG_REASON_MAX  512         /* reason part of a message */
 #define CFG_FILE_MAX    (16u << 20) /* a larger config file is a mistake, not a config */
 #define CFG_NAME_MAX    64          /* backends[].name */
 #define CFG_HOST_MAX    256         /* a DNS name is at most 253 bytes */
 #define CFG_PORT_MAX    16
 #define CFG_WORKERS_MAX 64
-#define CFG_SHOW_MAX    64          /* user strings echoed in messages are cut here */
 /* clang-format on */
 
 /* One integer key of a scalar section: parser, defaults and docs come from this. */
@@ -108,17 +107,6 @@ static const char *const cfg_backend_tls_keys[] = {
 };
 static const char *const cfg_log_keys[] = {"level", "access"};
 
-/* State of one load: where messages go and the key path of the node being checked. */
-struct cfg_ctx {
-    const char *name; /* file name as given, for messages */
-    const char *text; /* comment-stripped text: what jansson parsed and jpos walks */
-    size_t len;
-    char *err;
-    size_t errlen;
-    char path[CFG_PATH_MAX]; /* escaped as in jpos.h */
-    size_t plen;
-};
-
 static uint64_t cfg_generation; /* atomic: last generation handed out */
 
 static pthread_mutex_t cfg_cur_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -126,10 +114,8 @@ static struct cfg *cfg_cur; /* under cfg_cur_lock; owns one reference */
 
 /* ---- messages ------------------------------------------------------------ */
 
-static void set_err(struct cfg_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-set_err(struct cfg_ctx *x, const char *fmt, ...)
+void
+cfgp_set_err(struct cfg_ctx *x, const char *fmt, ...)
 {
     va_list ap;
 
@@ -143,7 +129,7 @@ set_err(struct cfg_ctx *x, const char *fmt, ...)
 /*
  * Writes "name:line:col: path: reason" for the node at the first |poslen|
  * bytes of the current path (|what| picks its key or its value) and
- * returns SG_ERR_BADCFG, so callers can "return fail(...)".
+ * returns SG_ERR_BADCFG, so callers can "return cfgp_fail(...)".
  */
 static int vfail_at(struct cfg_ctx *x, size_t poslen, enum jpos_what what, const char *fmt,
                     va_list ap) __attribute__((format(printf, 4, 0)));
@@ -165,17 +151,15 @@ vfail_at(struct cfg_ctx *x, size_t poslen, enum jpos_what what, const char *fmt,
         loc.col = 1;
     }
     if (x->plen > 0)
-        set_err(x, "%s:%zu:%zu: %s: %s", x->name, loc.line, loc.col, x->path, reason);
+        cfgp_set_err(x, "%s:%zu:%zu: %s: %s", x->name, loc.line, loc.col, x->path, reason);
     else
-        set_err(x, "%s:%zu:%zu: %s", x->name, loc.line, loc.col, reason);
+        cfgp_set_err(x, "%s:%zu:%zu: %s", x->name, loc.line, loc.col, reason);
     return SG_ERR_BADCFG;
 }
 
 /* Error about the node at the current path, positioned at its key (or element). */
-static int fail(struct cfg_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-fail(struct cfg_ctx *x, const char *fmt, ...)
+int
+cfgp_fail(struct cfg_ctx *x, const char *fmt, ...)
 {
     va_list ap;
     int rc;
@@ -187,11 +171,8 @@ fail(struct cfg_ctx *x, const char *fmt, ...)
 }
 
 /* Error about the current path, positioned at the object (value) at path prefix |poslen|. */
-static int fail_at(struct cfg_ctx *x, size_t poslen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail_at(struct cfg_ctx *x, size_t poslen, const char *fmt, ...)
+int
+cfgp_fail_at(struct cfg_ctx *x, size_t poslen, const char *fmt, ...)
 {
     va_list ap;
     int rc;
@@ -206,8 +187,8 @@ fail_at(struct cfg_ctx *x, size_t poslen, const char *fmt, ...)
  * Copies user text |s| into |buf| so it fits in a one-line message:
  * control bytes become '?', and more than CFG_SHOW_MAX bytes end in "...".
  */
-static const char *
-show(const char *s, char *buf, size_t size)
+const char *
+cfgp_show(const char *s, char *buf, size_t size)
 {
     size_t i;
 
@@ -225,11 +206,11 @@ show(const char *s, char *buf, size_t size)
 
 /*
  * Enters member |key| / element |index|.  Returns the previous path length
- * for pop().  A path that would not fit stays at its parent, so a message
+ * for cfgp_pop().  A path that would not fit stays at its parent, so a message
  * still points at the enclosing object.
  */
-static size_t
-push_key(struct cfg_ctx *x, const char *key)
+size_t
+cfgp_push_key(struct cfg_ctx *x, const char *key)
 {
     size_t old = x->plen;
 
@@ -237,8 +218,8 @@ push_key(struct cfg_ctx *x, const char *key)
     return old;
 }
 
-static size_t
-push_index(struct cfg_ctx *x, size_t index)
+size_t
+cfgp_push_index(struct cfg_ctx *x, size_t index)
 {
     size_t old = x->plen;
 
@@ -246,8 +227,8 @@ push_index(struct cfg_ctx *x, size_t index)
     return old;
 }
 
-static void
-pop(struct cfg_ctx *x, size_t old)
+void
+cfgp_pop(struct cfg_ctx *x, size_t old)
 {
     x->plen = old;
     x->path[old] = '\0';
@@ -255,8 +236,8 @@ pop(struct cfg_ctx *x, size_t old)
 
 /* ---- typed accessors ----------------------------------------------------- */
 
-static const char *
-jtype(const json_t *v)
+const char *
+cfgp_jtype(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
@@ -335,8 +316,8 @@ suggest(const char *key, const char *const *known, size_t n)
 }
 
 /* Rejects the first member of |obj| (in file order) that is not in |known|. */
-static int
-check_keys(struct cfg_ctx *x, json_t *obj, const char *const *known, size_t n)
+int
+cfgp_check_keys(struct cfg_ctx *x, json_t *obj, const char *const *known, size_t n)
 {
     char shown[CFG_SHOW_MAX + 4];
     const char *key, *best;
@@ -350,14 +331,14 @@ check_keys(struct cfg_ctx *x, json_t *obj, const char *const *known, size_t n)
         if (i < n)
             continue;
         best = suggest(key, known, n);
-        old = push_key(x, key);
+        old = cfgp_push_key(x, key);
         if (x->plen == old)
-            rc = fail(x, "unknown key \"%s\"", show(key, shown, sizeof(shown)));
+            rc = cfgp_fail(x, "unknown key \"%s\"", cfgp_show(key, shown, sizeof(shown)));
         else if (best != NULL)
-            rc = fail(x, "unknown key (did you mean \"%s\"?)", best);
+            rc = cfgp_fail(x, "unknown key (did you mean \"%s\"?)", best);
         else
-            rc = fail(x, "unknown key");
-        pop(x, old);
+            rc = cfgp_fail(x, "unknown key");
+        cfgp_pop(x, old);
         break;
     }
     return rc;
@@ -372,17 +353,17 @@ check_field_keys(struct cfg_ctx *x, json_t *obj, const struct cfg_field *tab, si
 
     for (i = 0; i < n && i < ARRAY_SIZE(known); i++)
         known[i] = tab[i].key;
-    return check_keys(x, obj, known, i);
+    return cfgp_check_keys(x, obj, known, i);
 }
 
 /* "backends[0].address: required key missing", positioned at the enclosing object. */
-static int
-fail_missing(struct cfg_ctx *x, const char *key, const char *why)
+int
+cfgp_fail_missing(struct cfg_ctx *x, const char *key, const char *why)
 {
-    size_t old = push_key(x, key);
-    int rc = fail_at(x, old, "%s", why);
+    size_t old = cfgp_push_key(x, key);
+    int rc = cfgp_fail_at(x, old, "%s", why);
 
-    pop(x, old);
+    cfgp_pop(x, old);
     return rc;
 }
 
@@ -390,8 +371,8 @@ fail_missing(struct cfg_ctx *x, const char *key, const char *why)
  * Member |key| of |obj| as an integer in |min|..|max|.  |*out| is left
  * alone when the member is absent (the caller stored the default).
  */
-static int
-get_u32(struct cfg_ctx *x, json_t *obj, const char *key, uint32_t min, uint32_t max, uint32_t *out)
+int
+cfgp_get_u32(struct cfg_ctx *x, json_t *obj, const char *key, uint32_t min, uint32_t max, uint32_t *out)
 {
     json_t *v = json_object_get(obj, key);
     json_int_t n;
@@ -400,25 +381,25 @@ get_u32(struct cfg_ctx *x, json_t *obj, const char *key, uint32_t min, uint32_t 
 
     if (v == NULL)
         return 0;
-    old = push_key(x, key);
+    old = cfgp_push_key(x, key);
     /* jansson keeps 1.0 (real), "1" (string) and true (boolean) apart from 1 */
     if (!json_is_integer(v)) {
-        rc = fail(x, "expected an integer, got %s", jtype(v));
+        rc = cfgp_fail(x, "expected an integer, got %s", cfgp_jtype(v));
         goto out;
     }
     n = json_integer_value(v);
     if (n < (json_int_t)min || n > (json_int_t)max) {
-        rc = fail(x, "%" JSON_INTEGER_FORMAT " is out of range %" PRIu32 "..%" PRIu32, n, min, max);
+        rc = cfgp_fail(x, "%" JSON_INTEGER_FORMAT " is out of range %" PRIu32 "..%" PRIu32, n, min, max);
         goto out;
     }
     *out = (uint32_t)n;
 out:
-    pop(x, old);
+    cfgp_pop(x, old);
     return rc;
 }
 
-static int
-get_bool(struct cfg_ctx *x, json_t *obj, const char *key, bool *out)
+int
+cfgp_get_bool(struct cfg_ctx *x, json_t *obj, const char *key, bool *out)
 {
     json_t *v = json_object_get(obj, key);
     size_t old;
@@ -426,12 +407,12 @@ get_bool(struct cfg_ctx *x, json_t *obj, const char *key, bool *out)
 
     if (v == NULL)
         return 0;
-    old = push_key(x, key);
+    old = cfgp_push_key(x, key);
     if (!json_is_boolean(v))
-        rc = fail(x, "expected a boolean, got %s", jtype(v));
+        rc = cfgp_fail(x, "expected a boolean, got %s", cfgp_jtype(v));
     else
         *out = json_is_true(v);
-    pop(x, old);
+    cfgp_pop(x, old);
     return rc;
 }
 
@@ -439,43 +420,43 @@ get_bool(struct cfg_ctx *x, json_t *obj, const char *key, bool *out)
  * Member |key| of |obj| as a non-empty string.  |*out| is set to jansson's
  * copy (valid while the tree lives) or left alone when absent.
  */
-static int
-get_str_ref(struct cfg_ctx *x, json_t *obj, const char *key, bool required, const char **out)
+int
+cfgp_get_str_ref(struct cfg_ctx *x, json_t *obj, const char *key, bool required, const char **out)
 {
     json_t *v = json_object_get(obj, key);
     size_t old;
     int rc = 0;
 
     if (v == NULL)
-        return required ? fail_missing(x, key, "required key missing") : 0;
-    old = push_key(x, key);
+        return required ? cfgp_fail_missing(x, key, "required key missing") : 0;
+    old = cfgp_push_key(x, key);
     if (!json_is_string(v))
-        rc = fail(x, "expected a string, got %s", jtype(v));
+        rc = cfgp_fail(x, "expected a string, got %s", cfgp_jtype(v));
     else if (json_string_length(v) == 0)
-        rc = fail(x, "must not be empty");
+        rc = cfgp_fail(x, "must not be empty");
     else
         *out = json_string_value(v);
-    pop(x, old);
+    cfgp_pop(x, old);
     return rc;
 }
 
 /* Same, into |*out| as a malloc'ed copy owned by the snapshot. */
-static int
-get_str(struct cfg_ctx *x, json_t *obj, const char *key, bool required, char **out)
+int
+cfgp_get_str(struct cfg_ctx *x, json_t *obj, const char *key, bool required, char **out)
 {
     const char *s = NULL;
     int rc;
 
-    if ((rc = get_str_ref(x, obj, key, required, &s)) < 0 || s == NULL)
+    if ((rc = cfgp_get_str_ref(x, obj, key, required, &s)) < 0 || s == NULL)
         return rc;
     if ((*out = strdup(s)) == NULL)
-        return fail(x, "out of memory");
+        return cfgp_fail(x, "out of memory");
     return 0;
 }
 
 /* Member |key| of |obj| if it is of JSON type |type|; NULL when absent. */
-static int
-get_typed(struct cfg_ctx *x, json_t *obj, const char *key, json_type type, const char *want,
+int
+cfgp_get_typed(struct cfg_ctx *x, json_t *obj, const char *key, json_type type, const char *want,
           bool required, json_t **out)
 {
     json_t *v = json_object_get(obj, key);
@@ -484,13 +465,13 @@ get_typed(struct cfg_ctx *x, json_t *obj, const char *key, json_type type, const
 
     *out = NULL;
     if (v == NULL)
-        return required ? fail_missing(x, key, "required key missing") : 0;
-    old = push_key(x, key);
+        return required ? cfgp_fail_missing(x, key, "required key missing") : 0;
+    old = cfgp_push_key(x, key);
     if (json_typeof(v) != type)
-        rc = fail(x, "expected %s, got %s", want, jtype(v));
+        rc = cfgp_fail(x, "expected %s, got %s", want, cfgp_jtype(v));
     else
         *out = v;
-    pop(x, old);
+    cfgp_pop(x, old);
     return rc;
 }
 
@@ -511,22 +492,22 @@ parse_fields(struct cfg_ctx *x, json_t *root, const char *section, const struct 
 
     for (i = 0; i < n; i++)
         memcpy((char *)base + tab[i].off, &tab[i].def, sizeof(uint32_t));
-    if ((rc = get_typed(x, root, section, JSON_OBJECT, "an object", false, &obj)) < 0 ||
+    if ((rc = cfgp_get_typed(x, root, section, JSON_OBJECT, "an object", false, &obj)) < 0 ||
         obj == NULL)
         return rc;
-    old = push_key(x, section);
+    old = cfgp_push_key(x, section);
     if ((rc = check_field_keys(x, obj, tab, n)) < 0)
         goto out;
     for (i = 0; i < n; i++) {
         uint32_t v;
 
         memcpy(&v, (char *)base + tab[i].off, sizeof(v));
-        if ((rc = get_u32(x, obj, tab[i].key, tab[i].min, tab[i].max, &v)) < 0)
+        if ((rc = cfgp_get_u32(x, obj, tab[i].key, tab[i].min, tab[i].max, &v)) < 0)
             goto out;
         memcpy((char *)base + tab[i].off, &v, sizeof(v));
     }
 out:
-    pop(x, old);
+    cfgp_pop(x, old);
     return rc;
 }
 
@@ -566,12 +547,12 @@ parse_listener_tls(struct cfg_ctx *x, json_t *o, struct cfg_listener *l)
     size_t old;
     int rc;
 
-    if ((rc = check_keys(x, o, cfg_listen_tls_keys, ARRAY_SIZE(cfg_listen_tls_keys))) < 0 ||
-        (rc = get_str(x, o, "certificate", true, &l->cert_file)) < 0 ||
-        (rc = get_str(x, o, "private_key", true, &l->key_file)) < 0 ||
-        (rc = get_str_ref(x, o, "min_version", false, &ver)) < 0 ||
-        (rc = get_str(x, o, "ciphers", false, &l->ciphers)) < 0 ||
-        (rc = get_str(x, o, "ciphersuites", false, &l->ciphersuites)) < 0)
+    if ((rc = cfgp_check_keys(x, o, cfg_listen_tls_keys, ARRAY_SIZE(cfg_listen_tls_keys))) < 0 ||
+        (rc = cfgp_get_str(x, o, "certificate", true, &l->cert_file)) < 0 ||
+        (rc = cfgp_get_str(x, o, "private_key", true, &l->key_file)) < 0 ||
+        (rc = cfgp_get_str_ref(x, o, "min_version", false, &ver)) < 0 ||
+        (rc = cfgp_get_str(x, o, "ciphers", false, &l->ciphers)) < 0 ||
+        (rc = cfgp_get_str(x, o, "ciphersuites", false, &l->ciphersuites)) < 0)
         return rc;
     l->min_version = TLS1_2_VERSION;
     if (ver == NULL || strcmp(ver, "1.2") == 0)
@@ -580,9 +561,9 @@ parse_listener_tls(struct cfg_ctx *x, json_t *o, struct cfg_listener *l)
         l->min_version = TLS1_3_VERSION;
         return 0;
     }
-    old = push_key(x, "min_version");
-    rc = fail(x, "\"%s\" is not \"1.2\" or \"1.3\"", show(ver, shown, sizeof(shown)));
-    pop(x, old);
+    old = cfgp_push_key(x, "min_version");
+    rc = cfgp_fail(x, "\"%s\" is not \"1.2\" or \"1.3\"", cfgp_show(ver, shown, sizeof(shown)));
+    cfgp_pop(x, old);
     return rc;
 }
 
@@ -599,45 +580,45 @@ parse_listener(struct cfg_ctx *x, json_t *o, struct cfg *c, size_t i)
     int rc;
 
     if (!json_is_object(o))
-        return fail(x, "expected an object, got %s", jtype(o));
-    if ((rc = check_keys(x, o, cfg_listen_keys, ARRAY_SIZE(cfg_listen_keys))) < 0 ||
-        (rc = get_str(x, o, "address", true, &l->address)) < 0)
+        return cfgp_fail(x, "expected an object, got %s", cfgp_jtype(o));
+    if ((rc = cfgp_check_keys(x, o, cfg_listen_keys, ARRAY_SIZE(cfg_listen_keys))) < 0 ||
+        (rc = cfgp_get_str(x, o, "address", true, &l->address)) < 0)
         return rc;
 
-    old = push_key(x, "address");
+    old = cfgp_push_key(x, "address");
     /* the port text is checked here too: util_parse_sockaddr() lets port 0 through */
     if (util_split_hostport(l->address, host, sizeof(host), port, sizeof(port), &why) < 0 ||
         util_parse_sockaddr(l->address, &l->ss, &l->sslen, &why) < 0) {
-        rc = fail(x, "not a host:port (%s)", why != NULL ? why : "bad address");
+        rc = cfgp_fail(x, "not a host:port (%s)", why != NULL ? why : "bad address");
     } else if (!port_ok(port)) {
-        rc = fail(x, "not a host:port (port must be 1..65535)");
+        rc = cfgp_fail(x, "not a host:port (port must be 1..65535)");
     } else {
         for (j = 0; j < i; j++) {
             if (c->listeners[j].sslen == l->sslen &&
                 memcmp(&c->listeners[j].ss, &l->ss, l->sslen) == 0) {
-                rc = fail(x, "duplicate address \"%s\" (first at listen[%zu])", l->address, j);
+                rc = cfgp_fail(x, "duplicate address \"%s\" (first at listen[%zu])", l->address, j);
                 break;
             }
         }
     }
-    pop(x, old);
+    cfgp_pop(x, old);
     if (rc < 0)
         return rc;
 
-    if ((rc = get_bool(x, o, "plaintext", &plaintext)) < 0 ||
-        (rc = get_typed(x, o, "tls", JSON_OBJECT, "an object", false, &tls)) < 0)
+    if ((rc = cfgp_get_bool(x, o, "plaintext", &plaintext)) < 0 ||
+        (rc = cfgp_get_typed(x, o, "tls", JSON_OBJECT, "an object", false, &tls)) < 0)
         return rc;
     if (tls != NULL && plaintext)
-        return fail(x, "\"tls\" and \"plaintext\": true are mutually exclusive");
+        return cfgp_fail(x, "\"tls\" and \"plaintext\": true are mutually exclusive");
     if (tls == NULL && !plaintext)
-        return fail(x, "needs \"tls\" (or \"plaintext\": true for h2c)");
+        return cfgp_fail(x, "needs \"tls\" (or \"plaintext\": true for h2c)");
     l->tls = tls != NULL;
     l->min_version = TLS1_2_VERSION;
     if (tls == NULL)
         return 0;
-    old = push_key(x, "tls");
+    old = cfgp_push_key(x, "tls");
     rc = parse_listener_tls(x, tls, l);
-    pop(x, old);
+    cfgp_pop(x, old);
     return rc;
 }
 
@@ -648,28 +629,28 @@ parse_listeners(struct cfg_ctx *x, json_t *root, struct cfg *c)
     size_t n, i, old, old2;
     int rc;
 
-    if ((rc = get_typed(x, root, "listen", JSON_ARRAY, "an array", true, &arr)) < 0)
+    if ((rc = cfgp_get_typed(x, root, "listen", JSON_ARRAY, "an array", true, &arr)) < 0)
         return rc;
-    old = push_key(x, "listen");
+    old = cfgp_push_key(x, "listen");
     n = json_array_size(arr);
     if (n < 1 || n > CFG_MAX_LISTENERS) {
-        rc = fail(x, "expected 1..%d entries, got %zu", CFG_MAX_LISTENERS, n);
+        rc = cfgp_fail(x, "expected 1..%d entries, got %zu", CFG_MAX_LISTENERS, n);
         goto out;
     }
     if ((c->listeners = calloc(n, sizeof(*c->listeners))) == NULL) {
-        rc = fail(x, "out of memory");
+        rc = cfgp_fail(x, "out of memory");
         goto out;
     }
     c->nlisteners = n;
     for (i = 0; i < n; i++) {
-        old2 = push_index(x, i);
+        old2 = cfgp_push_index(x, i);
         rc = parse_listener(x, json_array_get(arr, i), c, i);
-        pop(x, old2);
+        cfgp_pop(x, old2);
         if (rc < 0)
             break;
     }
 out:
-    pop(x, old);
+    cfgp_pop(x, old);
     return rc;
 }
 
@@ -681,12 +662,12 @@ check_backend_name(struct cfg_ctx *x, const char *name)
     unsigned char ch;
 
     if (n > CFG_NAME_MAX)
-        return fail(x, "longer than %d characters", CFG_NAME_MAX);
+        return cfgp_fail(x, "longer than %d characters", CFG_NAME_MAX);
     for (i = 0; i < n; i++) {
         ch = (unsigned char)name[i];
         if (!(ch >= 'a' && ch <= 'z') && !(ch >= 'A' && ch <= 'Z') && !(ch >= '0' && ch <= '9') &&
             ch != '.' && ch != '_' && ch != '-')
-            return fail(x, "character %zu is not one of A-Z a-z 0-9 . _ -", i + 1);
+            return cfgp_fail(x, "character %zu is not one of A-Z a-z 0-9 . _ -", i + 1);
     }
     return 0;
 }
@@ -696,18 +677,18 @@ parse_backend_tls(struct cfg_ctx *x, json_t *o, struct cfg_backend *b)
 {
     int rc;
 
-    if ((rc = check_keys(x, o, cfg_backend_tls_keys, ARRAY_SIZE(cfg_backend_tls_keys))) < 0 ||
-        (rc = get_str(x, o, "ca", false, &b->ca_file)) < 0 ||
-        (rc = get_str(x, o, "server_name", false, &b->server_name)) < 0 ||
-        (rc = get_bool(x, o, "verify", &b->verify)) < 0 ||
-        (rc = get_str(x, o, "certificate", false, &b->cert_file)) < 0 ||
-        (rc = get_str(x, o, "private_key", false, &b->key_file)) < 0)
+    if ((rc = cfgp_check_keys(x, o, cfg_backend_tls_keys, ARRAY_SIZE(cfg_backend_tls_keys))) < 0 ||
+        (rc = cfgp_get_str(x, o, "ca", false, &b->ca_file)) < 0 ||
+        (rc = cfgp_get_str(x, o, "server_name", false, &b->server_name)) < 0 ||
+        (rc = cfgp_get_bool(x, o, "verify", &b->verify)) < 0 ||
+        (rc = cfgp_get_str(x, o, "certificate", false, &b->cert_file)) < 0 ||
+        (rc = cfgp_get_str(x, o, "private_key", false, &b->key_file)) < 0)
         return rc;
     /* a client certificate is useless without its key, and a key alone is a mistake */
     if (b->cert_file != NULL && b->key_file == NULL)
-        return fail_missing(x, "private_key", "required with \"certificate\"");
+        return cfgp_fail_missing(x, "private_key", "required with \"certificate\"");
     if (b->key_file != NULL && b->cert_file == NULL)
-        return fail_missing(x, "certificate", "required with \"private_key\"");
+        return cfgp_fail_missing(x, "certificate", "required with \"private_key\"");
     return 0;
 }
 
@@ -725,57 +706,57 @@ parse_backend(struct cfg_ctx *x, json_t *o, struct cfg *c, size_t i)
     b->verify = true;
     b->max_streams_per_conn = 100;
     if (!json_is_object(o))
-        return fail(x, "expected an object, got %s", jtype(o));
-    if ((rc = check_keys(x, o, cfg_backend_keys, ARRAY_SIZE(cfg_backend_keys))) < 0 ||
-        (rc = get_str(x, o, "name", true, &b->name)) < 0)
+        return cfgp_fail(x, "expected an object, got %s", cfgp_jtype(o));
+    if ((rc = cfgp_check_keys(x, o, cfg_backend_keys, ARRAY_SIZE(cfg_backend_keys))) < 0 ||
+        (rc = cfgp_get_str(x, o, "name", true, &b->name)) < 0)
         return rc;
 
-    old = push_key(x, "name");
+    old = cfgp_push_key(x, "name");
     rc = check_backend_name(x, b->name);
     for (j = 0; rc == 0 && j < i; j++) {
         if (strcmp(c->backends[j].name, b->name) == 0)
-            rc = fail(x, "duplicate backend name \"%s\" (first at backends[%zu])", b->name, j);
+            rc = cfgp_fail(x, "duplicate backend name \"%s\" (first at backends[%zu])", b->name, j);
     }
-    pop(x, old);
-    if (rc < 0 || (rc = get_str(x, o, "address", true, &b->address)) < 0)
+    cfgp_pop(x, old);
+    if (rc < 0 || (rc = cfgp_get_str(x, o, "address", true, &b->address)) < 0)
         return rc;
 
-    old = push_key(x, "address");
+    old = cfgp_push_key(x, "address");
     if (util_split_hostport(b->address, host, sizeof(host), port, sizeof(port), &why) < 0)
-        rc = fail(x, "not a host:port (%s)", why != NULL ? why : "bad address");
+        rc = cfgp_fail(x, "not a host:port (%s)", why != NULL ? why : "bad address");
     else if (host[0] == '\0')
-        rc = fail(x, "not a host:port (empty host)");
+        rc = cfgp_fail(x, "not a host:port (empty host)");
     else if (!port_ok(port))
-        rc = fail(x, "not a host:port (port must be 1..65535)");
+        rc = cfgp_fail(x, "not a host:port (port must be 1..65535)");
     else if ((b->host = strdup(host)) == NULL || (b->port = strdup(port)) == NULL)
-        rc = fail(x, "out of memory");
-    pop(x, old);
+        rc = cfgp_fail(x, "out of memory");
+    cfgp_pop(x, old);
     if (rc < 0)
         return rc;
 
-    if ((rc = get_typed(x, o, "tls", JSON_OBJECT, "an object", false, &tls)) < 0)
+    if ((rc = cfgp_get_typed(x, o, "tls", JSON_OBJECT, "an object", false, &tls)) < 0)
         return rc;
     if (tls != NULL) {
         b->tls = true;
-        old = push_key(x, "tls");
+        old = cfgp_push_key(x, "tls");
         rc = parse_backend_tls(x, tls, b);
-        pop(x, old);
+        cfgp_pop(x, old);
         if (rc < 0)
             return rc;
     }
 
-    if ((rc = get_str(x, o, "authority", false, &b->authority)) < 0)
+    if ((rc = cfgp_get_str(x, o, "authority", false, &b->authority)) < 0)
         return rc;
     /* it becomes a header value: RFC 9110 §5.5 forbids CR, LF and NUL there */
     for (p = b->authority; p != NULL && *p != '\0'; p++) {
         if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
-            old = push_key(x, "authority");
-            rc = fail(x, "must not contain spaces or control characters");
-            pop(x, old);
+            old = cfgp_push_key(x, "authority");
+            rc = cfgp_fail(x, "must not contain spaces or control characters");
+            cfgp_pop(x, old);
             return rc;
         }
     }
-    return get_u32(x, o, "max_streams_per_connection", 1, 10000, &b->max_streams_per_conn);
+    return cfgp_get_u32(x, o, "max_streams_per_connection", 1, 10000, &b->max_streams_per_conn);
 }
 
 static int
@@ -785,28 +766,28 @@ parse_backends(struct cfg_ctx *x, json_t *root, struct cfg *c)
     size_t n, i, old, old2;
     int rc;
 
-    if ((rc = get_typed(x, root, "backends", JSON_ARRAY, "an array", true, &arr)) < 0)
+    if ((rc = cfgp_get_typed(x, root, "backends", JSON_ARRAY, "an array", true, &arr)) < 0)
         return rc;
-    old = push_key(x, "backends");
+    old = cfgp_push_key(x, "backends");
     n = json_array_size(arr);
     if (n < 1 || n > CFG_MAX_BACKENDS) {
-        rc = fail(x, "expected 1..%d entries, got %zu", CFG_MAX_BACKENDS, n);
+        rc = cfgp_fail(x, "expected 1..%d entries, got %zu", CFG_MAX_BACKENDS, n);
         goto out;
     }
     if ((c->backends = calloc(n, sizeof(*c->backends))) == NULL) {
-        rc = fail(x, "out of memory");
+        rc = cfgp_fail(x, "out of memory");
         goto out;
     }
     c->nbackends = n;
     for (i = 0; i < n; i++) {
-        old2 = push_index(x, i);
+        old2 = cfgp_push_index(x, i);
         rc = parse_backend(x, json_array_get(arr, i), c, i);
-        pop(x, old2);
+        cfgp_pop(x, old2);
         if (rc < 0)
             break;
     }
 out:
-    pop(x, old);
+    cfgp_pop(x, old);
     return rc;
 }
 
@@ -821,21 +802,21 @@ parse_log(struct cfg_ctx *x, json_t *root, struct cfg *c)
 
     c->log_level = LOG_LVL_INFO;
     c->access_log = true;
-    if ((rc = get_typed(x, root, "log", JSON_OBJECT, "an object", false, &o)) < 0 || o == NULL)
+    if ((rc = cfgp_get_typed(x, root, "log", JSON_OBJECT, "an object", false, &o)) < 0 || o == NULL)
         return rc;
-    old = push_key(x, "log");
-    if ((rc = check_keys(x, o, cfg_log_keys, ARRAY_SIZE(cfg_log_keys))) < 0 ||
-        (rc = get_str_ref(x, o, "level", false, &level)) < 0 ||
-        (rc = get_bool(x, o, "access", &c->access_log)) < 0)
+    old = cfgp_push_key(x, "log");
+    if ((rc = cfgp_check_keys(x, o, cfg_log_keys, ARRAY_SIZE(cfg_log_keys))) < 0 ||
+        (rc = cfgp_get_str_ref(x, o, "level", false, &level)) < 0 ||
+        (rc = cfgp_get_bool(x, o, "access", &c->access_log)) < 0)
         goto out;
     if (level != NULL && log_level_parse(level, &c->log_level) < 0) {
-        old2 = push_key(x, "level");
-        rc = fail(x, "unknown level \"%s\" (error, warn, info or debug)",
-                  show(level, shown, sizeof(shown)));
-        pop(x, old2);
+        old2 = cfgp_push_key(x, "level");
+        rc = cfgp_fail(x, "unknown level \"%s\" (error, warn, info or debug)",
+                  cfgp_show(level, shown, sizeof(shown)));
+        cfgp_pop(x, old2);
     }
 out:
-    pop(x, old);
+    cfgp_pop(x, old);
     return rc;
 }
 
@@ -856,10 +837,10 @@ parse_top(struct cfg_ctx *x, json_t *root, struct cfg *c)
     int rc;
 
     if (!json_is_object(root))
-        return fail(x, "expected an object at the top level, got %s", jtype(root));
+        return cfgp_fail(x, "expected an object at the top level, got %s", cfgp_jtype(root));
     c->workers = default_workers();
-    if ((rc = check_keys(x, root, cfg_top_keys, ARRAY_SIZE(cfg_top_keys))) < 0 ||
-        (rc = get_u32(x, root, "workers", 1, CFG_WORKERS_MAX, &c->workers)) < 0 ||
+    if ((rc = cfgp_check_keys(x, root, cfg_top_keys, ARRAY_SIZE(cfg_top_keys))) < 0 ||
+        (rc = cfgp_get_u32(x, root, "workers", 1, CFG_WORKERS_MAX, &c->workers)) < 0 ||
         (rc = parse_listeners(x, root, c)) < 0 || (rc = parse_backends(x, root, c)) < 0 ||
         (rc = parse_fields(x, root, "limits", cfg_limit_fields, ARRAY_SIZE(cfg_limit_fields),
                            &c->limits)) < 0 ||
@@ -875,12 +856,12 @@ parse_top(struct cfg_ctx *x, json_t *root, struct cfg *c)
 static void
 set_tls_path(struct cfg_ctx *x, const char *a, size_t i, const char *key)
 {
-    pop(x, 0);
-    push_key(x, a);
-    push_index(x, i);
-    push_key(x, "tls");
+    cfgp_pop(x, 0);
+    cfgp_push_key(x, a);
+    cfgp_push_index(x, i);
+    cfgp_push_key(x, "tls");
     if (key != NULL)
-        push_key(x, key);
+        cfgp_push_key(x, key);
 }
 
 /*
@@ -897,7 +878,7 @@ check_readable(struct cfg_ctx *x, const char *a, size_t i, const char *key, cons
         return 0;
     set_tls_path(x, a, i, key);
     if (access(file, R_OK) != 0)
-        return fail(x, "cannot read \"%s\": %s", show(file, shown, sizeof(shown)), strerror(errno));
+        return cfgp_fail(x, "cannot read \"%s\": %s", cfgp_show(file, shown, sizeof(shown)), strerror(errno));
     return 0;
 }
 
@@ -922,7 +903,7 @@ build_tls(struct cfg_ctx *x, struct cfg *c)
         set_tls_path(x, "listen", i, NULL);
         why[0] = '\0';
         if ((l->ssl_ctx = tls_server_ctx_new(l, why, sizeof(why))) == NULL)
-            return fail(x, "%s", why[0] != '\0' ? why : "cannot create the TLS context");
+            return cfgp_fail(x, "%s", why[0] != '\0' ? why : "cannot create the TLS context");
     }
     for (i = 0; i < c->nbackends; i++) {
         b = &c->backends[i];
@@ -935,9 +916,9 @@ build_tls(struct cfg_ctx *x, struct cfg *c)
         set_tls_path(x, "backends", i, NULL);
         why[0] = '\0';
         if ((b->ssl_ctx = tls_client_ctx_new(b, why, sizeof(why))) == NULL)
-            return fail(x, "%s", why[0] != '\0' ? why : "cannot create the TLS context");
+            return cfgp_fail(x, "%s", why[0] != '\0' ? why : "cannot create the TLS context");
     }
-    pop(x, 0);
+    cfgp_pop(x, 0);
     return 0;
 }
 
@@ -1019,11 +1000,11 @@ cfg_load_buf(const char *name, const char *buf, size_t len, bool build_tls_ctx, 
 
     /* 1. comments become spaces (same lines and columns), then jansson parses */
     if ((text = malloc(len + 1)) == NULL) {
-        set_err(&x, "%s: out of memory", name);
+        cfgp_set_err(&x, "%s: out of memory", name);
         goto out;
     }
     if (jpos_strip_comments(buf, len, text, &tlen, &where) < 0) {
-        set_err(&x, "%s:%zu:%zu: unterminated /* comment", name, where.line, where.col);
+        cfgp_set_err(&x, "%s:%zu:%zu: unterminated /* comment", name, where.line, where.col);
         goto out;
     }
     x.text = text;
@@ -1040,20 +1021,20 @@ cfg_load_buf(const char *name, const char *buf, size_t len, bool build_tls_ctx, 
         if (json_error_code(&jerr) == json_error_duplicate_key &&
             jpos_path_at(text, tlen, off, dup, sizeof(dup), &loc) == 0 && dup[0] != '\0' &&
             jpos_string_at(text, tlen, loc.off, key, sizeof(key)) >= 0)
-            set_err(&x, "%s:%zu:%zu: %s: duplicate key \"%s\"", name, loc.line, loc.col, dup,
-                    show(key, shown, sizeof(shown)));
+            cfgp_set_err(&x, "%s:%zu:%zu: %s: duplicate key \"%s\"", name, loc.line, loc.col, dup,
+                    cfgp_show(key, shown, sizeof(shown)));
         else if (json_error_code(&jerr) == json_error_duplicate_key)
-            set_err(&x, "%s:%d:%d: duplicate key", name, jerr.line > 0 ? jerr.line : 1,
+            cfgp_set_err(&x, "%s:%d:%d: duplicate key", name, jerr.line > 0 ? jerr.line : 1,
                     jerr.column > 0 ? jerr.column : 1);
         else
-            set_err(&x, "%s:%d:%d: syntax error: %s", name, jerr.line > 0 ? jerr.line : 1,
+            cfgp_set_err(&x, "%s:%d:%d: syntax error: %s", name, jerr.line > 0 ? jerr.line : 1,
                     jerr.column > 0 ? jerr.column : 1, jerr.text);
         goto out;
     }
 
     /* 2. validate into a fresh snapshot */
     if ((c = calloc(1, sizeof(*c))) == NULL || (c->path = strdup(name)) == NULL) {
-        set_err(&x, "%s: out of memory", name);
+        cfgp_set_err(&x, "%s: out of memory", name);
         goto out;
     }
     c->magic = CFG_MAGIC;

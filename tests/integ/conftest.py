@@ -20,7 +20,6 @@ class ProcGroup:
     def __init__(self):
         self.sparkgates = []
         self.backends = []
-        self.others = []
 
     def backend(self, name="b1", **kw):
         b = H.Backend(name, **kw)
@@ -30,10 +29,7 @@ class ProcGroup:
         return b
 
     def sparkgate(self, config, **kw):
-        try:
-            s = H.Sparkgate(config, **kw)
-        except AssertionError:
-            raise
+        s = H.Sparkgate(config, **kw)  # kills its child itself if it never gets ready
         s.closed_at = None
         s.expect_rc = 0
         self.sparkgates.append(s)
@@ -56,7 +52,7 @@ class ProcGroup:
             except AssertionError as e:
                 errors.append("%s\n--- sparkgate stderr (tail) ---\n%s" % (
                     e, H.read_tail(s.stderr_path)))
-        for b in self.backends + self.others:
+        for b in self.backends:
             b.close(term_timeout=3.0)
             b.closed_at = time.monotonic()
         if errors:

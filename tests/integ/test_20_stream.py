@@ -3,7 +3,6 @@ with bounded memory, cancellation and deadlines."""
 
 import hashlib
 import os
-import threading
 import time
 import zlib
 
@@ -14,10 +13,11 @@ import sgharness as H
 
 SESSION = "7b1f9a0d-4c2e-4d2f-8e3b-6a8c9d0e1f20"
 MIB = 1 << 20
-# The 1 GiB test is the long pole of the suite; SG_INTEG_BIG_MIB shrinks it
+# The two 1 GiB streams (grpcio digest, raw-h2 slow reader) are the long
+# pole of the suite (~15 s); SG_INTEG_BIG_MIB / SG_INTEG_SLOW_MIB shrink them
 # for quick local runs.
 BIG_MIB = int(os.environ.get("SG_INTEG_BIG_MIB", "1024"))
-SLOW_MIB = int(os.environ.get("SG_INTEG_SLOW_MIB", "256"))
+SLOW_MIB = int(os.environ.get("SG_INTEG_SLOW_MIB", "1024"))
 
 
 def _req():
@@ -47,9 +47,13 @@ def test_execute_plan_1gib_digest(fstack):
     assert c.get("cancelled") is False
     assert c.get("sent_messages") == n
     assert c.get("sent_bytes") == nbytes
+    assert n == BIG_MIB + 1  # the batches + result_complete
     assert nbytes >= BIG_MIB * MIB
     assert c.get("sha256") == sha.hexdigest()
     assert max_rss < base_rss + 64 * MIB, "sparkgate RSS grew from %d to %d" % (base_rss, max_rss)
+    # the peak too, not only the samples
+    assert fstack.sg.hwm() < base_rss + 64 * MIB, "VmHWM %d, baseline RSS %d" % (
+        fstack.sg.hwm(), base_rss)
 
 
 def test_slow_reader_bounded(fstack):
@@ -95,7 +99,9 @@ def test_slow_reader_bounded(fstack):
         c.wait_done(st, 120)
         assert st.reset_code is None, st.reset_code
         assert st.grpc_status() == H.OK, (st.headers, st.trailers)
-        assert st.body.count == SLOW_MIB + 1 or st.body.count >= SLOW_MIB
+        assert st.body.count == SLOW_MIB + 1  # the batches + result_complete
+        assert fstack.sg.hwm() < base_rss + 64 * MIB, "VmHWM %d, baseline RSS %d" % (
+            fstack.sg.hwm(), base_rss)
         rec = fstack.b1.wait_stream(tid, timeout=10)["close"]
         assert rec.get("sent_messages") == st.body.count
         assert rec.get("sha256") == st.body.sha.hexdigest()
@@ -151,14 +157,14 @@ def test_large_first_request_message_not_stalled(procs, tls):
             except AssertionError:
                 raise AssertionError(
                     "iteration %d: no response within 5 s to a complete 1 MiB request "
-                    "(backend saw the stream: %s)" % (i, fstack_seen(b1, tid)))
+                    "(backend saw the stream: %s)" % (i, _backend_saw(b1, tid)))
             assert st.grpc_status() == H.OK, (st.headers, st.trailers)
             req.operation_id = H.make_request("ExecutePlan").operation_id
         finally:
             c.close()
 
 
-def fstack_seen(backend, tid):
+def _backend_saw(backend, tid):
     return backend.find_stream(tid) is not None
 
 

@@ -37,6 +37,18 @@ def test_backend_down_unavailable(procs):
             assert elapsed < 5.0, elapsed
     finally:
         ch.close()
+    # on the wire: a trailers-only response (HEADERS with END_STREAM)
+    c = H.H2Client(port)
+    try:
+        st = c.grpc_call("Config", H.make_request("Config", session_id=SESSION),
+                         metadata=H.md(H.new_test_id()))
+        c.wait_done(st, 10)
+        assert st.status() == 200 and st.trailers is None and st.raw_len == 0, (st.headers, st.trailers)
+        assert st.header("content-type").startswith("application/grpc")
+        assert st.grpc_status() == H.UNAVAILABLE
+        assert 'backend "b1"' in st.grpc_message()
+    finally:
+        c.close()
     assert sg.alive()
 
 
@@ -81,8 +93,8 @@ def test_compressed_request_unimplemented(stack):
         c.wait_done(st, 10)
         assert st.status() == 200, st.headers
         assert st.grpc_status() == H.UNIMPLEMENTED, (st.headers, st.trailers)
-        # trailers-only: no DATA
-        assert st.raw_len == 0
+        # trailers-only: no DATA, no separate trailers
+        assert st.raw_len == 0 and st.trailers is None
         # the connection is still usable
         st2 = c.grpc_call("Config", body, metadata=H.md(H.new_test_id()))
         c.wait_done(st2, 10)

@@ -8,7 +8,6 @@ import threading
 import time
 
 import grpc
-import pytest
 
 import sgharness as H
 
@@ -67,8 +66,11 @@ def test_sighup_good_config_switches_backend(procs):
         sg.write_config(_config(port, [("b2", b2.address)]))
         sg.notify.drain()
         sg.signal(signal.SIGHUP)
-        sg.notify.wait_for("RELOADING", "1", timeout=10, proc=sg)
-        sg.notify.wait_for("READY", "1", timeout=10, proc=sg)
+        rl = sg.notify.wait_for("RELOADING", "1", timeout=10, proc=sg)
+        # systemd's Type=notify-reload wants the reload's start time
+        assert rl.get("MONOTONIC_USEC", "").isdigit(), rl
+        ready = sg.notify.wait_for("READY", "1", timeout=10, proc=sg)
+        assert ready.get("STATUS"), ready
         H.wait_until(lambda: "reloaded configuration" in sg.stderr(), 5, what="'reloaded configuration' log")
         # new calls reach b2 (new connection and the existing one)
         for c in (ch, H.grpc_channel(port)):
@@ -99,7 +101,8 @@ def test_sighup_bad_config_keeps_old(procs):
             sg.notify.drain()
             sg.signal(signal.SIGHUP)
             sg.notify.wait_for("RELOADING", "1", timeout=10, proc=sg)
-            sg.notify.wait_for("READY", "1", timeout=10, proc=sg)
+            ready = sg.notify.wait_for("READY", "1", timeout=10, proc=sg)
+            assert "reload failed" in ready.get("STATUS", ""), ready
             H.wait_until(lambda: "reload failed" in sg.stderr(), 5, what="'reload failed' log")
             assert sg.alive()
             tid = H.new_test_id()

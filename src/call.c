@@ -23,11 +23,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/crypto.h>
 
 #include "sg_err.h"
+#include "auth.h"
 #include "be.h"
 #include "call.h"
 #include "cfg.h"
@@ -35,6 +38,7 @@
 #include "grpc.h"
 #include "h2io.h"
 #include "log.h"
+#include "pb.h"
 #include "route.h"
 #include "sc.h"
 #include "util.h"
@@ -43,9 +47,13 @@
 #define CALL_MAGIC 0x43414c4cu /* "CALL" */
 #define CALL_PATH_MAX 256      /* longest :path we keep for messages */
 #define CALL_MSG_MAX 512       /* longest grpc-message we produce */
+#define CALL_CRED_MAX 16400    /* a bearer token is capped at 16 KiB by auth */
+#define CALL_AUTH_RETRY_MS 50  /* re-check after a JWKS refetch request ... */
+#define CALL_AUTH_WAIT_MS 2000 /* ... for at most this long */
 
 enum call_state {
     CALL_ST_HEADERS,    /* request headers arriving */
+    CALL_ST_AUTH_WAIT,  /* token names an unknown key: waiting for a JWKS refetch */
     CALL_ST_FIRST_MSG,  /* headers accepted; waiting for the first message */
     CALL_ST_CONNECTING, /* routed; waiting for the backend connection */
     CALL_ST_OPEN,       /* backend stream submitted */
@@ -79,6 +87,8 @@ struct call {
     bool be_closed;     /* backend stream closed */
     size_t backend_idx;
     bool routed;
+    char route_key[AUTH_PRINCIPAL_MAX + 1 + 128]; /* principal NUL session_id */
+    size_t route_key_len;
 
     /* request */
     const struct sc_method *m;
@@ -87,6 +97,14 @@ struct call {
     uint64_t timeout_ms;
     bool has_timeout;
     struct call_hdrs fwd;   /* headers forwarded to the backend */
+    char *cred;             /* credential header value (secret: wiped on free) */
+    size_t credlen;
+    unsigned ncred;         /* credential headers seen */
+    struct auth_ident id;   /* who is calling, once authenticated */
+    bool authed;
+    struct event *auth_timer;   /* AUTH_WAIT retries */
+    uint64_t auth_deadline_ms;
+    struct evbuffer *held;  /* client DATA that arrived during AUTH_WAIT (uncredited) */
     struct grpc_deframer df;
     struct evbuffer *msg;   /* message being assembled */
     struct evbuffer *req;   /* framed messages for the backend */
@@ -166,8 +184,12 @@ hdrs_clear(struct call_hdrs *h)
 {
     size_t i;
 
-    for (i = 0; i < h->n; i++)
+    for (i = 0; i < h->n; i++) {
+        /* the backend pre-shared key travels in one of these: wipe it */
+        if (h->nv[i].flags & NGHTTP2_NV_FLAG_NO_INDEX)
+            OPENSSL_cleanse(h->nv[i].name, h->nv[i].namelen + h->nv[i].valuelen + 2);
         free(h->nv[i].name); /* value shares the allocation */
+    }
     free(h->nv);
     memset(h, 0, sizeof(*h));
 }
@@ -186,6 +208,37 @@ is_hop_by_hop(const uint8_t *name, size_t len)
            name_is(name, len, "proxy-connection") || name_is(name, len, "transfer-encoding") ||
            name_is(name, len, "upgrade") || name_is(name, len, "te") ||
            name_is(name, len, "host") || name_is(name, len, "http2-settings");
+}
+
+enum hdr_class {
+    HDR_FORWARD,
+    HDR_CREDENTIAL, /* one of auth.header_names */
+    HDR_STRIP,      /* auth.identity.strip_headers / strip_header_prefixes */
+};
+
+static enum hdr_class
+classify_header(const struct cfg_auth *a, const uint8_t *name, size_t len)
+{
+    size_t i, pl;
+
+    for (i = 0; i < a->nheader_names; i++) {
+        if (name_is(name, len, a->header_names[i]))
+            return HDR_CREDENTIAL;
+    }
+    /* never forwarded, whatever auth.header_names says: the backend's own check
+     * (Spark 4 pre-shared key) reads authorization */
+    if (name_is(name, len, "authorization") || name_is(name, len, "authentication"))
+        return HDR_STRIP;
+    for (i = 0; i < a->nstrip_headers; i++) {
+        if (name_is(name, len, a->strip_headers[i]))
+            return HDR_STRIP;
+    }
+    for (i = 0; i < a->nstrip_prefixes; i++) {
+        pl = strlen(a->strip_prefixes[i]);
+        if (len >= pl && memcmp(name, a->strip_prefixes[i], pl) == 0)
+            return HDR_STRIP;
+    }
+    return HDR_FORWARD;
 }
 
 /* ---- lists --------------------------------------------------------------- */
@@ -261,10 +314,15 @@ call_access_log(struct call *c)
 
     if (!c->cfg->access_log)
         return;
-    log_info("access conn=%" PRIu64 " peer=%s stream=%d method=%s backend=%s status=%d(%s)%s%s%s "
+    log_info("access conn=%" PRIu64 " peer=%s stream=%d user=%s profile=%s auth=%s%s%s "
+             "method=%s backend=%s status=%d(%s)%s%s%s "
              "req_bytes=%" PRIu64 " resp_bytes=%" PRIu64 " ms=%.1f",
              c->fe != NULL ? fe_conn_id(c->fe) : 0, c->fe != NULL ? fe_peer(c->fe) : "-",
-             c->fe_sid, c->m != NULL ? c->m->name : "-",
+             c->fe_sid, c->authed ? c->id.principal : "-",
+             c->authed && c->id.profile[0] != '\0' ? c->id.profile : "-",
+             c->authed ? auth_via_name(c->id.via) : "none",
+             c->authed && c->id.token_id[0] != '\0' ? " token=" : "",
+             c->authed ? c->id.token_id : "", c->m != NULL ? c->m->name : "-",
              backend, c->status, c->status >= 0 ? grpc_status_name(c->status) : "none",
              c->local ? " by=sparkgate reason=\"" : "", c->local ? c->reason : "",
              c->local ? "\"" : "", c->bytes_in, c->bytes_out, ms);
@@ -277,6 +335,11 @@ call_maybe_free(struct call *c)
         return;
     if (c->deadline != NULL)
         event_free(c->deadline);
+    if (c->auth_timer != NULL)
+        event_free(c->auth_timer);
+    if (c->held != NULL)
+        evbuffer_free(c->held);
+    util_free_secret(c->cred, c->credlen + 1);
     hdrs_clear(&c->fwd);
     hdrs_clear(&c->rhdr);
     hdrs_clear(&c->trl);
@@ -490,9 +553,108 @@ call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *
     }
     if (is_hop_by_hop(name, nlen))
         return 0;
+    switch (classify_header(&c->cfg->auth, name, nlen)) {
+    case HDR_CREDENTIAL:
+        /* kept for auth only: a client's token never reaches a backend */
+        c->ncred++;
+        if (c->cred == NULL && vlen < CALL_CRED_MAX) {
+            if ((c->cred = malloc(vlen + 1)) == NULL)
+                return -1;
+            memcpy(c->cred, value, vlen);
+            c->cred[vlen] = '\0';
+            c->credlen = vlen;
+        }
+        return 0;
+    case HDR_STRIP:
+        /* identity is what sparkgate says, never what the client claims */
+        return 0;
+    case HDR_FORWARD:
+        break;
+    }
     if (hdrs_add(&c->fwd, name, nlen, value, vlen) != 0)
         return -1;
     return 0;
+}
+
+static void on_auth_timer(evutil_socket_t fd, short what, void *arg);
+
+/* Forgets the client's credential as soon as it is judged. */
+static void
+drop_cred(struct call *c)
+{
+    util_free_secret(c->cred, c->credlen + 1);
+    c->cred = NULL;
+    c->credlen = 0;
+}
+
+/*
+ * Authenticates the call (auth.c).  On success the call moves on to its
+ * first message, replaying DATA held while it waited; on refusal it is
+ * answered UNAUTHENTICATED / PERMISSION_DENIED and nothing reaches a
+ * backend; AUTH_RETRY (a token signed by a key the JWKS does not have yet)
+ * waits for the refetch, re-checking every CALL_AUTH_RETRY_MS for at most
+ * CALL_AUTH_WAIT_MS.
+ */
+static void
+authenticate(struct call *c, bool may_retry)
+{
+    char msg[CALL_MSG_MAX];
+    struct evbuffer *held;
+    struct timeval tv;
+    enum auth_result r;
+    int status = GRPC_UNAUTHENTICATED;
+
+    r = auth_check(c->cfg, c->w->auth_cache, c->cred, c->credlen, c->ncred,
+                   c->fe != NULL ? fe_io(c->fe)->ssl : NULL, time(NULL), may_retry, &c->id,
+                   &status, msg, sizeof(msg));
+    if (r == AUTH_RETRY) {
+        if (c->state != CALL_ST_AUTH_WAIT) {
+            c->state = CALL_ST_AUTH_WAIT;
+            c->auth_deadline_ms = util_now_ms() + CALL_AUTH_WAIT_MS;
+            c->held = evbuffer_new();
+            c->auth_timer = evtimer_new(c->w->base, on_auth_timer, c);
+            if (c->held == NULL || c->auth_timer == NULL) {
+                drop_cred(c);
+                call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+                return;
+            }
+        }
+        tv.tv_sec = 0;
+        tv.tv_usec = CALL_AUTH_RETRY_MS * 1000;
+        evtimer_add(c->auth_timer, &tv);
+        return;
+    }
+    drop_cred(c);
+    if (r == AUTH_REFUSED) {
+        call_fail(c, status, "%s", msg);
+        return;
+    }
+    c->authed = true;
+    c->state = CALL_ST_FIRST_MSG;
+    held = c->held;
+    c->held = NULL;
+    if (held != NULL) {
+        size_t len = evbuffer_get_length(held);
+
+        if (len > 0)
+            call_fe_data(c, evbuffer_pullup(held, -1), len);
+        evbuffer_free(held);
+        if (c->fe_ended && c->state != CALL_ST_DONE)
+            call_fe_end_stream(c);
+    }
+}
+
+static void
+on_auth_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct call *c = arg;
+
+    (void)fd;
+    (void)what;
+    CHECK_MAGIC(c, CALL_MAGIC);
+    if (c->state != CALL_ST_AUTH_WAIT)
+        return;
+    authenticate(c, util_now_ms() < c->auth_deadline_ms);
 }
 
 void
@@ -537,8 +699,8 @@ call_fe_headers_done(struct call *c)
             evtimer_add(c->deadline, &tv);
         }
     }
-    /* TODO(#3): authenticate here, from the headers alone, before any body byte is read */
-    c->state = CALL_ST_FIRST_MSG;
+    /* from the headers alone, before any body byte is read or a backend is chosen */
+    authenticate(c, true);
 }
 
 /* Appends the assembled message, framed, to the backend queue. */
@@ -575,6 +737,103 @@ route_and_attach(struct call *c, const uint8_t *key, size_t keylen)
     be_dispatch(c->be);
 }
 
+/* Appends a length-delimited field. */
+static int
+put_len_field(struct evbuffer *out, uint32_t num, const void *p, size_t len)
+{
+    uint8_t hdr[20];
+    size_t n = pb_put_varint(hdr, (uint64_t)num << 3 | PB_WT_LEN);
+
+    n += pb_put_varint(hdr + n, len);
+    if (evbuffer_add(out, hdr, n) != 0 || (len > 0 && evbuffer_add(out, p, len) != 0))
+        return SG_ERR_NOMEM;
+    return 0;
+}
+
+/*
+ * Identity binding: the backend must see the authenticated principal and
+ * nothing else.  Every user_context (field 2) of the message - duplicates
+ * included, with their user_name and extensions - is removed and one
+ * UserContext{user_id = user_name = principal} is appended.  In
+ * require_match mode a user_id that differs from the principal (the last
+ * one, as protobuf-java merges) is refused instead.  Returns 0, or -1 after
+ * answering the client.
+ */
+static int
+bind_identity(struct call *c, const uint8_t *body, size_t len)
+{
+    const char *who = c->id.principal;
+    size_t wlen = strlen(who);
+    const uint8_t *claimed = NULL;
+    size_t claimed_len = 0;
+    struct evbuffer *out = NULL, *uc = NULL;
+    struct pb_cur cur, sub;
+    struct pb_field f, g;
+    int rv = -1, r;
+
+    out = evbuffer_new();
+    uc = evbuffer_new();
+    if (out == NULL || uc == NULL)
+        goto nomem;
+    pb_cur_init(&cur, body, len);
+    while ((r = pb_next(&cur, &f)) == 1) {
+        if (f.num != SC_FIELD_USER_CONTEXT) {
+            if (evbuffer_add(out, f.start, (size_t)(f.end - f.start)) != 0)
+                goto nomem;
+            continue;
+        }
+        if (f.wt != PB_WT_LEN) {
+            r = SG_ERR_PROTO;
+            break;
+        }
+        pb_sub(&f, &sub);
+        while ((r = pb_next(&sub, &g)) == 1) {
+            if (g.num == 1 && g.wt == PB_WT_LEN) {
+                claimed = g.data;
+                claimed_len = g.len;
+            }
+        }
+        if (r < 0)
+            break;
+    }
+    if (r < 0) {
+        call_fail(c, GRPC_INVALID_ARGUMENT,
+                  "sparkgate: %s request message is not valid protobuf", c->m->name);
+        goto out;
+    }
+    if (c->cfg->auth.require_match && claimed != NULL &&
+        (claimed_len != wlen || memcmp(claimed, who, wlen) != 0)) {
+        char shown[101];
+        size_t i, n = claimed_len < 100 ? claimed_len : 100;
+
+        for (i = 0; i < n; i++)
+            shown[i] = claimed[i] >= 0x20 && claimed[i] < 0x7f ? (char)claimed[i] : '?';
+        shown[n] = '\0';
+        call_fail(c, GRPC_PERMISSION_DENIED,
+                  "sparkgate: user_id \"%s\" does not match the authenticated principal \"%s\"",
+                  shown, who);
+        goto out;
+    }
+    /* UserContext: user_id = 1, user_name = 2 */
+    if (put_len_field(uc, 1, who, wlen) != 0 || put_len_field(uc, 2, who, wlen) != 0 ||
+        put_len_field(out, SC_FIELD_USER_CONTEXT, evbuffer_pullup(uc, -1),
+                      evbuffer_get_length(uc)) != 0)
+        goto nomem;
+    evbuffer_drain(c->msg, evbuffer_get_length(c->msg));
+    if (evbuffer_add_buffer(c->msg, out) != 0)
+        goto nomem;
+    rv = 0;
+    goto out;
+nomem:
+    call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+out:
+    if (out != NULL)
+        evbuffer_free(out);
+    if (uc != NULL)
+        evbuffer_free(uc);
+    return rv;
+}
+
 static void
 on_message(struct call *c)
 {
@@ -599,13 +858,27 @@ on_message(struct call *c)
                   "sparkgate: %s request message is not valid protobuf", c->m->name);
         return;
     }
-    /* TODO(#3): rewrite user_context; TODO(#4): inspect the plan, here, before queueing */
+    /* TODO(#4): inspect the plan here, before anything is queued */
+    if (c->df.nmsgs == 1) {
+        /* Spark keys sessions by (user_id, session_id): so does routing */
+        size_t plen = c->cfg->auth.anonymous ? 0 : strlen(c->id.principal);
+
+        if (plen + 1 + sidlen > sizeof(c->route_key))
+            sidlen = sizeof(c->route_key) - plen - 1;
+        memcpy(c->route_key, c->id.principal, plen);
+        c->route_key[plen] = '\0';
+        if (sidlen > 0)
+            memcpy(c->route_key + plen + 1, sid, sidlen);
+        c->route_key_len = plen + 1 + sidlen;
+    }
+    if (!c->cfg->auth.anonymous && bind_identity(c, body, len) != 0)
+        return; /* answered; body is gone with the old message bytes */
     if (queue_message(c) != 0) {
         call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
         return;
     }
     if (c->df.nmsgs == 1)
-        route_and_attach(c, sid, sidlen);
+        route_and_attach(c, (const uint8_t *)c->route_key, c->route_key_len);
     else
         resume_be(c);
 }
@@ -619,6 +892,12 @@ call_fe_data(struct call *c, const uint8_t *data, size_t len)
     ssize_t r;
 
     CHECK_MAGIC(c, CALL_MAGIC);
+    if (c->state == CALL_ST_AUTH_WAIT) {
+        /* held, not credited: the client's stream window bounds it */
+        if (evbuffer_add(c->held, data, len) != 0)
+            call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+        return;
+    }
     c->bytes_in += len;
     while (off < len && c->state != CALL_ST_DONE && c->state != CALL_ST_HEADERS) {
         r = grpc_deframer_feed(&c->df, data + off, len - off, &ev, &piece, &plen);
@@ -671,8 +950,9 @@ call_fe_end_stream(struct call *c)
 {
     CHECK_MAGIC(c, CALL_MAGIC);
     c->fe_ended = true;
-    if (c->state == CALL_ST_DONE || c->state == CALL_ST_HEADERS)
-        return;
+    if (c->state == CALL_ST_DONE || c->state == CALL_ST_HEADERS ||
+        c->state == CALL_ST_AUTH_WAIT)
+        return; /* AUTH_WAIT: replayed after authentication */
     if (!grpc_deframer_at_boundary(&c->df)) {
         /* security-notes G07: a partial message is never forwarded */
         call_fail(c, GRPC_INTERNAL, "sparkgate: request ended inside a gRPC message");
@@ -709,11 +989,15 @@ call_fe_closed(struct call *c, uint32_t error_code)
     /* the client is gone: the backend must stop working for it */
     if (!(c->be_closed && c->resp_eos))
         cancel_backend(c);
+    if (c->held != NULL)
+        c->fe_unconsumed += evbuffer_get_length(c->held); /* held DATA was never credited */
     if (c->fe_unconsumed > 0)
         nghttp2_session_consume_connection(fe_io(fe)->sess, c->fe_unconsumed);
     c->fe_unconsumed = 0;
     if (c->deadline != NULL)
         event_del(c->deadline);
+    if (c->auth_timer != NULL)
+        event_del(c->auth_timer);
     call_access_log(c);
     TAILQ_REMOVE(c->fe_list, c, fe_link);
     c->fe = NULL;
@@ -791,6 +1075,30 @@ call_be_ready(struct call *c)
         if (hdrs_add(&h, c->fwd.nv[i].name, c->fwd.nv[i].namelen, c->fwd.nv[i].value,
                      c->fwd.nv[i].valuelen) != 0)
             goto nomem;
+    }
+    /* sparkgate's word on identity (clients cannot send x-sparkgate-*: stripped) */
+    if (!c->cfg->auth.anonymous &&
+        (hdrs_add_str(&h, "x-sparkgate-principal", c->id.principal) != 0 ||
+         hdrs_add_str(&h, "x-sparkgate-auth", auth_via_name(c->id.via)) != 0 ||
+         (c->id.profile[0] != '\0' &&
+          hdrs_add_str(&h, "x-sparkgate-profile", c->id.profile) != 0)))
+        goto nomem;
+    /* Spark 4 pre-shared key: the backend accepts only sparkgate */
+    if (b->preshared_token != NULL) {
+        char *v = malloc(b->preshared_token_len + 8);
+        int rc;
+
+        if (v == NULL)
+            goto nomem;
+        memcpy(v, "Bearer ", 7);
+        memcpy(v + 7, b->preshared_token, b->preshared_token_len + 1);
+        rc = hdrs_add(&h, (const uint8_t *)"authorization", 13, (const uint8_t *)v,
+                      b->preshared_token_len + 7);
+        util_free_secret(v, b->preshared_token_len + 8);
+        if (rc != 0)
+            goto nomem;
+        /* never in nghttp2's HPACK table: NO_INDEX keeps it out of any dump */
+        h.nv[h.n - 1].flags = NGHTTP2_NV_FLAG_NO_INDEX;
     }
     sid = be_submit_request(c->be, h.nv, h.n, c);
     hdrs_clear(&h);

@@ -93,14 +93,14 @@ _Static_assert(ARRAY_SIZE(cfg_timeout_fields) <= ARRAY_SIZE(cfg_limit_fields),
                "check_field_keys() list too short");
 
 static const char *const cfg_top_keys[] = {
-    "workers", "listen", "backends", "limits", "timeouts", "log",
+    "workers", "listen", "backends", "limits", "timeouts", "log", "auth",
 };
 static const char *const cfg_listen_keys[] = {"address", "tls", "plaintext"};
 static const char *const cfg_listen_tls_keys[] = {
     "certificate", "private_key", "min_version", "ciphers", "ciphersuites",
 };
 static const char *const cfg_backend_keys[] = {
-    "name", "address", "tls", "authority", "max_streams_per_connection",
+    "name", "address", "tls", "authority", "max_streams_per_connection", "preshared_token_file",
 };
 static const char *const cfg_backend_tls_keys[] = {
     "ca", "server_name", "verify", "certificate", "private_key",
@@ -756,6 +756,13 @@ parse_backend(struct cfg_ctx *x, json_t *o, struct cfg *c, size_t i)
             return rc;
         }
     }
+    {
+        /* read with the other key files once the whole file validated (cfg_auth.c) */
+        const char *psk = NULL;
+
+        if ((rc = cfgp_get_str_ref(x, o, "preshared_token_file", false, &psk)) < 0)
+            return rc;
+    }
     return cfgp_get_u32(x, o, "max_streams_per_connection", 1, 10000, &b->max_streams_per_conn);
 }
 
@@ -845,7 +852,8 @@ parse_top(struct cfg_ctx *x, json_t *root, struct cfg *c)
         (rc = parse_fields(x, root, "limits", cfg_limit_fields, ARRAY_SIZE(cfg_limit_fields),
                            &c->limits)) < 0 ||
         (rc = parse_fields(x, root, "timeouts", cfg_timeout_fields, ARRAY_SIZE(cfg_timeout_fields),
-                           &c->timeouts)) < 0)
+                           &c->timeouts)) < 0 ||
+        (rc = cfg_auth_parse(x, root, c)) < 0)
         return rc;
     return parse_log(x, root, c);
 }
@@ -904,6 +912,15 @@ build_tls(struct cfg_ctx *x, struct cfg *c)
         why[0] = '\0';
         if ((l->ssl_ctx = tls_server_ctx_new(l, why, sizeof(why))) == NULL)
             return cfgp_fail(x, "%s", why[0] != '\0' ? why : "cannot create the TLS context");
+        /* auth.mtls: ask every TLS client for a certificate (verified, optional) */
+        if (c->auth.mtls && tls_server_ctx_client_ca(l->ssl_ctx, c->auth.mtls_ca, why,
+                                                     sizeof(why)) != 0) {
+            cfgp_pop(x, 0);
+            cfgp_push_key(x, "auth");
+            cfgp_push_key(x, "mtls");
+            cfgp_push_key(x, "ca");
+            return cfgp_fail(x, "%s", why);
+        }
     }
     for (i = 0; i < c->nbackends; i++) {
         b = &c->backends[i];
@@ -956,6 +973,7 @@ cfg_free(struct cfg *c)
         free(b->authority);
         SSL_CTX_free(b->ssl_ctx);
     }
+    cfg_auth_free(c);
     free(c->listeners);
     free(c->backends);
     free(c->path);
@@ -1042,8 +1060,9 @@ cfg_load_buf(const char *name, const char *buf, size_t len, bool build_tls_ctx, 
     if ((rc = parse_top(&x, root, c)) < 0)
         goto out;
 
-    /* 3. TLS contexts last: nothing is built for a file that does not validate */
-    if (build_tls_ctx && (rc = build_tls(&x, c)) < 0)
+    /* 3. TLS contexts and key files last: nothing is built for a file that does not validate */
+    if (build_tls_ctx && ((rc = cfg_auth_load_files(&x, root, c)) < 0 ||
+                          (rc = build_tls(&x, c)) < 0))
         goto out;
 
     c->generation = __atomic_add_fetch(&cfg_generation, 1, __ATOMIC_RELAXED);

@@ -57,7 +57,83 @@ struct cfg_backend {
     char *key_file;               /* tls.private_key: its key (required with certificate) */
     char *authority;              /* :authority sent to the backend; NULL = address */
     uint32_t max_streams_per_conn;/* streams multiplexed on one connection (1..10000) */
+    char *preshared_token;        /* Spark 4 spark.connect.authenticate.token, read from
+                                     preshared_token_file; sent as authorization: Bearer;
+                                     secret: wiped on free, never logged */
+    size_t preshared_token_len;
     SSL_CTX *ssl_ctx;             /* built by cfg_load via tls_client_ctx_new; owned */
+};
+
+/* ---- authentication ("auth"), issue #3 ---------------------------------- */
+
+struct auth_jwks;
+struct auth_jwks_fetcher;
+
+/* One static bearer token: only its SHA-256 is ever stored. */
+struct cfg_static_token {
+    uint8_t sha256[32];
+    char *principal;
+    char *profile;               /* NULL: auth.default_profile */
+    char **groups;
+    size_t ngroups;
+    bool disabled;               /* valid but refused: PERMISSION_DENIED */
+};
+
+/* "value in claim" -> profile, first match wins. */
+struct cfg_profile_rule {
+    char *value;
+    char *profile;
+};
+
+/* One OAuth 2.0 / OIDC issuer of JWT access tokens. */
+struct cfg_issuer {
+    char *issuer;                /* exact "iss" */
+    char **audiences;
+    size_t naudiences;
+    unsigned algs;               /* AUTH_JWT_* bits */
+    int64_t skew_s;
+    char *principal_claim;       /* default "sub" */
+    char *profile_claim;         /* NULL: no claim-based profile */
+    struct cfg_profile_rule *rules;
+    size_t nrules;
+    char *default_profile;       /* NULL: refuse principals no rule matched */
+    /* keys: a JWKS URL (fetched), and/or keys loaded with the snapshot */
+    char *jwks_url;
+    char *jwks_ca;
+    uint32_t jwks_refresh_s, jwks_min_refetch_s, jwks_max_bytes, jwks_timeout_ms;
+    bool jwks_required_at_start; /* true: fail to start without keys */
+    struct auth_jwks *static_keys;       /* jwks_file + public_keys + hmac_secrets; owned ref */
+    struct auth_jwks_fetcher *fetcher;   /* set by daemon.c after load; not owned */
+};
+
+enum cfg_mtls_from {
+    CFG_MTLS_CN,
+    CFG_MTLS_SAN_EMAIL,
+    CFG_MTLS_SAN_DNS,
+    CFG_MTLS_SAN_URI,
+};
+
+struct cfg_auth {
+    bool anonymous;              /* no authentication (loopback development only) */
+    char **header_names;         /* where bearer tokens are read (lower case) */
+    size_t nheader_names;
+    struct cfg_static_token *tokens;
+    size_t ntokens;
+    struct cfg_issuer *issuers;
+    size_t nissuers;
+    char *default_profile;       /* for static tokens without one; NULL: none */
+    /* client certificates as an identity source */
+    bool mtls;
+    char *mtls_ca;
+    enum cfg_mtls_from mtls_from;
+    char *mtls_profile;
+    /* what the backend is told */
+    bool require_match;          /* refuse a user_id that differs, instead of rewriting */
+    char **strip_headers;        /* exact names (lower case) removed from requests */
+    size_t nstrip_headers;
+    char **strip_prefixes;       /* name prefixes removed from requests */
+    size_t nstrip_prefixes;
+    uint32_t cache_entries;      /* verified-token cache per worker */
 };
 
 /* Sizes are bytes, times are milliseconds. */
@@ -95,6 +171,7 @@ struct cfg {
     size_t nbackends;
     struct cfg_limits limits;
     struct cfg_timeouts timeouts;
+    struct cfg_auth auth;
     enum log_level log_level;     /* log.level */
     bool access_log;              /* log.access: one line per call */
 };

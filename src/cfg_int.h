@@ -53,4 +53,11 @@ int cfgp_get_str(struct cfg_ctx *x, json_t *obj, const char *key, bool required,
 int cfgp_get_typed(struct cfg_ctx *x, json_t *obj, const char *key, json_type type,
                    const char *want, bool required, json_t **out);
 
+/* cfg_auth.c: the "auth" section (after listeners and backends), the key
+ * files it names (after the whole file validated), and their release. */
+struct cfg;
+int cfg_auth_parse(struct cfg_ctx *x, json_t *root, struct cfg *c);
+int cfg_auth_load_files(struct cfg_ctx *x, json_t *root, struct cfg *c);
+void cfg_auth_free(struct cfg *c);
+
 #endif

@@ -19,7 +19,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <event2/event.h>
+#include <event2/thread.h>
 
+#include "auth_jwks.h"
+#include "auth_jwt.h"
 #include "cfg.h"
 #include "daemon.h"
 #include "log.h"
@@ -58,6 +61,83 @@ daemon_notify(const char *state)
     return rv;
 }
 
+/*
+ * Gives every issuer with a jwks_url its fetcher (shared with the previous
+ * snapshot when the source is the same, so a reload keeps fetched keys),
+ * then stops fetchers no longer used.  Main thread.  Returns 0, or -1 with
+ * |err| set.
+ */
+static int
+attach_fetchers(struct cfg *c, char *err, size_t errlen)
+{
+    struct auth_jwks_fetcher *used[64];
+    struct auth_jwks_source src;
+    char why[512];
+    size_t i, n = 0;
+
+    for (i = 0; i < c->auth.nissuers; i++) {
+        struct cfg_issuer *is = &c->auth.issuers[i];
+
+        if (is->jwks_url == NULL)
+            continue;
+        memset(&src, 0, sizeof(src));
+        src.url = is->jwks_url;
+        src.ca_file = is->jwks_ca;
+        src.refresh_s = is->jwks_refresh_s;
+        src.min_refetch_s = is->jwks_min_refetch_s;
+        src.max_bytes = is->jwks_max_bytes;
+        src.timeout_ms = is->jwks_timeout_ms;
+        is->fetcher = auth_jwks_registry_get(&src, why, sizeof(why));
+        if (is->fetcher == NULL) {
+            snprintf(err, errlen, "%s: auth.issuers[%zu].jwks_url: %s", c->path, i, why);
+            return -1;
+        }
+        if (n < sizeof(used) / sizeof(used[0]))
+            used[n++] = is->fetcher;
+    }
+    auth_jwks_registry_retain(used, n);
+    return 0;
+}
+
+/*
+ * Start-up: waits for the first key set of every JWKS URL.  An issuer with
+ * jwks_required_at_start fails the start without one; others start and
+ * refuse its tokens until keys arrive.  Returns 0 or -1 with |err| set.
+ */
+static int
+wait_for_keys(struct cfg *c, char *err, size_t errlen)
+{
+    uint32_t timeout = 0;
+    size_t i;
+
+    for (i = 0; i < c->auth.nissuers; i++) {
+        if (c->auth.issuers[i].fetcher != NULL && c->auth.issuers[i].jwks_timeout_ms > timeout)
+            timeout = c->auth.issuers[i].jwks_timeout_ms;
+    }
+    if (timeout == 0 || auth_jwks_registry_wait_ready(timeout))
+        return 0;
+    for (i = 0; i < c->auth.nissuers; i++) {
+        struct cfg_issuer *is = &c->auth.issuers[i];
+        struct auth_jwks *k;
+
+        if (is->fetcher == NULL)
+            continue;
+        k = auth_jwks_fetcher_current(is->fetcher);
+        if (k != NULL) {
+            auth_jwks_unref(k);
+            continue;
+        }
+        if (is->jwks_required_at_start) {
+            snprintf(err, errlen, "issuer \"%s\": no signing keys from %s within %u ms "
+                                  "(jwks_required_at_start)", is->issuer, is->jwks_url, timeout);
+            return -1;
+        }
+        log_warn("issuer \"%s\": no signing keys from %s yet; its tokens are refused until "
+                 "they load", is->issuer, is->jwks_url);
+    }
+    return 0;
+}
+
 /* Listeners cannot change without a restart: their sockets are bound. */
 static bool
 same_listeners(const struct cfg *a, const struct cfg *b)
@@ -84,6 +164,10 @@ do_reload(void)
     snprintf(st, sizeof(st), "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading", now);
     daemon_notify(st);
     nc = cfg_load(cfg_path, err, sizeof(err));
+    if (nc != NULL && attach_fetchers(nc, err, sizeof(err)) != 0) {
+        cfg_unref(nc);
+        nc = NULL;
+    }
     if (nc != NULL && old != NULL && !same_listeners(old, nc)) {
         snprintf(err, sizeof(err), "%s: \"listen\" changed; listeners need a restart",
                  cfg_path);
@@ -135,26 +219,35 @@ daemon_run(const char *path)
 {
     struct event *ev_hup = NULL, *ev_term = NULL, *ev_int = NULL;
     char err[1024], st[256];
-    struct cfg *cfg;
+    struct cfg *cfg = NULL;
     int rv = 1;
 
     cfg_path = path;
     signal(SIGPIPE, SIG_IGN);
+    /* the JWKS fetchers run on the main loop: it exists before the first load */
+    evthread_use_pthreads();
+    main_base = event_base_new();
+    if (main_base == NULL || auth_jwks_registry_init(main_base) != 0) {
+        fprintf(stderr, "sparkgate: cannot create the main event loop\n");
+        goto out;
+    }
     cfg = cfg_load(path, err, sizeof(err));
     if (cfg == NULL) {
         fprintf(stderr, "sparkgate: %s\n", err);
-        return 1;
+        goto out;
     }
     log_set_level(cfg->log_level);
+    if (cfg->auth.anonymous)
+        log_warn("authentication is off (loopback only): every caller is \"anonymous\"");
+    if (attach_fetchers(cfg, err, sizeof(err)) != 0 || wait_for_keys(cfg, err, sizeof(err)) != 0) {
+        log_err("%s", err);
+        goto out;
+    }
     cfg_set_current(cfg_ref(cfg));
     if (worker_start_all(cfg, err, sizeof(err)) != 0) {
         log_err("%s", err);
-        cfg_unref(cfg);
-        return 1;
-    }
-    main_base = event_base_new();
-    if (main_base == NULL)
         goto out;
+    }
     ev_hup = evsignal_new(main_base, SIGHUP, on_signal, NULL);
     ev_term = evsignal_new(main_base, SIGTERM, on_signal, NULL);
     ev_int = evsignal_new(main_base, SIGINT, on_signal, NULL);
@@ -177,9 +270,10 @@ out:
         event_free(ev_term);
     if (ev_int != NULL)
         event_free(ev_int);
-    if (main_base != NULL)
-        event_base_free(main_base);
     cfg_unref(cfg);
     cfg_set_current(NULL);
+    auth_jwks_registry_free();
+    if (main_base != NULL)
+        event_base_free(main_base);
     return rv;
 }

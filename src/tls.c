@@ -158,6 +158,27 @@ fail:
     return NULL;
 }
 
+int
+tls_server_ctx_client_ca(SSL_CTX *ctx, const char *ca_file, char *err, size_t errlen)
+{
+    STACK_OF(X509_NAME) *names;
+
+    ERR_clear_error();
+    if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+        set_err(err, errlen, "cannot load client CA file", ca_file);
+        return -1;
+    }
+    names = SSL_load_client_CA_file(ca_file);
+    if (names == NULL) {
+        set_err(err, errlen, "cannot read client CA names", ca_file);
+        return -1;
+    }
+    SSL_CTX_set_client_CA_list(ctx, names);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_verify_depth(ctx, 4);
+    return 0;
+}
+
 SSL_CTX *
 tls_client_ctx_new(const struct cfg_backend *b, char *err, size_t errlen)
 {

@@ -27,6 +27,14 @@ void tls_init(void);
 SSL_CTX *tls_server_ctx_new(const struct cfg_listener *l, char *err, size_t errlen);
 
 /*
+ * Makes server context |ctx| request a client certificate and verify it
+ * against |ca_file| (auth.mtls).  A client without one still connects (its
+ * token authenticates it); a certificate that does not verify fails the
+ * handshake.  Returns 0, or -1 with the cause in |err|.
+ */
+int tls_server_ctx_client_ca(SSL_CTX *ctx, const char *ca_file, char *err, size_t errlen);
+
+/*
  * Builds the client context for backend |b| (ca_file, verify, cert_file,
  * key_file).  Returns a new SSL_CTX or NULL with the cause in |err|.
  */

@@ -22,6 +22,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include "auth.h"
 #include "be.h"
 #include "cfg.h"
 #include "fe.h"
@@ -261,6 +262,10 @@ worker_init(struct worker *w, unsigned id, struct cfg *cfg)
     if (w->dns == NULL || w->wake_ev == NULL)
         return -1;
     w->cfg = cfg_ref(cfg);
+    /* sized at start-up: a reload invalidates entries (generation), not the size */
+    w->auth_cache = auth_cache_new(cfg->auth.cache_entries);
+    if (w->auth_cache == NULL)
+        return -1;
     return 0;
 }
 
@@ -272,7 +277,7 @@ worker_start_all(struct cfg *cfg, char *err, size_t errlen)
     unsigned k;
     size_t i;
 
-    evthread_use_pthreads();
+    /* evthread_use_pthreads() ran in daemon_run, before any event base */
     nworkers = cfg->workers;
     workers = calloc(nworkers, sizeof(*workers));
     if (workers == NULL) {
@@ -368,6 +373,7 @@ worker_join_all(void)
             event_free(w->drain_tick);
         event_free(w->wake_ev);
         evdns_base_free(w->dns, 0);
+        auth_cache_free(w->auth_cache);
         event_base_free(w->base);
         cfg_unref(w->cfg);
         w->magic = 0;

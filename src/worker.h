@@ -27,6 +27,7 @@ struct event_base;
 struct evdns_base;
 struct evconnlistener;
 struct event;
+struct auth_cache;
 
 TAILQ_HEAD(fe_conn_list, fe_conn);
 TAILQ_HEAD(be_conn_list, be_conn);
@@ -49,6 +50,7 @@ struct worker {
     struct fe_conn_list fe_conns;
     size_t nfe;
     struct be_conn_list be_conns;
+    struct auth_cache *auth_cache;     /* verified tokens; this thread only */
 };
 
 #define WORKER_WAKE_RELOAD 1

@@ -1,0 +1,432 @@
+/*
+ * auth.c: credentials -> principal + profile (see auth.h).
+ *
+ * Order: anonymous snapshot -> one credential header at most -> "Bearer"
+ * -> size cap -> token digest -> per-worker cache -> JWT (three segments
+ * and issuers configured: peek iss, pick the issuer, verify against the
+ * fetched key set, then the issuer's file keys) or static token (digest
+ * compared in constant time against every configured digest) -> no token:
+ * a verified client certificate when mtls is configured.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#include "auth.h"
+#include "auth_jwks.h"
+#include "auth_jwt.h"
+#include "cfg.h"
+#include "log.h"
+#include "util.h"
+
+struct auth_cache_slot {
+    uint8_t digest[32];
+    uint64_t generation;     /* cfg generation the entry was verified under */
+    struct auth_ident id;
+    bool used;
+};
+
+struct auth_cache {
+    uint32_t n;
+    uint64_t hits, misses;
+    struct auth_cache_slot slot[];
+};
+
+struct auth_cache *
+auth_cache_new(uint32_t entries)
+{
+    struct auth_cache *c;
+
+    /* calloc: slots never used are never touched, so never resident */
+    c = calloc(1, sizeof(*c) + (size_t)entries * sizeof(c->slot[0]));
+    if (c != NULL)
+        c->n = entries;
+    return c;
+}
+
+void
+auth_cache_free(struct auth_cache *cache)
+{
+    if (cache == NULL)
+        return;
+    /* identities are not secrets, but the digests are derived from tokens */
+    OPENSSL_cleanse(cache->slot, (size_t)cache->n * sizeof(cache->slot[0]));
+    free(cache);
+}
+
+void
+auth_cache_stats(const struct auth_cache *cache, uint64_t *hits, uint64_t *misses)
+{
+    *hits = cache != NULL ? cache->hits : 0;
+    *misses = cache != NULL ? cache->misses : 0;
+}
+
+/* Direct-mapped: a collision evicts, which only costs a verification. */
+static struct auth_cache_slot *
+cache_slot(struct auth_cache *cache, const uint8_t digest[32])
+{
+    uint32_t h;
+
+    memcpy(&h, digest, sizeof(h));
+    return &cache->slot[h % cache->n];
+}
+
+const char *
+auth_via_name(enum auth_via via)
+{
+    switch (via) {
+    case AUTH_VIA_STATIC:
+        return "static";
+    case AUTH_VIA_JWT:
+        return "jwt";
+    case AUTH_VIA_MTLS:
+        return "mtls";
+    case AUTH_VIA_ANONYMOUS:
+    default:
+        return "anonymous";
+    }
+}
+
+static enum auth_result
+refuse(int *status, int code, char *msg, size_t msglen, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static enum auth_result
+refuse(int *status, int code, char *msg, size_t msglen, const char *fmt, ...)
+{
+    va_list ap;
+
+    *status = code;
+    va_start(ap, fmt);
+    vsnprintf(msg, msglen, fmt, ap);
+    va_end(ap);
+    return AUTH_REFUSED;
+}
+
+static bool
+copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+
+    if (n == 0 || n >= cap)
+        return false;
+    memcpy(dst, src, n + 1);
+    return true;
+}
+
+/* True when claim |v| (string, space-separated string, or array) contains |want|. */
+static bool
+claim_has(json_t *v, const char *want)
+{
+    size_t i, wl = strlen(want);
+    const char *s, *p;
+    json_t *e;
+
+    if (json_is_string(v)) {
+        s = json_string_value(v);
+        /* "scope" style: space-separated values */
+        for (p = s; *p != '\0';) {
+            size_t l = strcspn(p, " ");
+
+            if (l == wl && memcmp(p, want, wl) == 0)
+                return true;
+            p += l;
+            while (*p == ' ')
+                p++;
+        }
+        return false;
+    }
+    if (json_is_array(v)) {
+        json_array_foreach (v, i, e) {
+            if (json_is_string(e) && strcmp(json_string_value(e), want) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Chooses the profile from the verified claims; NULL when none applies. */
+static const char *
+issuer_profile(const struct cfg_issuer *is, json_t *claims)
+{
+    json_t *v;
+    size_t i;
+
+    if (is->profile_claim != NULL && (v = json_object_get(claims, is->profile_claim)) != NULL) {
+        for (i = 0; i < is->nrules; i++) {
+            if (claim_has(v, is->rules[i].value))
+                return is->rules[i].profile;
+        }
+    }
+    return is->default_profile;
+}
+
+static enum auth_result
+check_jwt(const struct cfg *c, const char *tok, size_t toklen, time_t now, bool may_retry,
+          struct auth_ident *id, int *status, char *msg, size_t msglen)
+{
+    const struct cfg_auth *a = &c->auth;
+    const struct cfg_issuer *is = NULL;
+    struct auth_jwt_issuer ji;
+    struct auth_jwt_result r;
+    struct auth_jwks *fetched = NULL;
+    const char *profile;
+    enum auth_jwt_err e;
+    enum auth_result rv;
+    size_t i;
+
+    memset(&r, 0, sizeof(r));
+    if (auth_jwt_peek(tok, toklen, &r) != AUTH_JWT_OK)
+        return refuse(status, 16, msg, msglen, "sparkgate: %s", r.reason);
+    for (i = 0; i < a->nissuers; i++) {
+        if (strcmp(a->issuers[i].issuer, r.iss) == 0) {
+            is = &a->issuers[i];
+            break;
+        }
+    }
+    if (is == NULL)
+        return refuse(status, 16, msg, msglen, "sparkgate: token issuer \"%.100s\" is not trusted",
+                      r.iss);
+    memset(&ji, 0, sizeof(ji));
+    ji.issuer = is->issuer;
+    ji.audiences = (const char *const *)is->audiences;
+    ji.naudiences = is->naudiences;
+    ji.algs = is->algs;
+    ji.skew_s = is->skew_s;
+    ji.principal_claim = is->principal_claim;
+
+    if (is->fetcher != NULL)
+        fetched = auth_jwks_fetcher_current(is->fetcher);
+    e = AUTH_JWT_UNKNOWN_KEY;
+    if (fetched != NULL)
+        e = auth_jwt_verify(tok, toklen, &ji, fetched, now, &r);
+    if (e == AUTH_JWT_UNKNOWN_KEY && is->static_keys != NULL)
+        e = auth_jwt_verify(tok, toklen, &ji, is->static_keys, now, &r);
+    if (e == AUTH_JWT_UNKNOWN_KEY && is->fetcher != NULL) {
+        /* rotation: the IdP may have a key we have not fetched yet */
+        auth_jwks_fetcher_request_refresh(is->fetcher, r.kid);
+        if (may_retry) {
+            rv = AUTH_RETRY;
+            goto out;
+        }
+        if (fetched == NULL) {
+            rv = refuse(status, 16, msg, msglen,
+                        "sparkgate: signing keys of issuer \"%.100s\" are not loaded yet",
+                        is->issuer);
+            goto out;
+        }
+    }
+    if (e != AUTH_JWT_OK) {
+        rv = refuse(status, 16, msg, msglen, "sparkgate: %s", r.reason);
+        goto out;
+    }
+    profile = issuer_profile(is, r.claims);
+    if (!copy_str(id->principal, sizeof(id->principal), r.principal)) {
+        rv = refuse(status, 16, msg, msglen, "sparkgate: principal claim \"%s\" is too long",
+                    is->principal_claim);
+        goto out;
+    }
+    if (profile == NULL) {
+        rv = refuse(status, 7, msg, msglen,
+                    "sparkgate: principal \"%.100s\" has no profile (claim \"%s\" matched no "
+                    "profile_map rule and the issuer has no default_profile)",
+                    r.principal, is->profile_claim != NULL ? is->profile_claim : "-");
+        goto out;
+    }
+    copy_str(id->profile, sizeof(id->profile), profile);
+    id->via = AUTH_VIA_JWT;
+    id->exp = r.exp;
+    rv = AUTH_OK;
+out:
+    if (r.claims != NULL)
+        json_decref(r.claims);
+    auth_jwks_unref(fetched);
+    return rv;
+}
+
+static enum auth_result
+check_static(const struct cfg *c, const uint8_t digest[32], struct auth_ident *id, int *status,
+             char *msg, size_t msglen)
+{
+    const struct cfg_auth *a = &c->auth;
+    const struct cfg_static_token *found = NULL;
+    const char *profile;
+    size_t i;
+
+    /* every digest is compared, in constant time: no early exit on a match */
+    for (i = 0; i < a->ntokens; i++) {
+        if (CRYPTO_memcmp(a->tokens[i].sha256, digest, 32) == 0)
+            found = &a->tokens[i];
+    }
+    if (found == NULL)
+        return refuse(status, 16, msg, msglen,
+                      "sparkgate: invalid token (not a configured token%s)",
+                      a->nissuers > 0 ? " and not a JWT" : "");
+    if (found->disabled)
+        return refuse(status, 7, msg, msglen, "sparkgate: principal \"%.100s\" is disabled",
+                      found->principal);
+    profile = found->profile != NULL ? found->profile : a->default_profile;
+    if (profile == NULL)
+        return refuse(status, 7, msg, msglen, "sparkgate: principal \"%.100s\" has no profile",
+                      found->principal);
+    copy_str(id->principal, sizeof(id->principal), found->principal);
+    copy_str(id->profile, sizeof(id->profile), profile);
+    id->via = AUTH_VIA_STATIC;
+    id->exp = 0;
+    return AUTH_OK;
+}
+
+/* Principal from a verified client certificate (subject CN or a SAN). */
+static enum auth_result
+check_mtls(const struct cfg *c, SSL *ssl, struct auth_ident *id, int *status, char *msg,
+           size_t msglen)
+{
+    const struct cfg_auth *a = &c->auth;
+    X509 *cert = SSL_get0_peer_certificate(ssl);
+    GENERAL_NAMES *sans = NULL;
+    const char *profile;
+    char name[AUTH_PRINCIPAL_MAX] = "";
+    int i, want;
+
+    if (cert == NULL)
+        return refuse(status, 16, msg, msglen,
+                      "sparkgate: missing credentials: send \"authorization: Bearer <token>\" or "
+                      "a client certificate");
+    if (SSL_get_verify_result(ssl) != X509_V_OK)
+        return refuse(status, 16, msg, msglen, "sparkgate: client certificate not trusted: %s",
+                      X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
+    if (a->mtls_from == CFG_MTLS_CN) {
+        if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, name,
+                                      sizeof(name)) <= 0)
+            name[0] = '\0';
+    } else {
+        want = a->mtls_from == CFG_MTLS_SAN_EMAIL ? GEN_EMAIL
+               : a->mtls_from == CFG_MTLS_SAN_DNS ? GEN_DNS
+                                                  : GEN_URI;
+        sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+        for (i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
+            const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+            const ASN1_IA5STRING *s = g->d.ia5;
+
+            if (g->type != want || s->length <= 0 || (size_t)s->length >= sizeof(name))
+                continue;
+            memcpy(name, s->data, (size_t)s->length);
+            name[s->length] = '\0';
+            break;
+        }
+        GENERAL_NAMES_free(sans);
+    }
+    /* an embedded NUL or control byte would make a different name downstream */
+    for (i = 0; name[i] != '\0'; i++) {
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+            name[0] = '\0';
+    }
+    if (name[0] == '\0')
+        return refuse(status, 16, msg, msglen,
+                      "sparkgate: client certificate carries no usable principal name");
+    profile = a->mtls_profile != NULL ? a->mtls_profile : a->default_profile;
+    if (profile == NULL)
+        return refuse(status, 7, msg, msglen, "sparkgate: principal \"%.100s\" has no profile",
+                      name);
+    copy_str(id->principal, sizeof(id->principal), name);
+    copy_str(id->profile, sizeof(id->profile), profile);
+    id->via = AUTH_VIA_MTLS;
+    return AUTH_OK;
+}
+
+static bool
+looks_like_jwt(const char *t, size_t len)
+{
+    const char *d1 = memchr(t, '.', len), *d2;
+
+    if (d1 == NULL)
+        return false;
+    d2 = memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - t));
+    return d2 != NULL;
+}
+
+enum auth_result
+auth_check(const struct cfg *c, struct auth_cache *cache, const char *cred, size_t credlen,
+           unsigned ncred, SSL *ssl, time_t now, bool may_retry, struct auth_ident *id,
+           int *status, char *msg, size_t msglen)
+{
+    const struct cfg_auth *a = &c->auth;
+    struct auth_cache_slot *slot = NULL;
+    uint8_t digest[32];
+    const char *tok;
+    size_t toklen;
+    enum auth_result rv;
+
+    memset(id, 0, sizeof(*id));
+    if (a->anonymous) {
+        copy_str(id->principal, sizeof(id->principal), "anonymous");
+        if (a->default_profile != NULL)
+            copy_str(id->profile, sizeof(id->profile), a->default_profile);
+        id->via = AUTH_VIA_ANONYMOUS;
+        return AUTH_OK;
+    }
+    if (ncred > 1)
+        return refuse(status, 16, msg, msglen,
+                      "sparkgate: more than one credential header; send exactly one "
+                      "\"authorization: Bearer <token>\"");
+    if (cred == NULL) {
+        if (a->mtls && ssl != NULL)
+            return check_mtls(c, ssl, id, status, msg, msglen);
+        return refuse(status, 16, msg, msglen,
+                      "sparkgate: missing credentials: send \"authorization: Bearer <token>\" "
+                      "(PySpark: sc://host:port/;use_ssl=true;token=...)");
+    }
+    /* RFC 6750 section 2.1: b64token after "Bearer" and one or more spaces */
+    if (credlen < 7 || strncasecmp(cred, "Bearer ", 7) != 0)
+        return refuse(status, 16, msg, msglen,
+                      "sparkgate: malformed credentials: expected \"Bearer <token>\"");
+    tok = cred + 7;
+    toklen = credlen - 7;
+    while (toklen > 0 && *tok == ' ') {
+        tok++;
+        toklen--;
+    }
+    while (toklen > 0 && tok[toklen - 1] == ' ')
+        toklen--;
+    if (toklen == 0)
+        return refuse(status, 16, msg, msglen, "sparkgate: malformed credentials: empty token");
+    if (toklen > AUTH_JWT_MAX_TOKEN)
+        return refuse(status, 16, msg, msglen,
+                      "sparkgate: malformed token: longer than %d bytes", AUTH_JWT_MAX_TOKEN);
+    if (EVP_Digest(tok, toklen, digest, NULL, EVP_sha256(), NULL) != 1)
+        return refuse(status, 16, msg, msglen, "sparkgate: cannot hash the token");
+
+    if (cache != NULL && cache->n > 0) {
+        slot = cache_slot(cache, digest);
+        if (slot->used && slot->generation == c->generation &&
+            CRYPTO_memcmp(slot->digest, digest, 32) == 0 &&
+            (slot->id.exp == 0 || slot->id.exp > (int64_t)now)) {
+            cache->hits++;
+            *id = slot->id;
+            return AUTH_OK;
+        }
+        cache->misses++;
+    }
+
+    if (a->nissuers > 0 && looks_like_jwt(tok, toklen))
+        rv = check_jwt(c, tok, toklen, now, may_retry, id, status, msg, msglen);
+    else
+        rv = check_static(c, digest, id, status, msg, msglen);
+    if (rv != AUTH_OK)
+        return rv;
+    util_hex(digest, 8, id->token_id);
+    if (slot != NULL) {
+        memcpy(slot->digest, digest, 32);
+        slot->generation = c->generation;
+        slot->id = *id;
+        slot->used = true;
+    }
+    return AUTH_OK;
+}

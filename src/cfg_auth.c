@@ -1,0 +1,800 @@
+/*
+ * cfg_auth.c: the "auth" section of the configuration (issue #3), and the
+ * backends' pre-shared tokens.
+ *
+ * Parsing is strict like the rest of cfg.c (unknown keys, wrong types,
+ * duplicates are errors with file:line:col: key.path).  Key material named
+ * by the file (JWKS files, PEM public keys, HMAC secret files, backend
+ * pre-shared tokens) is read in cfg_auth_load_files(), after the whole file
+ * validated; secrets are wiped when the snapshot is freed.  JWKS URLs are
+ * only recorded here: daemon.c attaches a fetcher to each issuer.
+ *
+ * Absent "auth": allowed only when every listener is on a loopback address
+ * (development); anywhere else the snapshot would serve anyone, so it is an
+ * error.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+
+#include "sg_err.h"
+#include "auth_jwt.h"
+#include "cfg.h"
+#include "cfg_int.h"
+#include "log.h"
+#include "util.h"
+
+#define AUTH_SECRET_MAX (64u * 1024u) /* a token or HMAC secret file larger than this is a mistake */
+
+static const char *const auth_keys[] = {
+    "anonymous", "header_names", "static_tokens", "issuers", "default_profile",
+    "mtls", "identity", "token_cache_entries",
+};
+static const char *const token_keys[] = {"sha256", "principal", "profile", "groups", "disabled"};
+static const char *const issuer_keys[] = {
+    "issuer", "audiences", "algorithms", "clock_skew_s", "principal_claim", "profile_claim",
+    "profile_map", "default_profile", "jwks_url", "jwks_ca", "jwks_refresh_s",
+    "jwks_min_refetch_s", "jwks_max_bytes", "jwks_timeout_ms", "jwks_required_at_start",
+    "jwks_file", "public_keys", "hmac_secrets",
+};
+static const char *const rule_keys[] = {"value", "profile"};
+static const char *const keyfile_keys[] = {"kid", "file"};
+static const char *const mtls_keys[] = {"ca", "principal_from", "profile"};
+static const char *const identity_keys[] = {"mode", "strip_headers", "strip_header_prefixes"};
+
+/* Identity headers a client must never be able to set for the backend. */
+static const char *const default_strip[] = {
+    "x-forwarded-user", "x-forwarded-email", "x-forwarded-groups", "x-forwarded-preferred-username",
+    "x-remote-user", "x-remote-group", "x-spark-user", "x-auth-request-user",
+    "x-auth-request-email", "remote-user",
+};
+
+static void
+free_strv(char **v, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/*
+ * Member |key| as an array of non-empty strings (a single string is
+ * accepted when |one_ok|).  |lower| folds to lower case (header names).
+ */
+static int
+get_strv(struct cfg_ctx *x, json_t *o, const char *key, bool one_ok, bool lower, char ***out,
+         size_t *nout)
+{
+    json_t *v = json_object_get(o, key), *e;
+    size_t old, old2, i, n;
+    char **r = NULL;
+    int rc = 0;
+
+    if (v == NULL)
+        return 0;
+    old = cfgp_push_key(x, key);
+    if (one_ok && json_is_string(v)) {
+        n = 1;
+    } else if (!json_is_array(v)) {
+        rc = cfgp_fail(x, "expected %s, got %s", one_ok ? "a string or an array of strings"
+                                                        : "an array of strings",
+                       cfgp_jtype(v));
+        goto out;
+    } else {
+        n = json_array_size(v);
+    }
+    if ((r = calloc(n + 1, sizeof(*r))) == NULL) {
+        rc = cfgp_fail(x, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        e = json_is_array(v) ? json_array_get(v, i) : v;
+        old2 = json_is_array(v) ? cfgp_push_index(x, i) : x->plen;
+        if (!json_is_string(e) || json_string_length(e) == 0)
+            rc = cfgp_fail(x, "expected a non-empty string, got %s",
+                           json_is_string(e) ? "an empty string" : cfgp_jtype(e));
+        else if ((r[i] = strdup(json_string_value(e))) == NULL)
+            rc = cfgp_fail(x, "out of memory");
+        else if (lower) {
+            char *p;
+
+            for (p = r[i]; *p != '\0'; p++)
+                if (*p >= 'A' && *p <= 'Z')
+                    *p = (char)(*p - 'A' + 'a');
+        }
+        cfgp_pop(x, old2);
+        if (rc < 0)
+            break;
+    }
+    if (rc < 0) {
+        free_strv(r, n);
+        goto out;
+    }
+    free_strv(*out, *nout);
+    *out = r;
+    *nout = n;
+out:
+    cfgp_pop(x, old);
+    return rc;
+}
+
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int
+parse_token(struct cfg_ctx *x, json_t *o, struct cfg_static_token *t)
+{
+    const char *hex = NULL;
+    size_t old, i;
+    int rc;
+
+    if (!json_is_object(o))
+        return cfgp_fail(x, "expected an object, got %s", cfgp_jtype(o));
+    if ((rc = cfgp_check_keys(x, o, token_keys, ARRAY_SIZE(token_keys))) < 0 ||
+        (rc = cfgp_get_str_ref(x, o, "sha256", true, &hex)) < 0 ||
+        (rc = cfgp_get_str(x, o, "principal", true, &t->principal)) < 0 ||
+        (rc = cfgp_get_str(x, o, "profile", false, &t->profile)) < 0 ||
+        (rc = get_strv(x, o, "groups", false, false, &t->groups, &t->ngroups)) < 0 ||
+        (rc = cfgp_get_bool(x, o, "disabled", &t->disabled)) < 0)
+        return rc;
+    old = cfgp_push_key(x, "sha256");
+    if (strlen(hex) != 64) {
+        rc = cfgp_fail(x, "expected 64 hex digits (sparkgate hash-token prints them), got %zu "
+                          "characters", strlen(hex));
+        goto out;
+    }
+    for (i = 0; i < 32; i++) {
+        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+
+        if (hi < 0 || lo < 0) {
+            rc = cfgp_fail(x, "not a hex digest (sparkgate hash-token prints one)");
+            goto out;
+        }
+        t->sha256[i] = (uint8_t)(hi << 4 | lo);
+    }
+out:
+    cfgp_pop(x, old);
+    return rc;
+}
+
+static int
+parse_rules(struct cfg_ctx *x, json_t *o, struct cfg_issuer *is)
+{
+    json_t *arr, *e;
+    size_t old, old2, i, n;
+    int rc;
+
+    if ((rc = cfgp_get_typed(x, o, "profile_map", JSON_ARRAY, "an array", false, &arr)) < 0 ||
+        arr == NULL)
+        return rc;
+    old = cfgp_push_key(x, "profile_map");
+    n = json_array_size(arr);
+    if ((is->rules = calloc(n + 1, sizeof(*is->rules))) == NULL) {
+        rc = cfgp_fail(x, "out of memory");
+        goto out;
+    }
+    is->nrules = n;
+    for (i = 0; i < n; i++) {
+        e = json_array_get(arr, i);
+        old2 = cfgp_push_index(x, i);
+        if (!json_is_object(e))
+            rc = cfgp_fail(x, "expected an object, got %s", cfgp_jtype(e));
+        else if ((rc = cfgp_check_keys(x, e, rule_keys, ARRAY_SIZE(rule_keys))) == 0 &&
+                 (rc = cfgp_get_str(x, e, "value", true, &is->rules[i].value)) == 0)
+            rc = cfgp_get_str(x, e, "profile", true, &is->rules[i].profile);
+        cfgp_pop(x, old2);
+        if (rc < 0)
+            break;
+    }
+out:
+    cfgp_pop(x, old);
+    return rc;
+}
+
+static int
+parse_algs(struct cfg_ctx *x, json_t *o, struct cfg_issuer *is)
+{
+    char **names = NULL;
+    size_t n = 0, i, old, old2;
+    char shown[CFG_SHOW_MAX + 4];
+    unsigned a;
+    int rc;
+
+    /* default: the asymmetric algorithms real IdPs use; HS* only when named */
+    is->algs = AUTH_JWT_RS256 | AUTH_JWT_RS384 | AUTH_JWT_RS512 | AUTH_JWT_PS256 |
+               AUTH_JWT_PS384 | AUTH_JWT_PS512 | AUTH_JWT_ES256 | AUTH_JWT_ES384 |
+               AUTH_JWT_ES512 | AUTH_JWT_EDDSA;
+    if ((rc = get_strv(x, o, "algorithms", false, false, &names, &n)) < 0 || names == NULL)
+        return rc;
+    old = cfgp_push_key(x, "algorithms");
+    is->algs = 0;
+    for (i = 0; i < n; i++) {
+        a = auth_jwt_alg_from_name(names[i]);
+        if (a == 0) {
+            old2 = cfgp_push_index(x, i);
+            rc = cfgp_fail(x, "unknown algorithm \"%s\" (RS256/384/512, PS256/384/512, "
+                              "ES256/384/512, EdDSA, HS256/384/512)",
+                           cfgp_show(names[i], shown, sizeof(shown)));
+            cfgp_pop(x, old2);
+            break;
+        }
+        is->algs |= a;
+    }
+    if (rc == 0 && n == 0)
+        rc = cfgp_fail(x, "must name at least one algorithm");
+    cfgp_pop(x, old);
+    free_strv(names, n);
+    return rc;
+}
+
+static int
+parse_keyfiles(struct cfg_ctx *x, json_t *o, const char *key, json_t **out)
+{
+    json_t *arr, *e;
+    size_t old, old2, i;
+    int rc;
+
+    *out = NULL;
+    if ((rc = cfgp_get_typed(x, o, key, JSON_ARRAY, "an array", false, &arr)) < 0 || arr == NULL)
+        return rc;
+    old = cfgp_push_key(x, key);
+    json_array_foreach (arr, i, e) {
+        const char *s = NULL;
+
+        old2 = cfgp_push_index(x, i);
+        if (!json_is_object(e))
+            rc = cfgp_fail(x, "expected an object, got %s", cfgp_jtype(e));
+        else if ((rc = cfgp_check_keys(x, e, keyfile_keys, ARRAY_SIZE(keyfile_keys))) == 0 &&
+                 (rc = cfgp_get_str_ref(x, e, "kid", true, &s)) == 0)
+            rc = cfgp_get_str_ref(x, e, "file", true, &s);
+        cfgp_pop(x, old2);
+        if (rc < 0)
+            break;
+    }
+    cfgp_pop(x, old);
+    if (rc == 0)
+        *out = arr;
+    return rc;
+}
+
+static int
+parse_issuer(struct cfg_ctx *x, json_t *o, struct cfg_issuer *is)
+{
+    json_t *pk, *hs;
+    uint32_t skew = 60;
+    size_t old;
+    int rc;
+
+    is->jwks_refresh_s = 300;
+    is->jwks_min_refetch_s = 30;
+    is->jwks_max_bytes = 1024 * 1024;
+    is->jwks_timeout_ms = 5000;
+    is->jwks_required_at_start = true;
+    if (!json_is_object(o))
+        return cfgp_fail(x, "expected an object, got %s", cfgp_jtype(o));
+    if ((rc = cfgp_check_keys(x, o, issuer_keys, ARRAY_SIZE(issuer_keys))) < 0 ||
+        (rc = cfgp_get_str(x, o, "issuer", true, &is->issuer)) < 0 ||
+        (rc = get_strv(x, o, "audiences", true, false, &is->audiences, &is->naudiences)) < 0 ||
+        (rc = parse_algs(x, o, is)) < 0 ||
+        (rc = cfgp_get_u32(x, o, "clock_skew_s", 0, 3600, &skew)) < 0 ||
+        (rc = cfgp_get_str(x, o, "principal_claim", false, &is->principal_claim)) < 0 ||
+        (rc = cfgp_get_str(x, o, "profile_claim", false, &is->profile_claim)) < 0 ||
+        (rc = parse_rules(x, o, is)) < 0 ||
+        (rc = cfgp_get_str(x, o, "default_profile", false, &is->default_profile)) < 0 ||
+        (rc = cfgp_get_str(x, o, "jwks_url", false, &is->jwks_url)) < 0 ||
+        (rc = cfgp_get_str(x, o, "jwks_ca", false, &is->jwks_ca)) < 0 ||
+        (rc = cfgp_get_u32(x, o, "jwks_refresh_s", 10, 86400, &is->jwks_refresh_s)) < 0 ||
+        (rc = cfgp_get_u32(x, o, "jwks_min_refetch_s", 1, 3600, &is->jwks_min_refetch_s)) < 0 ||
+        (rc = cfgp_get_u32(x, o, "jwks_max_bytes", 1024, 16 * 1024 * 1024, &is->jwks_max_bytes)) <
+            0 ||
+        (rc = cfgp_get_u32(x, o, "jwks_timeout_ms", 100, 60000, &is->jwks_timeout_ms)) < 0 ||
+        (rc = cfgp_get_bool(x, o, "jwks_required_at_start", &is->jwks_required_at_start)) < 0 ||
+        (rc = parse_keyfiles(x, o, "public_keys", &pk)) < 0 ||
+        (rc = parse_keyfiles(x, o, "hmac_secrets", &hs)) < 0)
+        return rc;
+    is->skew_s = skew;
+    if (is->naudiences == 0)
+        return cfgp_fail_missing(x, "audiences", "required key missing (the \"aud\" values "
+                                                 "sparkgate accepts)");
+    if (is->principal_claim == NULL && (is->principal_claim = strdup("sub")) == NULL)
+        return cfgp_fail(x, "out of memory");
+    if (is->jwks_url != NULL && strncmp(is->jwks_url, "https://", 8) != 0) {
+        old = cfgp_push_key(x, "jwks_url");
+        rc = cfgp_fail(x, "must be an https:// URL");
+        cfgp_pop(x, old);
+        return rc;
+    }
+    if ((is->algs & (AUTH_JWT_HS256 | AUTH_JWT_HS384 | AUTH_JWT_HS512)) != 0 && hs == NULL)
+        return cfgp_fail_missing(x, "hmac_secrets",
+                                 "required when \"algorithms\" names an HS algorithm");
+    if (is->jwks_url == NULL && json_object_get(o, "jwks_file") == NULL && pk == NULL &&
+        hs == NULL)
+        return cfgp_fail_missing(x, "jwks_url", "no signing keys: give \"jwks_url\", "
+                                                "\"jwks_file\", \"public_keys\" or "
+                                                "\"hmac_secrets\"");
+    return 0;
+}
+
+static int
+parse_mtls(struct cfg_ctx *x, json_t *root, struct cfg_auth *a)
+{
+    char shown[CFG_SHOW_MAX + 4];
+    const char *from = NULL;
+    json_t *o;
+    size_t old, old2;
+    int rc;
+
+    if ((rc = cfgp_get_typed(x, root, "mtls", JSON_OBJECT, "an object", false, &o)) < 0 ||
+        o == NULL)
+        return rc;
+    old = cfgp_push_key(x, "mtls");
+    a->mtls = true;
+    a->mtls_from = CFG_MTLS_CN;
+    if ((rc = cfgp_check_keys(x, o, mtls_keys, ARRAY_SIZE(mtls_keys))) < 0 ||
+        (rc = cfgp_get_str(x, o, "ca", true, &a->mtls_ca)) < 0 ||
+        (rc = cfgp_get_str_ref(x, o, "principal_from", false, &from)) < 0 ||
+        (rc = cfgp_get_str(x, o, "profile", false, &a->mtls_profile)) < 0)
+        goto out;
+    if (from != NULL) {
+        if (strcmp(from, "cn") == 0)
+            a->mtls_from = CFG_MTLS_CN;
+        else if (strcmp(from, "san_email") == 0)
+            a->mtls_from = CFG_MTLS_SAN_EMAIL;
+        else if (strcmp(from, "san_dns") == 0)
+            a->mtls_from = CFG_MTLS_SAN_DNS;
+        else if (strcmp(from, "san_uri") == 0)
+            a->mtls_from = CFG_MTLS_SAN_URI;
+        else {
+            old2 = cfgp_push_key(x, "principal_from");
+            rc = cfgp_fail(x, "\"%s\" is not cn, san_email, san_dns or san_uri",
+                           cfgp_show(from, shown, sizeof(shown)));
+            cfgp_pop(x, old2);
+        }
+    }
+out:
+    cfgp_pop(x, old);
+    return rc;
+}
+
+static int
+parse_identity(struct cfg_ctx *x, json_t *root, struct cfg_auth *a)
+{
+    char shown[CFG_SHOW_MAX + 4];
+    const char *mode = NULL;
+    json_t *o;
+    size_t old, old2;
+    int rc;
+
+    if ((rc = cfgp_get_typed(x, root, "identity", JSON_OBJECT, "an object", false, &o)) < 0 ||
+        o == NULL)
+        return rc;
+    old = cfgp_push_key(x, "identity");
+    if ((rc = cfgp_check_keys(x, o, identity_keys, ARRAY_SIZE(identity_keys))) < 0 ||
+        (rc = cfgp_get_str_ref(x, o, "mode", false, &mode)) < 0 ||
+        (rc = get_strv(x, o, "strip_headers", false, true, &a->strip_headers,
+                       &a->nstrip_headers)) < 0 ||
+        (rc = get_strv(x, o, "strip_header_prefixes", false, true, &a->strip_prefixes,
+                       &a->nstrip_prefixes)) < 0)
+        goto out;
+    if (mode != NULL) {
+        if (strcmp(mode, "rewrite") == 0)
+            a->require_match = false;
+        else if (strcmp(mode, "require_match") == 0)
+            a->require_match = true;
+        else {
+            old2 = cfgp_push_key(x, "mode");
+            rc = cfgp_fail(x, "\"%s\" is not \"rewrite\" or \"require_match\"",
+                           cfgp_show(mode, shown, sizeof(shown)));
+            cfgp_pop(x, old2);
+        }
+    }
+out:
+    cfgp_pop(x, old);
+    return rc;
+}
+
+/* Defaults that need allocation: header names and the identity strip list. */
+static int
+set_defaults(struct cfg_ctx *x, struct cfg_auth *a)
+{
+    size_t i;
+
+    a->cache_entries = 10000;
+    a->header_names = calloc(3, sizeof(char *));
+    a->strip_headers = calloc(ARRAY_SIZE(default_strip) + 1, sizeof(char *));
+    a->strip_prefixes = calloc(2, sizeof(char *));
+    if (a->header_names == NULL || a->strip_headers == NULL || a->strip_prefixes == NULL)
+        return cfgp_fail(x, "out of memory");
+    /* PySpark and Go send authorization; the JVM client sends authentication */
+    a->header_names[0] = strdup("authorization");
+    a->header_names[1] = strdup("authentication");
+    a->nheader_names = 2;
+    for (i = 0; i < ARRAY_SIZE(default_strip); i++)
+        a->strip_headers[i] = strdup(default_strip[i]);
+    a->nstrip_headers = ARRAY_SIZE(default_strip);
+    /* sparkgate's own headers toward the backend can never come from a client */
+    a->strip_prefixes[0] = strdup("x-sparkgate-");
+    a->nstrip_prefixes = 1;
+    for (i = 0; i < a->nstrip_headers; i++)
+        if (a->strip_headers[i] == NULL)
+            return cfgp_fail(x, "out of memory");
+    if (a->header_names[0] == NULL || a->header_names[1] == NULL || a->strip_prefixes[0] == NULL)
+        return cfgp_fail(x, "out of memory");
+    return 0;
+}
+
+static bool
+all_loopback(const struct cfg *c)
+{
+    size_t i;
+
+    for (i = 0; i < c->nlisteners; i++) {
+        const struct sockaddr_storage *ss = &c->listeners[i].ss;
+
+        if (ss->ss_family == AF_INET) {
+            const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)ss;
+
+            if ((ntohl(sin->sin_addr.s_addr) >> 24) != 127)
+                return false;
+        } else if (ss->ss_family == AF_INET6) {
+            const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)ss;
+
+            if (!IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+int
+cfg_auth_parse(struct cfg_ctx *x, json_t *root, struct cfg *c)
+{
+    struct cfg_auth *a = &c->auth;
+    json_t *o, *arr, *e;
+    size_t old, old2, i, j, n;
+    int rc;
+
+    if ((rc = set_defaults(x, a)) < 0)
+        return rc;
+    if ((rc = cfgp_get_typed(x, root, "auth", JSON_OBJECT, "an object", false, &o)) < 0)
+        return rc;
+    if (o == NULL) {
+        if (!all_loopback(c))
+            return cfgp_fail_missing(x, "auth", "required key missing: a listener outside "
+                                                "loopback must authenticate (\"auth\": "
+                                                "{\"static_tokens\": ...} or \"issuers\")");
+        a->anonymous = true;
+        return 0;
+    }
+    old = cfgp_push_key(x, "auth");
+    if ((rc = cfgp_check_keys(x, o, auth_keys, ARRAY_SIZE(auth_keys))) < 0 ||
+        (rc = cfgp_get_bool(x, o, "anonymous", &a->anonymous)) < 0 ||
+        (rc = get_strv(x, o, "header_names", false, true, &a->header_names,
+                       &a->nheader_names)) < 0 ||
+        (rc = cfgp_get_str(x, o, "default_profile", false, &a->default_profile)) < 0 ||
+        (rc = cfgp_get_u32(x, o, "token_cache_entries", 0, 10000000, &a->cache_entries)) < 0 ||
+        (rc = parse_mtls(x, o, a)) < 0 || (rc = parse_identity(x, o, a)) < 0)
+        goto out;
+    if (a->anonymous && !all_loopback(c)) {
+        old2 = cfgp_push_key(x, "anonymous");
+        rc = cfgp_fail(x, "only allowed when every listener is on a loopback address");
+        cfgp_pop(x, old2);
+        goto out;
+    }
+
+    if ((rc = cfgp_get_typed(x, o, "static_tokens", JSON_ARRAY, "an array", false, &arr)) < 0)
+        goto out;
+    if (arr != NULL) {
+        old2 = cfgp_push_key(x, "static_tokens");
+        n = json_array_size(arr);
+        a->tokens = calloc(n + 1, sizeof(*a->tokens));
+        if (a->tokens == NULL)
+            rc = cfgp_fail(x, "out of memory");
+        a->ntokens = a->tokens != NULL ? n : 0;
+        for (i = 0; rc == 0 && i < n; i++) {
+            size_t old3 = cfgp_push_index(x, i);
+
+            e = json_array_get(arr, i);
+            rc = parse_token(x, e, &a->tokens[i]);
+            for (j = 0; rc == 0 && j < i; j++) {
+                if (CRYPTO_memcmp(a->tokens[j].sha256, a->tokens[i].sha256, 32) == 0)
+                    rc = cfgp_fail(x, "duplicate token digest (first at static_tokens[%zu])", j);
+            }
+            cfgp_pop(x, old3);
+        }
+        cfgp_pop(x, old2);
+        if (rc < 0)
+            goto out;
+    }
+
+    if ((rc = cfgp_get_typed(x, o, "issuers", JSON_ARRAY, "an array", false, &arr)) < 0)
+        goto out;
+    if (arr != NULL) {
+        old2 = cfgp_push_key(x, "issuers");
+        n = json_array_size(arr);
+        a->issuers = calloc(n + 1, sizeof(*a->issuers));
+        if (a->issuers == NULL)
+            rc = cfgp_fail(x, "out of memory");
+        a->nissuers = a->issuers != NULL ? n : 0;
+        for (i = 0; rc == 0 && i < n; i++) {
+            size_t old3 = cfgp_push_index(x, i);
+
+            rc = parse_issuer(x, json_array_get(arr, i), &a->issuers[i]);
+            for (j = 0; rc == 0 && j < i; j++) {
+                if (strcmp(a->issuers[j].issuer, a->issuers[i].issuer) == 0)
+                    rc = cfgp_fail(x, "duplicate issuer \"%s\" (first at issuers[%zu])",
+                                   a->issuers[i].issuer, j);
+            }
+            cfgp_pop(x, old3);
+        }
+        cfgp_pop(x, old2);
+        if (rc < 0)
+            goto out;
+    }
+    if (!a->anonymous && a->ntokens == 0 && a->nissuers == 0 && !a->mtls)
+        rc = cfgp_fail(x, "no way to authenticate: give \"static_tokens\", \"issuers\" or "
+                          "\"mtls\" (or \"anonymous\": true on loopback)");
+out:
+    cfgp_pop(x, old);
+    return rc;
+}
+
+/*
+ * Reads a small secret file into a new buffer (trailing newline removed).
+ * Returns 0, or an errno-style message in |why|.
+ */
+static int
+read_secret(const char *file, char **out, size_t *len, const char **why)
+{
+    FILE *f = fopen(file, "rb");
+    char *buf = NULL;
+    size_t n;
+
+    if (f == NULL) {
+        *why = strerror(errno);
+        return -1;
+    }
+    buf = malloc(AUTH_SECRET_MAX + 1);
+    if (buf == NULL) {
+        fclose(f);
+        *why = "out of memory";
+        return -1;
+    }
+    n = fread(buf, 1, AUTH_SECRET_MAX + 1, f);
+    fclose(f);
+    if (n > AUTH_SECRET_MAX) {
+        util_free_secret(buf, AUTH_SECRET_MAX + 1);
+        *why = "larger than 64 KiB";
+        return -1;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    if (n == 0) {
+        util_free_secret(buf, AUTH_SECRET_MAX + 1);
+        *why = "empty";
+        return -1;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* Points the key path at auth.issuers[i](.key[j].file). */
+static void
+issuer_path(struct cfg_ctx *x, size_t i, const char *key, long j)
+{
+    cfgp_pop(x, 0);
+    cfgp_push_key(x, "auth");
+    cfgp_push_key(x, "issuers");
+    cfgp_push_index(x, i);
+    if (key != NULL)
+        cfgp_push_key(x, key);
+    if (j >= 0) {
+        cfgp_push_index(x, (size_t)j);
+        cfgp_push_key(x, "file");
+    }
+}
+
+static void
+on_drop(void *arg, const char *kid, const char *reason)
+{
+    const char *what = arg;
+
+    log_warn("%s: dropped key \"%s\": %s", what, kid != NULL ? kid : "", reason);
+}
+
+/* Loads an issuer's file-based keys into is->static_keys. */
+static int
+load_issuer_keys(struct cfg_ctx *x, json_t *io, struct cfg_issuer *is, size_t i)
+{
+    char err[256], shown[CFG_SHOW_MAX + 4];
+    struct auth_jwks *sets[64];
+    size_t nsets = 0, j;
+    const char *why;
+    json_t *arr, *e;
+    int rc = 0;
+
+    if (json_object_get(io, "jwks_file") != NULL) {
+        const char *file = json_string_value(json_object_get(io, "jwks_file"));
+        char *buf = NULL;
+        size_t len;
+
+        issuer_path(x, i, "jwks_file", -1);
+        if (read_secret(file, &buf, &len, &why) != 0)
+            return cfgp_fail(x, "cannot read \"%s\": %s", cfgp_show(file, shown, sizeof(shown)),
+                             why);
+        sets[nsets] = auth_jwks_parse(buf, len, false, on_drop, (void *)(uintptr_t)file, err,
+                                      sizeof(err));
+        free(buf);
+        if (sets[nsets] == NULL)
+            return cfgp_fail(x, "%s: %s", cfgp_show(file, shown, sizeof(shown)), err);
+        nsets++;
+    }
+    arr = json_object_get(io, "public_keys");
+    json_array_foreach (arr, j, e) {
+        const char *file = json_string_value(json_object_get(e, "file"));
+        const char *kid = json_string_value(json_object_get(e, "kid"));
+        char *buf = NULL;
+        size_t len;
+
+        if (nsets == ARRAY_SIZE(sets))
+            break;
+        issuer_path(x, i, "public_keys", (long)j);
+        if (read_secret(file, &buf, &len, &why) != 0) {
+            rc = cfgp_fail(x, "cannot read \"%s\": %s", cfgp_show(file, shown, sizeof(shown)), why);
+            goto out;
+        }
+        sets[nsets] = auth_jwks_from_pem(buf, len, kid, err, sizeof(err));
+        free(buf);
+        if (sets[nsets] == NULL) {
+            rc = cfgp_fail(x, "%s", err);
+            goto out;
+        }
+        nsets++;
+    }
+    arr = json_object_get(io, "hmac_secrets");
+    json_array_foreach (arr, j, e) {
+        const char *file = json_string_value(json_object_get(e, "file"));
+        const char *kid = json_string_value(json_object_get(e, "kid"));
+        char *buf = NULL;
+        size_t len;
+
+        if (nsets == ARRAY_SIZE(sets))
+            break;
+        issuer_path(x, i, "hmac_secrets", (long)j);
+        if (read_secret(file, &buf, &len, &why) != 0) {
+            rc = cfgp_fail(x, "cannot read \"%s\": %s", cfgp_show(file, shown, sizeof(shown)), why);
+            goto out;
+        }
+        if (len < 32) {
+            util_free_secret(buf, AUTH_SECRET_MAX + 1);
+            rc = cfgp_fail(x, "HMAC secret shorter than 32 bytes (RFC 7518 section 3.2)");
+            goto out;
+        }
+        sets[nsets] = auth_jwks_from_secret((const uint8_t *)buf, len, kid);
+        util_free_secret(buf, AUTH_SECRET_MAX + 1);
+        if (sets[nsets] == NULL) {
+            rc = cfgp_fail(x, "out of memory");
+            goto out;
+        }
+        nsets++;
+    }
+    if (nsets > 0 && (is->static_keys = auth_jwks_merge(sets, nsets)) == NULL)
+        rc = cfgp_fail(x, "out of memory");
+out:
+    for (j = 0; j < nsets; j++)
+        auth_jwks_unref(sets[j]);
+    return rc;
+}
+
+int
+cfg_auth_load_files(struct cfg_ctx *x, json_t *root, struct cfg *c)
+{
+    char shown[CFG_SHOW_MAX + 4];
+    json_t *issuers = json_object_get(json_object_get(root, "auth"), "issuers");
+    json_t *backends = json_object_get(root, "backends");
+    const char *why;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < c->auth.nissuers; i++) {
+        struct cfg_issuer *is = &c->auth.issuers[i];
+
+        if (is->jwks_ca != NULL && access(is->jwks_ca, R_OK) != 0) {
+            issuer_path(x, i, "jwks_ca", -1);
+            return cfgp_fail(x, "cannot read \"%s\": %s",
+                             cfgp_show(is->jwks_ca, shown, sizeof(shown)), strerror(errno));
+        }
+        if ((rc = load_issuer_keys(x, json_array_get(issuers, i), is, i)) < 0)
+            return rc;
+    }
+    if (c->auth.mtls && access(c->auth.mtls_ca, R_OK) != 0) {
+        cfgp_pop(x, 0);
+        cfgp_push_key(x, "auth");
+        cfgp_push_key(x, "mtls");
+        cfgp_push_key(x, "ca");
+        return cfgp_fail(x, "cannot read \"%s\": %s", cfgp_show(c->auth.mtls_ca, shown,
+                                                               sizeof(shown)),
+                         strerror(errno));
+    }
+    for (i = 0; i < c->nbackends; i++) {
+        const char *file = json_string_value(
+            json_object_get(json_array_get(backends, i), "preshared_token_file"));
+
+        if (file == NULL)
+            continue;
+        if (read_secret(file, &c->backends[i].preshared_token, &c->backends[i].preshared_token_len,
+                        &why) != 0) {
+            cfgp_pop(x, 0);
+            cfgp_push_key(x, "backends");
+            cfgp_push_index(x, i);
+            cfgp_push_key(x, "preshared_token_file");
+            return cfgp_fail(x, "cannot read \"%s\": %s", cfgp_show(file, shown, sizeof(shown)),
+                             why);
+        }
+    }
+    cfgp_pop(x, 0);
+    return 0;
+}
+
+void
+cfg_auth_free(struct cfg *c)
+{
+    struct cfg_auth *a = &c->auth;
+    size_t i, j;
+
+    free_strv(a->header_names, a->nheader_names);
+    for (i = 0; i < a->ntokens; i++) {
+        free(a->tokens[i].principal);
+        free(a->tokens[i].profile);
+        free_strv(a->tokens[i].groups, a->tokens[i].ngroups);
+    }
+    free(a->tokens);
+    for (i = 0; i < a->nissuers; i++) {
+        struct cfg_issuer *is = &a->issuers[i];
+
+        free(is->issuer);
+        free_strv(is->audiences, is->naudiences);
+        free(is->principal_claim);
+        free(is->profile_claim);
+        for (j = 0; j < is->nrules; j++) {
+            free(is->rules[j].value);
+            free(is->rules[j].profile);
+        }
+        free(is->rules);
+        free(is->default_profile);
+        free(is->jwks_url);
+        free(is->jwks_ca);
+        auth_jwks_unref(is->static_keys);
+    }
+    free(a->issuers);
+    free(a->default_profile);
+    free(a->mtls_ca);
+    free(a->mtls_profile);
+    free_strv(a->strip_headers, a->nstrip_headers);
+    free_strv(a->strip_prefixes, a->nstrip_prefixes);
+    for (i = 0; i < c->nbackends; i++) {
+        if (c->backends[i].preshared_token != NULL)
+            util_free_secret(c->backends[i].preshared_token, AUTH_SECRET_MAX + 1);
+    }
+}

@@ -105,8 +105,14 @@ struct auth_jwks *auth_jwks_from_secret(const uint8_t *secret, size_t len, const
 /* Merges sets (keys are re-referenced). Returns a new set or NULL. */
 struct auth_jwks *auth_jwks_merge(struct auth_jwks *const *sets, size_t n);
 
-/* Finds a key by exact kid; NULL if none. */
+/* Finds a key by exact kid; NULL if none (and for "": a token's empty kid
+ * never selects a key that has no kid). */
 const struct auth_jwk *auth_jwks_find(const struct auth_jwks *s, const char *kid);
+
+/* Whether |k| can verify tokens of |alg| (one AUTH_JWT_* bit): decided by
+ * the key type and curve (an asymmetric key never fits HS*), narrowed by
+ * the key's own "alg"; HMAC secrets shorter than the hash never fit. */
+bool auth_jwk_fits_alg(const struct auth_jwk *k, unsigned alg);
 
 struct auth_jwks *auth_jwks_ref(struct auth_jwks *s);
 void auth_jwks_unref(struct auth_jwks *s);

@@ -11,5 +11,6 @@ Suite *sc_suite(void);
 Suite *route_suite(void);
 Suite *jpos_suite(void);
 Suite *cfg_suite(void);
+Suite *auth_suite(void);
 
 #endif

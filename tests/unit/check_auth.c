@@ -1,0 +1,347 @@
+/*
+ * Unit tests for src/auth.c: the credential flow, static tokens, the
+ * verified-token cache, JWT issuers with file keys (tokens signed here with
+ * libjwt, independently of the verifier), and profile selection.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <check.h>
+#include <jwt.h>
+#include <openssl/evp.h>
+
+#include "auth.h"
+#include "cfg.h"
+#include "util.h"
+#include "check_suites.h"
+
+#define ERRLEN 1024
+
+static char tmpdir[256];
+
+static void
+setup(void)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/sg-check-auth-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void
+teardown(void)
+{
+    char cmd[300];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void
+sha_hex(const char *tok, char out[65])
+{
+    uint8_t d[32];
+
+    EVP_Digest(tok, strlen(tok), d, NULL, EVP_sha256(), NULL);
+    util_hex(d, 32, out);
+}
+
+static struct cfg *
+load_text(const char *text)
+{
+    char err[ERRLEN];
+    struct cfg *c = cfg_load_buf("t.json", text, strlen(text), true, err, sizeof(err));
+
+    ck_assert_msg(c != NULL, "%s", err);
+    return c;
+}
+
+static struct cfg *
+static_cfg(void)
+{
+    char alice[65], bob[65], carol[65], text[2048];
+
+    sha_hex("alice-token", alice);
+    sha_hex("bob-token", bob);
+    sha_hex("carol-token", carol);
+    snprintf(text, sizeof(text),
+             "{\"listen\":[{\"address\":\"127.0.0.1:1\",\"plaintext\":true}],"
+             "\"backends\":[{\"name\":\"b\",\"address\":\"127.0.0.1:2\"}],"
+             "\"auth\":{\"static_tokens\":["
+             "{\"sha256\":\"%s\",\"principal\":\"alice\",\"profile\":\"analyst\"},"
+             "{\"sha256\":\"%s\",\"principal\":\"bob\",\"profile\":\"analyst\",\"disabled\":true},"
+             "{\"sha256\":\"%s\",\"principal\":\"carol\"}]}}",
+             alice, bob, carol);
+    return load_text(text);
+}
+
+static enum auth_result
+check(struct cfg *c, struct auth_cache *cache, const char *cred, unsigned n, struct auth_ident *id,
+      int *status, char *msg)
+{
+    *status = 0;
+    msg[0] = '\0';
+    return auth_check(c, cache, cred, cred != NULL ? strlen(cred) : 0, n, NULL, time(NULL), false,
+                      id, status, msg, 512);
+}
+
+START_TEST(tc_static_tokens)
+{
+    struct cfg *c = static_cfg();
+    struct auth_ident id;
+    char msg[512];
+    int st;
+
+    ck_assert_int_eq(check(c, NULL, "Bearer alice-token", 1, &id, &st, msg), AUTH_OK);
+    ck_assert_str_eq(id.principal, "alice");
+    ck_assert_str_eq(id.profile, "analyst");
+    ck_assert_int_eq(id.via, AUTH_VIA_STATIC);
+    /* the scheme is case-insensitive, extra spaces are tolerated (RFC 6750 b64token) */
+    ck_assert_int_eq(check(c, NULL, "bearer   alice-token  ", 1, &id, &st, msg), AUTH_OK);
+    /* near miss */
+    ck_assert_int_eq(check(c, NULL, "Bearer alice-tokeN", 1, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_int_eq(st, 16);
+    ck_assert_ptr_nonnull(strstr(msg, "invalid token"));
+    ck_assert_ptr_null(strstr(msg, "alice-tokeN")); /* never echoed */
+    ck_assert_int_eq(check(c, NULL, NULL, 0, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_int_eq(st, 16);
+    ck_assert_ptr_nonnull(strstr(msg, "missing credentials"));
+    ck_assert_int_eq(check(c, NULL, "Basic YWxpY2U6eA==", 1, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_ptr_nonnull(strstr(msg, "expected \"Bearer <token>\""));
+    ck_assert_int_eq(check(c, NULL, "Bearer ", 1, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_int_eq(check(c, NULL, "Bearer alice-token", 2, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_ptr_nonnull(strstr(msg, "more than one credential header"));
+    /* valid but not allowed */
+    ck_assert_int_eq(check(c, NULL, "Bearer bob-token", 1, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_int_eq(st, 7);
+    ck_assert_ptr_nonnull(strstr(msg, "\"bob\" is disabled"));
+    ck_assert_int_eq(check(c, NULL, "Bearer carol-token", 1, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_int_eq(st, 7);
+    ck_assert_ptr_nonnull(strstr(msg, "\"carol\" has no profile"));
+    cfg_unref(c);
+}
+END_TEST
+
+START_TEST(tc_oversized_token)
+{
+    struct cfg *c = static_cfg();
+    struct auth_ident id;
+    char msg[512], *big = malloc(20000);
+    int st;
+
+    memcpy(big, "Bearer ", 7);
+    memset(big + 7, 'a', 19000);
+    big[19007] = '\0';
+    ck_assert_int_eq(check(c, NULL, big, 1, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_ptr_nonnull(strstr(msg, "longer than"));
+    free(big);
+    cfg_unref(c);
+}
+END_TEST
+
+START_TEST(tc_cache_and_generation)
+{
+    struct cfg *c1 = static_cfg(), *c2 = static_cfg();
+    struct auth_cache *cache = auth_cache_new(64);
+    struct auth_ident id;
+    uint64_t hits, misses;
+    char msg[512];
+    int st;
+
+    ck_assert_int_eq(check(c1, cache, "Bearer alice-token", 1, &id, &st, msg), AUTH_OK);
+    ck_assert_int_eq(check(c1, cache, "Bearer alice-token", 1, &id, &st, msg), AUTH_OK);
+    auth_cache_stats(cache, &hits, &misses);
+    ck_assert_uint_eq(hits, 1);
+    ck_assert_uint_eq(misses, 1);
+    ck_assert_str_eq(id.principal, "alice");
+    /* a new snapshot (reload) never trusts an entry verified under the old one */
+    ck_assert_uint_ne(c1->generation, c2->generation);
+    ck_assert_int_eq(check(c2, cache, "Bearer alice-token", 1, &id, &st, msg), AUTH_OK);
+    auth_cache_stats(cache, &hits, &misses);
+    ck_assert_uint_eq(misses, 2);
+    /* refusals are not cached */
+    ck_assert_int_eq(check(c2, cache, "Bearer nope", 1, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_int_eq(check(c2, cache, "Bearer nope", 1, &id, &st, msg), AUTH_REFUSED);
+    auth_cache_stats(cache, &hits, &misses);
+    ck_assert_uint_eq(hits, 1);
+    auth_cache_free(cache);
+    cfg_unref(c1);
+    cfg_unref(c2);
+}
+END_TEST
+
+START_TEST(tc_anonymous)
+{
+    struct cfg *c = load_text("{\"listen\":[{\"address\":\"127.0.0.1:1\",\"plaintext\":true}],"
+                              "\"backends\":[{\"name\":\"b\",\"address\":\"127.0.0.1:2\"}]}");
+    struct auth_ident id;
+    char msg[512];
+    int st;
+
+    ck_assert(c->auth.anonymous);
+    ck_assert_int_eq(check(c, NULL, NULL, 0, &id, &st, msg), AUTH_OK);
+    ck_assert_str_eq(id.principal, "anonymous");
+    cfg_unref(c);
+}
+END_TEST
+
+/* An HS256 issuer with a secret file, tokens signed by libjwt. */
+static struct cfg *
+hs_cfg(const char *extra)
+{
+    char path[512], text[2048];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/hs.key", tmpdir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("0123456789abcdef0123456789abcdef-secret\n", f);
+    fclose(f);
+    snprintf(text, sizeof(text),
+             "{\"listen\":[{\"address\":\"127.0.0.1:1\",\"plaintext\":true}],"
+             "\"backends\":[{\"name\":\"b\",\"address\":\"127.0.0.1:2\"}],"
+             "\"auth\":{\"issuers\":[{\"issuer\":\"https://idp.test/\","
+             "\"audiences\":[\"sparkgate\"],\"algorithms\":[\"HS256\"],"
+             "\"hmac_secrets\":[{\"kid\":\"h1\",\"file\":\"%s\"}],"
+             "\"profile_claim\":\"groups\",\"profile_map\":["
+             "{\"value\":\"ds\",\"profile\":\"data-scientist\"},"
+             "{\"value\":\"an\",\"profile\":\"analyst\"}]%s}]}}",
+             path, extra);
+    return load_text(text);
+}
+
+static char *
+mint_hs(const char *kid, const char *sub, const char *groups_json, long exp_delta)
+{
+    static const unsigned char key[] = "0123456789abcdef0123456789abcdef-secret";
+    jwt_t *jwt = NULL;
+    char *out;
+
+    ck_assert_int_eq(jwt_new(&jwt), 0);
+    ck_assert_int_eq(jwt_set_alg(jwt, JWT_ALG_HS256, key, sizeof(key) - 1), 0);
+    jwt_add_header(jwt, "kid", kid);
+    jwt_add_grant(jwt, "iss", "https://idp.test/");
+    jwt_add_grant(jwt, "aud", "sparkgate");
+    jwt_add_grant(jwt, "sub", sub);
+    jwt_add_grant_int(jwt, "exp", (long)time(NULL) + exp_delta);
+    if (groups_json != NULL)
+        jwt_add_grants_json(jwt, groups_json);
+    out = jwt_encode_str(jwt);
+    jwt_free(jwt);
+    ck_assert_ptr_nonnull(out);
+    return out;
+}
+
+static enum auth_result
+check_tok(struct cfg *c, struct auth_cache *cache, const char *tok, struct auth_ident *id,
+          int *st, char *msg)
+{
+    char cred[4096];
+
+    snprintf(cred, sizeof(cred), "Bearer %s", tok);
+    return check(c, cache, cred, 1, id, st, msg);
+}
+
+START_TEST(tc_jwt_profiles)
+{
+    struct cfg *c = hs_cfg(",\"default_profile\":\"sql-only\"");
+    struct auth_cache *cache = auth_cache_new(16);
+    struct auth_ident id;
+    char msg[512], *t;
+    int st;
+
+    t = mint_hs("h1", "alice@example.com", "{\"groups\":[\"x\",\"an\",\"ds\"]}", 300);
+    ck_assert_int_eq(check_tok(c, cache, t, &id, &st, msg), AUTH_OK);
+    ck_assert_str_eq(id.principal, "alice@example.com");
+    /* first matching rule wins, in rule order (not claim order) */
+    ck_assert_str_eq(id.profile, "data-scientist");
+    ck_assert_int_eq(id.via, AUTH_VIA_JWT);
+    ck_assert_int_gt(id.exp, time(NULL));
+    free(t);
+    t = mint_hs("h1", "bob", "{\"groups\":\"x an\"}", 300); /* scope-style string */
+    ck_assert_int_eq(check_tok(c, cache, t, &id, &st, msg), AUTH_OK);
+    ck_assert_str_eq(id.profile, "analyst");
+    free(t);
+    t = mint_hs("h1", "carol", NULL, 300);
+    ck_assert_int_eq(check_tok(c, cache, t, &id, &st, msg), AUTH_OK);
+    ck_assert_str_eq(id.profile, "sql-only");
+    free(t);
+    auth_cache_free(cache);
+    cfg_unref(c);
+}
+END_TEST
+
+START_TEST(tc_jwt_refusals)
+{
+    struct cfg *c = hs_cfg("");
+    struct auth_ident id;
+    char msg[512], *t;
+    int st;
+
+    t = mint_hs("h1", "carol", NULL, 300); /* no rule matches, no default */
+    ck_assert_int_eq(check_tok(c, NULL, t, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_int_eq(st, 7);
+    ck_assert_ptr_nonnull(strstr(msg, "has no profile"));
+    free(t);
+    t = mint_hs("h1", "alice", "{\"groups\":[\"ds\"]}", -3600);
+    ck_assert_int_eq(check_tok(c, NULL, t, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_int_eq(st, 16);
+    ck_assert_ptr_nonnull(strstr(msg, "expired"));
+    free(t);
+    t = mint_hs("h9", "alice", "{\"groups\":[\"ds\"]}", 300);
+    ck_assert_int_eq(check_tok(c, NULL, t, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_ptr_nonnull(strstr(msg, "h9"));
+    free(t);
+    /* a JWT-shaped token from an issuer nobody configured */
+    ck_assert_int_eq(check_tok(c, NULL,
+                               "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJodHRwczovL2V2aWwvIn0.c2ln", &id,
+                               &st, msg),
+                     AUTH_REFUSED);
+    ck_assert_ptr_nonnull(strstr(msg, "not trusted"));
+    cfg_unref(c);
+}
+END_TEST
+
+/* The cache must not outlive the token: an entry expires at exp. */
+START_TEST(tc_cache_respects_exp)
+{
+    struct cfg *c = hs_cfg(",\"default_profile\":\"p\",\"clock_skew_s\":0");
+    struct auth_cache *cache = auth_cache_new(16);
+    struct auth_ident id;
+    char msg[512], cred[4096], *t;
+    int st;
+
+    t = mint_hs("h1", "alice", NULL, 2);
+    snprintf(cred, sizeof(cred), "Bearer %s", t);
+    ck_assert_int_eq(auth_check(c, cache, cred, strlen(cred), 1, NULL, time(NULL), false, &id,
+                                &st, msg, sizeof(msg)),
+                     AUTH_OK);
+    /* 10 s later: the cached entry is dead and the verifier says expired */
+    ck_assert_int_eq(auth_check(c, cache, cred, strlen(cred), 1, NULL, time(NULL) + 10, false,
+                                &id, &st, msg, sizeof(msg)),
+                     AUTH_REFUSED);
+    ck_assert_ptr_nonnull(strstr(msg, "expired"));
+    free(t);
+    auth_cache_free(cache);
+    cfg_unref(c);
+}
+END_TEST
+
+Suite *
+auth_suite(void)
+{
+    Suite *s = suite_create("auth");
+    TCase *tc = tcase_create("auth");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, tc_static_tokens);
+    tcase_add_test(tc, tc_oversized_token);
+    tcase_add_test(tc, tc_cache_and_generation);
+    tcase_add_test(tc, tc_anonymous);
+    tcase_add_test(tc, tc_jwt_profiles);
+    tcase_add_test(tc, tc_jwt_refusals);
+    tcase_add_test(tc, tc_cache_respects_exp);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -54,6 +54,9 @@ struct fe_conn {
     bool got_request;       /* a request's headers completed */
     bool final_goaway;      /* the GOAWAY with the real last stream id went out */
     char peer[64];
+    double glitch_tokens;   /* token bucket for frames that cost us and serve nobody */
+    uint64_t glitch_at_ms;
+    bool calmed;            /* GOAWAY(ENHANCE_YOUR_CALM) sent */
     struct call_list calls;
     size_t ncalls;
     struct event *timer;
@@ -194,12 +197,76 @@ on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name, s
     return 0;
 }
 
+/*
+ * Frames that cost work and carry nothing for a call - PING, SETTINGS,
+ * PRIORITY, empty DATA without END_STREAM, RST_STREAM, and frames nghttp2
+ * found invalid - draw from a per-connection token bucket (burst
+ * FE_GLITCH_BURST, refilled FE_GLITCH_RATE per second).  Empty, the
+ * connection gets GOAWAY(ENHANCE_YOUR_CALM): nghttp2 1.52 limits rapid
+ * resets and SETTINGS/PING ACK queues but not these floods
+ * (security-notes H02, H07, H08, H13).  Legitimate gRPC clients send a
+ * few keepalive and BDP pings a second.
+ */
+#define FE_GLITCH_BURST 1000.0
+#define FE_GLITCH_RATE 200.0
+
+static void
+glitch(struct fe_conn *c, nghttp2_session *s, double cost)
+{
+    uint64_t now = util_now_ms();
+
+    if (c->glitch_at_ms == 0) {
+        c->glitch_tokens = FE_GLITCH_BURST;
+    } else {
+        c->glitch_tokens += (double)(now - c->glitch_at_ms) * FE_GLITCH_RATE / 1000.0;
+        if (c->glitch_tokens > FE_GLITCH_BURST)
+            c->glitch_tokens = FE_GLITCH_BURST;
+    }
+    c->glitch_at_ms = now;
+    c->glitch_tokens -= cost;
+    if (c->glitch_tokens < 0 && !c->calmed) {
+        c->calmed = true;
+        log_info("conn=%" PRIu64 " peer=%s: too many control or empty frames: GOAWAY", c->id,
+                 c->peer);
+        nghttp2_session_terminate_session(s, NGHTTP2_ENHANCE_YOUR_CALM);
+        c->state = FE_DRAINING;
+        c->final_goaway = true;
+        h2io_kick(&c->io);
+    }
+}
+
+static int
+on_invalid_frame(nghttp2_session *s, const nghttp2_frame *frame, int err, void *arg)
+{
+    (void)frame;
+    (void)err;
+    glitch(arg, s, 10.0);
+    return 0;
+}
+
 static int
 on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 {
     struct fe_conn *c = arg;
     struct call *call;
 
+    switch (frame->hd.type) {
+    case NGHTTP2_PING:
+    case NGHTTP2_SETTINGS:
+        if (!(frame->hd.flags & NGHTTP2_FLAG_ACK))
+            glitch(c, s, 1.0);
+        break;
+    case NGHTTP2_PRIORITY:
+    case NGHTTP2_RST_STREAM:
+        glitch(c, s, 1.0);
+        break;
+    case NGHTTP2_DATA:
+        if (frame->hd.length == 0 && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+            glitch(c, s, 1.0);
+        break;
+    default:
+        break;
+    }
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
         return 0;
     call = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
@@ -263,6 +330,7 @@ start_h2(struct fe_conn *c)
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, on_invalid_frame);
     /* credit goes back only as call.c forwards (security-notes H11) */
     nghttp2_option_set_no_auto_window_update(opt, 1);
     if (nghttp2_session_server_new2(&c->io.sess, cbs, c, opt) != 0)

@@ -48,6 +48,9 @@
 #define AUTH_JWKS_MAX_HEADERS 65536  /* response header block cap, bytes */
 #define AUTH_JWKS_RETRY_MS 10000u    /* first retry after a failure (capped by refresh_s) */
 #define AUTH_JWKS_USER_AGENT "sparkgate/" PACKAGE_VERSION
+#define AUTH_JWKS_DEFAULT_REFRESH_S 300
+#define AUTH_JWKS_DEFAULT_MAX_BYTES (1024 * 1024)
+#define AUTH_JWKS_DEFAULT_TIMEOUT_MS 5000
 
 struct auth_jwks_fetcher {
     uint32_t magic;
@@ -78,12 +81,11 @@ struct auth_jwks_fetcher {
     struct evhttp_connection *evcon; /* fetch in flight; owns the bufferevent and SSL */
     struct bufferevent *bev;         /* borrowed from evcon, for error details */
     SSL *ssl;                        /* borrowed from bev */
-    int status;                      /* HTTP status, 0 when there was no response */
     int req_err;                     /* enum evhttp_request_error + 1, 0 if none */
     char *body;                      /* the 200 response body, NUL-terminated; owned */
     size_t body_len;
     char why[256];                   /* failure reason of the fetch in flight */
-    uint32_t backoff_ms;             /* delay before the next retry; 0 after a success */
+    uint64_t backoff_ms;             /* delay before the next retry; 0 after a success */
     unsigned ndropped;               /* keys dropped by the parser in this fetch */
 
     /* shared with workers */
@@ -98,8 +100,6 @@ static struct {
     struct evdns_base *dns;   /* owned */
     struct auth_jwks_fetcher *head;
 } reg;
-
-static void start_fetch(struct auth_jwks_fetcher *f);
 
 static void
 stat_add(uint64_t *counter, uint64_t n)
@@ -132,9 +132,10 @@ is_ip_literal(const char *host)
 
 /*
  * Splits |url| into host, port, Host header and request target.  Refuses
- * anything but https, user information (credentials would be sent in the
- * clear to whoever controls the log) and fragments (never sent; a URL with
- * one is a configuration mistake).  Returns 0 or -1 with |err| set.
+ * anything but https, user information (evhttp would not send it, and a
+ * password would end up in every log line naming the URL) and fragments
+ * (never sent: a URL with one is a configuration mistake).  Returns 0 or -1
+ * with |err| set.
  */
 static int
 parse_url(struct auth_jwks_fetcher *f, const char *url, char *err, size_t errlen)
@@ -155,7 +156,8 @@ parse_url(struct auth_jwks_fetcher *f, const char *url, char *err, size_t errlen
         goto out;
     }
     if (evhttp_uri_get_userinfo(u) != NULL) {
-        snprintf(err, errlen, "\"%s\": user information in the URL is not allowed", url);
+        /* not echoed: it may hold a password */
+        snprintf(err, errlen, "user information (user:password@) in a JWKS URL is not allowed");
         goto out;
     }
     if (evhttp_uri_get_fragment(u) != NULL) {
@@ -217,6 +219,7 @@ static SSL_CTX *
 new_ssl_ctx(const char *ca_file, char *err, size_t errlen)
 {
     SSL_CTX *ctx = NULL;
+    const char *why;
     unsigned long e;
 
     ERR_clear_error();
@@ -233,16 +236,39 @@ new_ssl_ctx(const char *ca_file, char *err, size_t errlen)
     }
     return ctx;
 fail:
-    e = ERR_peek_last_error();
-    snprintf(err, errlen, "%s%s%s: %s", ca_file != NULL ? "cannot load CA file \"" : "",
-             ca_file != NULL ? ca_file : "cannot set up TLS", ca_file != NULL ? "\"" : "",
-             e != 0 && ERR_reason_error_string(e) != NULL ? ERR_reason_error_string(e)
-                                                          : "unknown OpenSSL error");
+    e = ERR_peek_error(); /* the earliest: the cause, e.g. ENOENT under "system lib" */
+    if (e != 0 && ERR_SYSTEM_ERROR(e))
+        why = strerror(ERR_GET_REASON(e));
+    else
+        why = e != 0 ? ERR_reason_error_string(e) : NULL;
+    if (why == NULL)
+        why = "unknown OpenSSL error";
+    if (ca_file != NULL)
+        snprintf(err, errlen, "cannot load CA file \"%s\": %s", ca_file, why);
+    else
+        snprintf(err, errlen, "cannot set up the TLS trust store: %s", why);
     ERR_clear_error();
     SSL_CTX_free(ctx);
     return NULL;
 }
 
+/* |src| with 0 limits replaced by the documented defaults (min_refetch_s 0
+ * stays: no floor). */
+static struct auth_jwks_source
+normalized(const struct auth_jwks_source *src)
+{
+    struct auth_jwks_source s = *src;
+
+    if (s.refresh_s == 0)
+        s.refresh_s = AUTH_JWKS_DEFAULT_REFRESH_S;
+    if (s.max_bytes == 0)
+        s.max_bytes = AUTH_JWKS_DEFAULT_MAX_BYTES;
+    if (s.timeout_ms == 0)
+        s.timeout_ms = AUTH_JWKS_DEFAULT_TIMEOUT_MS;
+    return s;
+}
+
+/* |src| is normalized */
 static bool
 same_source(const struct auth_jwks_fetcher *f, const struct auth_jwks_source *src)
 {
@@ -292,36 +318,57 @@ set_why(struct auth_jwks_fetcher *f, const char *fmt, ...)
     va_end(ap);
 }
 
+/* A socket error worth reporting: not the leftovers of non-blocking I/O. */
+static bool
+real_errno(int e)
+{
+    return e != 0 && e != EAGAIN && e != EWOULDBLOCK && e != EINPROGRESS;
+}
+
 /*
  * Why there is no response: the certificate check first (the most useful
- * answer for an operator), then the TLS layer, DNS, evhttp's own error, and
- * the socket error last.
+ * answer for an operator), then the TLS library, DNS, evhttp's verdicts that
+ * need no errno, and the socket error.  bufferevent_openssl keeps SSL_get_error()'s
+ * code followed by the OpenSSL error queue; only the queue entries carry a
+ * library (ERR_GET_LIB != 0), and the earliest of them is the cause.
  */
 static void
 describe_failure(struct auth_jwks_fetcher *f, int saved_errno)
 {
-    unsigned long e = 0, oe;
+    unsigned long e, cause = 0;
     long vr = f->ssl != NULL ? SSL_get_verify_result(f->ssl) : X509_V_OK;
     int dns = f->bev != NULL ? bufferevent_socket_get_dns_error(f->bev) : 0;
+    bool syscall = false;
 
-    /* the first error queued is the cause; the later ones are consequences */
-    while (f->bev != NULL && (oe = bufferevent_get_openssl_error(f->bev)) != 0)
-        e = oe;
+    while (f->bev != NULL && (e = bufferevent_get_openssl_error(f->bev)) != 0) {
+        if (ERR_GET_LIB(e) != 0)
+            cause = e; /* popped last-in first: the last one kept is the earliest */
+        else if (e == SSL_ERROR_SYSCALL)
+            syscall = true;
+    }
     if (vr != X509_V_OK) {
         set_why(f, "certificate verification failed: %s", X509_verify_cert_error_string(vr));
-    } else if (e != 0) {
-        const char *r = ERR_reason_error_string(e);
+    } else if (cause != 0 && ERR_SYSTEM_ERROR(cause)) {
+        set_why(f, "TLS: %s", strerror(ERR_GET_REASON(cause)));
+    } else if (cause != 0) {
+        const char *r = ERR_reason_error_string(cause);
 
         set_why(f, "TLS error: %s", r != NULL ? r : "unknown");
     } else if (dns != 0) {
         set_why(f, "cannot resolve \"%s\": %s", f->host, evutil_gai_strerror(dns));
+    } else if (f->req_err - 1 == EVREQ_HTTP_DATA_TOO_LONG) {
+        set_why(f, "response over %u bytes (max_bytes) or malformed", f->max_bytes);
+    } else if (f->req_err - 1 == EVREQ_HTTP_INVALID_HEADER ||
+               f->req_err - 1 == EVREQ_HTTP_TIMEOUT) {
+        set_why(f, "%s", request_error_name(f->req_err - 1));
+    } else if (real_errno(saved_errno)) {
+        set_why(f, "cannot connect to %s port %u (%s)", f->host, (unsigned)f->port,
+                evutil_socket_error_to_string(saved_errno));
+    } else if (syscall) {
+        /* a TCP close with no TLS close_notify: possibly a truncated response */
+        set_why(f, "connection closed without a TLS close_notify");
     } else if (f->req_err != 0) {
         set_why(f, "%s", request_error_name(f->req_err - 1));
-        if (f->req_err - 1 == EVREQ_HTTP_DATA_TOO_LONG)
-            set_why(f, "response over %u bytes (max_bytes) or malformed", f->max_bytes);
-    } else if (saved_errno != 0) {
-        set_why(f, "cannot connect to %s port %u: %s", f->host, (unsigned)f->port,
-                evutil_socket_error_to_string(saved_errno));
     } else {
         set_why(f, "cannot connect to %s port %u", f->host, (unsigned)f->port);
     }
@@ -350,6 +397,7 @@ on_response(struct evhttp_request *req, void *arg)
     int saved_errno = EVUTIL_SOCKET_ERROR();
     struct evbuffer *in;
     size_t len;
+    int status;
 
     CHECK_MAGIC(f, AUTH_JWKS_MAGIC);
     if (f->done)
@@ -359,11 +407,11 @@ on_response(struct evhttp_request *req, void *arg)
         describe_failure(f, saved_errno);
         goto out;
     }
-    f->status = evhttp_request_get_response_code(req);
-    if (f->status != 200) {
+    status = evhttp_request_get_response_code(req);
+    if (status != 200) {
         /* RFC 9110 section 15.4: a 3xx names another resource; we fetch only the configured one */
-        set_why(f, "HTTP status %d%s", f->status,
-                f->status >= 300 && f->status < 400 ? " (redirects are not followed)" : "");
+        set_why(f, "HTTP status %d%s", status,
+                status >= 300 && status < 400 ? " (redirects are not followed)" : "");
         goto out;
     }
     in = evhttp_request_get_input_buffer(req);
@@ -424,8 +472,7 @@ schedule(struct auth_jwks_fetcher *f, uint64_t delay_ms)
 static uint64_t
 refresh_ms(const struct auth_jwks_fetcher *f)
 {
-    /* refresh_s 0 would spin the main loop; the configuration should not allow it */
-    return (uint64_t)(f->refresh_s > 0 ? f->refresh_s : 1) * 1000u;
+    return (uint64_t)f->refresh_s * 1000u;
 }
 
 /* Publishes |set| (the reference is taken over) and drops the old set. */
@@ -464,7 +511,7 @@ on_fetch_done(evutil_socket_t fd, short what, void *arg)
 {
     struct auth_jwks_fetcher *f = arg;
     struct auth_jwks *set = NULL;
-    char perr[200];
+    char perr[200], keep[64];
     uint64_t next_ms;
     bool ok = false;
 
@@ -500,22 +547,25 @@ on_fetch_done(evutil_socket_t fd, short what, void *arg)
     } else {
         size_t n = current_nkeys(f);
 
-        /* keys is written only on this thread: reading it unlocked here is safe */
         stat_add(&f->stats.failures, 1);
         if (f->backoff_ms == 0)
-            f->backoff_ms = (uint32_t)(refresh_ms(f) < AUTH_JWKS_RETRY_MS ? refresh_ms(f)
-                                                                           : AUTH_JWKS_RETRY_MS);
-        else if ((uint64_t)f->backoff_ms * 2 < refresh_ms(f))
+            f->backoff_ms = refresh_ms(f) < AUTH_JWKS_RETRY_MS ? refresh_ms(f) : AUTH_JWKS_RETRY_MS;
+        else if (f->backoff_ms * 2 < refresh_ms(f))
             f->backoff_ms *= 2;
         else
-            f->backoff_ms = (uint32_t)refresh_ms(f);
+            f->backoff_ms = refresh_ms(f);
         next_ms = f->backoff_ms;
+        /* keys is written only on this thread: reading it unlocked here is safe */
         if (f->keys != NULL)
-            log_warn("jwks %s: fetch failed: %s; keeping the previous %zu keys, retry in %u ms",
-                     f->url, f->why, n, (unsigned)next_ms);
+            snprintf(keep, sizeof(keep), "keeping the previous %zu keys", n);
         else
-            log_warn("jwks %s: fetch failed: %s; no keys yet, retry in %u ms", f->url, f->why,
-                     (unsigned)next_ms);
+            snprintf(keep, sizeof(keep), "no keys yet");
+        if (f->stopped)
+            log_warn("jwks %s: fetch failed: %s; %s; no longer used, not retried", f->url,
+                     f->why, keep);
+        else
+            log_warn("jwks %s: fetch failed: %s; %s; retry in %llu ms", f->url, f->why, keep,
+                     (unsigned long long)next_ms);
     }
     free(f->body);
     f->body = NULL;
@@ -568,7 +618,6 @@ start_fetch(struct auth_jwks_fetcher *f)
     stat_add(&f->stats.fetches, 1);
     f->in_flight = true;
     f->done = false;
-    f->status = 0;
     f->req_err = 0;
     f->why[0] = '\0';
     f->ndropped = 0;
@@ -622,8 +671,8 @@ start_fetch(struct auth_jwks_fetcher *f)
         set_why(f, "out of memory");
         goto fail;
     }
-    /* evhttp frees |req| on its own failures, except after a bind or setfd failure,
-     * which needs a local address we never set: never ours to free here */
+    /* on failure evhttp has freed |req| itself, except after a failed bind or
+     * setfd, which an unbound connection on a new bufferevent does not do */
     if (evhttp_make_request(f->evcon, req, EVHTTP_REQ_GET, f->target) != 0) {
         set_why(f, "cannot start the request");
         goto fail;
@@ -695,7 +744,8 @@ fetcher_free(struct auth_jwks_fetcher *f)
     free(f);
 }
 
-/* A new fetcher for |src| (strings copied), not started yet.  NULL with |err| set. */
+/* A new fetcher for |src| (normalized; strings copied), not started yet.
+ * NULL with |err| set. */
 static struct auth_jwks_fetcher *
 fetcher_new(const struct auth_jwks_source *src, char *err, size_t errlen)
 {
@@ -710,7 +760,7 @@ fetcher_new(const struct auth_jwks_source *src, char *err, size_t errlen)
     f->refresh_s = src->refresh_s;
     f->min_refetch_s = src->min_refetch_s;
     f->max_bytes = src->max_bytes;
-    f->timeout_ms = src->timeout_ms > 0 ? src->timeout_ms : 1;
+    f->timeout_ms = src->timeout_ms;
     f->url = strdup(src->url);
     f->ca_file = util_strdup(src->ca_file);
     if (f->url == NULL || (src->ca_file != NULL && f->ca_file == NULL)) {
@@ -766,6 +816,7 @@ auth_jwks_registry_init(struct event_base *base)
 struct auth_jwks_fetcher *
 auth_jwks_registry_get(const struct auth_jwks_source *src, char *err, size_t errlen)
 {
+    struct auth_jwks_source s;
     struct auth_jwks_fetcher *f;
 
     if (reg.base == NULL) {
@@ -776,14 +827,15 @@ auth_jwks_registry_get(const struct auth_jwks_source *src, char *err, size_t err
         snprintf(err, errlen, "no JWKS URL");
         return NULL;
     }
+    s = normalized(src);
     for (f = reg.head; f != NULL; f = f->next) {
-        if (same_source(f, src)) {
+        if (same_source(f, &s)) {
             if (f->stopped)
                 fetcher_restart(f);
             return f;
         }
     }
-    f = fetcher_new(src, err, errlen);
+    f = fetcher_new(&s, err, errlen);
     if (f == NULL)
         return NULL;
     f->next = reg.head;

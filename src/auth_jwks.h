@@ -35,6 +35,8 @@ struct auth_jwks_source {
     uint32_t max_bytes;     /* response body cap, default 1 MiB */
     uint32_t timeout_ms;    /* connect + response, default 5000 */
 };
+/* A 0 in refresh_s, max_bytes or timeout_ms selects the default;
+ * min_refetch_s 0 means no floor. */
 
 /* Sets up the registry on the main thread's loop (once, before any get). */
 int auth_jwks_registry_init(struct event_base *base);

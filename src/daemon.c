@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -63,17 +64,15 @@ daemon_notify(const char *state)
 
 /*
  * Gives every issuer with a jwks_url its fetcher (shared with the previous
- * snapshot when the source is the same, so a reload keeps fetched keys),
- * then stops fetchers no longer used.  Main thread.  Returns 0, or -1 with
- * |err| set.
+ * snapshot when the source is the same, so a reload keeps fetched keys).
+ * Main thread.  Returns 0, or -1 with |err| set.
  */
 static int
 attach_fetchers(struct cfg *c, char *err, size_t errlen)
 {
-    struct auth_jwks_fetcher *used[64];
     struct auth_jwks_source src;
     char why[512];
-    size_t i, n = 0;
+    size_t i;
 
     for (i = 0; i < c->auth.nissuers; i++) {
         struct cfg_issuer *is = &c->auth.issuers[i];
@@ -92,11 +91,29 @@ attach_fetchers(struct cfg *c, char *err, size_t errlen)
             snprintf(err, errlen, "%s: auth.issuers[%zu].jwks_url: %s", c->path, i, why);
             return -1;
         }
-        if (n < sizeof(used) / sizeof(used[0]))
-            used[n++] = is->fetcher;
+    }
+    return 0;
+}
+
+/*
+ * Stops the fetchers the now-current snapshot |c| no longer uses (after the
+ * swap: a refused reload must not stop the running snapshot's fetchers).
+ */
+static void
+retain_fetchers(const struct cfg *c)
+{
+    struct auth_jwks_fetcher **used;
+    size_t i, n = 0;
+
+    used = calloc(c->auth.nissuers + 1, sizeof(*used));
+    if (used == NULL)
+        return; /* keep everything running: harmless */
+    for (i = 0; i < c->auth.nissuers; i++) {
+        if (c->auth.issuers[i].fetcher != NULL)
+            used[n++] = c->auth.issuers[i].fetcher;
     }
     auth_jwks_registry_retain(used, n);
-    return 0;
+    free(used);
 }
 
 /*
@@ -186,6 +203,7 @@ do_reload(void)
                  old->workers, nc->workers);
     log_set_level(nc->log_level);
     cfg_set_current(nc); /* takes our reference */
+    retain_fetchers(nc);
     worker_reload_all();
     log_info("reloaded configuration %s (generation %" PRIu64 ")", cfg_path, nc->generation);
     snprintf(st, sizeof(st), "READY=1\nSTATUS=serving (configuration generation %" PRIu64 ")",

@@ -11,6 +11,8 @@ Suite *sc_suite(void);
 Suite *route_suite(void);
 Suite *jpos_suite(void);
 Suite *cfg_suite(void);
+Suite *cfg_auth_suite(void);
 Suite *auth_suite(void);
+Suite *auth_jwks_suite(void);
 
 #endif

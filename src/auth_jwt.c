@@ -14,7 +14,6 @@
 #include "config.h"
 
 #include <limits.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -806,7 +805,10 @@ get_time(const json_t *o, const char *name, bool round_up, int64_t *out,
         /* also false for NaN, which jansson never produces but we do not rely on */
         if (!(d >= 0.0 && d <= (double)AUTH_JWT_TIME_MAX))
             goto absurd;
-        *out = (int64_t)(round_up ? ceil(d) : floor(d));
+        /* non-negative: the cast truncates, i.e. rounds down (no libm needed) */
+        *out = (int64_t)d;
+        if (round_up && (double)*out < d)
+            (*out)++;
         return 1;
     }
     fail(res, AUTH_JWT_MALFORMED, "malformed token: claim \"%s\" is not a number", name);
@@ -922,6 +924,21 @@ check_audience(const json_t *pl, const struct auth_jwt_issuer *iss, struct auth_
     return AUTH_JWT_OK;
 }
 
+/* C0 and C1 controls and DEL in UTF-8 text (U+0080..U+009F are C2 80..C2 9F). */
+static bool
+has_control(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] < 0x20 || s[i] == 0x7f ||
+            (s[i] == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f))
+            return true;
+    }
+    return false;
+}
+
 /*
  * The principal becomes the Spark user id and appears in logs: a non-empty
  * string that fits res->principal, without C0/C1 control characters or
@@ -931,8 +948,8 @@ static enum auth_jwt_err
 check_principal(const json_t *pl, const char *claim, struct auth_jwt_result *res)
 {
     const json_t *v = json_object_get(pl, claim);
-    const unsigned char *s;
-    size_t i, n;
+    const char *s;
+    size_t n;
 
     if (v == NULL)
         return fail(res, AUTH_JWT_NO_PRINCIPAL, "token has no \"%.64s\" claim", claim);
@@ -943,14 +960,10 @@ check_principal(const json_t *pl, const char *claim, struct auth_jwt_result *res
     if (n >= sizeof(res->principal))
         return fail(res, AUTH_JWT_NO_PRINCIPAL, "claim \"%.64s\" is longer than %zu bytes",
                     claim, sizeof(res->principal) - 1);
-    s = (const unsigned char *)json_string_value(v);
-    for (i = 0; i < n; i++) {
-        /* U+0080..U+009F are encoded C2 80..C2 9F */
-        if (s[i] < 0x20 || s[i] == 0x7f ||
-            (s[i] == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f))
-            return fail(res, AUTH_JWT_NO_PRINCIPAL, "claim \"%.64s\" contains control characters",
-                        claim);
-    }
+    s = json_string_value(v);
+    if (has_control(s, n))
+        return fail(res, AUTH_JWT_NO_PRINCIPAL, "claim \"%.64s\" contains control characters",
+                    claim);
     memcpy(res->principal, s, n + 1);
     return AUTH_JWT_OK;
 }
@@ -990,6 +1003,11 @@ auth_jwt_peek(const char *token, size_t len, struct auth_jwt_result *res)
     if (v != NULL && (!json_is_string(v) || json_string_length(v) >= sizeof(res->iss))) {
         fail(res, AUTH_JWT_MALFORMED, "malformed token: claim \"iss\" is not a string of at most "
                                       "%zu bytes", sizeof(res->iss) - 1);
+        goto out;
+    }
+    /* the caller names the unverified issuer in messages: no control characters */
+    if (v != NULL && has_control(json_string_value(v), json_string_length(v))) {
+        fail(res, AUTH_JWT_MALFORMED, "malformed token: claim \"iss\" contains control characters");
         goto out;
     }
     copy_str_claim(pl, "iss", res->iss, sizeof(res->iss));

@@ -47,7 +47,7 @@
 #define CALL_MAGIC 0x43414c4cu /* "CALL" */
 #define CALL_PATH_MAX 256      /* longest :path we keep for messages */
 #define CALL_MSG_MAX 512       /* longest grpc-message we produce */
-#define CALL_CRED_MAX 16400    /* a bearer token is capped at 16 KiB by auth */
+#define CALL_CRED_MAX (16384 + 16) /* "Bearer " + AUTH_JWT_MAX_TOKEN, with slack */
 #define CALL_AUTH_RETRY_MS 50  /* re-check after a JWKS refetch request ... */
 #define CALL_AUTH_WAIT_MS 2000 /* ... for at most this long */
 
@@ -100,6 +100,7 @@ struct call {
     char *cred;             /* credential header value (secret: wiped on free) */
     size_t credlen;
     unsigned ncred;         /* credential headers seen */
+    bool cred_too_long;     /* a credential header above CALL_CRED_MAX */
     struct auth_ident id;   /* who is calling, once authenticated */
     bool authed;
     struct event *auth_timer;   /* AUTH_WAIT retries */
@@ -228,6 +229,9 @@ classify_header(const struct cfg_auth *a, const uint8_t *name, size_t len)
     /* never forwarded, whatever auth.header_names says: the backend's own check
      * (Spark 4 pre-shared key) reads authorization */
     if (name_is(name, len, "authorization") || name_is(name, len, "authentication"))
+        return HDR_STRIP;
+    /* sparkgate's own identity headers: whatever strip_header_prefixes says */
+    if (len >= 12 && memcmp(name, "x-sparkgate-", 12) == 0)
         return HDR_STRIP;
     for (i = 0; i < a->nstrip_headers; i++) {
         if (name_is(name, len, a->strip_headers[i]))
@@ -557,7 +561,11 @@ call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *
     case HDR_CREDENTIAL:
         /* kept for auth only: a client's token never reaches a backend */
         c->ncred++;
-        if (c->cred == NULL && vlen < CALL_CRED_MAX) {
+        if (vlen >= CALL_CRED_MAX) {
+            c->cred_too_long = true; /* refused as malformed, not as missing */
+            return 0;
+        }
+        if (c->cred == NULL) {
             if ((c->cred = malloc(vlen + 1)) == NULL)
                 return -1;
             memcpy(c->cred, value, vlen);
@@ -604,6 +612,11 @@ authenticate(struct call *c, bool may_retry)
     enum auth_result r;
     int status = GRPC_UNAUTHENTICATED;
 
+    if (c->cred_too_long && c->ncred == 1) {
+        call_fail(c, GRPC_UNAUTHENTICATED, "sparkgate: malformed token: longer than %d bytes",
+                  CALL_CRED_MAX - 16);
+        return;
+    }
     r = auth_check(c->cfg, c->w->auth_cache, c->cred, c->credlen, c->ncred,
                    c->fe != NULL ? fe_io(c->fe)->ssl : NULL, time(NULL), may_retry, &c->id,
                    &status, msg, sizeof(msg));

@@ -511,8 +511,8 @@ out:
     return rc;
 }
 
-static bool
-sockaddr_is_loopback(const struct sockaddr_storage *ss)
+bool
+cfgp_sockaddr_is_loopback(const struct sockaddr_storage *ss)
 {
     const struct in6_addr *a6;
 
@@ -988,7 +988,7 @@ warn_loaded(const struct cfg *c)
     size_t i;
 
     for (i = 0; i < c->nlisteners; i++) {
-        if (!c->listeners[i].tls && !sockaddr_is_loopback(&c->listeners[i].ss))
+        if (!c->listeners[i].tls && !cfgp_sockaddr_is_loopback(&c->listeners[i].ss))
             log_warn("%s: listen[%zu]: plaintext (h2c) on non-loopback address %s: traffic "
                      "and bearer tokens cross the network unencrypted; use for development only",
                      c->path, i, c->listeners[i].address);

@@ -31,6 +31,9 @@
 #include "util.h"
 
 #define AUTH_SECRET_MAX (64u * 1024u) /* a token or HMAC secret file larger than this is a mistake */
+#define AUTH_NAME_MAX 256         /* auth.h AUTH_PRINCIPAL_MAX */
+#define AUTH_PROFILE_NAME_MAX 128 /* auth.h AUTH_PROFILE_MAX */
+#define AUTH_MAX_KEY_SOURCES 64   /* jwks_file + public_keys + hmac_secrets per issuer */
 
 static const char *const auth_keys[] = {
     "anonymous", "header_names", "static_tokens", "issuers", "default_profile",
@@ -54,6 +57,8 @@ static const char *const default_strip[] = {
     "x-remote-user", "x-remote-group", "x-spark-user", "x-auth-request-user",
     "x-auth-request-email", "remote-user",
 };
+
+static int check_name(struct cfg_ctx *x, json_t *o, const char *key, const char *v, size_t max);
 
 static void
 free_strv(char **v, size_t n)
@@ -152,7 +157,9 @@ parse_token(struct cfg_ctx *x, json_t *o, struct cfg_static_token *t)
         (rc = cfgp_get_str(x, o, "principal", true, &t->principal)) < 0 ||
         (rc = cfgp_get_str(x, o, "profile", false, &t->profile)) < 0 ||
         (rc = get_strv(x, o, "groups", false, false, &t->groups, &t->ngroups)) < 0 ||
-        (rc = cfgp_get_bool(x, o, "disabled", &t->disabled)) < 0)
+        (rc = cfgp_get_bool(x, o, "disabled", &t->disabled)) < 0 ||
+        (rc = check_name(x, o, "principal", t->principal, AUTH_NAME_MAX)) < 0 ||
+        (rc = check_name(x, o, "profile", t->profile, AUTH_PROFILE_NAME_MAX)) < 0)
         return rc;
     old = cfgp_push_key(x, "sha256");
     if (strlen(hex) != 64) {
@@ -197,8 +204,9 @@ parse_rules(struct cfg_ctx *x, json_t *o, struct cfg_issuer *is)
         if (!json_is_object(e))
             rc = cfgp_fail(x, "expected an object, got %s", cfgp_jtype(e));
         else if ((rc = cfgp_check_keys(x, e, rule_keys, ARRAY_SIZE(rule_keys))) == 0 &&
-                 (rc = cfgp_get_str(x, e, "value", true, &is->rules[i].value)) == 0)
-            rc = cfgp_get_str(x, e, "profile", true, &is->rules[i].profile);
+                 (rc = cfgp_get_str(x, e, "value", true, &is->rules[i].value)) == 0 &&
+                 (rc = cfgp_get_str(x, e, "profile", true, &is->rules[i].profile)) == 0)
+            rc = check_name(x, e, "profile", is->rules[i].profile, AUTH_PROFILE_NAME_MAX);
         cfgp_pop(x, old2);
         if (rc < 0)
             break;
@@ -255,6 +263,12 @@ parse_keyfiles(struct cfg_ctx *x, json_t *o, const char *key, json_t **out)
     if ((rc = cfgp_get_typed(x, o, key, JSON_ARRAY, "an array", false, &arr)) < 0 || arr == NULL)
         return rc;
     old = cfgp_push_key(x, key);
+    if (json_array_size(arr) == 0 || json_array_size(arr) > AUTH_MAX_KEY_SOURCES) {
+        rc = cfgp_fail(x, "expected 1..%d entries, got %zu", AUTH_MAX_KEY_SOURCES,
+                       json_array_size(arr));
+        cfgp_pop(x, old);
+        return rc;
+    }
     json_array_foreach (arr, i, e) {
         const char *s = NULL;
 
@@ -278,6 +292,7 @@ static int
 parse_issuer(struct cfg_ctx *x, json_t *o, struct cfg_issuer *is)
 {
     json_t *pk, *hs;
+    const char *jwks_file = NULL; /* read by load_issuer_keys(), which trusts its type */
     uint32_t skew = 60;
     size_t old;
     int rc;
@@ -306,13 +321,23 @@ parse_issuer(struct cfg_ctx *x, json_t *o, struct cfg_issuer *is)
             0 ||
         (rc = cfgp_get_u32(x, o, "jwks_timeout_ms", 100, 60000, &is->jwks_timeout_ms)) < 0 ||
         (rc = cfgp_get_bool(x, o, "jwks_required_at_start", &is->jwks_required_at_start)) < 0 ||
+        (rc = cfgp_get_str_ref(x, o, "jwks_file", false, &jwks_file)) < 0 ||
         (rc = parse_keyfiles(x, o, "public_keys", &pk)) < 0 ||
         (rc = parse_keyfiles(x, o, "hmac_secrets", &hs)) < 0)
         return rc;
     is->skew_s = skew;
-    if (is->naudiences == 0)
+    if (json_object_get(o, "audiences") == NULL)
         return cfgp_fail_missing(x, "audiences", "required key missing (the \"aud\" values "
                                                  "sparkgate accepts)");
+    if (is->naudiences == 0) {
+        old = cfgp_push_key(x, "audiences");
+        rc = cfgp_fail(x, "must name at least one audience");
+        cfgp_pop(x, old);
+        return rc;
+    }
+    if ((rc = check_name(x, o, "default_profile", is->default_profile,
+                         AUTH_PROFILE_NAME_MAX)) < 0)
+        return rc;
     if (is->principal_claim == NULL && (is->principal_claim = strdup("sub")) == NULL)
         return cfgp_fail(x, "out of memory");
     if (is->jwks_url != NULL && strncmp(is->jwks_url, "https://", 8) != 0) {
@@ -350,7 +375,8 @@ parse_mtls(struct cfg_ctx *x, json_t *root, struct cfg_auth *a)
     if ((rc = cfgp_check_keys(x, o, mtls_keys, ARRAY_SIZE(mtls_keys))) < 0 ||
         (rc = cfgp_get_str(x, o, "ca", true, &a->mtls_ca)) < 0 ||
         (rc = cfgp_get_str_ref(x, o, "principal_from", false, &from)) < 0 ||
-        (rc = cfgp_get_str(x, o, "profile", false, &a->mtls_profile)) < 0)
+        (rc = cfgp_get_str(x, o, "profile", false, &a->mtls_profile)) < 0 ||
+        (rc = check_name(x, o, "profile", a->mtls_profile, AUTH_PROFILE_NAME_MAX)) < 0)
         goto out;
     if (from != NULL) {
         if (strcmp(from, "cn") == 0)
@@ -446,23 +472,33 @@ all_loopback(const struct cfg *c)
     size_t i;
 
     for (i = 0; i < c->nlisteners; i++) {
-        const struct sockaddr_storage *ss = &c->listeners[i].ss;
-
-        if (ss->ss_family == AF_INET) {
-            const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)ss;
-
-            if ((ntohl(sin->sin_addr.s_addr) >> 24) != 127)
-                return false;
-        } else if (ss->ss_family == AF_INET6) {
-            const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)ss;
-
-            if (!IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
-                return false;
-        } else {
+        if (!cfgp_sockaddr_is_loopback(&c->listeners[i].ss))
             return false;
-        }
     }
     return true;
+}
+
+/*
+ * A principal or profile becomes a header value and a user_id: it must fit
+ * the runtime buffers (auth.h) and carry no control characters.
+ */
+static int
+check_name(struct cfg_ctx *x, json_t *o, const char *key, const char *v, size_t max)
+{
+    size_t old, i;
+    int rc = 0;
+
+    if (v == NULL || json_object_get(o, key) == NULL)
+        return 0;
+    old = cfgp_push_key(x, key);
+    if (strlen(v) >= max)
+        rc = cfgp_fail(x, "longer than %zu bytes", max - 1);
+    for (i = 0; rc == 0 && v[i] != '\0'; i++) {
+        if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+            rc = cfgp_fail(x, "must not contain control characters");
+    }
+    cfgp_pop(x, old);
+    return rc;
 }
 
 int
@@ -493,6 +529,15 @@ cfg_auth_parse(struct cfg_ctx *x, json_t *root, struct cfg *c)
         (rc = cfgp_get_str(x, o, "default_profile", false, &a->default_profile)) < 0 ||
         (rc = cfgp_get_u32(x, o, "token_cache_entries", 0, 10000000, &a->cache_entries)) < 0 ||
         (rc = parse_mtls(x, o, a)) < 0 || (rc = parse_identity(x, o, a)) < 0)
+        goto out;
+    if (json_object_get(o, "header_names") != NULL && a->nheader_names == 0) {
+        old2 = cfgp_push_key(x, "header_names");
+        rc = cfgp_fail(x, "must name at least one header");
+        cfgp_pop(x, old2);
+        goto out;
+    }
+    if ((rc = check_name(x, o, "default_profile", a->default_profile,
+                         AUTH_PROFILE_NAME_MAX)) < 0)
         goto out;
     if (a->anonymous && !all_loopback(c)) {
         old2 = cfgp_push_key(x, "anonymous");

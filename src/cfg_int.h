@@ -53,6 +53,10 @@ int cfgp_get_str(struct cfg_ctx *x, json_t *obj, const char *key, bool required,
 int cfgp_get_typed(struct cfg_ctx *x, json_t *obj, const char *key, json_type type,
                    const char *want, bool required, json_t **out);
 
+/* 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
+struct sockaddr_storage;
+bool cfgp_sockaddr_is_loopback(const struct sockaddr_storage *ss);
+
 /* cfg_auth.c: the "auth" section (after listeners and backends), the key
  * files it names (after the whole file validated), and their release. */
 struct cfg;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth_mint.h"
 #include "cfg.h"
 #include "daemon.h"
 #include "tls.h"
@@ -23,6 +24,8 @@ usage(FILE *f)
 {
     fprintf(f,
             "usage: sparkgate [-t] [-f] [-c FILE]\n"
+            "       sparkgate hash-token          < token   (prints the SHA-256 for static_tokens)\n"
+            "       sparkgate mint-token --help             (signs a JWT with a local key)\n"
             "       sparkgate --version | --help\n"
             "\n"
             "Authenticating gRPC reverse proxy for Apache Spark Connect.\n"
@@ -49,6 +52,13 @@ main(int argc, char **argv)
     char err[1024];
     int ch, test = 0;
 
+    /* subcommands: operator tools that share the verifier's code */
+    if (argc >= 2 && strcmp(argv[1], "hash-token") == 0)
+        return auth_hash_token_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "mint-token") == 0) {
+        tls_init();
+        return auth_mint_main(argc - 1, argv + 1);
+    }
     while ((ch = getopt_long(argc, argv, "c:tfVh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':

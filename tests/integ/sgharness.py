@@ -908,3 +908,182 @@ class H2Client:
     def wait_done(self, st, timeout):
         self.wait(lambda: st.done, timeout, what="stream %d to end" % st.id)
         return st
+
+
+# --------------------------------------------------------------------------
+# authentication (issue #3): tokens, identity, the test IdP
+
+def hash_token(token):
+    """The sha256 hex digest sparkgate's config wants for a static token
+    (what `sparkgate hash-token` prints)."""
+    if isinstance(token, str):
+        token = token.encode()
+    return hashlib.sha256(token).hexdigest()
+
+
+def new_token(prefix="sgt_"):
+    """A fresh random static token (URL-safe, no padding)."""
+    return prefix + base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+
+
+def bearer(token, header="authorization", scheme="Bearer"):
+    """Credential metadata: [(header, "Bearer <token>")]."""
+    return [(header, "%s %s" % (scheme, token))]
+
+
+def write_secret(name, data):
+    """Writes |data| to a new mode-0600 file under the temp root; returns its path."""
+    d = os.path.join(tmp_root(), "secrets")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "%s-%s" % (name, uuid.uuid4().hex[:8]))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def pb_len_field(num, payload):
+    """A length-delimited protobuf field (tag, length, payload)."""
+    def varint(n):
+        out = bytearray()
+        while True:
+            b = n & 0x7F
+            n >>= 7
+            if n:
+                out.append(b | 0x80)
+            else:
+                out.append(b)
+                return bytes(out)
+    return varint(num << 3 | 2) + varint(len(payload)) + payload
+
+
+def hostile_user_contexts(msg, first=("mallory", "Mallory M."), last=("victim", "Victim V.")):
+    """|msg| serialized with TWO user_context fields (field 2), one before and
+    one after the other fields, each with a user_name and an extension:
+    protobuf merges them, so a naive backend would see user_id |last|."""
+    m = pb()
+    body = type(msg)()
+    body.CopyFrom(msg)
+    body.ClearField("user_context")
+
+    def uc(uid, name):
+        u = m.UserContext(user_id=uid, user_name=name)
+        u.extensions.add(type_url="type.googleapis.com/evil.Impersonate", value=uid.encode())
+        return pb_len_field(2, u.SerializeToString())
+    return uc(*first) + body.SerializeToString() + uc(*last)
+
+
+def grpc_message_decoded(st):
+    """An H2Stream's grpc-message, percent-decoded (gRPC spec)."""
+    from urllib.parse import unquote
+    v = st.grpc_message()
+    return None if v is None else unquote(v)
+
+
+IDP_SCRIPT = os.path.join(HERE, "idp.py")
+
+
+class IdP(Proc):
+    """tests/integ/idp.py: an HTTPS JWKS server (dev server certificate,
+    SAN 127.0.0.1) recording every request.  |jwks|: list of JWK dicts."""
+
+    def __init__(self, name="idp", jwks=()):
+        c = certs()
+        base = os.path.join(tmp_root(), "%s-%s" % (name, uuid.uuid4().hex[:8]))
+        self.jwks_path = base + ".jwks.json"
+        self.record_path = base + ".record.jsonl"
+        self.control_path = base + ".control.json"
+        self.set_keys(jwks)
+        argv = [sys.executable, IDP_SCRIPT, "--cert", c.server_pem, "--key", c.server_key,
+                "--jwks", self.jwks_path, "--record", self.record_path,
+                "--control", self.control_path]
+        super().__init__(name, argv)
+        self.port = None
+        try:
+            def ready():
+                if not self.alive():
+                    raise AssertionError("idp exited (%s) before READY:\n%s" % (
+                        self.returncode(), read_tail(self.stderr_path)))
+                return "READY" in self.stdout().split()
+            wait_until(ready, 15.0, what="idp READY")
+            for line in self.stdout().splitlines():
+                parts = line.split()
+                if len(parts) == 3 and parts[0] == "LISTEN":
+                    self.port = int(parts[2].rsplit(":", 1)[1])
+        except BaseException:
+            self.kill()
+            raise
+
+    @property
+    def url(self):
+        return "https://127.0.0.1:%d/jwks.json" % self.port
+
+    def set_keys(self, jwks):
+        """Atomically replaces the served key set."""
+        tmp = self.jwks_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"keys": list(jwks)}, f)
+        os.replace(tmp, self.jwks_path)
+
+    def set_control(self, control):
+        tmp = self.control_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(control, f)
+        os.replace(tmp, self.control_path)
+
+    def records(self):
+        out = []
+        try:
+            with open(self.record_path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return out
+        for line in data.split(b"\n"):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    def fetches(self):
+        """Records of JWKS GETs (the key-set document), oldest first."""
+        return [r for r in self.records() if r.get("method") == "GET" and
+                r.get("path", "").split("?", 1)[0] in ("/jwks.json", "/.well-known/jwks.json")]
+
+
+def sg_issuer(issuer, idp=None, **kw):
+    """An auth.issuers[] entry; with |idp|, keys come from its JWKS URL over
+    TLS verified against the dev CA."""
+    d = {"issuer": issuer, "audiences": kw.pop("audiences", ["sparkgate"])}
+    if idp is not None:
+        d["jwks_url"] = idp.url
+        d["jwks_ca"] = certs().ca_pem
+    d.update(kw)
+    return d
+
+
+def auth_call(channel, method, req, md=(), token=None, header="authorization", tid=None,
+              timeout=10.0):
+    """One call of |method| (req: a message, raw bytes, or for AddArtifacts
+    a list of either) with an optional bearer |token| in |header|.  Never
+    raises for a gRPC status: returns (test id, grpc.StatusCode, details,
+    response or list of responses or None)."""
+    import grpc
+    tid = tid or new_test_id()
+    meta = [("x-sg-test-id", tid)] + list(md)
+    if token is not None:
+        meta += bearer(token, header)
+    fn = rpc(channel, method)
+    kind = RPCS[method][2]
+    try:
+        if kind == "unary":
+            resp, _ = fn.with_call(req, metadata=meta, timeout=timeout)
+            return tid, grpc.StatusCode.OK, "", resp
+        if kind == "server":
+            it = fn(req, metadata=meta, timeout=timeout)
+            resps = list(it)
+            return tid, it.code(), it.details(), resps
+        resp, _ = fn.with_call(iter(req), metadata=meta, timeout=timeout)
+        return tid, grpc.StatusCode.OK, "", resp
+    except grpc.RpcError as e:
+        return tid, e.code(), e.details() or "", None

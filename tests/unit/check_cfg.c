@@ -23,6 +23,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "auth_jwt.h"
 #include "cfg.h"
 #include "jpos.h"
 #include "check_suites.h"
@@ -354,7 +355,8 @@ static const char *const full =
     "    {\"name\": \"spark-1\", \"address\": \"spark-1.internal:15002\",\n"
     "     \"tls\": {\"ca\": \"/ca.pem\", \"server_name\": \"s1\", \"verify\": false,\n"
     "             \"certificate\": \"/cc.pem\", \"private_key\": \"/ck.pem\"},\n"
-    "     \"authority\": \"auth:1\", \"max_streams_per_connection\": 7},\n"
+    "     \"authority\": \"auth:1\", \"max_streams_per_connection\": 7,\n"
+    "     \"preshared_token_file\": \"/psk\"},\n"
     "    {\"name\": \"x_2.y-Z\", \"address\": \"[::1]:15003\", \"tls\": {}}\n"
     "  ],\n"
     "  \"limits\": {\"max_connections\": 1, \"max_concurrent_streams\": 2,\n"
@@ -364,15 +366,48 @@ static const char *const full =
     "    \"backend_stream_window_size\": 65536, \"backend_connection_window_size\": 65537},\n"
     "  \"timeouts\": {\"tls_handshake_ms\": 1, \"request_header_ms\": 2, \"idle_ms\": 3,\n"
     "    \"backend_connect_ms\": 4, \"drain_ms\": 86400000},\n"
-    "  \"log\": {\"level\": \"debug\", \"access\": false}\n"
+    "  \"log\": {\"level\": \"debug\", \"access\": false},\n"
+    "  \"auth\": {\n"
+    "    \"anonymous\": false,\n"
+    "    \"header_names\": [\"X-Token\", \"authorization\"],\n"
+    "    \"static_tokens\": [\n"
+    "      {\"sha256\": \"00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF\",\n"
+    "       \"principal\": \"alice\", \"profile\": \"admin\", \"groups\": [\"g1\", \"g2\"],\n"
+    "       \"disabled\": true},\n"
+    "      {\"sha256\": \"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\",\n"
+    "       \"principal\": \"bob\"}\n"
+    "    ],\n"
+    "    \"default_profile\": \"std\",\n"
+    "    \"issuers\": [{\n"
+    "      \"issuer\": \"https://idp\", \"audiences\": [\"a1\", \"a2\"],\n"
+    "      \"algorithms\": [\"ES256\", \"HS512\"], \"clock_skew_s\": 0,\n"
+    "      \"principal_claim\": \"email\", \"profile_claim\": \"groups\",\n"
+    "      \"profile_map\": [{\"value\": \"admins\", \"profile\": \"admin\"},\n"
+    "                      {\"value\": \"users\", \"profile\": \"std\"}],\n"
+    "      \"default_profile\": \"guest\", \"jwks_url\": \"https://idp/jwks\",\n"
+    "      \"jwks_ca\": \"/idp-ca.pem\", \"jwks_refresh_s\": 86400, \"jwks_min_refetch_s\": 1,\n"
+    "      \"jwks_max_bytes\": 1024, \"jwks_timeout_ms\": 60000,\n"
+    "      \"jwks_required_at_start\": false, \"jwks_file\": \"/jwks.json\",\n"
+    "      \"public_keys\": [{\"kid\": \"k1\", \"file\": \"/k1.pem\"}],\n"
+    "      \"hmac_secrets\": [{\"kid\": \"s1\", \"file\": \"/s1.key\"}]\n"
+    "    }],\n"
+    "    \"mtls\": {\"ca\": \"/client-ca.pem\", \"principal_from\": \"san_uri\",\n"
+    "             \"profile\": \"svc\"},\n"
+    "    \"identity\": {\"mode\": \"require_match\", \"strip_headers\": [\"X-User\"],\n"
+    "                 \"strip_header_prefixes\": [\"x-sparkgate-\", \"x-internal-\"]},\n"
+    "    \"token_cache_entries\": 0\n"
+    "  }\n"
     "}\n";
 
 START_TEST(tc_all_keys)
 {
     char err[ERRLEN];
     struct cfg *c = load(full, err);
+    const struct cfg_issuer *is;
+    const struct cfg_auth *a;
     struct cfg_listener *l;
     struct cfg_backend *b;
+    size_t i;
 
     ck_assert_msg(c != NULL, "%s", err);
     ck_assert_uint_eq(c->workers, 3);
@@ -401,6 +436,8 @@ START_TEST(tc_all_keys)
     ck_assert_str_eq(b->key_file, "/ck.pem");
     ck_assert_str_eq(b->authority, "auth:1");
     ck_assert_uint_eq(b->max_streams_per_conn, 7);
+    /* read by cfg_auth_load_files, which build_tls=false skips */
+    ck_assert_ptr_null(b->preshared_token);
     b = &c->backends[1];
     ck_assert_str_eq(b->name, "x_2.y-Z");
     ck_assert_str_eq(b->host, "::1");
@@ -427,6 +464,65 @@ START_TEST(tc_all_keys)
     ck_assert_uint_eq(c->timeouts.drain_ms, 86400000);
     ck_assert_int_eq(c->log_level, LOG_LVL_DEBUG);
     ck_assert(!c->access_log);
+
+    a = &c->auth;
+    ck_assert(!a->anonymous);
+    ck_assert_uint_eq(a->nheader_names, 2);
+    ck_assert_str_eq(a->header_names[0], "x-token"); /* folded to lower case */
+    ck_assert_str_eq(a->header_names[1], "authorization");
+    ck_assert_uint_eq(a->ntokens, 2);
+    for (i = 0; i < 32; i++)
+        ck_assert_uint_eq(a->tokens[0].sha256[i], (i % 16) * 0x11);
+    ck_assert_str_eq(a->tokens[0].principal, "alice");
+    ck_assert_str_eq(a->tokens[0].profile, "admin");
+    ck_assert_uint_eq(a->tokens[0].ngroups, 2);
+    ck_assert_str_eq(a->tokens[0].groups[0], "g1");
+    ck_assert_str_eq(a->tokens[0].groups[1], "g2");
+    ck_assert(a->tokens[0].disabled);
+    ck_assert_uint_eq(a->tokens[1].sha256[31], 0xff);
+    ck_assert_str_eq(a->tokens[1].principal, "bob");
+    ck_assert_ptr_null(a->tokens[1].profile);
+    ck_assert_uint_eq(a->tokens[1].ngroups, 0);
+    ck_assert(!a->tokens[1].disabled);
+    ck_assert_str_eq(a->default_profile, "std");
+
+    ck_assert_uint_eq(a->nissuers, 1);
+    is = &a->issuers[0];
+    ck_assert_str_eq(is->issuer, "https://idp");
+    ck_assert_uint_eq(is->naudiences, 2);
+    ck_assert_str_eq(is->audiences[0], "a1");
+    ck_assert_str_eq(is->audiences[1], "a2");
+    ck_assert_uint_eq(is->algs, AUTH_JWT_ES256 | AUTH_JWT_HS512);
+    ck_assert_int_eq(is->skew_s, 0);
+    ck_assert_str_eq(is->principal_claim, "email");
+    ck_assert_str_eq(is->profile_claim, "groups");
+    ck_assert_uint_eq(is->nrules, 2);
+    ck_assert_str_eq(is->rules[0].value, "admins");
+    ck_assert_str_eq(is->rules[0].profile, "admin");
+    ck_assert_str_eq(is->rules[1].value, "users");
+    ck_assert_str_eq(is->rules[1].profile, "std");
+    ck_assert_str_eq(is->default_profile, "guest");
+    ck_assert_str_eq(is->jwks_url, "https://idp/jwks");
+    ck_assert_str_eq(is->jwks_ca, "/idp-ca.pem");
+    ck_assert_uint_eq(is->jwks_refresh_s, 86400);
+    ck_assert_uint_eq(is->jwks_min_refetch_s, 1);
+    ck_assert_uint_eq(is->jwks_max_bytes, 1024);
+    ck_assert_uint_eq(is->jwks_timeout_ms, 60000);
+    ck_assert(!is->jwks_required_at_start);
+    ck_assert_ptr_null(is->static_keys); /* key files: build_tls only */
+    ck_assert_ptr_null(is->fetcher);     /* daemon.c attaches fetchers */
+
+    ck_assert(a->mtls);
+    ck_assert_str_eq(a->mtls_ca, "/client-ca.pem");
+    ck_assert_int_eq(a->mtls_from, CFG_MTLS_SAN_URI);
+    ck_assert_str_eq(a->mtls_profile, "svc");
+    ck_assert(a->require_match);
+    ck_assert_uint_eq(a->nstrip_headers, 1); /* the list replaces the default */
+    ck_assert_str_eq(a->strip_headers[0], "x-user");
+    ck_assert_uint_eq(a->nstrip_prefixes, 2);
+    ck_assert_str_eq(a->strip_prefixes[0], "x-sparkgate-");
+    ck_assert_str_eq(a->strip_prefixes[1], "x-internal-");
+    ck_assert_uint_eq(a->cache_entries, 0);
 
     ck_assert_int_eq(cfg_backend_index(c, "spark-1"), 0);
     ck_assert_int_eq(cfg_backend_index(c, "x_2.y-Z"), 1);
@@ -856,7 +952,8 @@ END_TEST
 START_TEST(tc_conf_files)
 {
     char path[4096], err[ERRLEN];
-    size_t len;
+    uint8_t empty_digest[32];
+    size_t len, i;
     char *full_txt = slurp("conf/sparkgate.json", &len, path, sizeof(path));
     struct cfg *a = cfg_load_buf(path, full_txt, len, false, err, sizeof(err));
     char *min_txt;
@@ -889,6 +986,36 @@ START_TEST(tc_conf_files)
     ck_assert_mem_eq(&a->timeouts, &b->timeouts, sizeof(a->timeouts));
     ck_assert_int_eq(a->log_level, b->log_level);
     ck_assert_int_eq(a->access_log, b->access_log);
+
+    /* auth: one placeholder token, everything else at the parser's defaults */
+    ck_assert_ptr_null(a->backends[0].preshared_token);
+    ck_assert(!a->auth.anonymous && !b->auth.anonymous);
+    ck_assert_uint_eq(a->auth.ntokens, 1);
+    ck_assert_uint_eq(b->auth.ntokens, 1);
+    /* the SHA-256 of the empty token, which auth.c always refuses: a shipped
+     * example must never hold the digest of a token someone could send */
+    ck_assert_int_eq(EVP_Digest("", 0, empty_digest, NULL, EVP_sha256(), NULL), 1);
+    ck_assert_mem_eq(a->auth.tokens[0].sha256, empty_digest, 32);
+    ck_assert_mem_eq(b->auth.tokens[0].sha256, empty_digest, 32);
+    ck_assert_str_eq(a->auth.tokens[0].principal, b->auth.tokens[0].principal);
+    ck_assert_str_eq(a->auth.tokens[0].profile, b->auth.tokens[0].profile);
+    ck_assert_uint_eq(a->auth.tokens[0].ngroups, b->auth.tokens[0].ngroups);
+    ck_assert_int_eq(a->auth.tokens[0].disabled, b->auth.tokens[0].disabled);
+    ck_assert_uint_eq(a->auth.nissuers, 0);
+    ck_assert_uint_eq(b->auth.nissuers, 0);
+    ck_assert(!a->auth.mtls && !b->auth.mtls);
+    ck_assert_ptr_null(a->auth.default_profile);
+    ck_assert_int_eq(a->auth.require_match, b->auth.require_match);
+    ck_assert_uint_eq(a->auth.cache_entries, b->auth.cache_entries);
+    ck_assert_uint_eq(a->auth.nheader_names, b->auth.nheader_names);
+    for (i = 0; i < a->auth.nheader_names; i++)
+        ck_assert_str_eq(a->auth.header_names[i], b->auth.header_names[i]);
+    ck_assert_uint_eq(a->auth.nstrip_headers, b->auth.nstrip_headers);
+    for (i = 0; i < a->auth.nstrip_headers; i++)
+        ck_assert_str_eq(a->auth.strip_headers[i], b->auth.strip_headers[i]);
+    ck_assert_uint_eq(a->auth.nstrip_prefixes, b->auth.nstrip_prefixes);
+    for (i = 0; i < a->auth.nstrip_prefixes; i++)
+        ck_assert_str_eq(a->auth.strip_prefixes[i], b->auth.strip_prefixes[i]);
     cfg_unref(a);
     cfg_unref(b);
     free(full_txt);
@@ -908,6 +1035,90 @@ man_entry(const char *man, const char *key, unsigned long *min, unsigned long *m
     if ((p = strstr(man, head)) == NULL)
         return false;
     return sscanf(p + strlen(head), "%lu\\(en%lu, default %lu", min, max, def) == 3;
+}
+
+/* The integer keys of "auth" and of an issuer, as the parser stored them in |c|. */
+static const char *const auth_int_keys[] = {
+    "token_cache_entries", "clock_skew_s",    "jwks_refresh_s",
+    "jwks_min_refetch_s",  "jwks_max_bytes",  "jwks_timeout_ms",
+};
+
+static long long
+auth_int_value(const struct cfg *c, const char *key)
+{
+    const struct cfg_issuer *is = &c->auth.issuers[0];
+
+    if (strcmp(key, "token_cache_entries") == 0)
+        return c->auth.cache_entries;
+    if (strcmp(key, "clock_skew_s") == 0)
+        return is->skew_s;
+    if (strcmp(key, "jwks_refresh_s") == 0)
+        return is->jwks_refresh_s;
+    if (strcmp(key, "jwks_min_refetch_s") == 0)
+        return is->jwks_min_refetch_s;
+    if (strcmp(key, "jwks_max_bytes") == 0)
+        return is->jwks_max_bytes;
+    ck_assert_str_eq(key, "jwks_timeout_ms");
+    return is->jwks_timeout_ms;
+}
+
+/*
+ * The same for "auth": the man page's range and default of every integer
+ * key (token_cache_entries at the top of "auth", the rest in an issuer)
+ * are the parser's.  Returns how many keys were checked.
+ */
+static size_t
+docs_agree_auth(const char *man)
+{
+    /* anonymous: a loopback file needs no way to authenticate */
+    static const char top[] = "{" L_PLAIN ", " B_ONE ", \"auth\": {\"anonymous\": true, ";
+    static const char iss[] = "{" L_PLAIN ", " B_ONE ", \"auth\": {\"issuers\": [{\"issuer\": "
+                              "\"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\", ";
+    unsigned long min, max, def;
+    char json[512], want[512], err[ERRLEN];
+    long long probe[4];
+    const char *head, *key;
+    bool in_issuer;
+    struct cfg *c;
+    size_t i, j;
+
+    for (i = 0; i < sizeof(auth_int_keys) / sizeof(auth_int_keys[0]); i++) {
+        key = auth_int_keys[i];
+        in_issuer = i > 0;
+        head = in_issuer ? iss : top;
+        ck_assert_msg(man_entry(man, key, &min, &max, &def), "%s: no man page entry", key);
+        /* absent: the default */
+        if (in_issuer)
+            snprintf(json, sizeof(json), "%s\"jwks_required_at_start\": true}]}}", head);
+        else
+            snprintf(json, sizeof(json), "%s\"header_names\": [\"authorization\"]}}", head);
+        c = load(json, err);
+        ck_assert_msg(c != NULL, "%s: %s", key, err);
+        ck_assert_msg(auth_int_value(c, key) == (long long)def, "%s: man %lu, parser %lld", key,
+                      def, auth_int_value(c, key));
+        cfg_unref(c);
+
+        probe[0] = (long long)min - 1;
+        probe[1] = (long long)min;
+        probe[2] = (long long)max;
+        probe[3] = (long long)max + 1;
+        for (j = 0; j < 4; j++) {
+            snprintf(json, sizeof(json), "%s\"%s\": %lld}%s}", head, key, probe[j],
+                     in_issuer ? "]}" : "");
+            c = load(json, err);
+            if (j == 1 || j == 2) {
+                ck_assert_msg(c != NULL, "%s: %s", key, err);
+                ck_assert_int_eq(auth_int_value(c, key), probe[j]);
+                cfg_unref(c);
+                continue;
+            }
+            snprintf(want, sizeof(want), NAME ":1:%zu: auth.%s%s: %lld is out of range %lu..%lu",
+                     strlen(head) + 1, in_issuer ? "issuers[0]." : "", key, probe[j], min, max);
+            ck_assert_ptr_null(c);
+            ck_assert_str_eq(err, want);
+        }
+    }
+    return i;
 }
 
 /*
@@ -974,8 +1185,13 @@ START_TEST(tc_docs_agree)
     /* and the man page documents no table key the example lacks */
     for (k = 0, key = man; (key = strstr(key, " Pq integer, ")) != NULL; key++)
         k++;
-    /* + workers, max_streams_per_connection */
-    ck_assert_uint_eq(k, sections[0].nkeys + sections[1].nkeys + 2);
+    /* + workers, max_streams_per_connection, and the keys of "auth" */
+    ck_assert_uint_eq(k, sections[0].nkeys + sections[1].nkeys + 2 + docs_agree_auth(man));
+    /* the example's token_cache_entries is the documented default */
+    ck_assert_msg(man_entry(man, "token_cache_entries", &min, &max, &def), "no entry");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(root, "auth"),
+                                                        "token_cache_entries")),
+                     (json_int_t)def);
     json_decref(root);
     free(conf);
     free(text);

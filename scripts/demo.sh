@@ -84,6 +84,10 @@ until grep -q '^READY' "$DEMO/backend.out" 2>/dev/null; do
 done
 cat "$DEMO/backend.out"
 
+DEMO_TOKEN=sparkgate-demo-token
+say "the demo token is \"$DEMO_TOKEN\"; conf/demo.json holds only its digest:"
+echo "printf %s $DEMO_TOKEN | ./sparkgate hash-token  ->  $(printf %s "$DEMO_TOKEN" | ./sparkgate hash-token)"
+
 say "checking the configuration: ./sparkgate -t -c conf/demo.json"
 ./sparkgate -t -c conf/demo.json
 
@@ -101,7 +105,7 @@ echo "sparkgate pid $SG_PID is listening"
 
 say "running scripts/demo_client.py through sparkgate"
 rc=0
-"$PY" scripts/demo_client.py --port $SG_PORT --ca certs/ca.pem \
+"$PY" scripts/demo_client.py --port $SG_PORT --ca certs/ca.pem --token "$DEMO_TOKEN" \
     --record "$DEMO/backend-record.jsonl" --workdir "$DEMO" || rc=$?
 
 say "last lines of sparkgate's log ($DEMO/sparkgate.log)"
@@ -122,7 +126,7 @@ wait "$BE_PID" 2>/dev/null || true
 BE_PID=
 
 if [ "$rc" = 0 ]; then
-    say "demo passed.  Point a Spark Connect client at: sc://localhost:$SG_PORT/;use_ssl=true"
+    say "demo passed.  Point a Spark Connect client at: sc://localhost:$SG_PORT/;use_ssl=true;token=$DEMO_TOKEN"
     echo "(trusting the dev CA certs/ca.pem, e.g. GRPC_DEFAULT_SSL_ROOTS_FILE_PATH=$ROOT/certs/ca.pem)"
 else
     say "demo FAILED (status $rc); logs in $DEMO/"

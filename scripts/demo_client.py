@@ -42,13 +42,19 @@ class Demo:
         self.args = args
         self.pb = load_proto(args.workdir)
         with open(args.ca, "rb") as f:
-            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+            self.tls = grpc.ssl_channel_credentials(root_certificates=f.read())
+        # what PySpark does with sc://...;token=T: TLS + "authorization: Bearer T"
+        creds = self.tls
+        if args.token:
+            creds = grpc.composite_channel_credentials(
+                self.tls, grpc.access_token_call_credentials(args.token))
         self.channel = grpc.secure_channel(
             "localhost:%d" % args.port, creds,
             options=[("grpc.enable_http_proxy", 0),
                      ("grpc.max_receive_message_length", 64 * MIB)])
         self.session = str(uuid.uuid4())
-        self.user = self.pb.UserContext(user_id="demo-user", user_name="alice")
+        # the client claims to be someone else: sparkgate binds the real principal
+        self.user = self.pb.UserContext(user_id="mallory", user_name="mallory")
         self.failures = []
 
     # -- helpers ------------------------------------------------------------
@@ -224,6 +230,42 @@ class Demo:
         resp, call = self.stub("ReleaseSession", pb.ReleaseSessionResponse).with_call(req, timeout=10)
         self.show("received (backend %s):" % self.backend_of(call), resp)
 
+    def refused(self):
+        grpc, pb = self.grpc, self.pb
+        req = pb.ConfigRequest(session_id=self.session, user_context=self.user)
+        req.operation.get.keys.append("spark.sql.shuffle.partitions")
+        for label, token in (("no token", None), ("a wrong token", "not-the-token")):
+            creds = self.tls
+            if token:
+                creds = grpc.composite_channel_credentials(
+                    self.tls, grpc.access_token_call_credentials(token))
+            ch = grpc.secure_channel("localhost:%d" % self.args.port, creds,
+                                     options=[("grpc.enable_http_proxy", 0)])
+            m = ch.unary_unary(SERVICE + "Config", request_serializer=lambda x: x.SerializeToString(),
+                               response_deserializer=pb.ConfigResponse.FromString)
+            try:
+                m(req, timeout=10)
+                raise AssertionError("a call with %s succeeded" % label)
+            except grpc.RpcError as e:
+                print("    with %s -> %s: %s" % (label, e.code().name, e.details()))
+                assert e.code() == grpc.StatusCode.UNAUTHENTICATED
+            finally:
+                ch.close()
+
+    def identity(self):
+        if not self.args.record:
+            print("    (no backend record to check)")
+            return
+        seen = set()
+        with open(self.args.record) as f:
+            for line in f:
+                ev = json.loads(line)
+                if ev.get("ev") == "message" and ev.get("user_id"):
+                    seen.add(ev["user_id"])
+        print("    the client put user_id \"mallory\" in every request; the backend saw: %s"
+              % ", ".join(sorted(seen)))
+        assert "mallory" not in seen, "a client-chosen user_id reached the backend"
+
     def unknown(self):
         grpc = self.grpc
         m = self.channel.unary_unary(SERVICE + "DropAllTables", request_serializer=lambda b: b,
@@ -239,7 +281,8 @@ class Demo:
 
     def run(self):
         print("connection string for Spark clients: sc://localhost:%d/;use_ssl=true" % self.args.port)
-        print("session %s, user_id demo-user" % self.session)
+        print("session %s; the client claims user_id \"mallory\"" % self.session)
+        self.step("0. without a valid token, sparkgate refuses the call", self.refused)
         self.step("1. Config: set and get a session option", self.config)
         self.step("2. AnalyzePlan: spark_version", self.analyze)
         self.step("3. ExecutePlan: stream %d MiB of Arrow batches, verify the checksum"
@@ -248,6 +291,7 @@ class Demo:
         self.step("5. ReattachExecute: resume the operation's stream", self.reattach)
         self.step("6. ReleaseSession", self.release)
         self.step("7. an unknown method is answered by sparkgate itself", self.unknown)
+        self.step("8. identity binding: what user_id did the backend see?", self.identity)
         self.channel.close()
         if self.failures:
             print("\n%d step(s) FAILED: %s" % (len(self.failures), "; ".join(self.failures)))
@@ -263,6 +307,7 @@ def main():
     ap.add_argument("--record", help="the test backend's --record file (checksum comparison)")
     ap.add_argument("--workdir", help="where to put generated code (default: a temp dir)")
     ap.add_argument("--mib", type=int, default=50, help="size of the ExecutePlan stream")
+    ap.add_argument("--token", help="bearer token (as in sc://host:port/;token=...)")
     args = ap.parse_args()
     if not args.workdir:
         args.workdir = tempfile.mkdtemp(prefix="sg-demo-")

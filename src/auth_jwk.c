@@ -54,11 +54,18 @@ static const struct jwk_curve jwk_curves[] = {
 
 #define CURVE_COUNT (sizeof(jwk_curves) / sizeof(jwk_curves[0]))
 
+/* Copies |msg| into |err| as one printable line: jansson's messages quote
+ * the offending input, which may hold newlines or any other byte. */
 static void
 set_err(char *err, size_t errlen, const char *msg)
 {
-    if (err != NULL && errlen > 0)
-        snprintf(err, errlen, "%s", msg);
+    size_t i;
+
+    if (err == NULL || errlen == 0)
+        return;
+    for (i = 0; msg[i] != '\0' && i + 1 < errlen; i++)
+        err[i] = (unsigned char)msg[i] < 0x20 || (unsigned char)msg[i] > 0x7e ? '?' : msg[i];
+    err[i] = '\0';
 }
 
 static struct auth_jwks *

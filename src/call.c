@@ -85,6 +85,7 @@ struct call {
     TAILQ_ENTRY(call) be_link;
     int32_t be_sid;     /* 0 until submitted */
     bool be_closed;     /* backend stream closed */
+    bool be_cancelled;  /* RST_STREAM(CANCEL) submitted */
     size_t backend_idx;
     bool routed;
     char route_key[AUTH_PRINCIPAL_MAX + 1 + 128]; /* principal NUL session_id */
@@ -411,7 +412,14 @@ cancel_backend(struct call *c)
     if (c->be == NULL)
         return;
     if (c->be_sid > 0) {
-        if (!c->be_closed) {
+        /*
+         * Once: if HEADERS were still queued, nghttp2 drops them on the first
+         * RST; a second RST would go out for a stream the backend never saw,
+         * and it answers that with GOAWAY(PROTOCOL_ERROR) - for every call
+         * sharing the connection.
+         */
+        if (!c->be_closed && !c->be_cancelled) {
+            c->be_cancelled = true;
             nghttp2_submit_rst_stream(be_io(c->be)->sess, NGHTTP2_FLAG_NONE, c->be_sid,
                                       NGHTTP2_CANCEL);
             be_kick(c->be);
@@ -440,6 +448,11 @@ call_fail(struct call *c, int status, const char *fmt, ...)
     if (c->state == CALL_ST_DONE)
         return;
     c->state = CALL_ST_DONE;
+    if (c->resp_started && c->resp_eos) {
+        /* the backend's whole answer, trailers included, is already queued: it stands */
+        cancel_backend(c);
+        return;
+    }
     c->local = true;
     c->status = status;
     /* the access log keeps the head of the message */
@@ -452,8 +465,8 @@ call_fail(struct call *c, int status, const char *fmt, ...)
 
     grpc_message_encode(msg, enc, sizeof(enc));
     snprintf(st, sizeof(st), "%d", status);
-    hdrs_clear(&c->trl);
     if (!c->resp_started) {
+        hdrs_clear(&c->trl);
         /* gRPC trailers-only: HTTP 200, content-type, grpc-status, grpc-message */
         if (hdrs_add_str(&c->trl, ":status", "200") != 0 ||
             hdrs_add_str(&c->trl, "content-type", "application/grpc") != 0 ||
@@ -467,6 +480,7 @@ call_fail(struct call *c, int status, const char *fmt, ...)
         c->resp_eos = true;
     } else if (!c->resp_eos) {
         /* headers went out: the status follows whatever data is queued */
+        hdrs_clear(&c->trl);
         if (hdrs_add_str(&c->trl, "grpc-status", st) != 0 ||
             hdrs_add_str(&c->trl, "grpc-message", enc) != 0) {
             nghttp2_submit_rst_stream(fe_io(c->fe)->sess, NGHTTP2_FLAG_NONE, c->fe_sid,
@@ -860,8 +874,9 @@ on_message(struct call *c)
                   "sparkgate: %s takes exactly one request message, got more", c->m->name);
         return;
     }
-    body = evbuffer_pullup(c->msg, -1);
-    if (body == NULL && len > 0) {
+    /* an empty message is valid protobuf; pullup of nothing is NULL */
+    body = len > 0 ? evbuffer_pullup(c->msg, -1) : (const uint8_t *)"";
+    if (body == NULL) {
         call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
         return;
     }
@@ -996,7 +1011,7 @@ call_fe_closed(struct call *c, uint32_t error_code)
     if (error_code != NGHTTP2_NO_ERROR && c->status < 0) {
         c->status = GRPC_CANCELLED;
         c->local = true;
-        snprintf(c->reason, sizeof(c->reason), "client reset the stream (HTTP/2 error %u)",
+        snprintf(c->reason, sizeof(c->reason), "client stream reset (HTTP/2 error %u)",
                  error_code);
     }
     /* the client is gone: the backend must stop working for it */

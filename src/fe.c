@@ -235,6 +235,35 @@ glitch(struct fe_conn *c, nghttp2_session *s, double cost)
     }
 }
 
+/*
+ * Counted at the frame header: with SETTINGS_NO_RFC7540_PRIORITIES nghttp2
+ * never reports PRIORITY frames to on_frame_recv, but every frame begins.
+ */
+static int
+on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *arg)
+{
+    struct fe_conn *c = arg;
+
+    switch (hd->type) {
+    case NGHTTP2_PING:
+    case NGHTTP2_SETTINGS:
+        if (!(hd->flags & NGHTTP2_FLAG_ACK))
+            glitch(c, s, 1.0);
+        break;
+    case NGHTTP2_PRIORITY:
+    case NGHTTP2_RST_STREAM:
+        glitch(c, s, 1.0);
+        break;
+    case NGHTTP2_DATA:
+        if (hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM))
+            glitch(c, s, 1.0);
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
 static int
 on_invalid_frame(nghttp2_session *s, const nghttp2_frame *frame, int err, void *arg)
 {
@@ -250,23 +279,6 @@ on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
     struct fe_conn *c = arg;
     struct call *call;
 
-    switch (frame->hd.type) {
-    case NGHTTP2_PING:
-    case NGHTTP2_SETTINGS:
-        if (!(frame->hd.flags & NGHTTP2_FLAG_ACK))
-            glitch(c, s, 1.0);
-        break;
-    case NGHTTP2_PRIORITY:
-    case NGHTTP2_RST_STREAM:
-        glitch(c, s, 1.0);
-        break;
-    case NGHTTP2_DATA:
-        if (frame->hd.length == 0 && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
-            glitch(c, s, 1.0);
-        break;
-    default:
-        break;
-    }
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
         return 0;
     call = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
@@ -331,6 +343,7 @@ start_h2(struct fe_conn *c)
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
     nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, on_invalid_frame);
+    nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, on_begin_frame);
     /* credit goes back only as call.c forwards (security-notes H11) */
     nghttp2_option_set_no_auto_window_update(opt, 1);
     if (nghttp2_session_server_new2(&c->io.sess, cbs, c, opt) != 0)

@@ -13,7 +13,6 @@ import socket
 import ssl
 import struct
 import time
-import uuid
 
 import pytest
 
@@ -233,8 +232,9 @@ class RawH2:
     def _end_block(self):
         sid, flags, block = self.block
         self.block = None
-        hdrs = [(k.decode() if isinstance(k, bytes) else k, v.decode() if isinstance(v, bytes) else v)
-                for k, v in self.dec.decode(bytes(block))]
+        def s(x):
+            return x.decode() if isinstance(x, bytes) else x
+        hdrs = [(s(k), s(v)) for k, v in self.dec.decode(bytes(block))]
         st = self.stream(sid)
         if st["headers"] is None:
             st["headers"] = hdrs
@@ -266,8 +266,10 @@ def http_status(st):
 
 def describe(c, sid):
     st = c.stream(sid)
-    return "stream %d: headers=%r trailers=%r rst=%r data=%d bytes; goaway=%r closed=%s" % (
-        sid, st["headers"], st["trailers"], st["rst"], len(st["data"]), c.goaway, c.closed)
+    return ("stream %d: headers=%r trailers=%r rst=%r data=%d bytes ended=%s; "
+            "goaway=%r closed=%s") % (
+        sid, st["headers"], st["trailers"], st["rst"], len(st["data"]), st["ended"], c.goaway,
+        c.closed)
 
 
 def body_of(method, **kw):
@@ -532,15 +534,22 @@ def test_h08_empty_data_frames(hstack):
 
 
 def test_h13_priority_flood(hstack):
-    """5 000 PRIORITY frames (idle streams): GOAWAY and close."""
+    """5 000 PRIORITY frames (idle streams) after one real request: GOAWAY
+    and close, well before any connection timer would."""
     c = RawH2(hstack.port)
     try:
+        sid = c.new_sid()
+        c.send(c.headers_frame(sid, c.request_headers(H.SERVICE + "Config")) +
+               frame(DATA, END_STREAM, sid, H.grpc_frame(body_of("Config"))))
+        assert grpc_status(c.wait_done(sid, 10.0)) == H.OK, describe(c, sid)
         data = b"".join(frame(PRIORITY, 0, 2 * i + 101, struct.pack(">IB", 0, 15))
                         for i in range(5000))
+        t0 = time.monotonic()
         c.send(data)
-        c.wait_closed(10.0)
-        assert c.goaway is not None, "PRIORITY flood: no GOAWAY (closed=%s)" % c.closed
-        assert c.closed, "PRIORITY flood: GOAWAY %r but the connection stayed open" % (c.goaway,)
+        c.wait_closed(5.0)
+        assert c.goaway is not None and c.closed, \
+            "PRIORITY flood: goaway=%r closed=%s after %.1fs" % (
+                c.goaway, c.closed, time.monotonic() - t0)
     finally:
         c.close()
     still_serving(hstack)
@@ -676,15 +685,39 @@ def test_g07_truncated_at_end_stream(gstack, body):
     assert_not_forwarded(gstack, tid)
 
 
+def attack_beside_neighbour(stack, path, body, tid, extra=()):
+    """Sends the attack on a connection that already has a call in flight
+    (same worker, hence the same backend connection): whatever sparkgate
+    does to the attacking call must not hurt the neighbour.  Returns
+    (conn, attack stream, neighbour stream)."""
+    c = RawH2(stack.port)
+    nsid = c.new_sid()
+    c.send(c.headers_frame(nsid, c.request_headers(
+        H.SERVICE + "ExecutePlan", tagged(H.new_test_id(), ("sc-test-count", "3"),
+                                          ("sc-test-delay-ms", "300")))) +
+        frame(DATA, END_STREAM, nsid, H.grpc_frame(body_of("ExecutePlan"))))
+    nst = c.stream(nsid)
+    assert c.wait(lambda: nst["headers"] is not None, 10.0), describe(c, nsid)
+    sid = c.new_sid()
+    c.send(c.headers_frame(sid, c.request_headers(path, tagged(tid, *extra))) +
+           frame(DATA, END_STREAM, sid, body))
+    st = c.wait_done(sid, 10.0)
+    c.sid = sid
+    c.wait_done(nsid, 10.0)
+    return c, st, nst
+
+
 def test_g07_truncated_after_a_complete_message(gstack):
     """AddArtifacts (client streaming): a full message then a partial one at
-    END_STREAM: INTERNAL, and the backend never completes the call."""
+    END_STREAM: INTERNAL, the backend never completes the call, and a call
+    in flight beside it is unharmed."""
     tid = H.new_test_id()
     m = H.make_request("AddArtifacts", session_id=SESSION).SerializeToString()
-    c, st = one_request(gstack, H.SERVICE + "AddArtifacts",
-                        body=H.grpc_frame(m) + b"\0\0\0\0\x30" + m[:10], extra=tagged(tid))
+    c, st, nst = attack_beside_neighbour(gstack, H.SERVICE + "AddArtifacts",
+                                         H.grpc_frame(m) + b"\0\0\0\0\x30" + m[:10], tid)
     try:
         assert grpc_status(st) == INTERNAL, describe(c, c.sid)
+        assert grpc_status(nst) == H.OK, "the neighbour call suffered: " + describe(c, 1)
     finally:
         c.close()
     still_serving(gstack)
@@ -695,15 +728,19 @@ def test_g07_truncated_after_a_complete_message(gstack):
 
 
 def test_g08_two_messages_on_execute_plan(gstack):
+    """Two ExecutePlanRequests on one stream (the second as another user
+    with another plan): INVALID_ARGUMENT, the backend never runs the
+    second, and a call in flight beside it is unharmed."""
     tid = H.new_test_id()
     m1 = H.make_request("ExecutePlan", session_id=SESSION, query="SELECT 1")
     m2 = H.make_request("ExecutePlan", session_id=SESSION, query="DROP TABLE victim",
                         user_id="bob", user_name="bob")
     body = H.grpc_frame(m1.SerializeToString()) + H.grpc_frame(m2.SerializeToString())
-    c, st = one_request(gstack, H.SERVICE + "ExecutePlan", body=body,
-                        extra=tagged(tid, ("sc-test-delay-ms", "300")))
+    c, st, nst = attack_beside_neighbour(gstack, H.SERVICE + "ExecutePlan", body, tid,
+                                         extra=[("sc-test-delay-ms", "300")])
     try:
         assert grpc_status(st) == H.INVALID_ARGUMENT, describe(c, c.sid)
+        assert grpc_status(nst) == H.OK, "the neighbour call suffered: " + describe(c, 1)
     finally:
         c.close()
     still_serving(gstack)
@@ -733,27 +770,28 @@ def test_g10_one_byte_data_frames(gstack):
     assert s["messages"][0].get("session_id") == SESSION
 
 
-def test_g11_empty_message_execute_plan(gstack):
+def test_g11_empty_message_execute_plan(hstack):
     """A zero-length ExecutePlanRequest: whatever sparkgate decides, the
     client gets a clean gRPC status (forwarded and answered by the backend,
-    or INVALID_ARGUMENT)."""
+    or INVALID_ARGUMENT).  A stack of its own: a crash here must not take
+    the other request tests with it."""
     tid = H.new_test_id()
-    c, st = one_request(gstack, H.SERVICE + "ExecutePlan", body=H.grpc_frame(b""),
+    c, st = one_request(hstack, H.SERVICE + "ExecutePlan", body=H.grpc_frame(b""),
                         extra=tagged(tid))
     try:
         assert st["rst"] is None and st["ended"], describe(c, c.sid)
         code = grpc_status(st)
-        assert code is not None and code != H.OK, describe(c, c.sid)
+        assert code is not None, describe(c, c.sid)
         assert http_status(st) == 200
     finally:
         c.close()
-    still_serving(gstack)
-    s = gstack.b1.find_stream(tid)
+    still_serving(hstack)
+    s = hstack.b1.find_stream(tid)
     if s is None:
         assert code == H.INVALID_ARGUMENT, describe(c, c.sid)
     else:
         # forwarded: the backend answered, and the answer reached the client
-        s = gstack.b1.wait_stream(tid, timeout=5.0)
+        s = hstack.b1.wait_stream(tid, timeout=5.0)
         assert s["close"].get("grpc_status") == code, (s["close"], code)
 
 
@@ -823,11 +861,13 @@ def test_i05_path_confusion(gstack, path):
     tid = H.new_test_id()
     c, st = one_request(gstack, path, body=H.grpc_frame(body_of("Config")), extra=tagged(tid))
     try:
+        if " " in path and st["rst"] is not None:
+            return  # not a valid :path at all: nghttp2 resets the stream (RFC 9113 8.3.1)
         assert grpc_status(st) == H.UNIMPLEMENTED, describe(c, c.sid)
         assert st["trailers"] is None and not st["data"], "not trailers-only: " + describe(c, c.sid)
     finally:
         c.close()
-    assert_not_forwarded(gstack, tid)
+        assert_not_forwarded(gstack, tid)
 
 
 def test_i05_path_without_slash_odd_scheme(gstack):
@@ -897,21 +937,30 @@ def test_i06_trailers_with_credentials_ignored(gstack):
     assert s["messages"] and s["messages"][0].get("user_id") == "alice", s["messages"]
 
 
-@pytest.mark.parametrize("value", ["99999999H", "-1S", "1n", "abc", "100000000S", "0m",
-                                   "18446744073709551616n", "", "1"])
-def test_i07_grpc_timeout_garbage(gstack, value):
-    tid = H.new_test_id()
-    c, st = one_request(gstack, body=H.grpc_frame(body_of("Config")),
-                        extra=tagged(tid, ("grpc-timeout", value)))
+@pytest.mark.parametrize("value", ["99999999H", "-1S", "abc", "100000000S",
+                                   "18446744073709551616n", "", "1", "1n", "0m", "1m"])
+def test_i07_grpc_timeout(gstack, value):
+    """Garbage, huge and tiny grpc-timeout values: never a crash, always a
+    clean gRPC status.  Tiny deadlines race the backend's answer, so those
+    are tried 25 times on one connection."""
+    tiny = value in ("1n", "0m", "1m")
+    c = RawH2(gstack.port)
     try:
-        code = grpc_status(st)
-        assert st["rst"] is None and code is not None, describe(c, c.sid)
-        if value in ("1n", "0m"):
-            assert code in (H.OK, H.DEADLINE_EXCEEDED), describe(c, c.sid)
-        elif value == "99999999H":
-            assert code == H.OK, describe(c, c.sid)
-        else:
-            assert code in (H.OK, H.INVALID_ARGUMENT), describe(c, c.sid)
+        for _ in range(25 if tiny else 1):
+            sid = c.new_sid()
+            c.send(c.headers_frame(sid, c.request_headers(
+                H.SERVICE + "Config", tagged(H.new_test_id(), ("grpc-timeout", value)))) +
+                frame(DATA, END_STREAM, sid, H.grpc_frame(body_of("Config"))))
+            st = c.wait_done(sid, 10.0)
+            code = grpc_status(st)
+            assert st["rst"] is None and st["ended"] and code is not None, \
+                "grpc-timeout %r: no gRPC status: %s" % (value, describe(c, sid))
+            if tiny:
+                assert code in (H.OK, H.DEADLINE_EXCEEDED), describe(c, sid)
+            elif value == "99999999H":
+                assert code == H.OK, describe(c, sid)
+            else:
+                assert code in (H.OK, H.INVALID_ARGUMENT), describe(c, sid)
     finally:
         c.close()
     still_serving(gstack)

@@ -1046,10 +1046,13 @@ static const char *const auth_int_keys[] = {
 static long long
 auth_int_value(const struct cfg *c, const char *key)
 {
-    const struct cfg_issuer *is = &c->auth.issuers[0];
+    const struct cfg_issuer *is;
 
     if (strcmp(key, "token_cache_entries") == 0)
         return c->auth.cache_entries;
+    /* the issuer keys are asked for only of configs that have an issuer */
+    ck_assert_uint_gt(c->auth.nissuers, 0);
+    is = &c->auth.issuers[0];
     if (strcmp(key, "clock_skew_s") == 0)
         return is->skew_s;
     if (strcmp(key, "jwks_refresh_s") == 0)

@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/obj_mac.h>
@@ -711,10 +712,14 @@ verify_hmac(const struct jws *j, const struct auth_jwk *k, const struct alg_info
     uint8_t mac[EVP_MAX_MD_SIZE];
     unsigned maclen = 0;
 
+    ERR_set_mark();
     if (k->secret_len > INT_MAX ||
         HMAC(ai->md(), k->secret, (int)k->secret_len, (const unsigned char *)j->token,
-             j->signing_len, mac, &maclen) == NULL)
+             j->signing_len, mac, &maclen) == NULL) {
+        ERR_pop_to_mark();
         return fail(res, AUTH_JWT_BAD_SIGNATURE, "signature could not be checked");
+    }
+    ERR_pop_to_mark();
     /* constant time: the MAC is a secret until it matches */
     if (j->sig_len != maclen || CRYPTO_memcmp(mac, j->sig, maclen) != 0) {
         OPENSSL_cleanse(mac, sizeof(mac));
@@ -724,6 +729,11 @@ verify_hmac(const struct jws *j, const struct auth_jwk *k, const struct alg_info
     return AUTH_JWT_OK;
 }
 
+/*
+ * Checks the signature of |j| with |k|.  OpenSSL's complaints about a bad
+ * signature are popped off the thread's error queue: the caller runs on a
+ * worker thread whose next SSL_get_error() must not see them.
+ */
 static enum auth_jwt_err
 verify_pkey(const struct jws *j, const struct auth_jwk *k, const struct alg_info *ai,
             struct auth_jwt_result *res)
@@ -750,6 +760,7 @@ verify_pkey(const struct jws *j, const struct auth_jwk *k, const struct alg_info
         sig = der;
     }
 
+    ERR_set_mark();
     mctx = EVP_MD_CTX_new();
     if (mctx == NULL)
         goto broken;
@@ -765,12 +776,14 @@ verify_pkey(const struct jws *j, const struct auth_jwk *k, const struct alg_info
     /* one shot: Ed25519 cannot stream, and the others do not need to */
     rc = EVP_DigestVerify(mctx, sig, sig_len, (const unsigned char *)j->token, j->signing_len);
     EVP_MD_CTX_free(mctx);
+    ERR_pop_to_mark();
     if (rc != 1)
         return fail(res, AUTH_JWT_BAD_SIGNATURE, "signature invalid");
     return AUTH_JWT_OK;
 
 broken:
     EVP_MD_CTX_free(mctx);
+    ERR_pop_to_mark();
     return fail(res, AUTH_JWT_BAD_SIGNATURE, "signature could not be checked");
 }
 

@@ -95,14 +95,18 @@ typedef void auth_jwk_drop_cb(void *arg, const char *kid, const char *reason);
 struct auth_jwks *auth_jwks_parse(const char *json, size_t len, bool allow_oct,
                                   auth_jwk_drop_cb *drop, void *arg, char *err, size_t errlen);
 
-/* Builds a one-key set from a PEM public key (RSA, EC or Ed25519) with |kid|. */
+/* Builds a one-key set from a PEM public key (RSA, EC or Ed25519) with |kid|
+ * (NULL: none), checked as a JWKS key is; one PEM block only. */
 struct auth_jwks *auth_jwks_from_pem(const char *pem, size_t len, const char *kid, char *err,
                                      size_t errlen);
 
-/* Builds a one-key HMAC set (secret copied). */
+/* Builds a one-key HMAC set (secret copied, wiped on free).  NULL for an
+ * empty secret or a kid of AUTH_JWK_KID_MAX bytes or more. */
 struct auth_jwks *auth_jwks_from_secret(const uint8_t *secret, size_t len, const char *kid);
 
-/* Merges sets (keys are re-referenced). Returns a new set or NULL. */
+/* Merges sets (keys are re-referenced, NULL sets skipped; when two keys
+ * share a kid the first set's wins, as within one JWKS). Returns a new set
+ * or NULL. */
 struct auth_jwks *auth_jwks_merge(struct auth_jwks *const *sets, size_t n);
 
 /* Finds a key by exact kid; NULL if none (and for "": a token's empty kid
@@ -119,12 +123,12 @@ void auth_jwks_unref(struct auth_jwks *s);
 
 /* What an issuer accepts (built from the configuration). */
 struct auth_jwt_issuer {
-    const char *issuer;          /* exact "iss" */
-    const char *const *audiences;/* any of these in "aud" */
+    const char *issuer;          /* exact "iss"; NULL refuses every token */
+    const char *const *audiences;/* any of these in "aud"; none refuses every token */
     size_t naudiences;
     unsigned algs;               /* allowlist, AUTH_JWT_* bits */
-    int64_t skew_s;              /* clock skew for exp/nbf/iat, default 60 */
-    const char *principal_claim; /* "sub", "email", "preferred_username", "client_id", ... */
+    int64_t skew_s;              /* clock skew for exp/nbf/iat, default 60; 0..86400 */
+    const char *principal_claim; /* "sub" (NULL), "email", "preferred_username", ... */
 };
 
 /* Why a token was refused: what the client is told (grpc-message), and
@@ -156,7 +160,9 @@ struct auth_jwt_result {
 
 /*
  * Reads "iss" (and "kid"/"alg") from an unverified token so the caller can
- * pick the issuer configuration and key set.  Nothing read here is trusted.
+ * pick the issuer configuration and key set.  Nothing read here is trusted;
+ * res->iss is "" when absent, and an "iss" that is not a string, is longer
+ * than 255 bytes or holds control characters makes the token malformed.
  * Returns AUTH_JWT_OK or AUTH_JWT_MALFORMED (with reason).
  */
 enum auth_jwt_err auth_jwt_peek(const char *token, size_t len, struct auth_jwt_result *res);

@@ -180,6 +180,30 @@ no_passphrase(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
+/* What |alg| needs, for the message when the key does not fit. */
+static const char *
+alg_needs(unsigned alg)
+{
+    switch (alg) {
+    case AUTH_JWT_ES256:
+        return "an EC P-256 key";
+    case AUTH_JWT_ES384:
+        return "an EC P-384 key";
+    case AUTH_JWT_ES512:
+        return "an EC P-521 key";
+    case AUTH_JWT_EDDSA:
+        return "an Ed25519 key";
+    case AUTH_JWT_HS256:
+        return "a secret of at least 32 bytes";
+    case AUTH_JWT_HS384:
+        return "a secret of at least 48 bytes";
+    case AUTH_JWT_HS512:
+        return "a secret of at least 64 bytes";
+    default:
+        return "an RSA key of at least 2048 bits";
+    }
+}
+
 /* Runs the verifier's key rules on |set| (one key) for |alg|; consumes |set|. */
 static int
 check_fits(struct auth_jwks *set, unsigned alg, const char *err)
@@ -193,8 +217,8 @@ check_fits(struct auth_jwks *set, unsigned alg, const char *err)
     ok = auth_jwk_fits_alg(&set->keys[0], alg);
     auth_jwks_unref(set);
     if (!ok) {
-        fprintf(stderr, "sparkgate mint-token: the key does not fit %s (see --help)\n",
-                auth_jwt_alg_name(alg));
+        fprintf(stderr, "sparkgate mint-token: %s needs %s\n", auth_jwt_alg_name(alg),
+                alg_needs(alg));
         return -1;
     }
     return 0;

@@ -357,13 +357,44 @@ parse_issuer(struct cfg_ctx *x, json_t *o, struct cfg_issuer *is)
     return 0;
 }
 
+/*
+ * Maps string member |key| (value |s|) through |names| -> |values|; an
+ * unknown value is an error that lists the accepted ones (|quote|d or not).
+ */
+static int
+pick_enum(struct cfg_ctx *x, const char *key, const char *s, const char *const *names,
+          const int *values, size_t n, bool quote, int *out)
+{
+    char shown[CFG_SHOW_MAX + 4], list[256] = "";
+    size_t i, old;
+    int rc;
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = values[i];
+            return 0;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        strncat(list, i == 0 ? "" : (i + 1 == n ? " or " : ", "), sizeof(list) - strlen(list) - 1);
+        if (quote)
+            strncat(list, "\"", sizeof(list) - strlen(list) - 1);
+        strncat(list, names[i], sizeof(list) - strlen(list) - 1);
+        if (quote)
+            strncat(list, "\"", sizeof(list) - strlen(list) - 1);
+    }
+    old = cfgp_push_key(x, key);
+    rc = cfgp_fail(x, "\"%s\" is not %s", cfgp_show(s, shown, sizeof(shown)), list);
+    cfgp_pop(x, old);
+    return rc;
+}
+
 static int
 parse_mtls(struct cfg_ctx *x, json_t *root, struct cfg_auth *a)
 {
-    char shown[CFG_SHOW_MAX + 4];
     const char *from = NULL;
     json_t *o;
-    size_t old, old2;
+    size_t old;
     int rc;
 
     if ((rc = cfgp_get_typed(x, root, "mtls", JSON_OBJECT, "an object", false, &o)) < 0 ||
@@ -379,20 +410,13 @@ parse_mtls(struct cfg_ctx *x, json_t *root, struct cfg_auth *a)
         (rc = check_name(x, o, "profile", a->mtls_profile, AUTH_PROFILE_NAME_MAX)) < 0)
         goto out;
     if (from != NULL) {
-        if (strcmp(from, "cn") == 0)
-            a->mtls_from = CFG_MTLS_CN;
-        else if (strcmp(from, "san_email") == 0)
-            a->mtls_from = CFG_MTLS_SAN_EMAIL;
-        else if (strcmp(from, "san_dns") == 0)
-            a->mtls_from = CFG_MTLS_SAN_DNS;
-        else if (strcmp(from, "san_uri") == 0)
-            a->mtls_from = CFG_MTLS_SAN_URI;
-        else {
-            old2 = cfgp_push_key(x, "principal_from");
-            rc = cfgp_fail(x, "\"%s\" is not cn, san_email, san_dns or san_uri",
-                           cfgp_show(from, shown, sizeof(shown)));
-            cfgp_pop(x, old2);
-        }
+        static const char *const names[] = {"cn", "san_email", "san_dns", "san_uri"};
+        static const int values[] = {CFG_MTLS_CN, CFG_MTLS_SAN_EMAIL, CFG_MTLS_SAN_DNS,
+                                     CFG_MTLS_SAN_URI};
+        int v = 0;
+
+        rc = pick_enum(x, "principal_from", from, names, values, ARRAY_SIZE(names), false, &v);
+        a->mtls_from = (enum cfg_mtls_from)v;
     }
 out:
     cfgp_pop(x, old);
@@ -402,10 +426,9 @@ out:
 static int
 parse_identity(struct cfg_ctx *x, json_t *root, struct cfg_auth *a)
 {
-    char shown[CFG_SHOW_MAX + 4];
     const char *mode = NULL;
     json_t *o;
-    size_t old, old2;
+    size_t old;
     int rc;
 
     if ((rc = cfgp_get_typed(x, root, "identity", JSON_OBJECT, "an object", false, &o)) < 0 ||
@@ -420,16 +443,12 @@ parse_identity(struct cfg_ctx *x, json_t *root, struct cfg_auth *a)
                        &a->nstrip_prefixes)) < 0)
         goto out;
     if (mode != NULL) {
-        if (strcmp(mode, "rewrite") == 0)
-            a->require_match = false;
-        else if (strcmp(mode, "require_match") == 0)
-            a->require_match = true;
-        else {
-            old2 = cfgp_push_key(x, "mode");
-            rc = cfgp_fail(x, "\"%s\" is not \"rewrite\" or \"require_match\"",
-                           cfgp_show(mode, shown, sizeof(shown)));
-            cfgp_pop(x, old2);
-        }
+        static const char *const names[] = {"rewrite", "require_match"};
+        static const int values[] = {0, 1};
+        int v = 0;
+
+        rc = pick_enum(x, "mode", mode, names, values, ARRAY_SIZE(names), true, &v);
+        a->require_match = v != 0;
     }
 out:
     cfgp_pop(x, old);

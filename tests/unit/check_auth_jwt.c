@@ -21,6 +21,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
@@ -930,7 +931,10 @@ START_TEST(tc_verify_table)
     tok = sign_token(hdr, c->pl != NULL ? c->pl : GOOD_PL, c->who, c->alg);
     mutate(&tok, c->m);
     memset(&res, 0xa5, sizeof(res));
+    ERR_clear_error();
     auth_jwt_verify(tok, strlen(tok), &issuer, keyset, NOW, &res);
+    /* nothing left on OpenSSL's per-thread error queue for the next SSL_get_error() */
+    ck_assert_uint_eq(ERR_peek_error(), 0);
     ck_assert_msg(res.err == c->want, "%s: err %d, want %d (%s)", c->name, res.err, c->want,
                   res.reason);
     ck_assert_msg(strstr(res.reason, c->reason) != NULL, "%s: reason \"%s\" lacks \"%s\"",
@@ -1366,7 +1370,9 @@ jwks_expect(const char *doc, bool allow_oct, const char *kept, int ndrops, const
     size_t i;
 
     memset(&d, 0, sizeof(d));
+    ERR_clear_error();
     s = auth_jwks_parse(doc, strlen(doc), allow_oct, on_drop, &d, err, sizeof(err));
+    ck_assert_uint_eq(ERR_peek_error(), 0);
     ck_assert_msg(s != NULL, "%s", err);
     for (i = 0; i < s->nkeys; i++) {
         strcat(got, i > 0 ? "," : "");

@@ -14,5 +14,6 @@ Suite *cfg_suite(void);
 Suite *cfg_auth_suite(void);
 Suite *auth_suite(void);
 Suite *auth_jwks_suite(void);
+Suite *auth_jwt_suite(void);
 
 #endif

@@ -25,6 +25,7 @@ main(void)
     srunner_add_suite(sr, cfg_auth_suite());
     srunner_add_suite(sr, auth_suite());
     srunner_add_suite(sr, auth_jwks_suite());
+    srunner_add_suite(sr, auth_jwt_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -1,0 +1,61 @@
+#!/bin/sh
+# bench/run.sh: sparkgate vs the test backend direct vs nghttpx, in one run.
+#
+#   bench/run.sh
+#
+# Builds sparkgate and tests/backend/sc-test-backend if needed, then runs
+# bench/bench.py, which starts the backend (h2c + TLS), sparkgate and nghttpx
+# on ephemeral loopback ports, measures with h2load (unary Config calls,
+# streaming ExecutePlan) and a Python client (1,000 idle TLS connections),
+# writes raw outputs to bench/out/ and regenerates docs/benchmarks.md.
+# The proxies' configurations, each nghttpx flag explained, are at the top of
+# bench/bench.py.  Stops by itself (hard deadline BENCH_DEADLINE, 300 s);
+# every process it started is stopped on exit or interrupt.
+# Needs: h2load (nghttp2-client), nghttpx (nghttp2-proxy), openssl, python3.
+set -eu
+
+cd "$(dirname "$0")/.."
+PY=/usr/bin/python3
+
+for t in h2load nghttpx openssl "$PY"; do
+    command -v "$t" >/dev/null 2>&1 || {
+        echo "bench: $t not found (apt-get install nghttp2-client nghttp2-proxy openssl python3)" >&2
+        exit 1
+    }
+done
+
+if [ ! -f Makefile ]; then
+    test -x configure || autoreconf -fi
+    ./configure
+fi
+BENCH_STALE=
+buildlog=$(mktemp "${TMPDIR:-/tmp}/bench-build.XXXXXX")
+if ! make -s -j2 sparkgate tests/backend/sc-test-backend >"$buildlog" 2>&1; then
+    if [ -x "${BENCH_SPARKGATE:-sparkgate}" ] && [ -x tests/backend/sc-test-backend ]; then
+        echo "bench: WARNING: the build failed; benchmarking the existing binaries" >&2
+        tail -n 5 "$buildlog" >&2
+        BENCH_STALE=1
+    else
+        cat "$buildlog" >&2; rm -f "$buildlog"
+        exit 1
+    fi
+fi
+rm -f "$buildlog"
+export BENCH_STALE
+
+mkdir -p bench/out
+# bench.py makes itself a process group leader (setpgrp): its pid is the group id,
+# and every server and h2load it starts is in that group.
+"$PY" bench/bench.py &
+pid=$!
+cleanup() {
+    kill -TERM "$pid" 2>/dev/null || true
+    sleep 1
+    kill -KILL -- "-$pid" 2>/dev/null || true
+}
+trap 'cleanup; exit 130' INT TERM
+rc=0
+wait "$pid" || rc=$?
+# anything left behind (after a crash of bench.py) goes too; normally nothing is
+kill -KILL -- "-$pid" 2>/dev/null || true
+exit "$rc"

@@ -299,6 +299,8 @@ call_new(struct worker *w, struct fe_conn *fe, struct call_list *fe_list, int32_
     grpc_deframer_init(&c->df, cfg->limits.max_request_message_size);
     TAILQ_INSERT_TAIL(fe_list, c, fe_link);
     __atomic_add_fetch(&calls_live, 1, __ATOMIC_RELAXED);
+    w->ncalls++;
+    w->busy_since_trim = true;
     return c;
 fail:
     if (c->msg != NULL)
@@ -352,6 +354,7 @@ call_maybe_free(struct call *c)
     evbuffer_free(c->req);
     evbuffer_free(c->resp);
     cfg_unref(c->cfg);
+    c->w->ncalls--;
     c->magic = 0;
     free(c);
     __atomic_sub_fetch(&calls_live, 1, __ATOMIC_RELAXED);

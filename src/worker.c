@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -227,6 +228,29 @@ on_wake(evutil_socket_t fd, short what, void *arg)
         start_drain(w);
 }
 
+/*
+ * main.c raises glibc's trim threshold so result streaming does not fault
+ * fresh pages for every buffer; the price is that freed memory stays
+ * resident after a burst.  Once a worker has had no call for a tick, give
+ * it back: idle memory matters (1,000 idle connections), busy memory is
+ * reused anyway.
+ */
+#define WORKER_TRIM_TICK_S 2
+
+static void
+on_trim_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+
+    (void)fd;
+    (void)what;
+    CHECK_MAGIC(w, WORKER_MAGIC);
+    if (w->ncalls == 0 && w->busy_since_trim) {
+        w->busy_since_trim = false;
+        malloc_trim(0);
+    }
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -259,8 +283,14 @@ worker_init(struct worker *w, unsigned id, struct cfg *cfg)
     if (w->dns == NULL)
         w->dns = evdns_base_new(w->base, 0);
     w->wake_ev = event_new(w->base, -1, 0, on_wake, w);
-    if (w->dns == NULL || w->wake_ev == NULL)
+    w->trim_tick = event_new(w->base, -1, EV_PERSIST, on_trim_tick, w);
+    if (w->dns == NULL || w->wake_ev == NULL || w->trim_tick == NULL)
         return -1;
+    {
+        struct timeval tv = {.tv_sec = WORKER_TRIM_TICK_S, .tv_usec = 0};
+
+        event_add(w->trim_tick, &tv);
+    }
     w->cfg = cfg_ref(cfg);
     /* sized at start-up: a reload invalidates entries (generation), not the size */
     w->auth_cache = auth_cache_new(cfg->auth.cache_entries);
@@ -372,6 +402,7 @@ worker_join_all(void)
         if (w->drain_tick != NULL)
             event_free(w->drain_tick);
         event_free(w->wake_ev);
+        event_free(w->trim_tick);
         evdns_base_free(w->dns, 0);
         auth_cache_free(w->auth_cache);
         event_base_free(w->base);

@@ -51,6 +51,9 @@ struct worker {
     size_t nfe;
     struct be_conn_list be_conns;
     struct auth_cache *auth_cache;     /* verified tokens; this thread only */
+    size_t ncalls;                     /* calls alive on this worker */
+    bool busy_since_trim;              /* calls ran since the last malloc_trim */
+    struct event *trim_tick;           /* gives memory back after bursts */
 };
 
 #define WORKER_WAKE_RELOAD 1

@@ -15,5 +15,7 @@ Suite *cfg_auth_suite(void);
 Suite *auth_suite(void);
 Suite *auth_jwks_suite(void);
 Suite *auth_jwt_suite(void);
+Suite *plan_suite(void);
+Suite *sqlclass_suite(void);
 
 #endif

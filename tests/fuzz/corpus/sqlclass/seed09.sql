@@ -1,0 +1,1 @@
+/* /* nested */ */ SELECT 'a;b', "c\"d", `e``f`, R'\' -- tail

@@ -1,0 +1,1 @@
+SELECT * FROM a:///*; ADD JAR x; --*/

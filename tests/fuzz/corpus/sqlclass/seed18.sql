@@ -1,0 +1,1 @@
+LOAD DATA LOCAL INPATH '/etc/passwd' INTO TABLE t

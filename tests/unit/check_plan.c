@@ -1,0 +1,800 @@
+/*
+ * Unit tests for src/plan.c: the Spark Connect plan walker.  Plans are
+ * built with a tiny protobuf encoder (each builder returns a fresh buffer
+ * holding one or more encoded fields; F() wraps a buffer as a message field).
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <check.h>
+
+#include "sg_err.h"
+#include "pb.h"
+#include "plan.h"
+#include "plan_schema.h"
+#include "check_suites.h"
+
+struct buf {
+    uint8_t *p;
+    size_t n;
+};
+
+static struct buf *
+B(void)
+{
+    struct buf *b = calloc(1, sizeof(*b));
+
+    ck_assert_ptr_nonnull(b);
+    return b;
+}
+
+static void
+put(struct buf *b, const void *p, size_t n)
+{
+    b->p = realloc(b->p, b->n + n + 1);
+    ck_assert_ptr_nonnull(b->p);
+    if (n != 0)
+        memcpy(b->p + b->n, p, n);
+    b->n += n;
+}
+
+static void
+put_varint(struct buf *b, uint64_t v)
+{
+    uint8_t tmp[10];
+
+    put(b, tmp, pb_put_varint(tmp, v));
+}
+
+static void
+bfree(struct buf *b)
+{
+    free(b->p);
+    free(b);
+}
+
+/* Length-delimited field |num| holding |child| (consumed). */
+static struct buf *
+F(uint32_t num, struct buf *child)
+{
+    struct buf *b = B();
+
+    put_varint(b, (uint64_t)num << 3 | PB_WT_LEN);
+    put_varint(b, child->n);
+    put(b, child->p, child->n);
+    bfree(child);
+    return b;
+}
+
+static struct buf *
+S(uint32_t num, const char *s)
+{
+    struct buf *b = B();
+
+    put_varint(b, (uint64_t)num << 3 | PB_WT_LEN);
+    put_varint(b, strlen(s));
+    put(b, s, strlen(s));
+    return b;
+}
+
+static struct buf *
+V(uint32_t num, uint64_t v)
+{
+    struct buf *b = B();
+
+    put_varint(b, (uint64_t)num << 3 | PB_WT_VARINT);
+    put_varint(b, v);
+    return b;
+}
+
+/* Concatenates |n| buffers (consumed). */
+static struct buf *
+C(int n, ...)
+{
+    struct buf *b = B();
+    va_list ap;
+    int i;
+
+    va_start(ap, n);
+    for (i = 0; i < n; i++) {
+        struct buf *x = va_arg(ap, struct buf *);
+
+        put(b, x->p, x->n);
+        bfree(x);
+    }
+    va_end(ap);
+    return b;
+}
+
+#define E() B() /* empty message */
+
+/* ---- collector ------------------------------------------------------------ */
+
+#define MAXN 64
+
+struct rec {
+    enum plan_cat cat;
+    char kind[64];
+    char path[PLAN_PATH_MAX];
+    uint32_t field;
+    bool has_eval;
+    int32_t eval;
+    char text[64];
+    bool trunc;
+};
+
+struct col {
+    struct rec r[MAXN];
+    size_t n;
+    int stop_at; /* return SG_ERR_DENIED at this node (1-based), 0 = never */
+};
+
+static int
+collect(const struct plan_node *nd, void *arg)
+{
+    struct col *c = arg;
+    struct rec *r;
+
+    ck_assert_uint_eq(strlen(nd->path), nd->path_len);
+    ck_assert_uint_lt(nd->path_len, PLAN_PATH_MAX);
+    if (c->n < MAXN) {
+        r = &c->r[c->n];
+        r->cat = nd->cat;
+        snprintf(r->kind, sizeof(r->kind), "%s", nd->kind);
+        snprintf(r->path, sizeof(r->path), "%s", nd->path);
+        r->field = nd->field;
+        r->has_eval = nd->has_eval_type;
+        r->eval = nd->eval_type;
+        r->trunc = nd->path_truncated;
+        if (nd->text != NULL)
+            snprintf(r->text, sizeof(r->text), "%.*s", (int)nd->text_len, (const char *)nd->text);
+    }
+    c->n++;
+    if (c->stop_at != 0 && c->n == (size_t)c->stop_at)
+        return SG_ERR_DENIED;
+    return 0;
+}
+
+static const struct rec *
+find(const struct col *c, enum plan_cat cat, const char *kind)
+{
+    size_t i;
+
+    for (i = 0; i < c->n && i < MAXN; i++)
+        if (c->r[i].cat == cat && strcmp(c->r[i].kind, kind) == 0)
+            return &c->r[i];
+    return NULL;
+}
+
+/* find() that fails the test instead of returning NULL */
+static const struct rec *
+must(const struct rec *r)
+{
+    ck_assert_ptr_nonnull(r);
+    return r;
+}
+
+static const struct rec *
+find_path(const struct col *c, enum plan_cat cat, const char *kind, const char *path)
+{
+    size_t i;
+
+    for (i = 0; i < c->n && i < MAXN; i++)
+        if (c->r[i].cat == cat && strcmp(c->r[i].kind, kind) == 0 &&
+            strcmp(c->r[i].path, path) == 0)
+            return &c->r[i];
+    return NULL;
+}
+
+static int
+walk(enum sc_method_id m, struct buf *b, struct col *c)
+{
+    struct plan_facts facts;
+    int rv;
+
+    memset(c, 0, sizeof(*c));
+    rv = plan_walk(m, b->p, b->n, NULL, &facts, collect, c);
+    if (rv == 0)
+        ck_assert_uint_eq(facts.nodes, c->n);
+    bfree(b);
+    return rv;
+}
+
+/* ExecutePlanRequest{session_id, plan{root=rel}} */
+static struct buf *
+exec_rel(struct buf *rel)
+{
+    return C(2, S(1, "sess"), F(3, F(1, rel)));
+}
+
+static struct buf *
+exec_cmd(struct buf *cmd)
+{
+    return C(2, S(1, "sess"), F(3, F(2, cmd)));
+}
+
+/* Expression{common_inline_user_defined_function{python_udf{eval_type, command}}} */
+static struct buf *
+udf_expr(uint64_t eval)
+{
+    return F(15, C(2, S(1, "f"), F(4, C(2, V(2, eval), S(3, "pickle")))));
+}
+
+/* Relation{project{expressions=e}} */
+static struct buf *
+proj(struct buf *e)
+{
+    return F(3, F(3, e));
+}
+
+static void
+expect_udf(struct col *c, int rv, int32_t eval, const char *path)
+{
+    const struct rec *r;
+
+    ck_assert_int_eq(rv, 0);
+    r = find(c, PLAN_CAT_USER_CODE, "python_udf");
+    ck_assert_ptr_nonnull(r);
+    ck_assert(r->has_eval);
+    ck_assert_int_eq(r->eval, eval);
+    if (path != NULL)
+        ck_assert_str_eq(r->path, path);
+    ck_assert_ptr_nonnull(find(c, PLAN_CAT_EXPRESSION, "common_inline_user_defined_function"));
+}
+
+/* ---- every kind, at depth ---------------------------------------------------- */
+
+static void
+each_oneof_member(uint16_t msg, void (*fn)(const struct plan_schema_field *))
+{
+    const struct plan_schema_msg *m = &plan_schema_msgs[msg];
+    size_t i;
+
+    for (i = m->first; i < (size_t)m->first + m->nfields; i++)
+        if (plan_schema_fields[i].oneof != NULL)
+            fn(&plan_schema_fields[i]);
+}
+
+/* project -> filter -> join.right -> <kind> */
+static struct buf *
+deep(struct buf *rel)
+{
+    return F(3, F(1, F(4, F(1, F(5, C(2, F(1, F(15, E())), F(2, rel)))))));
+}
+
+static void
+check_rel_kind(const struct plan_schema_field *sf)
+{
+    struct col c;
+    const struct rec *r;
+    char want[PLAN_PATH_MAX];
+
+    ck_assert_int_eq(walk(SC_M_EXECUTE_PLAN, exec_rel(deep(F(sf->num, E()))), &c), 0);
+    snprintf(want, sizeof(want), "plan.root.project.input.filter.input.join.right.%s", sf->name);
+    r = find_path(&c, PLAN_CAT_RELATION, sf->name, want);
+    ck_assert_msg(r != NULL, "relation %s not reported", sf->name);
+    ck_assert_uint_eq(r->field, sf->num);
+}
+
+static void
+check_expr_kind(const struct plan_schema_field *sf)
+{
+    struct col c;
+    const struct rec *r;
+    char want[PLAN_PATH_MAX];
+
+    ck_assert_int_eq(
+        walk(SC_M_EXECUTE_PLAN, exec_rel(deep(proj(C(2, F(1, E()), F(sf->num, E()))))), &c), 0);
+    snprintf(want, sizeof(want),
+             "plan.root.project.input.filter.input.join.right.project.expressions[0].%s",
+             sf->name);
+    r = find_path(&c, PLAN_CAT_EXPRESSION, sf->name, want);
+    ck_assert_msg(r != NULL, "expression %s not reported", sf->name);
+}
+
+static void
+check_cmd_kind(const struct plan_schema_field *sf)
+{
+    struct col c;
+    const struct rec *r;
+    char want[PLAN_PATH_MAX];
+
+    ck_assert_int_eq(walk(SC_M_EXECUTE_PLAN, exec_cmd(F(sf->num, E())), &c), 0);
+    snprintf(want, sizeof(want), "plan.command.%s", sf->name);
+    r = find(&c, sf->num == 999 ? PLAN_CAT_EXTENSION : PLAN_CAT_COMMAND, sf->name);
+    ck_assert_msg(r != NULL, "command %s not reported", sf->name);
+    ck_assert_str_eq(r->path, want);
+}
+
+static void
+check_cat_kind(const struct plan_schema_field *sf)
+{
+    struct col c;
+
+    ck_assert_int_eq(walk(SC_M_EXECUTE_PLAN, exec_rel(deep(F(200, F(sf->num, E())))), &c), 0);
+    ck_assert_msg(find(&c, PLAN_CAT_CATALOG, sf->name) != NULL, "catalog %s", sf->name);
+}
+
+/* extension members (Any) are reported as extensions, not as relations */
+static void
+check_rel_kind_any(const struct plan_schema_field *sf)
+{
+    if (sf->kind == PLAN_SCHEMA_F_ANY) {
+        struct col c;
+
+        ck_assert_int_eq(walk(SC_M_EXECUTE_PLAN, exec_rel(deep(F(sf->num, E()))), &c), 0);
+        ck_assert_ptr_nonnull(find(&c, PLAN_CAT_EXTENSION, sf->name));
+        return;
+    }
+    check_rel_kind(sf);
+}
+
+static void
+check_expr_kind_any(const struct plan_schema_field *sf)
+{
+    if (sf->kind == PLAN_SCHEMA_F_ANY) {
+        struct col c;
+
+        ck_assert_int_eq(walk(SC_M_EXECUTE_PLAN, exec_rel(proj(F(sf->num, E()))), &c), 0);
+        ck_assert_ptr_nonnull(find(&c, PLAN_CAT_EXTENSION, sf->name));
+        return;
+    }
+    check_expr_kind(sf);
+}
+
+START_TEST(tc_every_relation_kind)
+{
+    each_oneof_member(PLAN_SCHEMA_RELATION, check_rel_kind_any);
+}
+END_TEST
+
+START_TEST(tc_every_expression_kind)
+{
+    size_t i;
+
+    for (i = 0; i < PLAN_SCHEMA_NMSGS; i++)
+        if (strcmp(plan_schema_msgs[i].name, "Expression") == 0)
+            each_oneof_member((uint16_t)i, check_expr_kind_any);
+}
+END_TEST
+
+START_TEST(tc_every_command_kind)
+{
+    each_oneof_member(PLAN_SCHEMA_COMMAND, check_cmd_kind);
+}
+END_TEST
+
+START_TEST(tc_every_catalog_kind)
+{
+    size_t i;
+
+    for (i = 0; i < PLAN_SCHEMA_NMSGS; i++)
+        if (strcmp(plan_schema_msgs[i].name, "Catalog") == 0)
+            each_oneof_member((uint16_t)i, check_cat_kind);
+}
+END_TEST
+
+/* ---- python_udf hidden in every kind of nesting ------------------------------- */
+
+START_TEST(tc_udf_join_side)
+{
+    struct col c;
+    int rv = walk(SC_M_EXECUTE_PLAN,
+                  exec_rel(F(5, C(2, F(1, F(2, E())), F(2, proj(udf_expr(100)))))), &c);
+
+    expect_udf(&c, rv, 100,
+               "plan.root.join.right.project.expressions[0].common_inline_user_defined_function."
+               "python_udf");
+}
+END_TEST
+
+START_TEST(tc_udf_with_relations)
+{
+    struct col c;
+    /* references[0] is harmless, references[1] hides the UDF */
+    int rv = walk(SC_M_EXECUTE_PLAN,
+                  exec_rel(F(41, C(3, F(1, F(15, E())), F(2, F(15, E())),
+                                   F(2, proj(udf_expr(200)))))), &c);
+
+    expect_udf(&c, rv, 200,
+               "plan.root.with_relations.references[1].project.expressions[0]."
+               "common_inline_user_defined_function.python_udf");
+}
+END_TEST
+
+START_TEST(tc_udf_lambda)
+{
+    struct col c;
+    int rv = walk(SC_M_EXECUTE_PLAN, exec_rel(proj(F(10, F(1, udf_expr(101))))), &c);
+
+    expect_udf(&c, rv, 101, NULL);
+    ck_assert_ptr_nonnull(find(&c, PLAN_CAT_EXPRESSION, "lambda_function"));
+}
+END_TEST
+
+START_TEST(tc_udf_sort_order)
+{
+    struct col c;
+    /* Sort{input, order[0]=harmless, order[1]={child=udf}} */
+    int rv = walk(SC_M_EXECUTE_PLAN,
+                  exec_rel(F(7, C(3, F(1, F(15, E())), F(2, F(1, F(1, E()))),
+                                  F(2, F(1, udf_expr(204)))))), &c);
+
+    expect_udf(&c, rv, 204,
+               "plan.root.sort.order[1].child.common_inline_user_defined_function.python_udf");
+}
+END_TEST
+
+START_TEST(tc_udf_window_spec)
+{
+    struct col c;
+    /* Window{window_function, partition_spec[0], order_spec[0]{child=udf}} */
+    int rv = walk(SC_M_EXECUTE_PLAN,
+                  exec_rel(proj(F(11, C(3, F(1, F(1, E())), F(2, F(1, E())),
+                                        F(3, F(1, udf_expr(203))))))), &c);
+
+    expect_udf(&c, rv, 203,
+               "plan.root.project.expressions[0].window.order_spec[0].child."
+               "common_inline_user_defined_function.python_udf");
+}
+END_TEST
+
+START_TEST(tc_udf_write_operation_input)
+{
+    struct col c;
+    int rv = walk(SC_M_EXECUTE_PLAN, exec_cmd(F(2, F(1, proj(udf_expr(100))))), &c);
+
+    expect_udf(&c, rv, 100,
+               "plan.command.write_operation.input.project.expressions[0]."
+               "common_inline_user_defined_function.python_udf");
+    ck_assert_ptr_nonnull(find(&c, PLAN_CAT_COMMAND, "write_operation"));
+}
+END_TEST
+
+START_TEST(tc_udf_foreach_batch)
+{
+    struct col c;
+    const struct rec *r;
+    int rv = walk(SC_M_EXECUTE_PLAN,
+                  exec_cmd(F(6, C(2, F(1, F(15, E())), F(14, F(1, C(2, V(2, 100),
+                                                                   S(3, "fn"))))))), &c);
+
+    ck_assert_int_eq(rv, 0);
+    ck_assert_ptr_nonnull(find(&c, PLAN_CAT_COMMAND, "write_stream_operation_start"));
+    r = find(&c, PLAN_CAT_USER_CODE, "foreach_batch");
+    ck_assert_ptr_nonnull(r);
+    r = find(&c, PLAN_CAT_USER_CODE, "python_function");
+    ck_assert_ptr_nonnull(r);
+    ck_assert(r->has_eval);
+    ck_assert_int_eq(r->eval, 100);
+    ck_assert_str_eq(r->path,
+                     "plan.command.write_stream_operation_start.foreach_batch.python_function");
+}
+END_TEST
+
+START_TEST(tc_udf_analyze_schema_and_persist)
+{
+    struct col c;
+    int rv;
+
+    /* AnalyzePlanRequest{schema(4){plan(1){root(1)=...}}} */
+    rv = walk(SC_M_ANALYZE_PLAN, C(2, S(1, "s"), F(4, F(1, F(1, proj(udf_expr(205)))))), &c);
+    expect_udf(&c, rv, 205,
+               "schema.plan.root.project.expressions[0].common_inline_user_defined_function."
+               "python_udf");
+    /* AnalyzePlanRequest{persist(14){relation(1)=...}} */
+    rv = walk(SC_M_ANALYZE_PLAN, F(14, F(1, proj(udf_expr(207)))), &c);
+    expect_udf(&c, rv, 207,
+               "persist.relation.project.expressions[0].common_inline_user_defined_function."
+               "python_udf");
+}
+END_TEST
+
+/* ---- duplicates / oneof-twice ------------------------------------------------ */
+
+START_TEST(tc_plan_root_then_command)
+{
+    struct col c;
+    /* Plan{root=Relation{sql}, command=register_function{python_udf}}: Java keeps command */
+    int rv = walk(SC_M_EXECUTE_PLAN,
+                  F(3, C(2, F(1, F(10, S(1, "SELECT 1"))),
+                         F(2, F(1, F(4, C(2, V(2, 100), S(3, "x"))))))), &c);
+
+    ck_assert_int_eq(rv, 0);
+    ck_assert_ptr_nonnull(find(&c, PLAN_CAT_RELATION, "sql"));
+    ck_assert_ptr_nonnull(find(&c, PLAN_CAT_COMMAND, "register_function"));
+    ck_assert_ptr_nonnull(find(&c, PLAN_CAT_USER_CODE, "python_udf"));
+}
+END_TEST
+
+START_TEST(tc_relation_read_then_map_partitions)
+{
+    struct col c;
+    const struct rec *r;
+    int rv = walk(SC_M_EXECUTE_PLAN,
+                  exec_rel(C(2, F(2, E()),
+                             F(28, C(2, F(1, F(15, E())),
+                                     F(2, F(4, C(2, V(2, 205), S(3, "x")))))))), &c);
+
+    ck_assert_int_eq(rv, 0);
+    ck_assert_ptr_nonnull(find(&c, PLAN_CAT_RELATION, "read"));
+    ck_assert_ptr_nonnull(find(&c, PLAN_CAT_RELATION, "map_partitions"));
+    r = find(&c, PLAN_CAT_USER_CODE, "python_udf");
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->eval, 205);
+    ck_assert_str_eq(r->path, "plan.root.map_partitions.func.python_udf");
+}
+END_TEST
+
+START_TEST(tc_duplicate_singular)
+{
+    struct col c;
+    /* Plan{root=R{read}, root=R{map_partitions}}: protobuf-java merges both roots */
+    int rv = walk(SC_M_EXECUTE_PLAN,
+                  F(3, C(2, F(1, F(2, E())), F(1, F(28, F(2, F(4, V(2, 207))))))), &c);
+
+    ck_assert_int_eq(rv, 0);
+    ck_assert_ptr_nonnull(find(&c, PLAN_CAT_RELATION, "read"));
+    ck_assert_ptr_nonnull(find(&c, PLAN_CAT_RELATION, "map_partitions"));
+    ck_assert_ptr_nonnull(find(&c, PLAN_CAT_USER_CODE, "python_udf"));
+}
+END_TEST
+
+/* ---- depth -------------------------------------------------------------------- */
+
+/* Relation chain: |k| project levels, the innermost Relation holds |inner|. */
+static struct buf *
+chain(unsigned k, struct buf *inner)
+{
+    struct buf *r = inner;
+    unsigned i;
+
+    for (i = 0; i < k; i++)
+        r = F(3, F(1, r)); /* Relation{project{input=r}} */
+    return r;
+}
+
+START_TEST(tc_depth_limit)
+{
+    struct plan_facts facts;
+    struct buf *b;
+    int rv;
+
+    /* 512 projects: innermost Relation at depth 1024 (top Relation = 0) */
+    b = chain(512, F(15, E()));
+    rv = plan_walk_relation_or_command(PLAN_OP_RELATION, b->p, b->n, NULL, &facts, NULL, NULL);
+    ck_assert_int_eq(rv, 0);
+    ck_assert_uint_eq(facts.max_depth, 1024);
+    ck_assert_uint_eq(facts.by_cat[PLAN_CAT_RELATION], 513);
+    bfree(b);
+    /* one more message (an empty Project at 1025) is refused */
+    b = chain(512, F(3, E()));
+    rv = plan_walk_relation_or_command(PLAN_OP_RELATION, b->p, b->n, NULL, &facts, NULL, NULL);
+    ck_assert_int_eq(rv, SG_ERR_LIMIT);
+    bfree(b);
+}
+END_TEST
+
+START_TEST(tc_depth_custom_and_path_truncation)
+{
+    struct plan_limits lim = {.max_depth = 10, .max_nodes = 0};
+    struct plan_facts facts;
+    struct col c;
+    struct buf *b = chain(5, F(15, E())); /* depth 10 */
+    int rv;
+
+    rv = plan_walk_relation_or_command(PLAN_OP_RELATION, b->p, b->n, &lim, &facts, NULL, NULL);
+    ck_assert_int_eq(rv, 0);
+    bfree(b);
+    b = chain(6, F(15, E()));
+    rv = plan_walk_relation_or_command(PLAN_OP_RELATION, b->p, b->n, &lim, &facts, NULL, NULL);
+    ck_assert_int_eq(rv, SG_ERR_LIMIT);
+    bfree(b);
+
+    /* a long path is cut with "..." and restored on the way back up */
+    b = C(2, chain(40, F(15, E())), F(8, E())); /* 40 x ".project.input" */
+    memset(&c, 0, sizeof(c));
+    rv = plan_walk_relation_or_command(PLAN_OP_RELATION, b->p, b->n, NULL, &facts, collect, &c);
+    ck_assert_int_eq(rv, 0);
+    ck_assert(must(find(&c, PLAN_CAT_RELATION, "range"))->trunc);
+    ck_assert_str_eq(must(find(&c, PLAN_CAT_RELATION, "limit"))->path, "root.limit");
+    ck_assert(!must(find(&c, PLAN_CAT_RELATION, "limit"))->trunc);
+    bfree(b);
+}
+END_TEST
+
+/* ---- malformed input ---------------------------------------------------------- */
+
+static int
+walk_raw(const uint8_t *p, size_t n)
+{
+    return plan_walk(SC_M_EXECUTE_PLAN, p, n, NULL, NULL, NULL, NULL);
+}
+
+START_TEST(tc_malformed)
+{
+    struct buf *b = exec_rel(proj(udf_expr(100)));
+    /* ExecutePlanRequest{plan{root{ <tag> }}} with a bad tag inside Relation */
+    static const uint8_t wt3[] = {0x1a, 0x03, 0x0a, 0x01, (5 << 3) | 3};
+    static const uint8_t wt4[] = {0x1a, 0x03, 0x0a, 0x01, (5 << 3) | 4};
+    static const uint8_t wt6[] = {0x1a, 0x04, 0x0a, 0x02, (5 << 3) | 6, 0};
+    static const uint8_t wt7[] = {0x1a, 0x04, 0x0a, 0x02, (5 << 3) | 7, 0};
+    /* range (15) as an 11-byte varint */
+    static const uint8_t overlong[] = {0x1a, 0x0e, 0x0a, 0x0c, 0x78, 0x80, 0x80, 0x80, 0x80,
+                                       0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
+    static const uint8_t badlen[] = {0x1a, 0x03, 0x0a, 0x01, 0x1a}; /* project, no length */
+    size_t i;
+
+    ck_assert_int_eq(walk_raw(b->p, b->n), 0);
+    for (i = 0; i < b->n; i++)
+        ck_assert_int_eq(walk_raw(b->p, i) == 0 || walk_raw(b->p, i) == SG_ERR_PROTO, 1);
+    ck_assert_int_eq(walk_raw(b->p, b->n - 1), SG_ERR_PROTO);
+    bfree(b);
+    ck_assert_int_eq(walk_raw(wt3, sizeof(wt3)), SG_ERR_PROTO);
+    ck_assert_int_eq(walk_raw(wt4, sizeof(wt4)), SG_ERR_PROTO);
+    ck_assert_int_eq(walk_raw(wt6, sizeof(wt6)), SG_ERR_PROTO);
+    ck_assert_int_eq(walk_raw(wt7, sizeof(wt7)), SG_ERR_PROTO);
+    ck_assert_int_eq(walk_raw(overlong, sizeof(overlong)), SG_ERR_PROTO);
+    ck_assert_int_eq(walk_raw(badlen, sizeof(badlen)), SG_ERR_PROTO);
+    ck_assert_int_eq(plan_walk(SC_M_COUNT, badlen, 1, NULL, NULL, NULL, NULL), SG_ERR_INTERNAL);
+}
+END_TEST
+
+/* ---- unknown, extension, compressed, facts ------------------------------------ */
+
+START_TEST(tc_unknown_fields)
+{
+    struct col c;
+    const struct rec *r;
+    /* Relation{777: varint, 555: bytes, project as a varint (wrong wire type)} */
+    int rv = walk(SC_M_EXECUTE_PLAN, exec_rel(C(3, V(777, 1), S(555, "x"), V(3, 1))), &c);
+
+    ck_assert_int_eq(rv, 0);
+    ck_assert_uint_eq(c.n, 3);
+    r = &c.r[0];
+    ck_assert_int_eq(r->cat, PLAN_CAT_UNKNOWN);
+    ck_assert_uint_eq(r->field, 777);
+    ck_assert_str_eq(r->path, "plan.root.#777");
+    ck_assert_uint_eq(c.r[1].field, 555);
+    ck_assert_int_eq(c.r[2].cat, PLAN_CAT_UNKNOWN);
+    /* unknown fields outside node messages are skipped silently */
+    rv = walk(SC_M_EXECUTE_PLAN, C(2, V(4000, 1), F(3, S(77, "x"))), &c);
+    ck_assert_int_eq(rv, 0);
+    ck_assert_uint_eq(c.n, 0);
+}
+END_TEST
+
+START_TEST(tc_extensions)
+{
+    struct col c;
+    const struct rec *r;
+    int rv = walk(SC_M_EXECUTE_PLAN,
+                  C(2, F(2, C(2, S(1, "alice"), F(999, S(1, "type.googleapis.com/u.Ext")))),
+                    F(3, F(1, F(998, C(2, S(1, "type.googleapis.com/delta.X"), S(2, "..")))))),
+                  &c);
+
+    ck_assert_int_eq(rv, 0);
+    ck_assert_uint_eq(c.n, 2);
+    r = &c.r[0];
+    ck_assert_int_eq(r->cat, PLAN_CAT_EXTENSION);
+    ck_assert_str_eq(r->path, "user_context.extensions[0]");
+    ck_assert_str_eq(r->text, "type.googleapis.com/u.Ext");
+    r = &c.r[1];
+    ck_assert_str_eq(r->path, "plan.root.extension");
+    ck_assert_str_eq(r->text, "type.googleapis.com/delta.X");
+}
+END_TEST
+
+START_TEST(tc_compressed)
+{
+    struct col c;
+    const struct rec *r;
+    struct buf *rel = proj(udf_expr(100));
+    int rv;
+
+    rv = walk(SC_M_EXECUTE_PLAN, F(3, F(3, C(3, S(1, "zstd"), V(2, 1), V(3, 1)))), &c);
+    ck_assert_int_eq(rv, 0);
+    r = find(&c, PLAN_CAT_COMPRESSED, "compressed_operation");
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(r->text, "zstd");
+    ck_assert_str_eq(r->path, "plan.compressed_operation");
+    /* the caller decompresses and walks the Relation directly */
+    memset(&c, 0, sizeof(c));
+    rv = plan_walk_relation_or_command(PLAN_OP_RELATION, rel->p, rel->n, NULL, NULL, collect, &c);
+    expect_udf(&c, rv, 100, NULL);
+    ck_assert_str_eq(c.r[0].path, "root.project");
+    ck_assert_int_eq(plan_walk_relation_or_command((enum plan_op)7, rel->p, rel->n, NULL, NULL,
+                                                   NULL, NULL), SG_ERR_INTERNAL);
+    bfree(rel);
+}
+END_TEST
+
+START_TEST(tc_sql_facts_and_indices)
+{
+    struct col c;
+    const struct rec *r;
+    int rv;
+
+    /* SqlCommand{sql="A", input=Relation{sql{query="B"}}} */
+    rv = walk(SC_M_EXECUTE_PLAN, exec_cmd(F(5, C(2, S(1, "A"), F(6, F(10, S(1, "B")))))), &c);
+    ck_assert_int_eq(rv, 0);
+    ck_assert_str_eq(must(find(&c, PLAN_CAT_COMMAND, "sql_command"))->text, "A");
+    ck_assert_str_eq(must(find(&c, PLAN_CAT_RELATION, "sql"))->text, "B");
+    /* project.expressions[1] = expression_string; last occurrence of the text wins */
+    rv = walk(SC_M_EXECUTE_PLAN,
+              exec_rel(F(3, C(2, F(3, F(2, E())), F(3, F(4, C(2, S(1, "x"), S(1, "y"))))))), &c);
+    ck_assert_int_eq(rv, 0);
+    r = find(&c, PLAN_CAT_EXPRESSION, "expression_string");
+    ck_assert_str_eq(r->text, "y");
+    ck_assert_str_eq(r->path, "plan.root.project.expressions[1].expression_string");
+    /* java_udf class name, execute_external_command runner */
+    rv = walk(SC_M_EXECUTE_PLAN,
+              exec_rel(proj(F(15, F(6, S(1, "com.evil.Udf"))))), &c);
+    ck_assert_int_eq(rv, 0);
+    ck_assert_str_eq(must(find(&c, PLAN_CAT_USER_CODE, "java_udf"))->text, "com.evil.Udf");
+    rv = walk(SC_M_EXECUTE_PLAN, exec_cmd(F(18, C(2, S(1, "jdbc.Runner"), S(2, "DROP")))), &c);
+    ck_assert_int_eq(rv, 0);
+    ck_assert_str_eq(must(find(&c, PLAN_CAT_COMMAND, "execute_external_command"))->text,
+                     "jdbc.Runner");
+    ck_assert_ptr_nonnull(find(&c, PLAN_CAT_USER_CODE, "execute_external_command"));
+}
+END_TEST
+
+START_TEST(tc_limits_and_abort)
+{
+    struct plan_limits lim = {.max_depth = 0, .max_nodes = 2};
+    struct plan_facts facts;
+    struct col c;
+    struct buf *b = exec_rel(proj(udf_expr(100)));
+
+    ck_assert_int_eq(plan_walk(SC_M_EXECUTE_PLAN, b->p, b->n, &lim, &facts, NULL, NULL),
+                     SG_ERR_LIMIT);
+    memset(&c, 0, sizeof(c));
+    c.stop_at = 1;
+    ck_assert_int_eq(plan_walk(SC_M_EXECUTE_PLAN, b->p, b->n, NULL, &facts, collect, &c),
+                     SG_ERR_DENIED);
+    ck_assert_uint_eq(c.n, 1);
+    /* methods without plans walk fine */
+    ck_assert_int_eq(plan_walk(SC_M_CONFIG, b->p, 0, NULL, &facts, NULL, NULL), 0);
+    ck_assert_int_eq(plan_walk(SC_M_INTERRUPT, (const uint8_t *)"\x0a\x01s", 3, NULL, &facts,
+                               NULL, NULL), 0);
+    bfree(b);
+    ck_assert_str_eq(plan_cat_name(PLAN_CAT_USER_CODE), "user_code");
+}
+END_TEST
+
+Suite *
+plan_suite(void)
+{
+    Suite *s = suite_create("plan");
+    TCase *tc = tcase_create("walk");
+
+    tcase_add_test(tc, tc_every_relation_kind);
+    tcase_add_test(tc, tc_every_expression_kind);
+    tcase_add_test(tc, tc_every_command_kind);
+    tcase_add_test(tc, tc_every_catalog_kind);
+    tcase_add_test(tc, tc_udf_join_side);
+    tcase_add_test(tc, tc_udf_with_relations);
+    tcase_add_test(tc, tc_udf_lambda);
+    tcase_add_test(tc, tc_udf_sort_order);
+    tcase_add_test(tc, tc_udf_window_spec);
+    tcase_add_test(tc, tc_udf_write_operation_input);
+    tcase_add_test(tc, tc_udf_foreach_batch);
+    tcase_add_test(tc, tc_udf_analyze_schema_and_persist);
+    tcase_add_test(tc, tc_plan_root_then_command);
+    tcase_add_test(tc, tc_relation_read_then_map_partitions);
+    tcase_add_test(tc, tc_duplicate_singular);
+    tcase_add_test(tc, tc_depth_limit);
+    tcase_add_test(tc, tc_depth_custom_and_path_truncation);
+    tcase_add_test(tc, tc_malformed);
+    tcase_add_test(tc, tc_unknown_fields);
+    tcase_add_test(tc, tc_extensions);
+    tcase_add_test(tc, tc_compressed);
+    tcase_add_test(tc, tc_sql_facts_and_indices);
+    tcase_add_test(tc, tc_limits_and_abort);
+    suite_add_tcase(s, tc);
+    return s;
+}

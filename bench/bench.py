@@ -11,6 +11,9 @@ Workloads (h2load, one client thread):
   stream-c1   ExecutePlan 256 x 1 MiB messages per call, 1 connection x 1 stream: MB/s
   stream-c4   the same, 4 connections: MB/s
   idle        1,000 idle TLS+h2 connections (each made one Config call): proxy RSS
+  auth        the unary case through sparkgate without auth, with a static token,
+              an RS256 and an ES256 JWT (token cache on, and off: the cold cost),
+              plus bench/jwt_verify_bench.c (auth_jwt_verify in a loop)
 Writes raw outputs and results.json into bench/out/ and regenerates
 docs/benchmarks.md.  Every external process is a child of this one and is
 stopped on exit; the whole run has a hard deadline.
@@ -42,6 +45,12 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))              # measured runs p
 NOISE = 0.25     # a run during which other processes used > 25% of a CPU is "noisy"
 RETRIES = int(os.environ.get("BENCH_RETRIES", "8"))  # extra runs allowed for noisy ones, in all
 IDLE_CONNS = int(os.environ.get("BENCH_IDLE_CONNS", "1000"))
+AUTH_SECS = float(os.environ.get("BENCH_AUTH_SECS", "2.5"))    # target length of one auth run
+MICRO_SECS = 0.3            # CPU seconds per operation in the JWT micro-benchmark
+MICRO = os.path.join(OUT, "bin", "jwt-verify-bench")   # built by bench/run.sh
+AUTH_TARGET = 0.10          # authenticated (cached) throughput within 10% of no auth
+# which parts run (a subset leaves the other sections of the doc empty): unary, stream, idle, auth
+SECTIONS = set(os.environ.get("BENCH_SECTIONS", "unary,stream,idle,auth").split(","))
 
 MIB = 1 << 20
 STREAM_MSGS = 256          # messages per ExecutePlan call
@@ -74,6 +83,38 @@ def sparkgate_config(port, be_port, certs):
         "timeouts": {"drain_ms": 1000},
         "log": {"level": "warn", "access": False},
     }
+
+
+# Section 4: the same sparkgate, plus an "auth" section.  One process holds the
+# static token and the JWT issuer (keys from PEM files: no IdP, no JWKS fetch), so
+# the static, RS256 and ES256 cases differ only by the token sent; a second one is
+# identical with the token cache off ("token_cache_entries": 0, the cold cost).
+# Every principal is "bench", the user_id the request already carries: the identity
+# binding (call.c bind_identity) then rewrites user_context to the same bytes, so the
+# request keeps its length.  h2load sends content-length and sparkgate forwards it as
+# it is, so a rewrite that changed the length would be reset by the backend
+# (PROTOCOL_ERROR -> grpc-status 14), which the data check below would report.
+AUTH_ISS = "https://idp.bench.invalid/"
+AUTH_AUD = "sparkgate"
+AUTH_PRINCIPAL = "bench"
+AUTH_KEYS = (   # (case, alg, openssl genpkey options, kid)
+    ("rs256", "RS256", ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"], "bench-rs256"),
+    ("es256", "ES256", ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], "bench-es256"),
+)
+
+
+def auth_section(adir, static_sha256, cache=True):
+    a = {
+        "static_tokens": [{"sha256": static_sha256, "principal": AUTH_PRINCIPAL,
+                           "profile": "bench"}],
+        "issuers": [{"issuer": AUTH_ISS, "audiences": [AUTH_AUD], "algorithms": ["RS256", "ES256"],
+                     "default_profile": "bench",
+                     "public_keys": [{"kid": kid, "file": os.path.join(adir, "%s.pub" % case)}
+                                     for case, _, _, kid in AUTH_KEYS]}],
+    }
+    if not cache:
+        a["token_cache_entries"] = 0
+    return a
 
 
 # (flag, why) - the explanation goes into docs/benchmarks.md as well
@@ -346,13 +387,18 @@ FOREIGN = []    # per h2load run: CPUs' worth of time used by processes not ours
 STALL_S = 5   # h2load -N: a connection with no traffic for this long is given up (a stall)
 
 
-def h2load(label, args, url, timeout, cpu_pids=(), record=True):
+def h2load(label, args, url, timeout, cpu_pids=(), record=True, cmds=None, shown=None):
+    """|cmds|: the list the command is recorded in (COMMANDS); |shown|: {argument: how the
+    doc writes it} (a bearer token becomes $(cat FILE))."""
     argv = ["h2load", "-t", "1", "-N", "%ds" % STALL_S] + args + [url]
     if remaining() < 5:
         raise Deadline("deadline reached before %s" % label)
     timeout = min(timeout, remaining() - 3)
     if record:
-        COMMANDS.append(" ".join(shlex.quote(a) for a in argv))
+        text = " ".join((shown or {}).get(a) or shlex.quote(a) for a in argv)
+        lst = COMMANDS if cmds is None else cmds
+        if text not in lst:   # a noisy run's rerun is the same command
+            lst.append(text)
     c0 = cpu_seconds(cpu_pids)
     ours = our_pids()
     o0, b0 = cpu_seconds(ours), cpu_busy_total()
@@ -571,11 +617,14 @@ def main():
         raise RuntimeError("backend did not become READY")
 
     # --- proxies ---------------------------------------------------------------
-    def start_sparkgate(tag=""):
+    def start_sparkgate(tag="", auth=None):
         port = free_port()
         cfgf = os.path.join(OUT, "sparkgate%s.json" % tag)
+        cfg = sparkgate_config(port, ports["h2c"], certs)
+        if auth is not None:
+            cfg["auth"] = auth
         with open(cfgf, "w") as f:
-            json.dump(sparkgate_config(port, ports["h2c"], certs), f, indent=1)
+            json.dump(cfg, f, indent=1)
         p = start("sparkgate" + tag, [SPARKGATE, "-c", cfgf])
         wait_port(port, p, "sparkgate" + tag)
         return port, p
@@ -618,14 +667,17 @@ def main():
     # reported, with the spread.
     calib = {}
 
-    def median_run(runs, key):
-        """Median of the runs the rest of the machine left alone (all runs if none was)."""
+    def median_run(runs, key, keep_noisy=False):
+        """Median of the runs the rest of the machine left alone (all runs if none was).
+        |keep_noisy|: median of all runs (cases compared with each other must be judged
+        alike: a clean run of one against noisy runs of another would say nothing)."""
         clean = [r for r in runs if r["foreign_cpu"] <= NOISE]
-        use = sorted(clean or runs, key=lambda r: r[key])
+        use = sorted(runs if keep_noisy else clean or runs, key=lambda r: r[key])
         med = dict(use[len(use) // 2])
         med["rounds"] = [r[key] for r in use]
         med["dropped"] = len(runs) - len(use)
         med["noisy"] = not clean
+        med["noisy_kept"] = (len(runs) - len(clean)) if keep_noisy and clean else 0
         return med
 
     retries = [RETRIES]
@@ -639,28 +691,35 @@ def main():
                 % (100 * r["foreign_cpu"]))
             fn()
 
-    def unary_warm(name, base, be_pids, px_pids):
+    # kind "unary": section 1; kind "auth": section 4 (extra headers |hdr|, own run length,
+    # commands recorded in res["auth"]["commands"] with the token written as $(cat FILE))
+    def unary_warm(name, base, be_pids, px_pids, kind="unary", hdr=(), secs=UNARY_SECS):
         url = base + SVC + "Config"
-        warm = h2load("unary-%s-warmup" % name, ["-n", "20000"] + uargs, url, 20, record=False)
-        calib["unary-" + name] = int(clamp(round(warm["req_s"] * UNARY_SECS, -4), 20000, 600000))
+        warm = h2load("%s-%s-warmup" % (kind, name), ["-n", "20000"] + uargs + list(hdr), url, 20,
+                      record=False)
+        calib[kind + "-" + name] = int(clamp(round(warm["req_s"] * secs, -4), 20000, 600000))
 
-    def unary(rnd, name, base, be_pids, px_pids):
-        measure(lambda: unary1(rnd, name, base, be_pids, px_pids))
+    def unary(rnd, name, base, be_pids, px_pids, **kw):
+        measure(lambda: unary1(rnd, name, base, be_pids, px_pids, **kw))
 
-    def unary1(rnd, name, base, be_pids, px_pids):
+    def unary1(rnd, name, base, be_pids, px_pids, kind="unary", hdr=(), secs=UNARY_SECS,
+               cmds=None, shown=None):
         url = base + SVC + "Config"
-        n = calib["unary-" + name]
-        logf = "unary-%s-r%d.log" % (name, rnd)
-        r = h2load("unary-%s-r%d" % (name, rnd), ["-n", str(n), "--log-file", logf] + uargs, url,
-                   UNARY_SECS * 4 + 10, cpu_pids=px_pids() or be_pids(), record=rnd == 0)
+        n = calib[kind + "-" + name]
+        logf = "%s-%s-r%d.log" % (kind, name, rnd)
+        r = h2load("%s-%s-r%d" % (kind, name, rnd), ["-n", str(n), "--log-file", logf] + uargs
+                   + list(hdr), url, secs * 4 + 10, cpu_pids=px_pids() or be_pids(),
+                   record=rnd == 0, cmds=cmds, shown=shown)
         r.update(percentiles(os.path.join(OUT, logf)))
         os.unlink(os.path.join(OUT, logf))   # large; percentiles are in results.json
         r["data_per_req"] = r["bytes_data"] / max(1, r["succeeded"])
         r["cpu_pids"] = "proxy" if px_pids() else "backend"
-        runs.setdefault("unary-" + name, []).append(r)
-        log("unary  r%d %-10s %9.0f req/s  p50 %s us  p99 %s us  (%d requests, %d failed; "
-            "others' CPU %.0f%%)" % (rnd, name, r["req_s"], r.get("p50_us"), r.get("p99_us"),
-                                     r["total"], r["total"] - r["succeeded"], 100 * r["foreign_cpu"]))
+        runs.setdefault(kind + "-" + name, []).append(r)
+        log("%-6s r%d %-13s %9.0f req/s  p50 %s us  p99 %s us  (%d requests, %d failed; "
+            "proxy CPU %.1f us/call; others' CPU %.0f%%)"
+            % (kind, rnd, name, r["req_s"], r.get("p50_us"), r.get("p99_us"), r["total"],
+               r["total"] - r["succeeded"], 1e6 * r["server_cpu_s"] / max(1, r["succeeded"]),
+               100 * r["foreign_cpu"]))
         return r
 
     # --- 2. streaming ExecutePlan -----------------------------------------------
@@ -718,15 +777,163 @@ def main():
         finally:
             stop(nx2)
 
+    # --- 4. authentication cost: fresh sparkgates, the unary case with tokens ------
+    A = res["auth"] = {"unary": {}, "commands": [], "setup": [], "micro": [], "controls": []}
+    adir = os.path.join(OUT, "auth")
+    bench_rel = lambda p: os.path.relpath(p, ROOT) if os.path.isabs(p) else p   # noqa: E731
+    sg_shown = "./sparkgate" if SPARKGATE == os.path.join(ROOT, "sparkgate") else SPARKGATE
+
+    def auth_run(argv, out=None, data=None):
+        """Runs a setup command (in ROOT) and records it as the doc shows it."""
+        shown = " ".join(sg_shown if a == SPARKGATE else shlex.quote(bench_rel(a)) for a in argv)
+        if data is not None:
+            shown += " < " + bench_rel(data[0])
+        if out is not None:
+            shown += " > " + bench_rel(out)
+        A["setup"].append(shown)
+        cp = subprocess.run(argv, input=data[1] if data else None, capture_output=True,
+                            timeout=60, cwd=ROOT)
+        if cp.returncode != 0:
+            raise RuntimeError("%s failed: %s" % (shown, cp.stderr.decode(errors="replace")[-300:]))
+        if out is not None:
+            with open(out, "wb") as f:
+                f.write(cp.stdout)
+        return cp.stdout
+
+    tokens = {}
+
+    def auth_setup():
+        """Keys (openssl), tokens (sparkgate mint-token), the static token's digest."""
+        os.makedirs(adir, exist_ok=True)
+        for f in os.listdir(adir):
+            os.unlink(os.path.join(adir, f))
+        for case_, alg, opts, kid in AUTH_KEYS:
+            key, pub, tok = (os.path.join(adir, case_ + ext) for ext in (".key", ".pub", ".tok"))
+            auth_run(["openssl", "genpkey"] + opts + ["-out", key])
+            auth_run(["openssl", "pkey", "-in", key, "-pubout", "-out", pub])
+            auth_run([SPARKGATE, "mint-token", "--key", key, "--alg", alg, "--kid", kid,
+                      "--iss", AUTH_ISS, "--aud", AUTH_AUD, "--sub", AUTH_PRINCIPAL,
+                      "--ttl", "3600"], out=tok)
+        static = os.path.join(adir, "static.tok")
+        A["setup"].append("# %s: \"sgt_\" and 48 random hex digits, written by bench.py"
+                          % bench_rel(static))
+        with open(static, "w") as f:
+            f.write("sgt_" + os.urandom(24).hex() + "\n")   # an opaque random token
+        with open(static, "rb") as f:
+            raw = f.read()
+        A["static_sha256"] = auth_run([SPARKGATE, "hash-token"], data=(static, raw)).decode().strip()
+        for case_ in ("static",) + tuple(k[0] for k in AUTH_KEYS):
+            with open(os.path.join(adir, case_ + ".tok")) as f:
+                tokens[case_] = f.read().strip()
+        A["token_bytes"] = {k: len(v) for k, v in tokens.items()}
+
+    def auth_control(what, port, hdr):
+        """A call sparkgate must refuse: trailers-only, no DATA from the backend."""
+        r = h2load("auth-control-%s" % what, ["-n", "100", "-c", "1", "-m", "10"] + uargs + hdr,
+                   "https://127.0.0.1:%d%sConfig" % (port, SVC), 20, record=False)
+        ok = r["bytes_data"] == 0 and r["succeeded"] == r["total"]
+        A["controls"].append({"what": what, "calls": r["total"], "bytes_data": r["bytes_data"],
+                              "ok": ok})
+        if not ok:
+            raise RuntimeError("auth control %s: %d bytes of DATA came back (the call was not "
+                               "refused)" % (what, r["bytes_data"]))
+
+    def auth_micro():
+        if not os.access(MICRO, os.X_OK):
+            A["micro_error"] = "bench/out/bin/jwt-verify-bench was not built (see bench/run.sh)"
+            return
+        argv = [bench_rel(MICRO), "%g" % MICRO_SECS]
+        for case_, _, _, kid in AUTH_KEYS:
+            argv += [case_, bench_rel(os.path.join(adir, case_ + ".pub")), kid, AUTH_ISS, AUTH_AUD,
+                     bench_rel(os.path.join(adir, case_ + ".tok"))]
+        A["micro_cmd"] = " ".join(shlex.quote(a) for a in argv)
+        try:
+            with open(os.path.join(OUT, "bin", "build.txt")) as f:
+                A["micro_build"] = f.read().strip().splitlines()
+        except OSError:
+            A["micro_build"] = []
+        cp = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=ROOT)
+        with open(os.path.join(OUT, "jwt-verify-bench.txt"), "w") as f:
+            f.write("$ " + A["micro_cmd"] + "\n" + cp.stdout + cp.stderr)
+        if cp.returncode != 0:
+            raise RuntimeError("jwt-verify-bench failed (rc %d): %s" % (cp.returncode,
+                                                                       cp.stderr.strip()[-300:]))
+        A["micro"] = [json.loads(line) for line in cp.stdout.splitlines() if line.startswith("{")]
+        for m_ in A["micro"]:
+            log("micro  %-6s %-7s %8.2f us CPU per call (%d calls)"
+                % (m_["token"], m_["op"], m_["cpu_us"], m_["calls"]))
+
+    def auth_openssl_speed():
+        argv = ["openssl", "speed", "-seconds", "1", "-mr", "rsa2048", "ecdsap256"]
+        A["openssl_cmd"] = " ".join(argv)
+        cp = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=OUT)
+        with open(os.path.join(OUT, "openssl-speed.txt"), "w") as f:
+            f.write("$ " + A["openssl_cmd"] + "\n" + cp.stdout + cp.stderr)
+        sp = {}
+        m_ = re.search(r"^\+F2:\d+:2048:([\d.]+):([\d.]+)", cp.stdout, re.M)
+        if m_:
+            sp["rs256"] = {"sign_s": float(m_.group(1)), "verify_s": float(m_.group(2))}
+        m_ = re.search(r"^\+F4:\d+:256:([\d.]+):([\d.]+)", cp.stdout, re.M)
+        if m_:
+            sp["es256"] = {"sign_s": float(m_.group(1)), "verify_s": float(m_.group(2))}
+        A["openssl_speed"] = sp
+        log("openssl speed: %s" % ", ".join("%s verify %.1f us" % (k, 1e6 / v["verify_s"])
+                                           for k, v in sp.items()))
+
+    def auth_phase():
+        auth_setup()
+        A["config_auth"] = auth_section(adir, A["static_sha256"])
+        pn, sgn = start_sparkgate("-auth-none")
+        pa, sga = start_sparkgate("-auth", auth_section(adir, A["static_sha256"]))
+        po, sgo = start_sparkgate("-auth-nocache", auth_section(adir, A["static_sha256"], False))
+        try:
+            auth_control("no-token", pa, [])
+            auth_control("unknown-static-token", pa, ["-H", "authorization: Bearer sgt_nope"])
+            # (case, port, process, token)
+            # none-rs256hdr: the no-auth process, the RS256 token sent anyway (it is read as a
+            # credential header and dropped): the cost of carrying the token, without auth
+            cases = [("none", pn, sgn, None), ("none-rs256hdr", pn, sgn, "rs256"),
+                     ("static", pa, sga, "static"),
+                     ("rs256", pa, sga, "rs256"), ("es256", pa, sga, "es256"),
+                     ("rs256-nocache", po, sgo, "rs256"), ("es256-nocache", po, sgo, "es256")]
+            A["cases"] = [c[0] for c in cases]
+            A["case_token"] = {c[0]: c[3] for c in cases}
+
+            def kw(tok):
+                if tok is None:
+                    return {"kind": "auth", "secs": AUTH_SECS, "cmds": A["commands"]}
+                h = "authorization: Bearer " + tokens[tok]
+                return {"kind": "auth", "secs": AUTH_SECS, "cmds": A["commands"], "hdr": ["-H", h],
+                        "shown": {h: '"authorization: Bearer $(cat bench/out/auth/%s.tok)"' % tok}}
+
+            def args(c):
+                return (c[0], "https://127.0.0.1:%d" % c[1], lambda: [be.pid],
+                        lambda p=c[2]: [p.pid])
+            for c in cases:
+                k = dict(kw(c[3]))
+                k.pop("cmds")
+                k.pop("shown", None)
+                case("auth-" + c[0], lambda c=c, k=k: unary_warm(*args(c), **k))
+            for rnd in range(ROUNDS):
+                for c in cases[rnd % len(cases):] + cases[:rnd % len(cases)]:
+                    if "auth-" + c[0] in calib:
+                        case("auth-" + c[0],
+                             lambda c=c, rnd=rnd: unary(rnd, *args(c), **kw(c[3])))
+        finally:
+            for p in (sgn, sga, sgo):
+                stop(p)
+        case("auth-micro", auth_micro)
+        case("auth-openssl-speed", auth_openssl_speed)
+
     runs = {}
     try:
-        for f in fronts:
+        for f in fronts if "unary" in SECTIONS else ():
             case("unary-" + f[0], lambda f=f: unary_warm(*f))
         for rnd in range(ROUNDS):
             for f in fronts[rnd % len(fronts):] + fronts[:rnd % len(fronts)]:
                 if "unary-" + f[0] in calib:
                     case("unary-" + f[0], lambda f=f, rnd=rnd: unary(rnd, *f))
-        for conc in (1, 4):
+        for conc in (1, 4) if "stream" in SECTIONS else ():
             for f in fronts:
                 case("stream-c%d-%s" % (conc, f[0]), lambda f=f, conc=conc: stream_warm(conc, *f))
             for rnd in range(ROUNDS):
@@ -741,16 +948,33 @@ def main():
         }
         stop(sg)
         stop(nx)
-        case("idle-sparkgate", idle_sparkgate)
-        case("idle-nghttpx", idle_nghttpx)
+        if "idle" in SECTIONS:
+            case("idle-sparkgate", idle_sparkgate)
+            case("idle-nghttpx", idle_nghttpx)
+        if "auth" in SECTIONS:
+            case("auth", auth_phase)
     except Deadline as e:
         res["errors"].append("stopped early: %s" % e)
         log("STOPPED: %s" % e)
+    auth_runs = [v for k, v in runs.items() if k.startswith("auth-")]
+    auth_clean = all(any(r["foreign_cpu"] <= NOISE for r in v) for v in auth_runs)
+    A["noise"] = {"all_cases_clean": auth_clean, "runs": sum(len(v) for v in auth_runs),
+                  "noisy_runs": sum(1 for v in auth_runs for r in v if r["foreign_cpu"] > NOISE)}
     for k, v in runs.items():
         if k.startswith("unary-"):
             res["unary"][k[6:]] = median_run(v, "req_s")
+        elif k.startswith("auth-"):
+            A["unary"][k[5:]] = median_run(v, "req_s", keep_noisy=not auth_clean)
         else:
             res["stream"][k[7:]] = median_run(v, "mb_s")
+    none = A["unary"].get("none")
+    for k, r in A["unary"].items():
+        # a refused call is a 200 with grpc-status in trailers and no DATA: h2load counts it
+        # as a success, so every authenticated case must get the same answer as "none"
+        if none and r["data_per_req"] < none["data_per_req"] - 0.5:
+            res["errors"].append("auth-%s: %.1f bytes of response DATA per call, %.1f without "
+                                 "auth: calls were refused" % (k, r["data_per_req"],
+                                                               none["data_per_req"]))
     for msg in STALLS:
         res["errors"].append(msg)
         log("ERROR " + msg)
@@ -761,9 +985,10 @@ def main():
         if r["failed"]:
             res["errors"].append("idle-%s: %d connection(s) failed, first: %s"
                                  % (name, r["failed"], r["first_error"]))
-    COMMANDS.append("/usr/bin/python3 bench/bench.py  # idle phase: %d x (TLS 1.3 + ALPN h2, "
-                    "SETTINGS, one Config call), then 2 s idle; VmRSS/VmHWM from /proc/PID/status"
-                    % IDLE_CONNS)
+    if "idle" in SECTIONS:
+        COMMANDS.append("/usr/bin/python3 bench/bench.py  # idle phase: %d x (TLS 1.3 + ALPN h2, "
+                        "SETTINGS, one Config call), then 2 s idle; VmRSS/VmHWM from /proc/PID/status"
+                        % IDLE_CONNS)
 
     res["commands"] = COMMANDS
     res["foreign"] = FOREIGN
@@ -802,6 +1027,7 @@ def machine_info():
         "dirty": bool(sh("git -C %s status --porcelain -- src" % shlex.quote(ROOT))),
         "cflags": sh("sed -n 's/^CFLAGS = //p' %s/Makefile" % shlex.quote(ROOT)),
         "stale": bool(os.environ.get("BENCH_STALE")),
+        "openssl": sh("openssl version"),
     }
 
 
@@ -813,6 +1039,8 @@ def spread(r):
     txt = "%.0f-%.0f" % (min(v), max(v)) if len(v) >= 2 else "-"
     if r.get("noisy"):
         txt += " (all noisy)"
+    elif r.get("noisy_kept"):
+        txt += " (%d noisy, kept)" % r["noisy_kept"]
     elif r.get("dropped"):
         txt += " (%d noisy run%s left out)" % (r["dropped"], "s" if r["dropped"] > 1 else "")
     return txt
@@ -884,6 +1112,9 @@ def write_doc(res):
                met(rss < 64 * 1024 and r["still_open"] == IDLE_CONNS)))
     else:
         add("| %d idle TLS connections under 64 MiB RSS | not measured | **not met** |" % IDLE_CONNS)
+    ok, txt = auth_target(res.get("auth") or {})
+    add("| authenticated unary throughput (token cache on) within %d%% of no auth | %s%s | %s |"
+        % (100 * AUTH_TARGET, txt, auth_noise_note(res.get("auth") or {}), met(ok)))
     add("")
     if res.get("errors"):
         add("**Problems in this run** (the affected rows are missing or partial):")
@@ -1010,11 +1241,14 @@ def write_doc(res):
                            sum(x["VmHWM"] for x in v.values()) / 1024)
                         for k, v in aft.items() if v))
         add("")
+    write_auth(add, res)
     add("## Setup and fairness")
     add("")
     add("- Machine: %d CPUs, %s, %d MiB RAM, %s, kernel %s."
         % (m["nproc"], m["cpu"], m["mem_mib"], m["os"], m["kernel"]))
     add("- Packages: %s." % ", ".join("`%s`" % p for p in m["packages"]))
+    if m.get("openssl"):
+        add("- OpenSSL: %s." % m["openssl"])
     add("- sparkgate: `%s`, commit %s%s, CFLAGS `%s`."
         % (m["sparkgate"], m["commit"], " + uncommitted changes in src/" if m["dirty"] else "",
            m["cflags"]))
@@ -1094,18 +1328,253 @@ def write_doc(res):
     add("")
     add("```sh")
     add("apt-get install nghttp2-client nghttp2-proxy openssl python3   # h2load, nghttpx")
-    add("bench/run.sh            # builds sparkgate and the test backend if needed, ~2.5 minutes")
+    add("bench/run.sh            # builds sparkgate, the test backend and bench/jwt_verify_bench.c "
+        "if needed, ~3 minutes")
     add("/usr/bin/python3 bench/bench.py --doc-only   # rewrite this file from bench/out/results.json")
     add("```")
     add("")
     add("Run it on an otherwise idle machine: the script reports background CPU load above. "
         "Knobs (environment): `BENCH_UNARY_SECS` (4), `BENCH_STREAM_SECS` (4), `BENCH_ROUNDS` (3), `BENCH_RETRIES` (8), "
-        "`BENCH_IDLE_CONNS` (1000), `BENCH_DEADLINE` (300 s hard stop), `BENCH_SPARKGATE` (another "
+        "`BENCH_IDLE_CONNS` (1000), `BENCH_AUTH_SECS` (%g), `BENCH_SECTIONS` "
+        "(`unary,stream,idle,auth`: a subset for quick checks), `BENCH_DEADLINE` (300 s hard "
+        "stop), `BENCH_SPARKGATE` (another "
         "sparkgate binary, e.g. to compare builds). Benchmarks are not "
-        "part of `make check`.")
+        "part of `make check`." % AUTH_SECS)
     add("")
     with open(DOC, "w") as f:
         f.write("\n".join(L))
+
+
+AUTH_LABELS = {
+    "none": "no auth (no \"auth\" section: anonymous)",
+    "none-rs256hdr": "no auth, the RS256 token sent anyway (ignored)",
+    "static": "static bearer token",
+    "rs256": "JWT RS256 (RSA 2048)",
+    "es256": "JWT ES256 (P-256)",
+    "rs256-nocache": "JWT RS256, cache off",
+    "es256-nocache": "JWT ES256, cache off",
+}
+
+
+def _per_call(r):
+    return 1e6 * r["server_cpu_s"] / max(1, r["succeeded"])
+
+
+def auth_target(A):
+    """(met, text) for the 10% target: static, RS256 and ES256 with the cache vs no auth."""
+    u = A.get("unary") or {}
+    none = u.get("none")
+    want = ("static", "rs256", "es256")
+    if not none or any(k not in u for k in want):
+        return False, "not measured"
+    parts, ok = [], True
+    for k in want:
+        r = u[k]
+        ratio = r["req_s"] / none["req_s"]
+        bad = (r["total"] - r["succeeded"]) or r["data_per_req"] < none["data_per_req"] - 0.5
+        ok = ok and ratio >= 1 - AUTH_TARGET and not bad
+        parts.append("%s %.0f%%%s" % ({"static": "static", "rs256": "RS256", "es256": "ES256"}[k],
+                                      100 * ratio, " (calls failed)" if bad else ""))
+    return ok, "%s of %.0f req/s" % (", ".join(parts), none["req_s"])
+
+
+def auth_noise_note(A):
+    n = A.get("noise") or {}
+    if not n.get("noisy_runs"):
+        return ""
+    return ("; %d of %d runs noisy (others' CPU > %.0f%%)%s: see section 4, CPU per call"
+            % (n["noisy_runs"], n["runs"], 100 * NOISE,
+               "" if n.get("all_cases_clean") else ", medians over all runs"))
+
+
+def _micro(A, tok, op):
+    for m in A.get("micro") or []:
+        if m["token"] == tok and m["op"] == op:
+            return m
+    return None
+
+
+def write_auth(add, res):
+    A = res.get("auth") or {}
+    u = A.get("unary") or {}
+    m = res["machine"]
+    add("## 4. Authentication cost")
+    add("")
+    if not u:
+        add("Not measured in this run%s." % (" (see \"Problems in this run\")"
+                                             if res.get("errors") else ""))
+        add("")
+        return
+    none = u.get("none")
+    add("The unary case of section 1, through sparkgate only: h2load `-t 1 -c 16 -m 10`, the same "
+        "%d-byte `ConfigRequest`, the same TLS front, backend and sparkgate settings, plus one "
+        "request header `authorization: Bearer TOKEN`. Three fresh sparkgate processes:"
+        % len(CONFIG_REQ))
+    add("")
+    add("- **no auth**: the configuration of section 1, no `\"auth\"` section: on a loopback "
+        "listener every call is anonymous (no header sent; one extra case sends the RS256 token "
+        "anyway, which sparkgate reads as a credential header and drops: the cost of carrying "
+        "the token without authenticating it).")
+    add("- **auth**: the same plus an `\"auth\"` section (below) with one static token and one "
+        "JWT issuer whose keys are PEM files (`public_keys`: an RSA 2048-bit key for RS256, an "
+        "EC P-256 key for ES256; no IdP, no JWKS fetch). The static, RS256 and ES256 cases differ "
+        "only by the token sent. The token cache is on (default, 10,000 entries per worker).")
+    add("- **auth, cache off**: identical but `\"token_cache_entries\": 0`: every call verifies "
+        "its token (the cold, cache-miss path).")
+    add("")
+    add("Every principal (the static token's, the JWTs' `sub`) is `%s`, the `user_id` the "
+        "request already carries: sparkgate's identity binding rewrites `user_context` to the "
+        "same bytes (moved to the end of the message), so the forwarded request keeps its "
+        "length. This matters at this commit: h2load sends `content-length`, sparkgate "
+        "forwards it unchanged, and a rewrite that changes the length makes the backend reset "
+        "the stream (grpc-status 14; every case is checked for the 116-byte answer)."
+        % AUTH_PRINCIPAL)
+    add("")
+    add("One token per case, sent on every call, as a client that reuses its token does: with "
+        "the cache, each of the 2 workers verifies it on its first call and then finds its "
+        "SHA-256 in its cache until `exp` (1 h). Per case: a 20,000-call warm-up that sets the "
+        "count (about %.1f s of work per run), then %d measured runs, interleaved with the other "
+        "cases (order rotated each round); the row is the median run (by req/s). sparkgate CPU = "
+        "utime+stime of that sparkgate process during the run, per call. Before measuring, two "
+        "controls against the auth process must be refused (no response DATA): %s."
+        % (AUTH_SECS, ROUNDS,
+           "; ".join("%s: %d calls, %d bytes of DATA (%s)"
+                     % (c["what"], c["calls"], c["bytes_data"], "refused" if c["ok"] else
+                        "**not refused**") for c in A.get("controls") or []) or "not run"))
+    add("")
+    add("| case | token bytes | requests | req/s | runs (req/s) | p50 ms | p99 ms | "
+        "sparkgate CPU us/call | h2load CPU | req/s vs no auth |")
+    add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    tb = A.get("token_bytes") or {}
+    for k in A.get("cases") or list(u):
+        r = u.get(k)
+        if not r:
+            continue
+        fails = r["total"] - r["succeeded"]
+        add("| %s | %s | %d%s | %.0f | %s | %.2f | %.2f | %.1f | %.0f%% | %s |"
+            % (AUTH_LABELS.get(k, k), tb.get((A.get("case_token") or {}).get(k) or k.split("-")[0], "-"), r["succeeded"],
+               " (%d failed)" % fails if fails else "", r["req_s"], spread(r),
+               r.get("p50_us", 0) / 1000, r.get("p99_us", 0) / 1000, _per_call(r),
+               100 * r["client_cpu_s"] / max(r["wall_s"], 1e-3),
+               "-" if k == "none" or not none else "%.0f%%" % (100 * r["req_s"] / none["req_s"])))
+    add("")
+    ok, txt = auth_target(A)
+    add("**Target: authenticated throughput with the token cache within %d%% of no auth: %s** "
+        "(%s%s)." % (100 * AUTH_TARGET, "met" if ok else "not met", txt, auth_noise_note(A)))
+    if not (A.get("noise") or {}).get("all_cases_clean", True):
+        add("Not every case had a run free of other processes' load, so every row is the median "
+            "of all its runs (noisy ones included): rows are compared alike.")
+    if none:
+        add("By sparkgate CPU per call instead (steadier when other processes load the machine; "
+            "the throughput sparkgate alone would allow, relative to no auth): %s."
+            % ", ".join("%s %.0f%%" % (n, 100 * _per_call(none) / _per_call(u[k]))
+                        for k, n in (("static", "static"), ("rs256", "RS256"),
+                                     ("es256", "ES256")) if k in u))
+    if none:
+        extra = ["%s +%.1f" % (n, _per_call(u[k]) - _per_call(none))
+                 for k, n in (("static", "static"), ("rs256", "RS256"), ("es256", "ES256"))
+                 if k in u]
+        add("With the cache, an authenticated call costs sparkgate %s us of CPU more than an "
+            "anonymous one (%.1f us). Per call it hashes the token (SHA-256, the cache key) and "
+            "looks it up, decodes the `authorization` header (h2load, as every nghttp2-based "
+            "client, sends it as a never-indexed HPACK literal: the whole token on every call), rewrites the "
+            "request's `user_context` to the principal and adds `x-sparkgate-principal`, "
+            "`-auth` and `-profile` toward the backend; anonymous calls do none of this."
+            % (", ".join(extra), _per_call(none)))
+        hd, rs = u.get("none-rs256hdr"), u.get("rs256")
+        if hd and rs:
+            add("")
+            add("Where the RS256 case's +%.1f us go: +%.1f us come with the token's bytes alone "
+                "(the no-auth process, the same header sent and ignored: %.0f%% of no-auth "
+                "throughput), the remaining %+.1f us are authentication with a cache hit (hash, "
+                "lookup, identity binding, identity headers)."
+                % (_per_call(rs) - _per_call(none), _per_call(hd) - _per_call(none),
+                   100 * hd["req_s"] / none["req_s"], _per_call(rs) - _per_call(hd)))
+    add("")
+
+    # cold cost
+    add("### Cold (cache-miss) verification cost per token")
+    add("")
+    add("End to end: the cache-off row against the cached row of the same token; the CPU "
+        "difference per call is what a cache miss adds (signature check, base64url and JSON "
+        "decoding, claim checks). Micro-benchmark: `bench/jwt_verify_bench.c`, linked against "
+        "`src/libsgparse.a` (the verifier sparkgate runs) and built by `bench/run.sh` with the "
+        "project's compile and link lines, one thread, the same keys and tokens, about %.1f s of "
+        "CPU per operation: *miss* = `auth_jwt_peek` + `auth_jwt_verify` (what `check_jwt` runs "
+        "on a miss), *signature* = the `EVP_DigestVerifyInit` + `EVP_DigestVerify` call alone "
+        "(as `verify_pkey` makes it). `openssl speed` is OpenSSL's own verify loop (no "
+        "per-call context setup), for reference." % MICRO_SECS)
+    add("")
+    sp = A.get("openssl_speed") or {}
+    add("| token | req/s cached | req/s cache off | off / cached | sparkgate CPU us/call "
+        "cached | cache off | difference (end to end) | micro: miss us | micro: signature us | "
+        "openssl speed verify us | verifications/s per core (micro) |")
+    add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for k, n in (("rs256", "RS256 (RSA 2048)"), ("es256", "ES256 (P-256)")):
+        on, off = u.get(k), u.get(k + "-nocache")
+        mi, sg_ = _micro(A, k, "miss"), _micro(A, k, "sig")
+        add("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
+            % (n, "%.0f" % on["req_s"] if on else "-", "%.0f" % off["req_s"] if off else "-",
+               "%.2f" % (off["req_s"] / on["req_s"]) if on and off else "-",
+               "%.1f" % _per_call(on) if on else "-", "%.1f" % _per_call(off) if off else "-",
+               "%+.1f us" % (_per_call(off) - _per_call(on)) if on and off else "-",
+               "%.1f" % mi["cpu_us"] if mi else "-", "%.1f" % sg_["cpu_us"] if sg_ else "-",
+               "%.1f" % (1e6 / sp[k]["verify_s"]) if k in sp else "-",
+               "%.0f" % (1e6 / mi["cpu_us"]) if mi else "-"))
+    add("")
+    if A.get("micro"):
+        add("Micro-benchmark, CPU us per call (all rows):")
+        add("")
+        add("| token | miss (peek + verify) | auth_jwt_verify | signature only | "
+            "SHA-256 of the token (the cache key: what a hit pays) |")
+        add("|---|---:|---:|---:|---:|")
+        for k in ("rs256", "es256"):
+            cells = []
+            for op in ("miss", "verify", "sig", "sha256"):
+                x = _micro(A, k, op)
+                cells.append(("%.2f" % x["cpu_us"]) if x else "-")
+            add("| %s | %s |" % (k.upper(), " | ".join(cells)))
+        add("")
+    elif A.get("micro_error"):
+        add("Micro-benchmark: %s." % A["micro_error"])
+        add("")
+    add("Machine: %d CPUs (%s), %s, kernel %s, %s; sparkgate commit %s. Both verifications run "
+        "on whichever worker took the call; with the cache off the 2 workers, the backend and "
+        "h2load share the 2 cores, so the end-to-end difference also carries some "
+        "batching effects of the lower call rate: the micro-benchmark is the cleaner figure."
+        % (m["nproc"], m["cpu"], m["os"], m["kernel"], m.get("openssl", "OpenSSL ?"),
+           m["commit"]))
+    add("")
+    add("Exact commands (in the repository root; ports are ephemeral; each h2load command runs "
+        "%d times, after its 20,000-call warm-up; the token files are read by the shell):"
+        % ROUNDS)
+    add("")
+    add("```sh")
+    add("# keys and tokens (bench/out/auth/, new each run)")
+    for c in A.get("setup") or []:
+        add(c)
+    add("# h2load, in this order in round 0 (no auth without and with a token, static, RS256, "
+        "ES256 on the auth process, then RS256, ES256 on the cache-off one)")
+    for c in A.get("commands") or []:
+        add(c)
+    if A.get("micro_cmd"):
+        add("# micro-benchmark: built by bench/run.sh with")
+        for c in A.get("micro_build") or []:
+            add(c)
+        add(A["micro_cmd"])
+    if A.get("openssl_cmd"):
+        add(A["openssl_cmd"])
+    add("```")
+    add("")
+    if A.get("config_auth"):
+        cfg = json.loads(json.dumps(A["config_auth"]).replace(ROOT + "/", ""))
+        add("The `\"auth\"` section added to the section-1 configuration (paths relative to the "
+            "repository; the cache-off process adds `\"token_cache_entries\": 0`):")
+        add("")
+        add("```json")
+        add(json.dumps(cfg, indent=1))
+        add("```")
+        add("")
 
 
 def _pkgver(m, pkg):

@@ -341,6 +341,29 @@ check_mtls(const struct cfg *c, SSL *ssl, struct auth_ident *id, int *status, ch
     return AUTH_OK;
 }
 
+/*
+ * SHA-256, fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up
+ * (locks, hash tables) on every call, which was most of a cache hit's cost.
+ */
+static const EVP_MD *
+sha256_md(void)
+{
+    static EVP_MD *md;
+    EVP_MD *m = __atomic_load_n(&md, __ATOMIC_ACQUIRE), *expected = NULL;
+
+    if (m != NULL)
+        return m;
+    m = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (m == NULL)
+        return EVP_sha256();
+    if (!__atomic_compare_exchange_n(&md, &expected, m, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        EVP_MD_free(m); /* another thread won the race */
+        return expected;
+    }
+    return m;
+}
+
 static bool
 looks_like_jwt(const char *t, size_t len)
 {
@@ -400,7 +423,7 @@ auth_check(const struct cfg *c, struct auth_cache *cache, const char *cred, size
     if (toklen > AUTH_JWT_MAX_TOKEN)
         return refuse(status, 16, msg, msglen,
                       "sparkgate: malformed token: longer than %d bytes", AUTH_JWT_MAX_TOKEN);
-    if (EVP_Digest(tok, toklen, digest, NULL, EVP_sha256(), NULL) != 1)
+    if (EVP_Digest(tok, toklen, digest, NULL, sha256_md(), NULL) != 1)
         return refuse(status, 16, msg, msglen, "sparkgate: cannot hash the token");
 
     if (cache != NULL && cache->n > 0) {

@@ -574,6 +574,10 @@ call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *
     }
     if (is_hop_by_hop(name, nlen))
         return 0;
+    /* the body is re-framed and user_context rewritten: the client's length is stale
+     * (and optional in HTTP/2: RFC 9113 section 8.1.1) */
+    if (name_is(name, nlen, "content-length"))
+        return 0;
     switch (classify_header(&c->cfg->auth, name, nlen)) {
     case HDR_CREDENTIAL:
         /* kept for auth only: a client's token never reaches a backend */
@@ -796,14 +800,15 @@ bind_identity(struct call *c, const uint8_t *body, size_t len)
     size_t wlen = strlen(who);
     const uint8_t *claimed = NULL;
     size_t claimed_len = 0;
-    struct evbuffer *out = NULL, *uc = NULL;
+    struct evbuffer *out = NULL;
     struct pb_cur cur, sub;
     struct pb_field f, g;
+    uint8_t uc[2 * (AUTH_PRINCIPAL_MAX + 12)];
+    size_t ucl;
     int rv = -1, r;
 
     out = evbuffer_new();
-    uc = evbuffer_new();
-    if (out == NULL || uc == NULL)
+    if (out == NULL)
         goto nomem;
     pb_cur_init(&cur, body, len);
     while ((r = pb_next(&cur, &f)) == 1) {
@@ -844,10 +849,17 @@ bind_identity(struct call *c, const uint8_t *body, size_t len)
                   shown, who);
         goto out;
     }
-    /* UserContext: user_id = 1, user_name = 2 */
-    if (put_len_field(uc, 1, who, wlen) != 0 || put_len_field(uc, 2, who, wlen) != 0 ||
-        put_len_field(out, SC_FIELD_USER_CONTEXT, evbuffer_pullup(uc, -1),
-                      evbuffer_get_length(uc)) != 0)
+    /* UserContext{user_id = 1, user_name = 2}: principal < AUTH_PRINCIPAL_MAX, so it fits */
+    ucl = 0;
+    uc[ucl++] = 1 << 3 | PB_WT_LEN;
+    ucl += pb_put_varint(uc + ucl, wlen);
+    memcpy(uc + ucl, who, wlen);
+    ucl += wlen;
+    uc[ucl++] = 2 << 3 | PB_WT_LEN;
+    ucl += pb_put_varint(uc + ucl, wlen);
+    memcpy(uc + ucl, who, wlen);
+    ucl += wlen;
+    if (put_len_field(out, SC_FIELD_USER_CONTEXT, uc, ucl) != 0)
         goto nomem;
     evbuffer_drain(c->msg, evbuffer_get_length(c->msg));
     if (evbuffer_add_buffer(c->msg, out) != 0)
@@ -859,8 +871,6 @@ nomem:
 out:
     if (out != NULL)
         evbuffer_free(out);
-    if (uc != NULL)
-        evbuffer_free(uc);
     return rv;
 }
 

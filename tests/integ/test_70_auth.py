@@ -366,6 +366,29 @@ def test_streams_on_one_connection_judged_independently(st):
     assert_untouched(st, [t5])
 
 
+def test_content_length_with_rewritten_identity(st):
+    """A client that sends content-length (h2load, nghttp, curl do) must still
+    work when sparkgate rewrites user_context and so changes the body length:
+    the stale length is never forwarded (regression: the backend reset every
+    such stream)."""
+    c = H.H2Client(st.port)
+    tid = H.new_test_id()
+    req = H.make_request("Config", SESSION)
+    req.user_context.user_id = "a-much-longer-claimed-user-id-than-alice"
+    body = H.grpc_frame(req.SerializeToString())
+    try:
+        s = c.request(H.SERVICE + "Config",
+                      headers=H.md(tid) + H.bearer(TOK["alice"]) +
+                      [("content-length", str(len(body)))], body=body)
+        c.wait_done(s, TIMEOUT)
+        assert s.grpc_status() == 0, (s.headers, s.trailers)
+    finally:
+        c.close()
+    rec = st.b1.wait_stream(tid)
+    assert_bound(rec, "alice")
+    assert "content-length" not in rec["open"]["headers"]
+
+
 # --------------------------------------------------------------------------
 # require_match, mTLS
 

@@ -138,10 +138,10 @@ NGHTTPX_FLAGS = [
      "backend connection window = limits.backend_connection_window_size (default: 2^31-1)"),
     ("--frontend-http2-max-concurrent-streams=%d" % MAX_STREAMS,
      "streams per client connection = limits.max_concurrent_streams (same as nghttpx's default)"),
-    ("--tls13-ciphers=TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",
-     "TLS 1.3 suites in OpenSSL's default order, which sparkgate uses (\"ciphersuites\" unset); "
-     "both prefer the server's order, so both negotiate TLS_AES_256_GCM_SHA384 with h2load, like "
-     "the backend's own TLS listener (nghttpx's default order puts AES-128 first)"),
+    ("--tls13-ciphers=TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384",
+     "TLS 1.3 suites in sparkgate's default order (AES-128-GCM first, \"ciphersuites\" unset); "
+     "both prefer the server's order, so both negotiate TLS_AES_128_GCM_SHA256 with h2load "
+     "(the backend's own TLS listener keeps OpenSSL's order: AES-256, see the Negotiated line)"),
     ("--no-via", "do not add a Via header (sparkgate adds none)"),
     ("--no-server-rewrite", "pass the backend's response headers as they are; no 'server: nghttpx'"),
     ("--no-server-push", "no HTTP/2 server push (sparkgate never pushes; gRPC does not use it)"),

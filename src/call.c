@@ -702,6 +702,10 @@ authenticate(struct call *c, bool may_retry)
         evbuffer_free(held);
         if (c->fe_ended && c->state != CALL_ST_DONE)
             call_fe_end_stream(c);
+        /* we run from a timer, not after mem_recv: the credit just returned for the
+         * held DATA only leaves as a WINDOW_UPDATE if the connection is pumped */
+        if (c->fe != NULL)
+            fe_kick(c->fe);
     }
 }
 
@@ -1303,6 +1307,16 @@ call_be_closed(struct call *c, uint32_t error_code)
     }
     be_detach(be, c);
     c->be = NULL;
+    if (c->state != CALL_ST_DONE && c->resp_eos && c->fe != NULL) {
+        /* the backend answered in full and left: what the client still uploads
+         * has nowhere to go; discard it and give back the credit withheld so far */
+        c->state = CALL_ST_DONE;
+        if (c->fe_unconsumed > 0) {
+            nghttp2_session_consume(fe_io(c->fe)->sess, c->fe_sid, c->fe_unconsumed);
+            c->fe_unconsumed = 0;
+        }
+        fe_kick(c->fe);
+    }
     call_maybe_free(c);
 }
 

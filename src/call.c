@@ -27,7 +27,6 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <nghttp2/nghttp2.h>
-#include <openssl/crypto.h>
 
 #include "sg_err.h"
 #include "auth.h"
@@ -73,7 +72,6 @@ struct call_hdrs {
     uint8_t *buf;  /* names and values, NUL-terminated */
     size_t blen, bcap;
     size_t bytes;  /* RFC 9113 section 6.5.2 size: name + value + 32 each */
-    bool secret;   /* holds the backend pre-shared key: wipe on clear */
 };
 
 struct call {
@@ -174,7 +172,6 @@ hdrs_add(struct call_hdrs *h, const uint8_t *name, size_t nlen, const uint8_t *v
 
         while (ncap < h->blen + need)
             ncap *= 2;
-        /* a secret arena is never left behind in freed memory by realloc */
         nb = malloc(ncap);
         if (nb == NULL)
             return SG_ERR_NOMEM;
@@ -184,8 +181,6 @@ hdrs_add(struct call_hdrs *h, const uint8_t *name, size_t nlen, const uint8_t *v
             h->nv[i].name = nb + (h->nv[i].name - h->buf);
             h->nv[i].value = nb + (h->nv[i].value - h->buf);
         }
-        if (h->secret)
-            OPENSSL_cleanse(h->buf, h->bcap);
         free(h->buf);
         h->buf = nb;
         h->bcap = ncap;
@@ -215,9 +210,6 @@ hdrs_add_str(struct call_hdrs *h, const char *name, const char *value)
 static void
 hdrs_clear(struct call_hdrs *h)
 {
-    /* the backend pre-shared key travels in a list marked secret: wipe it */
-    if (h->secret && h->buf != NULL)
-        OPENSSL_cleanse(h->buf, h->bcap);
     free(h->buf);
     free(h->nv);
     memset(h, 0, sizeof(*h));
@@ -1126,55 +1118,65 @@ call_fe_send_data(struct call *c, const uint8_t *framehd, size_t length)
 
 /* ---- backend side ---------------------------------------------------------- */
 
+/* Appends one field to |nv| (pointers are borrowed: nghttp2 copies on submit). */
+static void
+nv_put(nghttp2_nv *nv, size_t *n, const char *name, const char *value, size_t vlen,
+       uint8_t flags)
+{
+    nv[*n].name = (uint8_t *)(uintptr_t)name;
+    nv[*n].namelen = strlen(name);
+    nv[*n].value = (uint8_t *)(uintptr_t)value;
+    nv[*n].valuelen = vlen;
+    nv[*n].flags = flags;
+    (*n)++;
+}
+
+#define CALL_NV_STACK 64 /* header fields submitted without a heap array */
+
 void
 call_be_ready(struct call *c)
 {
     const struct cfg_backend *b = &c->cfg->backends[c->backend_idx];
-    struct call_hdrs h = {0};
+    nghttp2_nv stack[CALL_NV_STACK], *nv = stack;
+    const char *authority = b->authority != NULL ? b->authority : b->address;
+    size_t n = 0, cap = c->fwd.n + 9;
     int32_t sid;
-    size_t i;
 
     CHECK_MAGIC(c, CALL_MAGIC);
     if (c->state != CALL_ST_CONNECTING)
         return;
+    /* nothing is copied here: nghttp2_submit_request copies the whole block */
+    if (cap > CALL_NV_STACK && (nv = malloc(cap * sizeof(*nv))) == NULL) {
+        call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+        return;
+    }
     /* pseudo-headers first (RFC 9113 section 8.3), then te: trailers, then the client's */
-    if (hdrs_add_str(&h, ":method", "POST") != 0 ||
-        hdrs_add_str(&h, ":scheme", b->tls ? "https" : "http") != 0 ||
-        hdrs_add_str(&h, ":authority", b->authority != NULL ? b->authority : b->address) != 0 ||
-        hdrs_add_str(&h, ":path", c->m->path) != 0 || hdrs_add_str(&h, "te", "trailers") != 0)
-        goto nomem;
-    for (i = 0; i < c->fwd.n; i++) {
-        if (hdrs_add(&h, c->fwd.nv[i].name, c->fwd.nv[i].namelen, c->fwd.nv[i].value,
-                     c->fwd.nv[i].valuelen) != 0)
-            goto nomem;
-    }
+    nv_put(nv, &n, ":method", "POST", 4, NGHTTP2_NV_FLAG_NONE);
+    nv_put(nv, &n, ":scheme", b->tls ? "https" : "http", b->tls ? 5 : 4, NGHTTP2_NV_FLAG_NONE);
+    nv_put(nv, &n, ":authority", authority, strlen(authority), NGHTTP2_NV_FLAG_NONE);
+    nv_put(nv, &n, ":path", c->m->path, c->m->path_len, NGHTTP2_NV_FLAG_NONE);
+    nv_put(nv, &n, "te", "trailers", 8, NGHTTP2_NV_FLAG_NONE);
+    memcpy(nv + n, c->fwd.nv, c->fwd.n * sizeof(*nv));
+    n += c->fwd.n;
     /* sparkgate's word on identity (clients cannot send x-sparkgate-*: stripped) */
-    if (!c->cfg->auth.anonymous &&
-        (hdrs_add_str(&h, "x-sparkgate-principal", c->id.principal) != 0 ||
-         hdrs_add_str(&h, "x-sparkgate-auth", auth_via_name(c->id.via)) != 0 ||
-         (c->id.profile[0] != '\0' &&
-          hdrs_add_str(&h, "x-sparkgate-profile", c->id.profile) != 0)))
-        goto nomem;
-    /* Spark 4 pre-shared key: the backend accepts only sparkgate */
-    if (b->preshared_token != NULL) {
-        char *v = malloc(b->preshared_token_len + 8);
-        int rc;
+    if (!c->cfg->auth.anonymous) {
+        const char *via = auth_via_name(c->id.via);
 
-        if (v == NULL)
-            goto nomem;
-        memcpy(v, "Bearer ", 7);
-        memcpy(v + 7, b->preshared_token, b->preshared_token_len + 1);
-        h.secret = true;
-        rc = hdrs_add(&h, (const uint8_t *)"authorization", 13, (const uint8_t *)v,
-                      b->preshared_token_len + 7);
-        util_free_secret(v, b->preshared_token_len + 8);
-        if (rc != 0)
-            goto nomem;
-        /* never in nghttp2's HPACK table: NO_INDEX keeps it out of any dump */
-        h.nv[h.n - 1].flags = NGHTTP2_NV_FLAG_NO_INDEX;
+        nv_put(nv, &n, "x-sparkgate-principal", c->id.principal, strlen(c->id.principal),
+               NGHTTP2_NV_FLAG_NONE);
+        nv_put(nv, &n, "x-sparkgate-auth", via, strlen(via), NGHTTP2_NV_FLAG_NONE);
+        if (c->id.profile[0] != '\0')
+            nv_put(nv, &n, "x-sparkgate-profile", c->id.profile, strlen(c->id.profile),
+                   NGHTTP2_NV_FLAG_NONE);
     }
-    sid = be_submit_request(c->be, h.nv, h.n, c);
-    hdrs_clear(&h);
+    /* Spark 4 pre-shared key: the backend accepts only sparkgate; never in
+     * nghttp2's HPACK table (NO_INDEX), so it stays out of any dump */
+    if (b->preshared_header != NULL)
+        nv_put(nv, &n, "authorization", b->preshared_header, b->preshared_header_len,
+               NGHTTP2_NV_FLAG_NO_INDEX);
+    sid = be_submit_request(c->be, nv, n, c);
+    if (nv != stack)
+        free(nv);
     if (sid < 0) {
         call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) unavailable: %s", b->name,
                   b->address, nghttp2_strerror(sid));
@@ -1183,10 +1185,6 @@ call_be_ready(struct call *c)
     c->be_sid = sid;
     c->state = CALL_ST_OPEN;
     be_kick(c->be);
-    return;
-nomem:
-    hdrs_clear(&h);
-    call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
 }
 
 void

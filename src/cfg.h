@@ -61,6 +61,9 @@ struct cfg_backend {
                                      preshared_token_file; sent as authorization: Bearer;
                                      secret: wiped on free, never logged */
     size_t preshared_token_len;
+    char *preshared_header;       /* "Bearer <token>", built once per snapshot for the
+                                     authorization header; secret likewise */
+    size_t preshared_header_len;
     SSL_CTX *ssl_ctx;             /* built by cfg_load via tls_client_ctx_new; owned */
 };
 

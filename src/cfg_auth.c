@@ -804,6 +804,7 @@ cfg_auth_load_files(struct cfg_ctx *x, json_t *root, struct cfg *c)
     for (i = 0; i < c->nbackends; i++) {
         const char *file = json_string_value(
             json_object_get(json_array_get(backends, i), "preshared_token_file"));
+        struct cfg_backend *b;
 
         if (file == NULL)
             continue;
@@ -816,6 +817,13 @@ cfg_auth_load_files(struct cfg_ctx *x, json_t *root, struct cfg *c)
             return cfgp_fail(x, "cannot read \"%s\": %s", cfgp_show(file, shown, sizeof(shown)),
                              why);
         }
+        /* the header value every call sends: built here, not per call */
+        b = &c->backends[i];
+        b->preshared_header_len = b->preshared_token_len + 7;
+        if ((b->preshared_header = malloc(b->preshared_header_len + 1)) == NULL)
+            return cfgp_fail(x, "out of memory");
+        memcpy(b->preshared_header, "Bearer ", 7);
+        memcpy(b->preshared_header + 7, b->preshared_token, b->preshared_token_len + 1);
     }
     cfgp_pop(x, 0);
     return 0;
@@ -860,5 +868,8 @@ cfg_auth_free(struct cfg *c)
     for (i = 0; i < c->nbackends; i++) {
         if (c->backends[i].preshared_token != NULL)
             util_free_secret(c->backends[i].preshared_token, AUTH_SECRET_MAX + 1);
+        if (c->backends[i].preshared_header != NULL)
+            util_free_secret(c->backends[i].preshared_header,
+                             c->backends[i].preshared_header_len + 1);
     }
 }

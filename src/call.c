@@ -381,13 +381,19 @@ call_maybe_free(struct call *c)
 
 /* ---- credit (flow control) ----------------------------------------------- */
 
-/* Gives the client back credit for request bytes once the backend queue has room. */
+/*
+ * Gives the client back credit for request bytes once the backend queue has
+ * room (at once when the call is done: its input is discarded).  Always
+ * kicks: callers may run outside the connection's receive/send cycle (a
+ * timer, the backend's callbacks), where a queued WINDOW_UPDATE would sit.
+ */
 static void
 credit_fe(struct call *c)
 {
     if (c->fe == NULL || c->fe_unconsumed == 0)
         return;
-    if (evbuffer_get_length(c->req) >= c->cfg->limits.stream_buffer_size)
+    if (c->state != CALL_ST_DONE &&
+        evbuffer_get_length(c->req) >= c->cfg->limits.stream_buffer_size)
         return;
     nghttp2_session_consume(fe_io(c->fe)->sess, c->fe_sid, c->fe_unconsumed);
     c->fe_unconsumed = 0;
@@ -694,10 +700,6 @@ authenticate(struct call *c, bool may_retry)
         evbuffer_free(held);
         if (c->fe_ended && c->state != CALL_ST_DONE)
             call_fe_end_stream(c);
-        /* we run from a timer, not after mem_recv: the credit just returned for the
-         * held DATA only leaves as a WINDOW_UPDATE if the connection is pumped */
-        if (c->fe != NULL)
-            fe_kick(c->fe);
     }
 }
 
@@ -1001,12 +1003,8 @@ call_fe_data(struct call *c, const uint8_t *data, size_t len)
     if (c->fe == NULL)
         return;
     /* credit now unless the backend queue is full; then when it drains */
-    if (c->state == CALL_ST_DONE || evbuffer_get_length(c->req) < c->cfg->limits.stream_buffer_size) {
-        nghttp2_session_consume(fe_io(c->fe)->sess, c->fe_sid, len + c->fe_unconsumed);
-        c->fe_unconsumed = 0;
-    } else {
-        c->fe_unconsumed += len;
-    }
+    c->fe_unconsumed += len;
+    credit_fe(c);
 }
 
 void
@@ -1261,12 +1259,8 @@ call_be_data(struct call *c, const uint8_t *data, size_t len)
         call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
         return;
     }
-    if (evbuffer_get_length(c->resp) < c->cfg->limits.stream_buffer_size) {
-        nghttp2_session_consume(be_io(c->be)->sess, c->be_sid, len + c->be_unconsumed);
-        c->be_unconsumed = 0;
-    } else {
-        c->be_unconsumed += len;
-    }
+    c->be_unconsumed += len;
+    credit_be(c);
     resume_fe(c);
 }
 
@@ -1309,11 +1303,7 @@ call_be_closed(struct call *c, uint32_t error_code)
         /* the backend answered in full and left: what the client still uploads
          * has nowhere to go; discard it and give back the credit withheld so far */
         c->state = CALL_ST_DONE;
-        if (c->fe_unconsumed > 0) {
-            nghttp2_session_consume(fe_io(c->fe)->sess, c->fe_sid, c->fe_unconsumed);
-            c->fe_unconsumed = 0;
-        }
-        fe_kick(c->fe);
+        credit_fe(c);
     }
     call_maybe_free(c);
 }

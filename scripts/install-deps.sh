@@ -14,7 +14,7 @@ PKGS="
   build-essential autoconf automake libtool pkg-config autoconf-archive
   clang-14 libclang-rt-14-dev
   libnghttp2-dev libevent-dev libssl-dev libjansson-dev libjwt-dev libzstd-dev check
-  nghttp2-client nghttp2-proxy openssl
+  nghttp2-client nghttp2-proxy openssl zstd
   python3 python3-grpcio python3-protobuf protobuf-compiler
   python3-jwt python3-cryptography python3-h2 python3-hyperframe python3-hpack
   mandoc procps python3-pytest python3-pytest-timeout

@@ -27,6 +27,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/evp.h>
 
 #include "sg_err.h"
 #include "auth.h"
@@ -38,6 +39,8 @@
 #include "h2io.h"
 #include "log.h"
 #include "pb.h"
+#include "policy.h"
+#include "redact.h"
 #include "route.h"
 #include "sc.h"
 #include "util.h"
@@ -119,6 +122,16 @@ struct call {
     struct evbuffer *req;   /* framed messages for the backend */
     bool req_eos;           /* no more request data will be queued */
     size_t fe_unconsumed;   /* client bytes not yet credited back */
+
+    /* plan policy (issue #4): judged in on_message, before anything is queued */
+    const struct policy_profile *prof; /* NULL: not inspected (no profiles, anonymous) */
+    struct policy_art_state art;       /* AddArtifacts: the chunked artifact in progress */
+    /* Config responses: configured secrets are redacted (redact.c) */
+    bool redact;
+    struct grpc_deframer rdf;          /* response messages, re-assembled */
+    struct evbuffer *rmsg;
+    uint8_t *cfg_prefix;               /* the request's get_all prefix (copy) */
+    size_t cfg_prefix_len;
 
     /* response */
     struct call_hdrs rhdr;  /* response headers from the backend */
@@ -365,6 +378,9 @@ call_maybe_free(struct call *c)
         event_free(c->auth_timer);
     if (c->held != NULL)
         evbuffer_free(c->held);
+    if (c->rmsg != NULL)
+        evbuffer_free(c->rmsg);
+    free(c->cfg_prefix);
     util_free_secret(c->cred, c->credlen + 1);
     hdrs_clear(&c->fwd);
     hdrs_clear(&c->rhdr);
@@ -599,6 +615,10 @@ call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *
     }
     if (is_hop_by_hop(name, nlen))
         return 0;
+    /* a Config response is read to redact secrets: ask for it uncompressed
+     * (pseudo-headers, :path included, come first: c->m is known here) */
+    if (c->m != NULL && c->m->id == SC_M_CONFIG && name_is(name, nlen, "grpc-accept-encoding"))
+        return 0;
     /* the body is re-framed and user_context rewritten: the client's length is stale
      * (and optional in HTTP/2: RFC 9113 section 8.1.1) */
     if (name_is(name, nlen, "content-length"))
@@ -631,6 +651,156 @@ call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *
 }
 
 static void on_auth_timer(evutil_socket_t fd, short what, void *arg);
+
+/* ---- policy (issue #4) ------------------------------------------------------ */
+
+/* Copy of untrusted bytes safe inside a log line: printable ASCII, no blanks or quotes. */
+static void
+log_safe(char *out, size_t size, const uint8_t *s, size_t len, bool keep_spaces)
+{
+    size_t i, n = len < size - 1 ? len : size - 1;
+
+    if (s == NULL || len == 0) {
+        snprintf(out, size, "-");
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        uint8_t ch = s[i];
+
+        out[i] = ch > 0x20 && ch < 0x7f && ch != '"' ? (char)ch
+                 : ch == '"' ? '\''
+                 : keep_spaces && ch == ' ' ? ' ' : '?';
+    }
+    out[n] = '\0';
+}
+
+/*
+ * First 16 hex digits of SHA-256 over the request message without its
+ * session_id (1) and user_context (2): the same plan from two users or two
+ * sessions has the same digest.
+ */
+static void
+plan_digest(const uint8_t *body, size_t len, char hex[17])
+{
+    static const char digits[] = "0123456789abcdef";
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    uint8_t d[EVP_MAX_MD_SIZE];
+    unsigned dl = 0;
+    struct pb_cur cur;
+    struct pb_field f;
+    int i;
+
+    snprintf(hex, 17, "-");
+    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+        goto out;
+    pb_cur_init(&cur, body, len);
+    while (pb_next(&cur, &f) == 1) {
+        if (f.num == SC_FIELD_SESSION_ID || f.num == SC_FIELD_USER_CONTEXT)
+            continue;
+        if (EVP_DigestUpdate(md, f.start, (size_t)(f.end - f.start)) != 1)
+            goto out;
+    }
+    if (EVP_DigestFinal_ex(md, d, &dl) != 1 || dl < 8)
+        goto out;
+    for (i = 0; i < 8; i++) {
+        hex[2 * i] = digits[d[i] >> 4];
+        hex[2 * i + 1] = digits[d[i] & 15];
+    }
+    hex[16] = '\0';
+out:
+    EVP_MD_CTX_free(md);
+}
+
+/* One audit line per decision (docs/policy.md, "Audit log"). */
+static void
+call_audit(struct call *c, const struct policy_verdict *v, bool refused, const uint8_t *body,
+           size_t len, const uint8_t *sid, size_t sidlen)
+{
+    char session[72], op[72], reason[POLICY_MSG_MAX], digest[17];
+
+    if (!c->cfg->audit_log)
+        return;
+    log_safe(session, sizeof(session), sid, sidlen, false);
+    log_safe(op, sizeof(op), v->operation_id, v->operation_id_len, false);
+    if (body != NULL)
+        plan_digest(body, len, digest);
+    else
+        snprintf(digest, sizeof(digest), "-");
+    log_safe(reason, sizeof(reason), (const uint8_t *)v->msg, strlen(v->msg), true);
+    log_info("audit decision=%s principal=%s profile=%s session=%s operation=%s method=%s "
+             "plan_sha256=%s nodes=%zu depth=%u kinds=%s rule=%s conn=%" PRIu64
+             " stream=%d%s%s%s",
+             refused ? "deny" : "allow", c->id.principal, c->prof != NULL ? c->prof->name : "-",
+             session, op, c->m->name, digest, v->nodes, v->depth,
+             v->kinds[0] != '\0' ? v->kinds : "-", v->rule != NULL ? v->rule : "-",
+             c->fe != NULL ? fe_conn_id(c->fe) : 0, c->fe_sid, refused ? " reason=\"" : "",
+             refused ? reason : "", refused ? "\"" : "");
+}
+
+/*
+ * Right after authentication: the caller's profile, and whether it may call
+ * this method at all (refused before a body byte is read).  Config calls
+ * get their responses redacted whatever the profile.
+ */
+static void
+call_policy_start(struct call *c)
+{
+    struct policy_verdict v;
+
+    if (c->m->id == SC_M_CONFIG) {
+        c->redact = true;
+        grpc_deframer_init(&c->rdf, c->cfg->limits.max_request_message_size);
+        if ((c->rmsg = evbuffer_new()) == NULL) {
+            call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+            return;
+        }
+    }
+    if (c->cfg->nprofiles == 0 || c->cfg->auth.anonymous)
+        return;
+    c->prof = cfg_profile(c->cfg, c->id.profile);
+    if (c->prof == NULL) {
+        /* auth hands out configured names only (cfg_policy.c checks): be safe anyway */
+        call_fail(c, GRPC_PERMISSION_DENIED, "sparkgate: profile \"%s\" is not defined",
+                  c->id.profile);
+        return;
+    }
+    if (policy_check_method(c->prof, c->m->id, &v) == POLICY_REFUSED) {
+        call_audit(c, &v, true, NULL, 0, NULL, 0);
+        call_fail(c, v.status, "%s", v.msg);
+    }
+}
+
+/* Judges one request message; 0 to go on, -1 after answering the client. */
+static int
+call_policy_message(struct call *c, const uint8_t *body, size_t len, const uint8_t *sid,
+                    size_t sidlen)
+{
+    const struct cfg_limits *cl = &c->cfg->limits;
+    struct policy_limits lim;
+    struct policy_verdict v;
+    int rv;
+
+    lim.max_depth = cl->max_plan_depth;
+    lim.max_nodes = cl->max_plan_nodes;
+    lim.max_decompressed = cl->max_decompressed_plan_size;
+    lim.max_ratio = cl->max_decompression_ratio;
+    if (c->m->id == SC_M_ADD_ARTIFACTS)
+        rv = policy_check_artifacts(c->prof, &c->art, body, len, &v);
+    else
+        rv = policy_check_request(c->prof, c->m->id, body, len, &lim, &v);
+    if (rv < 0) {
+        call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+        return -1;
+    }
+    /* AddArtifacts: one line per named artifact, not per chunk */
+    if (rv == POLICY_REFUSED || c->m->id != SC_M_ADD_ARTIFACTS || v.nodes > 0)
+        call_audit(c, &v, rv == POLICY_REFUSED, body, len, sid, sidlen);
+    if (rv == POLICY_REFUSED) {
+        call_fail(c, v.status, "%s", v.msg);
+        return -1;
+    }
+    return 0;
+}
 
 /* Forgets the client's credential as soon as it is judged. */
 static void
@@ -690,6 +860,7 @@ authenticate(struct call *c, bool may_retry)
     }
     c->authed = true;
     c->state = CALL_ST_FIRST_MSG;
+    call_policy_start(c);
     held = c->held;
     c->held = NULL;
     if (held != NULL) {
@@ -924,7 +1095,22 @@ on_message(struct call *c)
                   "sparkgate: %s request message is not valid protobuf", c->m->name);
         return;
     }
-    /* TODO(#4): inspect the plan here, before anything is queued */
+    /* the plan is judged before anything is queued or a backend chosen */
+    if (c->prof != NULL && call_policy_message(c, body, len, sid, sidlen) != 0)
+        return;
+    if (c->redact && c->df.nmsgs == 1) {
+        const uint8_t *pfx;
+        size_t plen;
+
+        if (redact_config_prefix(body, len, &pfx, &plen) == 1 && plen > 0) {
+            if ((c->cfg_prefix = malloc(plen)) == NULL) {
+                call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+                return;
+            }
+            memcpy(c->cfg_prefix, pfx, plen);
+            c->cfg_prefix_len = plen;
+        }
+    }
     if (c->df.nmsgs == 1) {
         /* Spark keys sessions by (user_id, session_id): so does routing */
         size_t plen = c->cfg->auth.anonymous ? 0 : strlen(c->id.principal);
@@ -1242,8 +1428,92 @@ call_be_headers_done(struct call *c, bool trailer, bool end_stream)
         fe_kick(c->fe);
         return;
     }
+    if (c->redact && !grpc_deframer_at_boundary(&c->rdf)) {
+        /* never pass on part of a message we could not read whole */
+        call_fail(c, GRPC_INTERNAL, "sparkgate: backend ended inside a Config response message");
+        return;
+    }
     c->resp_eos = true;
     resume_fe(c);
+}
+
+/*
+ * Collects Config response messages and queues them for the client with
+ * every configured secret redacted.  0, or -1 after failing the call.
+ */
+static int
+config_response_data(struct call *c, const uint8_t *data, size_t len)
+{
+    const struct cfg *cfg = c->cfg;
+    struct redact_secret secrets[CFG_MAX_BACKENDS];
+    struct redact_rules rules;
+    enum grpc_df_event ev;
+    const uint8_t *piece, *body;
+    uint8_t *out = NULL, hdr[GRPC_HDR_LEN];
+    size_t off = 0, plen, blen, outlen = 0, i, ns = 0;
+    ssize_t r;
+    int n;
+
+    while (off < len) {
+        r = grpc_deframer_feed(&c->rdf, data + off, len - off, &ev, &piece, &plen);
+        if (r < 0) {
+            call_fail(c, GRPC_INTERNAL, "sparkgate: backend sent an invalid or oversized "
+                                        "Config response message");
+            return -1;
+        }
+        off += (size_t)r;
+        if (ev == GRPC_DF_NONE)
+            continue;
+        if (c->rdf.flags != 0) {
+            call_fail(c, GRPC_INTERNAL, "sparkgate: backend compressed a Config response, "
+                                        "which sparkgate must read to redact secrets");
+            return -1;
+        }
+        if (plen > 0 && evbuffer_add(c->rmsg, piece, plen) != 0)
+            goto nomem;
+        if (ev != GRPC_DF_END)
+            continue;
+        blen = evbuffer_get_length(c->rmsg);
+        body = blen > 0 ? evbuffer_pullup(c->rmsg, -1) : (const uint8_t *)"";
+        if (body == NULL)
+            goto nomem;
+        for (i = 0; i < cfg->nbackends; i++) {
+            if (cfg->backends[i].preshared_token != NULL) {
+                secrets[ns].p = (const uint8_t *)cfg->backends[i].preshared_token;
+                secrets[ns++].len = cfg->backends[i].preshared_token_len;
+            }
+        }
+        rules.keys = &cfg->redact_keys;
+        rules.secrets = secrets;
+        rules.nsecrets = ns;
+        rules.prefix = c->cfg_prefix;
+        rules.prefix_len = c->cfg_prefix_len;
+        n = redact_config_response(body, blen, &rules, &out, &outlen);
+        if (n == SG_ERR_NOMEM)
+            goto nomem;
+        if (n < 0) {
+            call_fail(c, GRPC_INTERNAL, "sparkgate: backend sent a Config response that is "
+                                        "not valid protobuf");
+            return -1;
+        }
+        if (n > 0)
+            log_info("conn=%" PRIu64 " stream=%d: redacted %d value(s) in a Config response "
+                     "for %s", c->fe != NULL ? fe_conn_id(c->fe) : 0, c->fe_sid, n,
+                     c->authed ? c->id.principal : "-");
+        grpc_frame_header(hdr, false, (uint32_t)(n > 0 ? outlen : blen));
+        if (evbuffer_add(c->resp, hdr, sizeof(hdr)) != 0 ||
+            (n > 0 ? evbuffer_add(c->resp, out, outlen) : evbuffer_add_buffer(c->resp, c->rmsg)) != 0) {
+            free(out);
+            goto nomem;
+        }
+        free(out);
+        out = NULL;
+        evbuffer_drain(c->rmsg, evbuffer_get_length(c->rmsg));
+    }
+    return 0;
+nomem:
+    call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+    return -1;
 }
 
 void
@@ -1253,6 +1523,17 @@ call_be_data(struct call *c, const uint8_t *data, size_t len)
     if (c->fe == NULL || c->state == CALL_ST_DONE || !c->resp_started) {
         /* nobody to deliver to: give the credit straight back */
         nghttp2_session_consume(be_io(c->be)->sess, c->be_sid, len);
+        return;
+    }
+    if (c->redact) {
+        /* bounded by the deframer's limit; the bytes are consumed from the backend now */
+        if (config_response_data(c, data, len) != 0) {
+            nghttp2_session_consume(be_io(c->be)->sess, c->be_sid, len);
+            return;
+        }
+        c->be_unconsumed += len;
+        credit_be(c);
+        resume_fe(c);
         return;
     }
     if (evbuffer_add(c->resp, data, len) != 0) {
@@ -1270,6 +1551,10 @@ call_be_end_stream(struct call *c)
     CHECK_MAGIC(c, CALL_MAGIC);
     if (c->state == CALL_ST_DONE)
         return;
+    if (c->redact && !grpc_deframer_at_boundary(&c->rdf)) {
+        call_fail(c, GRPC_INTERNAL, "sparkgate: backend ended inside a Config response message");
+        return;
+    }
     c->resp_eos = true;
     resume_fe(c);
 }

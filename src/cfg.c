@@ -73,6 +73,11 @@ static const struct cfg_field cfg_limit_fields[] = {
     CFG_LIMIT(stream_buffer_size, 16384, 268435456, 1048576),
     CFG_LIMIT(backend_stream_window_size, 65535, 2147483647, 1048576),
     CFG_LIMIT(backend_connection_window_size, 65535, 2147483647, 16777216),
+    /* protobuf-java's recursion limit as Spark sets it; sparkgate never goes deeper */
+    CFG_LIMIT(max_plan_depth, 1, 1024, 1024),
+    CFG_LIMIT(max_plan_nodes, 1, 100000000, 10000000),
+    CFG_LIMIT(max_decompressed_plan_size, 1024, 1073741824, 134217728),
+    CFG_LIMIT(max_decompression_ratio, 1, 1000000, 256),
 };
 
 static const struct cfg_field cfg_timeout_fields[] = {
@@ -93,7 +98,8 @@ _Static_assert(ARRAY_SIZE(cfg_timeout_fields) <= ARRAY_SIZE(cfg_limit_fields),
                "check_field_keys() list too short");
 
 static const char *const cfg_top_keys[] = {
-    "workers", "listen", "backends", "limits", "timeouts", "log", "auth",
+    "workers", "listen", "backends", "limits", "timeouts", "log", "auth", "profiles",
+    "redact_conf_keys",
 };
 static const char *const cfg_listen_keys[] = {"address", "tls", "plaintext"};
 static const char *const cfg_listen_tls_keys[] = {
@@ -105,7 +111,7 @@ static const char *const cfg_backend_keys[] = {
 static const char *const cfg_backend_tls_keys[] = {
     "ca", "server_name", "verify", "certificate", "private_key",
 };
-static const char *const cfg_log_keys[] = {"level", "access"};
+static const char *const cfg_log_keys[] = {"level", "access", "audit"};
 
 static uint64_t cfg_generation; /* atomic: last generation handed out */
 
@@ -809,12 +815,14 @@ parse_log(struct cfg_ctx *x, json_t *root, struct cfg *c)
 
     c->log_level = LOG_LVL_INFO;
     c->access_log = true;
+    c->audit_log = true;
     if ((rc = cfgp_get_typed(x, root, "log", JSON_OBJECT, "an object", false, &o)) < 0 || o == NULL)
         return rc;
     old = cfgp_push_key(x, "log");
     if ((rc = cfgp_check_keys(x, o, cfg_log_keys, ARRAY_SIZE(cfg_log_keys))) < 0 ||
         (rc = cfgp_get_str_ref(x, o, "level", false, &level)) < 0 ||
-        (rc = cfgp_get_bool(x, o, "access", &c->access_log)) < 0)
+        (rc = cfgp_get_bool(x, o, "access", &c->access_log)) < 0 ||
+        (rc = cfgp_get_bool(x, o, "audit", &c->audit_log)) < 0)
         goto out;
     if (level != NULL && log_level_parse(level, &c->log_level) < 0) {
         old2 = cfgp_push_key(x, "level");
@@ -853,7 +861,7 @@ parse_top(struct cfg_ctx *x, json_t *root, struct cfg *c)
                            &c->limits)) < 0 ||
         (rc = parse_fields(x, root, "timeouts", cfg_timeout_fields, ARRAY_SIZE(cfg_timeout_fields),
                            &c->timeouts)) < 0 ||
-        (rc = cfg_auth_parse(x, root, c)) < 0)
+        (rc = cfg_auth_parse(x, root, c)) < 0 || (rc = cfg_policy_parse(x, root, c)) < 0)
         return rc;
     return parse_log(x, root, c);
 }
@@ -974,6 +982,7 @@ cfg_free(struct cfg *c)
         SSL_CTX_free(b->ssl_ctx);
     }
     cfg_auth_free(c);
+    cfg_policy_free(c);
     free(c->listeners);
     free(c->backends);
     free(c->path);

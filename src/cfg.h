@@ -23,6 +23,7 @@
 #include <openssl/ssl.h>
 
 #include "log.h"
+#include "policy.h"
 
 #define CFG_MAGIC 0x43464731u /* "CFG1" */
 
@@ -152,6 +153,11 @@ struct cfg_limits {
                                           sparkgate stops granting flow-control credit */
     uint32_t backend_stream_window_size;     /* initial window we give backends */
     uint32_t backend_connection_window_size; /* connection window we give backends */
+    /* plan inspection (issue #4): the same for every profile */
+    uint32_t max_plan_depth;             /* nested messages below the request (Spark: 1024) */
+    uint32_t max_plan_nodes;             /* reported nodes per request, 0 unlimited */
+    uint32_t max_decompressed_plan_size; /* Plan.compressed_operation output cap */
+    uint32_t max_decompression_ratio;    /* ... and output/input ratio cap (above 1 MiB) */
 };
 
 struct cfg_timeouts {
@@ -177,7 +183,15 @@ struct cfg {
     struct cfg_auth auth;
     enum log_level log_level;     /* log.level */
     bool access_log;              /* log.access: one line per call */
+    bool audit_log;               /* log.audit: one line per policy decision */
+    /* plan policy (issue #4, cfg_policy.c): no profiles = nothing is inspected */
+    struct policy_profile *profiles;
+    size_t nprofiles;
+    struct policy_globs redact_keys; /* Config response values never shown */
 };
+
+/* The profile called |name| in |c|, or NULL. */
+const struct policy_profile *cfg_profile(const struct cfg *c, const char *name);
 
 /*
  * Loads and validates |path|.  On success returns a snapshot with refcount 1

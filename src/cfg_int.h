@@ -64,4 +64,9 @@ int cfg_auth_parse(struct cfg_ctx *x, json_t *root, struct cfg *c);
 int cfg_auth_load_files(struct cfg_ctx *x, json_t *root, struct cfg *c);
 void cfg_auth_free(struct cfg *c);
 
+/* cfg_policy.c: "profiles" and "redact_conf_keys" (after "auth": it checks the
+ * profile names authentication hands out), and their release. */
+int cfg_policy_parse(struct cfg_ctx *x, json_t *root, struct cfg *c);
+void cfg_policy_free(struct cfg *c);
+
 #endif

@@ -3,6 +3,7 @@
  *
  *   sparkgate -c FILE        run in the foreground (systemd Type=notify)
  *   sparkgate -t -c FILE     validate FILE and exit 0/1
+ *   sparkgate explain ...    judge a captured request offline (explain.c)
  */
 #include "config.h"
 
@@ -15,6 +16,7 @@
 #include "auth_mint.h"
 #include "cfg.h"
 #include "daemon.h"
+#include "explain.h"
 #include "tls.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/sparkgate/sparkgate.json"
@@ -26,6 +28,7 @@ usage(FILE *f)
             "usage: sparkgate [-t] [-f] [-c FILE]\n"
             "       sparkgate hash-token          < token   (prints the SHA-256 for static_tokens)\n"
             "       sparkgate mint-token --help             (signs a JWT with a local key)\n"
+            "       sparkgate explain --help                (plan tree and policy decisions)\n"
             "       sparkgate --version | --help\n"
             "\n"
             "Authenticating gRPC reverse proxy for Apache Spark Connect.\n"
@@ -55,6 +58,8 @@ main(int argc, char **argv)
     /* subcommands: operator tools that share the verifier's code */
     if (argc >= 2 && strcmp(argv[1], "hash-token") == 0)
         return auth_hash_token_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "explain") == 0)
+        return explain_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "mint-token") == 0) {
         tls_init();
         return auth_mint_main(argc - 1, argv + 1);

@@ -232,12 +232,13 @@ plan_report(struct plan_walker *w, struct plan_node *n)
 }
 
 static void
-plan_node_init(struct plan_node *n, enum plan_cat cat, const char *kind, const char *type,
-               const struct pb_field *f, unsigned depth)
+plan_node_init(struct plan_node *n, enum plan_cat cat, const struct plan_schema_field *sf,
+               const char *type, const struct pb_field *f, unsigned depth)
 {
     memset(n, 0, sizeof(*n));
+    n->schema_idx = sf != NULL ? (int)(sf - plan_schema_fields) : -1;
+    n->kind = sf != NULL ? sf->name : "unknown";
     n->cat = cat;
-    n->kind = kind;
     n->type = type;
     n->field = f->num;
     n->depth = depth;
@@ -307,13 +308,13 @@ plan_field(struct plan_walker *w, const struct pb_field *f)
 
     switch (sf->kind) {
     case PLAN_SCHEMA_F_ANY:
-        plan_node_init(&n, PLAN_CAT_EXTENSION, sf->name, "google.protobuf.Any", f, depth);
+        plan_node_init(&n, PLAN_CAT_EXTENSION, sf, "google.protobuf.Any", f, depth);
         if ((rv = plan_read_any(f->data, f->len, &n)) < 0)
             goto out;
         rv = plan_report(w, &n);
         goto out;
     case PLAN_SCHEMA_F_COMPRESSED:
-        plan_node_init(&n, PLAN_CAT_COMPRESSED, sf->name, "Plan.CompressedOperation", f, depth);
+        plan_node_init(&n, PLAN_CAT_COMPRESSED, sf, "Plan.CompressedOperation", f, depth);
         if ((rv = plan_read_compressed(f->data, f->len, &n)) < 0)
             goto out;
         rv = plan_report(w, &n);
@@ -323,7 +324,7 @@ plan_field(struct plan_walker *w, const struct pb_field *f)
     }
 
     if (m->cat != PLAN_SCHEMA_C_NONE && sf->oneof != NULL) {
-        plan_node_init(&n, plan_cat_of(m->cat), sf->name,
+        plan_node_init(&n, plan_cat_of(m->cat), sf,
                        target != PLAN_SCHEMA_NONE ? plan_schema_msgs[target].name : NULL, f,
                        depth);
         if (target != PLAN_SCHEMA_NONE &&
@@ -335,7 +336,7 @@ plan_field(struct plan_walker *w, const struct pb_field *f)
     if (target == PLAN_SCHEMA_NONE)
         goto out;
     if (plan_schema_msgs[target].flags & PLAN_SCHEMA_M_USER_CODE) {
-        plan_node_init(&n, PLAN_CAT_USER_CODE, sf->name, plan_schema_msgs[target].name, f, depth);
+        plan_node_init(&n, PLAN_CAT_USER_CODE, sf, plan_schema_msgs[target].name, f, depth);
         if ((rv = plan_read_facts(target, f->data, f->len, &n)) < 0)
             goto out;
         if ((rv = plan_report(w, &n)) < 0)
@@ -359,7 +360,7 @@ unknown:
     if (w->path_len != 0)
         plan_path_put(w, ".", 1);
     plan_path_uint(w, "#", f->num, "");
-    plan_node_init(&n, PLAN_CAT_UNKNOWN, "unknown", NULL, f, depth);
+    plan_node_init(&n, PLAN_CAT_UNKNOWN, NULL, m->name, f, depth);
     rv = plan_report(w, &n);
 out:
     plan_path_restore(w, saved_len, saved_trunc);

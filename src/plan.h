@@ -70,7 +70,9 @@ struct plan_node {
     enum plan_cat cat;
     const char *kind;  /* protocol field name: "map_partitions", "python_udf", "extension";
                         * "unknown" for unknown numbers; "compressed_operation" */
-    const char *type;  /* message type of the payload ("PythonUDF"), NULL if not known */
+    const char *type;  /* message type of the payload ("PythonUDF"); for unknown
+                        * fields, the message they appeared in ("Relation") */
+    int schema_idx;    /* index into plan_schema_fields, -1 for unknown fields */
     uint32_t field;    /* field number in the parent message */
     unsigned depth;    /* depth of the payload message */
     const char *path;  /* "plan.root.project.expressions[1]", NUL-terminated */

@@ -986,6 +986,16 @@ START_TEST(tc_conf_files)
     ck_assert_mem_eq(&a->timeouts, &b->timeouts, sizeof(a->timeouts));
     ck_assert_int_eq(a->log_level, b->log_level);
     ck_assert_int_eq(a->access_log, b->access_log);
+    ck_assert_int_eq(a->audit_log, b->audit_log);
+    /* the four shipped profiles load; the minimal file inspects nothing */
+    ck_assert_uint_eq(a->nprofiles, 4);
+    ck_assert_ptr_nonnull(cfg_profile(a, "sql-only"));
+    ck_assert_ptr_nonnull(cfg_profile(a, "analyst"));
+    ck_assert_ptr_nonnull(cfg_profile(a, "data-scientist"));
+    ck_assert_ptr_nonnull(cfg_profile(a, "admin"));
+    ck_assert(!cfg_profile(a, "admin")->restricted);
+    ck_assert(cfg_profile(a, "sql-only")->restricted);
+    ck_assert_uint_eq(b->nprofiles, 0);
 
     /* auth: one placeholder token, everything else at the parser's defaults */
     ck_assert_ptr_null(a->backends[0].preshared_token);

@@ -7,7 +7,7 @@ top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 pass=0
 fail=0
-for t in grpc_deframe pb_walk cfg_load jwt_verify jwks_parse plan_walk sqlclass; do
+for t in grpc_deframe pb_walk cfg_load jwt_verify jwks_parse plan_walk sqlclass policy; do
     bin="$top_builddir/tests/fuzz/fuzz_$t"
     corpus="$top_srcdir/tests/fuzz/corpus/$t"
     if "$bin" -runs=0 "$corpus" >/dev/null 2>&1 || "$bin" "$corpus"; then

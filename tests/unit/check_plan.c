@@ -1,7 +1,6 @@
 /*
  * Unit tests for src/plan.c: the Spark Connect plan walker.  Plans are
- * built with a tiny protobuf encoder (each builder returns a fresh buffer
- * holding one or more encoded fields; F() wraps a buffer as a message field).
+ * built with the tiny protobuf encoder of pbenc.h.
  */
 #include "config.h"
 
@@ -17,99 +16,7 @@
 #include "plan_schema.h"
 #include "check_suites.h"
 
-struct buf {
-    uint8_t *p;
-    size_t n;
-};
-
-static struct buf *
-B(void)
-{
-    struct buf *b = calloc(1, sizeof(*b));
-
-    ck_assert_ptr_nonnull(b);
-    return b;
-}
-
-static void
-put(struct buf *b, const void *p, size_t n)
-{
-    b->p = realloc(b->p, b->n + n + 1);
-    ck_assert_ptr_nonnull(b->p);
-    if (n != 0)
-        memcpy(b->p + b->n, p, n);
-    b->n += n;
-}
-
-static void
-put_varint(struct buf *b, uint64_t v)
-{
-    uint8_t tmp[10];
-
-    put(b, tmp, pb_put_varint(tmp, v));
-}
-
-static void
-bfree(struct buf *b)
-{
-    free(b->p);
-    free(b);
-}
-
-/* Length-delimited field |num| holding |child| (consumed). */
-static struct buf *
-F(uint32_t num, struct buf *child)
-{
-    struct buf *b = B();
-
-    put_varint(b, (uint64_t)num << 3 | PB_WT_LEN);
-    put_varint(b, child->n);
-    put(b, child->p, child->n);
-    bfree(child);
-    return b;
-}
-
-static struct buf *
-S(uint32_t num, const char *s)
-{
-    struct buf *b = B();
-
-    put_varint(b, (uint64_t)num << 3 | PB_WT_LEN);
-    put_varint(b, strlen(s));
-    put(b, s, strlen(s));
-    return b;
-}
-
-static struct buf *
-V(uint32_t num, uint64_t v)
-{
-    struct buf *b = B();
-
-    put_varint(b, (uint64_t)num << 3 | PB_WT_VARINT);
-    put_varint(b, v);
-    return b;
-}
-
-/* Concatenates |n| buffers (consumed). */
-static struct buf *
-C(int n, ...)
-{
-    struct buf *b = B();
-    va_list ap;
-    int i;
-
-    va_start(ap, n);
-    for (i = 0; i < n; i++) {
-        struct buf *x = va_arg(ap, struct buf *);
-
-        put(b, x->p, x->n);
-        bfree(x);
-    }
-    va_end(ap);
-    return b;
-}
-
-#define E() B() /* empty message */
+#include "pbenc.h"
 
 /* ---- collector ------------------------------------------------------------ */
 

@@ -17,5 +17,6 @@ Suite *auth_jwks_suite(void);
 Suite *auth_jwt_suite(void);
 Suite *plan_suite(void);
 Suite *sqlclass_suite(void);
+Suite *policy_suite(void);
 
 #endif

@@ -6,7 +6,9 @@
 #   3. generates development certificates into certs/
 #   4. starts the test Spark Connect backend (127.0.0.1:15003, h2c) and
 #      sparkgate with conf/demo.json (TLS on 127.0.0.1:15002)
-#   5. runs scripts/demo_client.py: real Spark Connect calls through sparkgate
+#   5. runs scripts/demo_client.py: real Spark Connect calls through sparkgate,
+#      including a Python UDF the demo user's profile refuses, then
+#      "sparkgate explain" on that request and the audit log lines
 #   6. stops both with SIGTERM and shows sparkgate draining and exiting 0
 #
 # Logs and records are kept in .demo/.  Exits non-zero if anything failed.
@@ -107,6 +109,14 @@ say "running scripts/demo_client.py through sparkgate"
 rc=0
 "$PY" scripts/demo_client.py --port $SG_PORT --ca certs/ca.pem --token "$DEMO_TOKEN" \
     --record "$DEMO/backend-record.jsonl" --workdir "$DEMO" || rc=$?
+
+if [ -f "$DEMO/udf-request.bin" ]; then
+    say "sparkgate explain: the refused request, offline, against every profile"
+    ./sparkgate explain -c conf/demo.json "$DEMO/udf-request.bin" || rc=$?
+fi
+
+say "sparkgate's audit lines (one per policy decision)"
+grep ' audit ' "$DEMO/sparkgate.log" | tail -n 6
 
 say "last lines of sparkgate's log ($DEMO/sparkgate.log)"
 tail -n 15 "$DEMO/sparkgate.log"

@@ -197,10 +197,51 @@ class Demo:
             reqs.append(r)
         self.show("sent     AddArtifacts:", "jars/demo.jar, %d bytes in %d streamed messages"
                   % (len(data), len(reqs)))
-        resp, call = self.stub("AddArtifacts", pb.AddArtifactsResponse, kind="client").with_call(
-            iter(reqs), timeout=30)
-        self.show("received (backend %s):" % self.backend_of(call), resp)
-        assert [(a.name, a.is_crc_successful) for a in resp.artifacts] == [("jars/demo.jar", True)]
+        # the demo user's profile ("analyst" in conf/demo.json) may not upload code
+        try:
+            self.stub("AddArtifacts", pb.AddArtifactsResponse, kind="client").with_call(
+                iter(reqs), timeout=30)
+        except self.grpc.RpcError as e:
+            print("    received: %s: %s" % (e.code().name, e.details()))
+            assert e.code() == self.grpc.StatusCode.PERMISSION_DENIED
+            return
+        raise AssertionError("the upload was accepted")
+
+    def policy(self):
+        grpc, pb = self.grpc, self.pb
+        tag = str(uuid.uuid4())
+        # df.select(my_pandas_udf("a")): a Python UDF inside a projection
+        req = pb.ExecutePlanRequest(session_id=self.session, user_context=self.user,
+                                    operation_id=str(uuid.uuid4()))
+        rel = req.plan.root.project
+        rel.input.sql.query = "SELECT id AS a FROM range(10)"
+        rel.expressions.add().unresolved_attribute.unparsed_identifier = "a"
+        udf = rel.expressions.add().common_inline_user_defined_function
+        udf.function_name = "my_pandas_udf"
+        udf.python_udf.eval_type = 200
+        udf.python_udf.command = b"cloudpickle bytes would run on the executors"
+        udf.arguments.add().unresolved_attribute.unparsed_identifier = "a"
+        with open(os.path.join(self.args.workdir, "udf-request.bin"), "wb") as f:
+            f.write(req.SerializeToString())  # for "sparkgate explain" (demo.sh)
+        self.show("sent     ExecutePlan:", "SELECT ... then select(my_pandas_udf(a)) "
+                  "(PythonUDF, eval_type 200)")
+        call = self.stub("ExecutePlan", None, kind="server", raw=True)
+        try:
+            list(call(req, metadata=[("x-demo-tag", tag)], timeout=10))
+            raise AssertionError("the UDF plan was accepted")
+        except grpc.RpcError as e:
+            print("    received: %s: %s" % (e.code().name, e.details()))
+            assert e.code() == grpc.StatusCode.PERMISSION_DENIED
+        if self.args.record:
+            with open(self.args.record) as f:
+                assert tag not in f.read(), "the refused plan reached the backend"
+            print("    the backend's record has no trace of the refused call")
+        # the same query without the UDF runs
+        del rel.expressions[1]
+        self.show("sent     ExecutePlan:", "the same plan without the UDF")
+        resps = list(call(req, timeout=10))
+        print("    received: %d responses, last: %s" % (len(resps), pb.ExecutePlanResponse.FromString(
+            resps[-1]).WhichOneof("response_type")))
 
     def reattach(self):
         pb = self.pb
@@ -287,7 +328,8 @@ class Demo:
         self.step("2. AnalyzePlan: spark_version", self.analyze)
         self.step("3. ExecutePlan: stream %d MiB of Arrow batches, verify the checksum"
                   % self.args.mib, self.execute)
-        self.step("4. AddArtifacts: client-streaming upload", self.artifacts)
+        self.step("4. AddArtifacts: the analyst profile may not upload jars", self.artifacts)
+        self.step("4b. plan policy: a Python UDF is refused, the plain query runs", self.policy)
         self.step("5. ReattachExecute: resume the operation's stream", self.reattach)
         self.step("6. ReleaseSession", self.release)
         self.step("7. an unknown method is answered by sparkgate itself", self.unknown)

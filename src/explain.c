@@ -45,8 +45,8 @@ usage(FILE *f)
             "  -m, --method NAME     request type (default ExecutePlan)\n"
             "  -q, --quiet           decisions only, no tree\n"
             "\n"
-            "Exit status: 0 judged (allowed or refused), 1 malformed request, 2 usage,\n"
-            "configuration or input error.\n");
+            "Exit status: 0 judged (allowed or refused), 1 malformed request or beyond the\n"
+            "limits, 2 usage, configuration or input error.\n");
 }
 
 static int
@@ -172,6 +172,12 @@ judge(const struct policy_profile *p, enum sc_method_id m, const struct msg *msg
     size_t i;
 
     memset(&st, 0, sizeof(st));
+    if (n > 1 && sc_method_get(m)->kind != SC_CLIENT_STREAMING) {
+        /* what the proxy answers (call.c on_message) */
+        printf("profile \"%s\": deny: sparkgate: %s takes exactly one request message, got "
+               "%zu\n", p != NULL ? p->name : "-", sc_method_get(m)->name, n);
+        return 1;
+    }
     rv = policy_check_method(p, m, &v);
     for (i = 0; i < n && rv == POLICY_ALLOWED; i++) {
         if (m == SC_M_ADD_ARTIFACTS)

@@ -27,11 +27,18 @@
 #define SCB_MAX_HEADER_BYTES (64U * 1024)
 /* sc-test-size limit */
 #define SCB_MAX_TEST_SIZE (16U * 1024 * 1024)
+/* --conf options */
+#define SCB_MAX_CONFS 64
 
 struct scb_cfg {
 	const char *name;    /* x-sc-backend value */
 	const char *version; /* AnalyzePlan spark_version */
 	uint32_t max_streams;
+	/* --conf KEY=VALUE: every new session starts with these confs, as a
+	 * Spark server's static confs (checked by main(): '=' present, KEY
+	 * not empty) */
+	const char *confs[SCB_MAX_CONFS];
+	size_t nconfs;
 };
 
 extern struct scb_cfg scb_cfg;

@@ -48,7 +48,8 @@ usage(void)
 	    "         [--tls-listen HOST:PORT --tls-cert FILE --tls-key FILE\n"
 	    "          [--tls-client-ca FILE]]\n"
 	    "         [--name NAME] [--record FILE]\n"
-	    "         [--max-concurrent-streams N] [--version-string S]\n");
+	    "         [--max-concurrent-streams N] [--version-string S]\n"
+	    "         [--conf KEY=VALUE ...]\n");
 }
 
 static void
@@ -217,6 +218,20 @@ main(int argc, char **argv)
 			record = arg;
 		} else if (strcmp(opt, "--version-string") == 0) {
 			scb_cfg.version = arg;
+		} else if (strcmp(opt, "--conf") == 0) {
+			const char *eq = strchr(arg, '=');
+
+			if (eq == NULL || eq == arg) {
+				fprintf(stderr, "sc-test-backend: --conf wants "
+				    "KEY=VALUE\n");
+				return 2;
+			}
+			if (scb_cfg.nconfs == SCB_MAX_CONFS) {
+				fprintf(stderr, "sc-test-backend: too many "
+				    "--conf options\n");
+				return 2;
+			}
+			scb_cfg.confs[scb_cfg.nconfs++] = arg;
 		} else if (strcmp(opt, "--max-concurrent-streams") == 0) {
 			if (!parse_uint(arg, 0x7fffffffUL, &v) || v == 0) {
 				usage();

@@ -193,6 +193,42 @@ def test_config(be, ch):
         check("SESSION_CHANGED" in e.details(), "observed server_side_session_id mismatch -> SESSION_CHANGED")
 
 
+def test_static_conf(binary, d):
+    """--conf KEY=VALUE seeds every new session's Config store."""
+    be = Backend(binary, ["--listen", "127.0.0.1:0", "--conf", "spark.connect.authenticate.token=s3cr=t",
+                          "--conf", "my.app.password=hunter2", "--conf", "empty.val="],
+                 d + "/rec-conf.jsonl")
+    try:
+        with grpc.insecure_channel(be.listen["h2c"]) as ch:
+            sid = str(uuid.uuid4())
+            r, _ = unary(ch, "Config", ident(sid) + fb(3, fb(2, fb(1, "spark.connect.authenticate.token"))))
+            p = decode(decode(r)[2][0])
+            check(p[2] == [b"s3cr=t"], "--conf: get returns the static conf (value after the first '=')")
+            r, _ = unary(ch, "Config", ident(sid) + fb(3, fb(5, b"")))
+            pairs = [(decode(x)[1][0], decode(x).get(2, [b""])[0]) for x in decode(r)[2]]
+            check(pairs == [(b"spark.connect.authenticate.token", b"s3cr=t"),
+                            (b"my.app.password", b"hunter2"), (b"empty.val", b"")],
+                  "--conf: get_all lists the static confs in order")
+            r, _ = unary(ch, "Config", ident(sid) + fb(3, fb(5, fb(1, "my.app."))))
+            pairs = [(decode(x)[1][0], decode(x)[2][0]) for x in decode(r)[2]]
+            check(pairs == [(b"password", b"hunter2")], "--conf: get_all with a prefix")
+            r, _ = unary(ch, "Config", ident(sid, "bob") + fb(3, fb(4, fb(1, "my.app.password"))))
+            check(decode(decode(r)[2][0])[2] == [b"hunter2"], "--conf: every session has them (get_option)")
+            r, _ = unary(ch, "Config", ident(sid) + fb(3, fb(3, fb(1, fb(1, "my.app.password") + fb(2, "d")))))
+            check(decode(decode(r)[2][0])[2] == [b"hunter2"], "--conf: get_with_default")
+            unary(ch, "Config", ident(sid) + fb(3, fb(6, fb(1, "my.app.password"))))
+            r, _ = unary(ch, "Config", ident(sid) + fb(3, fb(4, fb(1, "my.app.password"))))
+            check(2 not in decode(decode(r)[2][0]), "--conf: unset removes it from that session")
+            r, _ = unary(ch, "Config", ident(sid, "bob") + fb(3, fb(4, fb(1, "my.app.password"))))
+            check(decode(decode(r)[2][0])[2] == [b"hunter2"], "--conf: ... and only from that session")
+    finally:
+        check(be.stop() == 0, "--conf backend exits 0")
+    for bad in ("novalue", "=v"):
+        r = subprocess.run([binary, "--listen", "127.0.0.1:0", "--conf", bad],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10)
+        check(r.returncode == 2, "--conf %s: usage error (exit 2)" % bad)
+
+
 def test_execute_digest(be, ch):
     sid = str(uuid.uuid4())
     md = [("sc-test-count", "1000"), ("sc-test-size", str(1 << 20)), ("sc-test-digest", "1")]
@@ -494,6 +530,7 @@ def main():
     finally:
         check(be.stop() == 0, "backend exits 0 on SIGTERM")
     test_tls(binary, d)
+    test_static_conf(binary, d)
     print("%d failure(s)" % len(FAILS))
     return 1 if FAILS else 0
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scb.h"
 #include "scb_map.h"
 #include "scb_state.h"
 
@@ -114,6 +115,23 @@ scb_state_free(void)
 	ops = NULL;
 }
 
+static int kv_put(struct scb_kv **head, const uint8_t *key, size_t klen,
+    const uint8_t *val, size_t vlen);
+
+/* A new session starts with the --conf KEY=VALUE pairs (static confs). */
+static int
+conf_seed(struct scb_session *s)
+{
+	for (size_t i = 0; i < scb_cfg.nconfs; i++) {
+		const char *c = scb_cfg.confs[i], *eq = strchr(c, '=');
+
+		if (kv_put(&s->conf, (const uint8_t *)c, (size_t)(eq - c),
+		    (const uint8_t *)eq + 1, strlen(eq + 1)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 struct scb_session *
 scb_session_get(const uint8_t *user, size_t ulen, const uint8_t *sid,
     size_t slen, bool create)
@@ -133,6 +151,7 @@ scb_session_get(const uint8_t *user, size_t ulen, const uint8_t *sid,
 		goto out;
 	if (str_set(&s->user_id, user, ulen) < 0 ||
 	    str_set(&s->session_id, sid, slen) < 0 ||
+	    conf_seed(s) < 0 ||
 	    scb_map_put(sessions, key.p, key.n, s) < 0) {
 		session_free(s);
 		s = NULL;

@@ -143,11 +143,10 @@ sql_rel(const char *q)
 START_TEST(tc_udf_message_and_facts)
 {
     struct policy_verdict v;
+    /* not through judge(): operation_id points into the message, which must outlive v */
+    struct buf *b = C(2, exec_root(project2(read_t(), attr("a"), py_udf(200))), S(6, "op-7"));
 
-    REFUSED(judge("sql-only", SC_M_EXECUTE_PLAN,
-                  C(2, exec_root(project2(read_t(), attr("a"), py_udf(200))),
-                    S(6, "op-7")),
-                  &v));
+    REFUSED(policy_check_request(P("sql-only"), SC_M_EXECUTE_PLAN, b->p, b->n, NULL, &v));
     ck_assert_int_eq(v.status, GRPC_PERMISSION_DENIED);
     ck_assert_str_eq(v.rule, "user_code.languages");
     ck_assert_str_eq(v.msg, "sparkgate: profile \"sql-only\" does not allow python_udf (python, "
@@ -158,6 +157,8 @@ START_TEST(tc_udf_message_and_facts)
     ck_assert_ptr_nonnull(v.operation_id);
     ck_assert_int_eq((int)v.operation_id_len, 4);
     ck_assert(memcmp(v.operation_id, "op-7", 4) == 0);
+    ck_assert(v.operation_id >= b->p && v.operation_id + 4 <= b->p + b->n);
+    bfree(b);
     ck_assert_str_eq(v.kinds, "project,read,unresolved_attribute,"
                               "common_inline_user_defined_function,python_udf");
     ck_assert_uint_eq(v.nodes, 5);

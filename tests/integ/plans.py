@@ -49,18 +49,7 @@ def pb():
 # --------------------------------------------------------------------------
 # wire format
 
-def varint(n):
-    if n < 0:
-        n &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
+varint = H.pb_varint
 
 
 def key(num, wt):

@@ -942,19 +942,24 @@ def write_secret(name, data):
     return path
 
 
+def pb_varint(n):
+    """Protobuf base-128 varint; negative numbers as their 64-bit two's complement."""
+    if n < 0:
+        n &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
 def pb_len_field(num, payload):
     """A length-delimited protobuf field (tag, length, payload)."""
-    def varint(n):
-        out = bytearray()
-        while True:
-            b = n & 0x7F
-            n >>= 7
-            if n:
-                out.append(b | 0x80)
-            else:
-                out.append(b)
-                return bytes(out)
-    return varint(num << 3 | 2) + varint(len(payload)) + payload
+    return pb_varint(num << 3 | 2) + pb_varint(len(payload)) + payload
 
 
 def hostile_user_contexts(msg, first=("mallory", "Mallory M."), last=("victim", "Victim V.")):

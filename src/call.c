@@ -984,10 +984,14 @@ put_len_field(struct evbuffer *out, uint32_t num, const void *p, size_t len)
  * Identity binding: the backend must see the authenticated principal and
  * nothing else.  Every user_context (field 2) of the message - duplicates
  * included, with their user_name and extensions - is removed and one
- * UserContext{user_id = user_name = principal} is appended.  In
+ * UserContext{user_id = user_name = principal} is put first.  In
  * require_match mode a user_id that differs from the principal (the last
  * one, as protobuf-java merges) is refused instead.  Returns 0, or -1 after
  * answering the client.
+ *
+ * Only the head of the message, up to the end of its last user_context
+ * (clients put it second, after session_id), is rewritten; the rest - a
+ * 64 MiB LocalRelation, say - stays where it is in c->msg, uncopied.
  */
 static int
 bind_identity(struct call *c, const uint8_t *body, size_t len)
@@ -995,7 +999,7 @@ bind_identity(struct call *c, const uint8_t *body, size_t len)
     const char *who = c->id.principal;
     size_t wlen = strlen(who);
     const uint8_t *claimed = NULL;
-    size_t claimed_len = 0;
+    size_t claimed_len = 0, head_end = 0;
     struct evbuffer *out = NULL;
     struct pb_cur cur, sub;
     struct pb_field f, g;
@@ -1006,17 +1010,16 @@ bind_identity(struct call *c, const uint8_t *body, size_t len)
     out = evbuffer_new();
     if (out == NULL)
         goto nomem;
+    /* first pass: validate, find the claimed user_id and where the last user_context ends */
     pb_cur_init(&cur, body, len);
     while ((r = pb_next(&cur, &f)) == 1) {
-        if (f.num != SC_FIELD_USER_CONTEXT) {
-            if (evbuffer_add(out, f.start, (size_t)(f.end - f.start)) != 0)
-                goto nomem;
+        if (f.num != SC_FIELD_USER_CONTEXT)
             continue;
-        }
         if (f.wt != PB_WT_LEN) {
             r = SG_ERR_PROTO;
             break;
         }
+        head_end = (size_t)(f.end - body);
         pb_sub(&f, &sub);
         while ((r = pb_next(&sub, &g)) == 1) {
             if (g.num == 1 && g.wt == PB_WT_LEN) {
@@ -1057,8 +1060,15 @@ bind_identity(struct call *c, const uint8_t *body, size_t len)
     ucl += wlen;
     if (put_len_field(out, SC_FIELD_USER_CONTEXT, uc, ucl) != 0)
         goto nomem;
-    evbuffer_drain(c->msg, evbuffer_get_length(c->msg));
-    if (evbuffer_add_buffer(c->msg, out) != 0)
+    /* the head's other fields (session_id, ...) follow; the tail is not touched */
+    pb_cur_init(&cur, body, head_end);
+    while (pb_next(&cur, &f) == 1) {
+        if (f.num != SC_FIELD_USER_CONTEXT &&
+            evbuffer_add(out, f.start, (size_t)(f.end - f.start)) != 0)
+            goto nomem;
+    }
+    evbuffer_drain(c->msg, head_end);
+    if (evbuffer_prepend_buffer(c->msg, out) != 0)
         goto nomem;
     rv = 0;
     goto out;

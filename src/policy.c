@@ -283,8 +283,9 @@ node_path(const struct pctx *x, const struct plan_node *n, char *buf, size_t siz
 static void
 remember_kind(struct pctx *x, const char *kind)
 {
+    /* kinds are the schema's own strings: equal names are equal pointers */
     for (size_t i = 0; i < x->nkinds; i++)
-        if (x->kinds[i] == kind || strcmp(x->kinds[i], kind) == 0)
+        if (x->kinds[i] == kind)
             return;
     if (x->nkinds == POLICY_MAX_KINDS) {
         x->kinds_cut = true;
@@ -471,6 +472,9 @@ walk_compressed(struct pctx *x, const struct plan_node *n)
 }
 
 /* The visitor: audit facts, explain's printer, then the profile's rules. */
+/* The node's full path, built only for a refusal (decompressed plans pay a copy). */
+#define PATH node_path(x, n, pbuf, sizeof(pbuf))
+
 static int
 judge(const struct plan_node *n, void *arg)
 {
@@ -478,7 +482,6 @@ judge(const struct plan_node *n, void *arg)
     const struct policy_profile *p = x->p;
     struct policy_verdict *v = x->v;
     char pbuf[2 * PLAN_PATH_MAX + 2], what[160];
-    const char *path;
     int ci, rv;
 
     v->nodes++;
@@ -497,7 +500,6 @@ judge(const struct plan_node *n, void *arg)
         return walk_compressed(x, n);
     if (p == NULL)
         return 0;
-    path = node_path(x, n, pbuf, sizeof(pbuf));
 
     switch (n->cat) {
     case PLAN_CAT_RELATION:
@@ -510,7 +512,7 @@ judge(const struct plan_node *n, void *arg)
             refuse(v, GRPC_PERMISSION_DENIED,
                    p->cat_mode[ci] == POLICY_ALLOW ? cat_allow_rule[ci] : cat_deny_rule[ci],
                    "sparkgate: profile \"%s\" does not allow %s %s at %s (rule %s)", p->name,
-                   plan_cat_name(n->cat), n->kind, path,
+                   plan_cat_name(n->cat), n->kind, PATH,
                    p->cat_mode[ci] == POLICY_ALLOW ? cat_allow_rule[ci] : cat_deny_rule[ci]);
             return POLICY_STOP;
         }
@@ -524,7 +526,7 @@ judge(const struct plan_node *n, void *arg)
                 refuse(v, GRPC_PERMISSION_DENIED, "sql",
                        "sparkgate: profile \"%s\" does not allow %s SQL (%s) "
                        "at %s (rule sql)",
-                       p->name, sqlclass_name(cls), r.label != NULL ? r.label : "?", path);
+                       p->name, sqlclass_name(cls), r.label != NULL ? r.label : "?", PATH);
                 return POLICY_STOP;
             }
         }
@@ -550,7 +552,7 @@ judge(const struct plan_node *n, void *arg)
             }
             refuse(v, GRPC_PERMISSION_DENIED, "user_code.languages",
                    "sparkgate: profile \"%s\" does not allow %s at %s (rule user_code.languages)",
-                   p->name, what, path);
+                   p->name, what, PATH);
             return POLICY_STOP;
         }
         if (lang == POLICY_LANG_PYTHON && p->eval_types_set &&
@@ -565,7 +567,7 @@ judge(const struct plan_node *n, void *arg)
                 refuse(v, GRPC_PERMISSION_DENIED, "user_code.python_eval_types",
                        "sparkgate: profile \"%s\" does not allow %s (python, eval_type %" PRId32
                        "%s%s) at %s (rule user_code.python_eval_types)",
-                       p->name, n->kind, et, en != NULL ? " " : "", en != NULL ? en : "", path);
+                       p->name, n->kind, et, en != NULL ? " " : "", en != NULL ? en : "", PATH);
                 return POLICY_STOP;
             }
         }
@@ -580,7 +582,7 @@ judge(const struct plan_node *n, void *arg)
         refuse(v, GRPC_PERMISSION_DENIED, p->has_extensions ? "extensions" : "unknown",
                "sparkgate: profile \"%s\" does not allow extension (type_url \"%s\") at %s "
                "(rule %s)",
-               p->name, what, path, p->has_extensions ? "extensions" : "unknown");
+               p->name, what, PATH, p->has_extensions ? "extensions" : "unknown");
         return POLICY_STOP;
     case PLAN_CAT_UNKNOWN:
         if (p->unknown_allowed)
@@ -588,12 +590,14 @@ judge(const struct plan_node *n, void *arg)
         refuse(v, GRPC_PERMISSION_DENIED, "unknown",
                "sparkgate: profile \"%s\" does not allow unknown field %" PRIu32
                " of %s at %s (rule unknown)",
-               p->name, n->field, n->type != NULL ? n->type : "?", path);
+               p->name, n->field, n->type != NULL ? n->type : "?", PATH);
         return POLICY_STOP;
     default:
         return 0;
     }
 }
+
+#undef PATH
 
 /* ---- Config set / unset ------------------------------------------------------ */
 

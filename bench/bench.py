@@ -14,6 +14,9 @@ Workloads (h2load, one client thread):
   auth        the unary case through sparkgate without auth, with a static token,
               an RS256 and an ES256 JWT (token cache on, and off: the cold cost),
               plus bench/jwt_verify_bench.c (auth_jwt_verify in a loop)
+  policy      bench/plan_bench.c (plan_walk / policy_check_request per node, C stack),
+              one 64 MiB LocalRelation ExecutePlan through every front (time, peak RSS),
+              unary Config / ExecutePlan through sparkgate without and with profiles
 Writes raw outputs and results.json into bench/out/ and regenerates
 docs/benchmarks.md.  Every external process is a child of this one and is
 stopped on exit; the whole run has a hard deadline.
@@ -38,7 +41,7 @@ DOC = os.path.join(ROOT, "docs", "benchmarks.md")
 SPARKGATE = os.environ.get("BENCH_SPARKGATE") or os.path.join(ROOT, "sparkgate")  # another build
 BACKEND = os.path.join(ROOT, "tests", "backend", "sc-test-backend")
 
-DEADLINE_S = float(os.environ.get("BENCH_DEADLINE", "300"))   # hard stop for the whole run
+DEADLINE_S = float(os.environ.get("BENCH_DEADLINE", "420"))   # hard stop for the whole run
 UNARY_SECS = float(os.environ.get("BENCH_UNARY_SECS", "4"))   # target length of one unary run
 STREAM_SECS = float(os.environ.get("BENCH_STREAM_SECS", "4"))  # target length of one stream run
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))              # measured runs per case (median)
@@ -49,8 +52,9 @@ AUTH_SECS = float(os.environ.get("BENCH_AUTH_SECS", "2.5"))    # target length o
 MICRO_SECS = 0.3            # CPU seconds per operation in the JWT micro-benchmark
 MICRO = os.path.join(OUT, "bin", "jwt-verify-bench")   # built by bench/run.sh
 AUTH_TARGET = 0.10          # authenticated (cached) throughput within 10% of no auth
-# which parts run (a subset leaves the other sections of the doc empty): unary, stream, idle, auth
-SECTIONS = set(os.environ.get("BENCH_SECTIONS", "unary,stream,idle,auth").split(","))
+# which parts run (a subset leaves the other sections of the doc empty): unary, stream, idle,
+# auth, policy
+SECTIONS = set(os.environ.get("BENCH_SECTIONS", "unary,stream,idle,auth,policy").split(","))
 
 MIB = 1 << 20
 STREAM_MSGS = 256          # messages per ExecutePlan call
@@ -101,6 +105,77 @@ AUTH_KEYS = (   # (case, alg, openssl genpkey options, kid)
     ("rs256", "RS256", ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"], "bench-rs256"),
     ("es256", "ES256", ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], "bench-es256"),
 )
+
+
+# Section 5: plan inspection and per-profile policy.
+POLICY_SECS = float(os.environ.get("BENCH_POLICY_SECS", "2"))  # target length of one run
+PLAN_MICRO = os.path.join(OUT, "bin", "plan-bench")            # built by bench/run.sh
+PLAN_MICRO_SECS = 0.1        # CPU seconds per shape, size and operation in plan-bench
+POLICY_TARGET = 0.10         # typical-policy throughput within 10% of no policy
+BIG_RSS_TARGET = 2.0         # peak RSS for the 64 MiB request under 2x the message
+LINEAR_TARGET = 1.5          # ns/node at 100,000 nodes at most 1.5x that at 1,000
+BIG_CALLS = 7                # 64 MiB calls after the first one, per front
+POLICY_PROFILES = ("sql-only", "analyst")
+# docs/policy.md's "sql-only", used only if conf/sparkgate.json ships no profiles
+DOC_SQL_ONLY = {
+    "description": "queries and DataFrames; no user code, no artifacts, no conf changes",
+    "methods": ["ExecutePlan", "AnalyzePlan", "Config", "ReattachExecute", "ReleaseExecute",
+                "ReleaseSession", "Interrupt", "FetchErrorDetails", "ArtifactStatus", "GetStatus"],
+    "relations": {"deny": ["map_partitions", "group_map", "co_group_map",
+                           "apply_in_pandas_with_state",
+                           "common_inline_user_defined_table_function",
+                           "common_inline_user_defined_data_source"]},
+    "commands": {"allow": ["sql_command", "create_dataframe_view"]},
+    "expressions": {"deny": ["common_inline_user_defined_function"]},
+    "user_code": {"languages": []},
+    "sql": ["query"],
+    "conf": {"allow": []},
+    "artifacts": {},
+    "unknown": "deny",
+}
+
+
+def strip_json_comments(text):
+    """conf/sparkgate.json is JSON with // and /* */ comments (outside strings)."""
+    out, i, n, in_str = [], 0, len(text), False
+    while i < n:
+        c = text[i]
+        if in_str:
+            out.append(c)
+            if c == "\\":
+                out.append(text[i + 1:i + 2])
+                i += 1
+            elif c == '"':
+                in_str = False
+        elif c == '"':
+            in_str = True
+            out.append(c)
+        elif text.startswith("//", i):
+            while i < n and text[i] != "\n":
+                i += 1
+            continue
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+            continue
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def shipped_profiles():
+    """The "sql-only" and "analyst" profiles of conf/sparkgate.json, as shipped (fallback:
+    docs/policy.md's "sql-only").  Returns (profiles, where they came from)."""
+    try:
+        with open(os.path.join(ROOT, "conf", "sparkgate.json")) as f:
+            conf = json.loads(strip_json_comments(f.read()))
+        prof = {k: v for k, v in (conf.get("profiles") or {}).items() if k in POLICY_PROFILES}
+        if "sql-only" in prof:
+            return prof, "conf/sparkgate.json"
+    except (OSError, ValueError):
+        pass
+    return {"sql-only": DOC_SQL_ONLY}, "docs/policy.md (conf/sparkgate.json has no \"sql-only\")"
 
 
 def auth_section(adir, static_sha256, cache=True):
@@ -345,6 +420,71 @@ CONFIG_REQ = grpc_frame(ld(1, SESSION) + USER + ld(3, ld(3, ld(1, ld(1, "spark.s
                                                                    + ld(2, "UTC")))))
 # ExecutePlanRequest{session_id, user_context, plan{root{sql{query}}}}
 EXEC_REQ = grpc_frame(ld(1, SESSION) + USER + ld(3, ld(1, ld(10, ld(1, "SELECT * FROM range(10)")))))
+
+
+# Section 5 (plan policy).  Expressions and relations as a DataFrame client sends them
+# (field numbers of spark/connect/expressions.proto and relations.proto).
+def vfield(field, v):
+    return varint(field << 3) + varint(v)
+
+
+def ex_attr(name):          # Expression{unresolved_attribute{unparsed_identifier}}
+    return ld(2, ld(1, name))
+
+
+def ex_int(v):              # Expression{literal{integer}}
+    return ld(1, vfield(6, v))
+
+
+def ex_fn(name, *args):     # Expression{unresolved_function{function_name, arguments...}}
+    return ld(3, ld(1, name) + b"".join(ld(2, a) for a in args))
+
+
+def ex_alias(e, name):      # Expression{alias{expr, name}}
+    return ld(6, ld(1, e) + ld(2, name))
+
+
+def exec_plan(rel, session=SESSION):
+    """ExecutePlanRequest{session_id, user_context, plan{root = rel}} (unframed)."""
+    return ld(1, session) + USER + ld(3, ld(1, rel))
+
+
+# df.filter(c0 > 0).select(c_i + i AS x_i for 24 columns) on a table: 102 plan nodes
+# (project, filter, read, 3 for the condition, 4 per aliased expression)
+DF_REL = ld(3, ld(1, ld(4, ld(1, ld(2, ld(1, ld(1, "bench.events"))))
+                        + ld(2, ex_fn(">", ex_attr("c0"), ex_int(0)))))
+            + b"".join(ld(3, ex_alias(ex_fn("+", ex_attr("c%d" % i), ex_int(i)), "x%d" % i))
+                       for i in range(24)))
+EXEC_DF_REQ = grpc_frame(exec_plan(DF_REL))
+DF_NODES = 102
+# must be refused by the "sql-only" profile: DML SQL, and a Config set
+EXEC_DML_REQ = grpc_frame(exec_plan(ld(10, ld(1, "INSERT INTO bench.t VALUES (1)"))))
+CONFIG_SET_REQ = grpc_frame(ld(1, SESSION) + USER + ld(3, ld(1, ld(1, ld(1, "spark.sql.shuffle.partitions")
+                                                                       + ld(2, "8")))))
+BIG_MSG = 64 * MIB   # the LocalRelation request message, gRPC header excluded
+
+
+def big_local_relation(size=BIG_MSG):
+    """ExecutePlanRequest{..., plan{root{local_relation{data, schema}}}} of exactly |size|
+    bytes (the data blob is random: an Arrow IPC stream is not compressible either)."""
+    schema = "id BIGINT, payload BINARY"
+
+    def ldlen(field, n):
+        return len(varint(field << 3 | 2)) + len(varint(n)) + n
+
+    def total(dlen):
+        rel = ldlen(11, ldlen(1, dlen) + ldlen(2, len(schema)))
+        return ldlen(1, len(SESSION)) + len(USER) + ldlen(3, ldlen(1, rel))
+    dlen = size - 100
+    for _ in range(10):
+        if total(dlen) == size:
+            break
+        dlen += size - total(dlen)
+    else:
+        raise RuntimeError("cannot size the LocalRelation request")
+    msg = exec_plan(ld(11, ld(1, os.urandom(dlen)) + ld(2, schema)))
+    assert len(msg) == size
+    return grpc_frame(msg)
 
 
 # ---------------------------------------------------------------------------
@@ -617,12 +757,13 @@ def main():
         raise RuntimeError("backend did not become READY")
 
     # --- proxies ---------------------------------------------------------------
-    def start_sparkgate(tag="", auth=None):
+    def start_sparkgate(tag="", auth=None, extra=None):
         port = free_port()
         cfgf = os.path.join(OUT, "sparkgate%s.json" % tag)
         cfg = sparkgate_config(port, ports["h2c"], certs)
         if auth is not None:
             cfg["auth"] = auth
+        cfg.update(extra or {})
         with open(cfgf, "w") as f:
             json.dump(cfg, f, indent=1)
         p = start("sparkgate" + tag, [SPARKGATE, "-c", cfgf])
@@ -693,9 +834,12 @@ def main():
 
     # kind "unary": section 1; kind "auth": section 4 (extra headers |hdr|, own run length,
     # commands recorded in res["auth"]["commands"] with the token written as $(cat FILE))
-    def unary_warm(name, base, be_pids, px_pids, kind="unary", hdr=(), secs=UNARY_SECS):
-        url = base + SVC + "Config"
-        warm = h2load("%s-%s-warmup" % (kind, name), ["-n", "20000"] + uargs + list(hdr), url, 20,
+    # |method|, |req|: another unary RPC and request file (section 5), same h2load shape
+    def unary_warm(name, base, be_pids, px_pids, kind="unary", hdr=(), secs=UNARY_SECS,
+                   method="Config", req="config.grpc"):
+        url = base + SVC + method
+        ua = ["-c", "16", "-m", "10", "-d", req] + GRPC_H
+        warm = h2load("%s-%s-warmup" % (kind, name), ["-n", "20000"] + ua + list(hdr), url, 20,
                       record=False)
         calib[kind + "-" + name] = int(clamp(round(warm["req_s"] * secs, -4), 20000, 600000))
 
@@ -703,11 +847,12 @@ def main():
         measure(lambda: unary1(rnd, name, base, be_pids, px_pids, **kw))
 
     def unary1(rnd, name, base, be_pids, px_pids, kind="unary", hdr=(), secs=UNARY_SECS,
-               cmds=None, shown=None):
-        url = base + SVC + "Config"
+               cmds=None, shown=None, method="Config", req="config.grpc"):
+        url = base + SVC + method
+        ua = ["-c", "16", "-m", "10", "-d", req] + GRPC_H
         n = calib[kind + "-" + name]
         logf = "%s-%s-r%d.log" % (kind, name, rnd)
-        r = h2load("%s-%s-r%d" % (kind, name, rnd), ["-n", str(n), "--log-file", logf] + uargs
+        r = h2load("%s-%s-r%d" % (kind, name, rnd), ["-n", str(n), "--log-file", logf] + ua
                    + list(hdr), url, secs * 4 + 10, cpu_pids=px_pids() or be_pids(),
                    record=rnd == 0, cmds=cmds, shown=shown)
         r.update(percentiles(os.path.join(OUT, logf)))
@@ -925,6 +1070,234 @@ def main():
         case("auth-micro", auth_micro)
         case("auth-openssl-speed", auth_openssl_speed)
 
+    # --- 5. plan inspection and policy -----------------------------------------------
+    # (a) bench/plan_bench.c: plan_walk / policy_check_request per node, C stack use;
+    # (b) one 64 MiB LocalRelation ExecutePlan request, every front, proxies fresh: time and
+    #     peak RSS; (c) unary calls through sparkgate without "profiles" and with the
+    #     shipped "sql-only" / "analyst" profiles.  Both sparkgates of (c) authenticate the
+    #     same way (one static token per profile, principal "bench" = the requests' user_id),
+    #     so they differ only by the "profiles" section.
+    P = res["policy"] = {"micro": [], "big": {}, "unary": {}, "commands": [], "big_commands": [],
+                         "controls": [], "setup": []}
+    pdir = os.path.join(OUT, "policy")
+    ptok = {}
+
+    def policy_micro():
+        if not os.access(PLAN_MICRO, os.X_OK):
+            P["micro_error"] = "bench/out/bin/plan-bench was not built (see bench/run.sh)"
+            return
+        argv = [bench_rel(PLAN_MICRO), "%g" % PLAN_MICRO_SECS]
+        P["micro_cmd"] = " ".join(shlex.quote(a) for a in argv)
+        try:
+            with open(os.path.join(OUT, "bin", "build-plan.txt")) as f:
+                P["micro_build"] = f.read().strip().splitlines()
+        except OSError:
+            P["micro_build"] = []
+        # Two runs; per row the faster median is kept (a time slice lost to the host or
+        # another process only ever makes a row slower).  A run during which other processes
+        # took more than NOISE/2 of a CPU earns a third.
+        runs_, foreign_ = [], []
+        for attempt in range(3):
+            o0, b0, t0 = cpu_seconds(our_pids()), cpu_busy_total(), time.monotonic()
+            ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cp = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=ROOT)
+            ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            wall = time.monotonic() - t0
+            mine = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+            foreign = max(0.0, cpu_busy_total() - b0 - (cpu_seconds(our_pids()) - o0)
+                          - mine) / max(wall, 1e-3)
+            with open(os.path.join(OUT, "plan-bench-%d.txt" % attempt), "w") as f:
+                f.write("$ " + P["micro_cmd"] + "\n" + cp.stdout + cp.stderr)
+            if cp.returncode != 0:
+                raise RuntimeError("plan-bench failed (rc %d): %s" % (cp.returncode,
+                                                                     cp.stderr.strip()[-300:]))
+            log("plan-bench: %.1f s, others' CPU %.0f%%" % (wall, 100 * foreign))
+            runs_.append([json.loads(line) for line in cp.stdout.splitlines()
+                          if line.startswith("{")])
+            foreign_.append(foreign)
+            if attempt >= 1 and (min(foreign_) <= NOISE / 2 or remaining() < 120):
+                break
+        P["micro_foreign"] = foreign_
+        P["micro_runs"] = len(runs_)
+        clean = [r for r, f in zip(runs_, foreign_) if f <= NOISE / 2] or runs_
+        merged = {}
+        for rows in clean:
+            for m_ in rows:
+                k = (m_["bench"], m_["shape"], m_["target"], m_.get("op"))
+                if k not in merged or m_.get("us_per_call", 0) < merged[k].get("us_per_call", 0):
+                    merged[k] = m_
+        P["micro"] = [merged[(m_["bench"], m_["shape"], m_["target"], m_.get("op"))]
+                      for m_ in clean[0]]
+        for m_ in P["micro"]:
+            if m_["bench"] == "plan" and m_["op"] == "policy":
+                log("plan   %-5s %7d nodes depth %4d: %10.1f us per check, %6.1f ns/node%s"
+                    % (m_["shape"], m_["nodes"], m_["depth"], m_["us_per_call"],
+                       m_["ns_per_node"], " (%s)" % m_["rule"] if m_["status"] else ""))
+            elif m_["bench"] == "stack":
+                log("stack  %-5s depth %4d: walk %d B, policy %d B, sp spread %d B"
+                    % (m_["shape"], m_["depth"], m_["walk_stack_bytes"],
+                       m_["policy_stack_bytes"], m_["sp_spread"]))
+
+    def policy_setup():
+        os.makedirs(pdir, exist_ok=True)
+        for f in os.listdir(pdir):
+            os.unlink(os.path.join(pdir, f))
+        for name, data in (("exec_df.grpc", EXEC_DF_REQ), ("exec_dml.grpc", EXEC_DML_REQ),
+                           ("config_set.grpc", CONFIG_SET_REQ),
+                           ("big_localrelation.grpc", big_local_relation())):
+            with open(os.path.join(OUT, name), "wb") as f:
+                f.write(data)
+        profiles, src = shipped_profiles()
+        P["profiles_source"] = src
+        P["profiles"] = profiles
+        digests = {}
+        for prof in [p_ for p_ in POLICY_PROFILES if p_ in profiles]:
+            tf = os.path.join(pdir, "%s.tok" % prof)
+            with open(tf, "w") as f:
+                f.write("sgt_" + os.urandom(24).hex() + "\n")
+            with open(tf, "rb") as f:
+                raw = f.read()
+            ptok[prof] = raw.decode().strip()
+            cp = subprocess.run([SPARKGATE, "hash-token"], input=raw, capture_output=True,
+                                timeout=30, cwd=ROOT)
+            if cp.returncode != 0:
+                raise RuntimeError("sparkgate hash-token failed: %s" % cp.stderr.decode()[-200:])
+            digests[prof] = cp.stdout.decode().strip()
+            P["setup"].append("# %s: \"sgt_\" and 48 random hex digits; its digest: %s "
+                              "hash-token < %s" % (bench_rel(tf), sg_shown, bench_rel(tf)))
+        auth = {"static_tokens": [{"sha256": d_, "principal": AUTH_PRINCIPAL, "profile": p_}
+                                  for p_, d_ in digests.items()]}
+        P["config_noprofiles"] = {"auth": auth}
+        P["config_policy"] = {"auth": auth, "profiles": profiles}
+        return auth, profiles
+
+    def tok_hdr(prof):
+        if prof is None:
+            return [], None
+        h = "authorization: Bearer " + ptok[prof]
+        return ["-H", h], {h: '"authorization: Bearer $(cat bench/out/policy/%s.tok)"' % prof}
+
+    def policy_control(what, port, prof, method, req, refused):
+        hdr, _ = tok_hdr(prof)
+        r = h2load("policy-control-%s" % what, ["-n", "100", "-c", "1", "-m", "10", "-d", req]
+                   + GRPC_H + hdr, "https://127.0.0.1:%d%s%s" % (port, SVC, method), 20,
+                   record=False)
+        ok = r["succeeded"] == r["total"] and ((r["bytes_data"] == 0) == refused)
+        P["controls"].append({"what": what, "calls": r["total"], "bytes_data": r["bytes_data"],
+                              "refused": r["bytes_data"] == 0, "ok": ok})
+        if not ok:
+            raise RuntimeError("policy control %s: %d bytes of DATA (expected %s)"
+                               % (what, r["bytes_data"], "none" if refused else "some"))
+
+    def big_case(name, url, pids_fn, prof=None):
+        """One front: 1 + BIG_CALLS calls, one after the other, each on a new connection (the
+        kernel spreads sparkgate's connections over its workers: SO_REUSEPORT)."""
+        hdr, shown = tok_hdr(prof)
+        pids = pids_fn()
+        base = {pid: mem_kib(pid) for pid in pids}
+        out = {"base": base, "runs": []}
+        times = []
+        for i in range(1 + BIG_CALLS):
+            logf = "big-%s-%d.log" % (name, i)
+            r = h2load("big-%s-%d" % (name, i), ["-n", "1", "-c", "1", "-m", "1", "--log-file",
+                                                 logf, "-d", "big_localrelation.grpc"]
+                       + GRPC_H + hdr, url + SVC + "ExecutePlan", 60, cpu_pids=pids,
+                       record=i == 0, cmds=P["big_commands"], shown=shown)
+            with open(os.path.join(OUT, logf)) as f:
+                ts = [int(c[2]) for c in (line.split("\t") for line in f) if len(c) >= 3 and c[1] == "200"]
+            times += ts
+            r["mem"] = {pid: mem_kib(pid) for pid in pids_fn()}
+            r["data_per_call"] = r["bytes_data"] / max(1, r["succeeded"])
+            out["runs"].append(r)
+            if r["succeeded"] != 1 or r["bytes_data"] == 0:
+                raise RuntimeError("big-%s: call %d failed: %d bytes of response DATA"
+                                   % (name, i, r["bytes_data"]))
+        out["first_ms"] = times[0] / 1000.0 if times else 0.0
+        times.sort()
+        out["times_us"] = times
+        out["median_ms"] = times[len(times) // 2] / 1000.0
+        out["cpu_s"] = sum(r["server_cpu_s"] for r in out["runs"])
+        out["calls"] = sum(r["succeeded"] for r in out["runs"])
+        P["big"][name] = out
+        hwm = sum(v["VmHWM"] for v in out["runs"][-1]["mem"].values())
+        b0 = sum(v["VmRSS"] for v in base.values())
+        log("big    %-22s %7.1f ms per 64 MiB call (median of %d), %s"
+            % (name, out["median_ms"], len(times),
+               "peak RSS +%.1f MiB (%.2fx the message)" % ((hwm - b0) / 1024.0,
+                                                           (hwm - b0) * 1024.0 / BIG_MSG)
+               if pids and base else "RSS: not a proxy"))
+
+    def policy_phase():
+        case("policy-micro", policy_micro)
+        auth, profiles = policy_setup()
+        # (b) 64 MiB LocalRelation: fresh proxies (their VmHWM is this request's)
+        pz, sgz = start_sparkgate("-policy-anon")
+        pn, sgn = start_sparkgate("-policy-none", auth)
+        pp, sgp = start_sparkgate("-policy", auth, {"profiles": profiles})
+        # the same without audit lines (log.audit false): the plan digest is not computed
+        log_noaudit = dict(sparkgate_config(0, 0, certs)["log"], audit=False)
+        pq, sgq = start_sparkgate("-policy-noaudit", auth, {"profiles": profiles,
+                                                            "log": log_noaudit})
+        px, nxp = start_nghttpx("-policy")
+        try:
+            policy_control("sql-only-dml", pp, "sql-only", "ExecutePlan", "exec_dml.grpc", True)
+            policy_control("sql-only-config-set", pp, "sql-only", "Config", "config_set.grpc", True)
+            policy_control("noprofiles-dml", pn, "sql-only", "ExecutePlan", "exec_dml.grpc", False)
+            time.sleep(0.3)
+            big = [("direct-tls", "https://127.0.0.1:%d" % ports["tls"], lambda: [], None),
+                   ("direct-h2c", "http://127.0.0.1:%d" % ports["h2c"], lambda: [], None),
+                   ("nghttpx", "https://127.0.0.1:%d" % px, lambda: children(nxp.pid), None),
+                   ("sparkgate-anon", "https://127.0.0.1:%d" % pz, lambda: [sgz.pid], None),
+                   ("sparkgate-noprofiles", "https://127.0.0.1:%d" % pn, lambda: [sgn.pid],
+                    "sql-only"),
+                   ("sparkgate-policy", "https://127.0.0.1:%d" % pp, lambda: [sgp.pid],
+                    "sql-only"),
+                   ("sparkgate-policy-noaudit", "https://127.0.0.1:%d" % pq,
+                    lambda: [sgq.pid], "sql-only")]
+            for b_ in big:
+                case("big-" + b_[0], lambda b_=b_: big_case(*b_))
+            stop(sgz)
+            stop(sgq)
+            os.unlink(os.path.join(OUT, "big_localrelation.grpc"))   # 64 MiB: not worth keeping
+            # (c) unary: (case, port, process, token profile, method, request file)
+            cases = [("none-config", pn, sgn, "sql-only", "Config", "config.grpc"),
+                     ("sql-only-config", pp, sgp, "sql-only", "Config", "config.grpc"),
+                     ("none-sql", pn, sgn, "sql-only", "ExecutePlan", "execute.grpc"),
+                     ("sql-only-sql", pp, sgp, "sql-only", "ExecutePlan", "execute.grpc"),
+                     ("analyst-sql", pp, sgp, "analyst", "ExecutePlan", "execute.grpc"),
+                     ("none-df", pn, sgn, "sql-only", "ExecutePlan", "exec_df.grpc"),
+                     ("sql-only-df", pp, sgp, "sql-only", "ExecutePlan", "exec_df.grpc"),
+                     ("nghttpx-df", px, nxp, None, "ExecutePlan", "exec_df.grpc")]
+            if "analyst" not in ptok:
+                cases = [c for c in cases if not c[0].startswith("analyst")]
+            P["cases"] = [c[0] for c in cases]
+
+            def kw(c):
+                hdr, shown = tok_hdr(c[3])
+                return {"kind": "policy", "secs": POLICY_SECS, "cmds": P["commands"], "hdr": hdr,
+                        "shown": shown, "method": c[4], "req": c[5]}
+
+            def args(c):
+                if c[0].startswith("nghttpx"):
+                    px_fn = lambda p=c[2]: [p.pid] + children(p.pid)   # noqa: E731
+                else:
+                    px_fn = lambda p=c[2]: [p.pid]                     # noqa: E731
+                return (c[0], "https://127.0.0.1:%d" % c[1], lambda: [be.pid], px_fn)
+            for c in cases:
+                k = kw(c)
+                k.pop("cmds")
+                k.pop("shown")
+                case("policy-" + c[0], lambda c=c, k=k: unary_warm(*args(c), **k))
+            for rnd in range(ROUNDS):
+                for c in cases[rnd % len(cases):] + cases[:rnd % len(cases)]:
+                    if "policy-" + c[0] in calib:
+                        case("policy-" + c[0], lambda c=c, rnd=rnd: unary(rnd, *args(c), **kw(c)))
+            P["mem_after"] = {"sparkgate-policy": mem_kib(sgp.pid) if sgp.poll() is None else {},
+                              "sparkgate-noprofiles": mem_kib(sgn.pid) if sgn.poll() is None else {}}
+        finally:
+            for p_ in (sgz, sgq, sgn, sgp, nxp):
+                stop(p_)
+
     runs = {}
     try:
         for f in fronts if "unary" in SECTIONS else ():
@@ -953,9 +1326,15 @@ def main():
             case("idle-nghttpx", idle_nghttpx)
         if "auth" in SECTIONS:
             case("auth", auth_phase)
+        if "policy" in SECTIONS:
+            case("policy", policy_phase)
     except Deadline as e:
         res["errors"].append("stopped early: %s" % e)
         log("STOPPED: %s" % e)
+    policy_runs = [v for k, v in runs.items() if k.startswith("policy-")]
+    policy_clean = all(any(r["foreign_cpu"] <= NOISE for r in v) for v in policy_runs)
+    P["noise"] = {"all_cases_clean": policy_clean, "runs": sum(len(v) for v in policy_runs),
+                  "noisy_runs": sum(1 for v in policy_runs for r in v if r["foreign_cpu"] > NOISE)}
     auth_runs = [v for k, v in runs.items() if k.startswith("auth-")]
     auth_clean = all(any(r["foreign_cpu"] <= NOISE for r in v) for v in auth_runs)
     A["noise"] = {"all_cases_clean": auth_clean, "runs": sum(len(v) for v in auth_runs),
@@ -965,6 +1344,8 @@ def main():
             res["unary"][k[6:]] = median_run(v, "req_s")
         elif k.startswith("auth-"):
             A["unary"][k[5:]] = median_run(v, "req_s", keep_noisy=not auth_clean)
+        elif k.startswith("policy-"):
+            P["unary"][k[7:]] = median_run(v, "req_s", keep_noisy=not policy_clean)
         else:
             res["stream"][k[7:]] = median_run(v, "mb_s")
     none = A["unary"].get("none")
@@ -1115,6 +1496,18 @@ def write_doc(res):
     ok, txt = auth_target(res.get("auth") or {})
     add("| authenticated unary throughput (token cache on) within %d%% of no auth | %s%s | %s |"
         % (100 * AUTH_TARGET, txt, auth_noise_note(res.get("auth") or {}), met(ok)))
+    P = res.get("policy") or {}
+    ok, txt = policy_linear(P)
+    add("| plan inspection cost linear in plan size (ns/node at 100,000 nodes <= %.1fx at 1,000) "
+        "| %s | %s |" % (LINEAR_TARGET, txt, met(ok)))
+    ok, txt = policy_stack(P)
+    add("| no C recursion proportional to plan depth | %s | %s |" % (txt, met(ok)))
+    ok, txt = policy_big_target(P)
+    add("| 64 MiB LocalRelation request: sparkgate RSS under %gx the message | %s | %s |"
+        % (BIG_RSS_TARGET, txt, met(ok)))
+    ok, txt = policy_unary_target(P)
+    add("| unary throughput with a typical policy within %d%% of no policy | %s%s | %s |"
+        % (100 * POLICY_TARGET, txt, policy_noise_note(P), met(ok)))
     add("")
     if res.get("errors"):
         add("**Problems in this run** (the affected rows are missing or partial):")
@@ -1242,6 +1635,7 @@ def write_doc(res):
                         for k, v in aft.items() if v))
         add("")
     write_auth(add, res)
+    write_policy(add, res)
     add("## Setup and fairness")
     add("")
     add("- Machine: %d CPUs, %s, %d MiB RAM, %s, kernel %s."
@@ -1328,18 +1722,18 @@ def write_doc(res):
     add("")
     add("```sh")
     add("apt-get install nghttp2-client nghttp2-proxy openssl python3   # h2load, nghttpx")
-    add("bench/run.sh            # builds sparkgate, the test backend and bench/jwt_verify_bench.c "
-        "if needed, ~3 minutes")
+    add("bench/run.sh            # builds sparkgate, the test backend, bench/jwt_verify_bench.c "
+        "and bench/plan_bench.c if needed, ~5 minutes")
     add("/usr/bin/python3 bench/bench.py --doc-only   # rewrite this file from bench/out/results.json")
     add("```")
     add("")
     add("Run it on an otherwise idle machine: the script reports background CPU load above. "
         "Knobs (environment): `BENCH_UNARY_SECS` (4), `BENCH_STREAM_SECS` (4), `BENCH_ROUNDS` (3), `BENCH_RETRIES` (8), "
-        "`BENCH_IDLE_CONNS` (1000), `BENCH_AUTH_SECS` (%g), `BENCH_SECTIONS` "
-        "(`unary,stream,idle,auth`: a subset for quick checks), `BENCH_DEADLINE` (300 s hard "
-        "stop), `BENCH_SPARKGATE` (another "
+        "`BENCH_IDLE_CONNS` (1000), `BENCH_AUTH_SECS` (%g), `BENCH_POLICY_SECS` (%g), "
+        "`BENCH_SECTIONS` (`unary,stream,idle,auth,policy`: a subset for quick checks), "
+        "`BENCH_DEADLINE` (%g s hard stop), `BENCH_SPARKGATE` (another "
         "sparkgate binary, e.g. to compare builds). Benchmarks are not "
-        "part of `make check`." % AUTH_SECS)
+        "part of `make check`." % (AUTH_SECS, POLICY_SECS, DEADLINE_S))
     add("")
     with open(DOC, "w") as f:
         f.write("\n".join(L))
@@ -1575,6 +1969,385 @@ def write_auth(add, res):
         add(json.dumps(cfg, indent=1))
         add("```")
         add("")
+
+
+POLICY_LABELS = {
+    "none": "no `profiles`",
+    "sql-only": "`sql-only` profile",
+    "analyst": "`analyst` profile",
+    "nghttpx": "nghttpx (no policy: reference)",
+}
+POLICY_WORKLOADS = {
+    "config": "Config get_with_default (%d B)" % len(CONFIG_REQ),
+    "sql": "ExecutePlan, SQL `SELECT * FROM range(10)` (%d B)" % len(EXEC_REQ),
+    "df": "ExecutePlan, DataFrame plan of %d nodes (%d B)" % (DF_NODES, len(EXEC_DF_REQ)),
+}
+
+
+def _pm(P, shape, target, op):
+    for m in P.get("micro") or []:
+        if m["bench"] == "plan" and m["shape"] == shape and m["target"] == target and m["op"] == op:
+            return m
+    return None
+
+
+def policy_linear(P):
+    """(met, text): ns/node of policy_check_request at 100,000 nodes vs at 1,000."""
+    parts, ok, seen = [], True, False
+    for shape in ("wide", "tree"):
+        a, b = _pm(P, shape, 1000, "policy"), _pm(P, shape, 100000, "policy")
+        if not a or not b:
+            continue
+        seen = True
+        r = b["ns_per_node"] / a["ns_per_node"]
+        ok = ok and r <= LINEAR_TARGET and a["status"] == 0 and b["status"] == 0
+        parts.append("%s %.0f -> %.0f ns/node (x%.2f)" % (shape, a["ns_per_node"],
+                                                           b["ns_per_node"], r))
+    a, b = _pm(P, "chain", 25, "policy"), _pm(P, "chain", 510, "policy")
+    if a and b:
+        r = b["ns_per_node"] / a["ns_per_node"]
+        ok = ok and r <= LINEAR_TARGET
+        parts.append("chain depth %d -> %d: %.0f -> %.0f ns/node (x%.2f)"
+                     % (a["depth"], b["depth"], a["ns_per_node"], b["ns_per_node"], r))
+    a, b = _pm(P, "zstd", 1000, "policy"), _pm(P, "zstd", 100000, "policy")
+    if a and b:
+        r = b["ns_per_node"] / a["ns_per_node"]
+        ok = ok and r <= LINEAR_TARGET
+        parts.append("zstd %.0f -> %.0f ns/node (x%.2f)" % (a["ns_per_node"], b["ns_per_node"], r))
+    a, b = _pm(P, "sql", 10000, "policy"), _pm(P, "sql", 1000000, "policy")
+    if a and b:
+        r = b["ns_per_byte"] / a["ns_per_byte"]
+        ok = ok and r <= LINEAR_TARGET
+        parts.append("SQL text 10 kB -> 1 MB: %.1f -> %.1f ns/byte (x%.2f)"
+                     % (a["ns_per_byte"], b["ns_per_byte"], r))
+    if not seen:
+        return False, "not measured"
+    return ok, "; ".join(parts)
+
+
+def policy_stack(P):
+    st = [m for m in P.get("micro") or [] if m["bench"] == "stack"]
+    if not st:
+        return False, "not measured"
+    w = [m["walk_stack_bytes"] for m in st]
+    p = [m["policy_stack_bytes"] for m in st]
+    spread = max(m["sp_spread"] for m in st)
+    dmin, dmax = min(m["depth"] for m in st), max(m["depth"] for m in st)
+    ok = max(w) - min(w) <= 256 and max(p) - min(p) <= 256 and spread == 0
+    return ok, ("stack high-water mark %s B (plan_walk), %s B (policy_check_request) for depths "
+                "%d to %d; stack pointer in the visitor identical at every depth (spread %d B)"
+                % ("%d" % w[0] if min(w) == max(w) else "%d-%d" % (min(w), max(w)),
+                   "%d" % p[0] if min(p) == max(p) else "%d-%d" % (min(p), max(p)),
+                   dmin, dmax, spread))
+
+
+def big_rss(b):
+    """(peak growth KiB, retained growth KiB) of a front's processes, or None."""
+    base = b.get("base") or {}
+    if not base:
+        return None
+    last = b["runs"][-1]["mem"]
+    first = b["runs"][0]["mem"]
+    b0 = sum(v["VmRSS"] for v in base.values())
+    return {"hwm1": sum(v["VmHWM"] for v in first.values()) - b0,
+            "hwm": sum(v["VmHWM"] for v in last.values()) - b0,
+            "after": sum(v["VmRSS"] for v in last.values()) - b0, "base": b0}
+
+
+def policy_big_target(P):
+    b = (P.get("big") or {}).get("sparkgate-policy")
+    if not b:
+        return False, "not measured"
+    r = big_rss(b)
+    x = r["hwm"] * 1024.0 / BIG_MSG
+    return x < BIG_RSS_TARGET, ("sparkgate with the `sql-only` policy: peak RSS +%.1f MiB over "
+                                "%d calls = %.2fx the 64 MiB message"
+                                % (r["hwm"] / 1024.0, b["calls"], x))
+
+
+def policy_unary_target(P):
+    u = P.get("unary") or {}
+    parts, ok, seen = [], True, False
+    for prof in ("sql-only", "analyst"):
+        for wl in ("config", "sql", "df"):
+            a, n = u.get("%s-%s" % (prof, wl)), u.get("none-%s" % wl)
+            if not a or not n:
+                continue
+            seen = True
+            ratio = a["req_s"] / n["req_s"]
+            bad = (a["total"] - a["succeeded"]) or abs(a["data_per_req"] - n["data_per_req"]) > 0.5
+            ok = ok and ratio >= 1 - POLICY_TARGET and not bad
+            parts.append("%s %s %.0f%%%s" % (prof, wl, 100 * ratio, " (calls failed)" if bad else ""))
+    if not seen:
+        return False, "not measured"
+    return ok, ", ".join(parts) + " of no-profile req/s"
+
+
+def policy_noise_note(P):
+    n = P.get("noise") or {}
+    if not n.get("noisy_runs"):
+        return ""
+    return ("; %d of %d runs noisy (others' CPU > %.0f%%)%s"
+            % (n["noisy_runs"], n["runs"], 100 * NOISE,
+               "" if n.get("all_cases_clean") else ", medians over all runs"))
+
+
+def write_policy(add, res):
+    P = res.get("policy") or {}
+    m = res["machine"]
+    add("## 5. Plan inspection and policy (issue #4)")
+    add("")
+    if not P or not (P.get("micro") or P.get("big") or P.get("unary")):
+        add("Not measured in this run%s." % (" (see \"Problems in this run\")"
+                                             if res.get("errors") else ""))
+        add("")
+        return
+    # (a) micro
+    add("### 5.1 Inspection cost per node")
+    add("")
+    add("`bench/plan_bench.c`, linked against `src/libsgparse.a` (the walker and policy code "
+        "sparkgate runs) and built by `bench/run.sh` with the project's compile and link lines, "
+        "one thread, no network. It builds `ExecutePlanRequest` messages in memory "
+        "(hand-encoded protobuf, as a client sends them) and times, for about %.1f s of CPU "
+        "each: *walk* = `plan_walk()` with a visitor that counts nodes; *no profile* = "
+        "`policy_check_request()` with a NULL profile (facts and limits only); *policy* = "
+        "`policy_check_request()` with docs/policy.md's `sql-only` profile filled in by hand "
+        "(relations/expressions deny lists, commands allow list, no user code, SQL class "
+        "`query`, no conf changes, no artifacts, unknown kinds denied; the shipped "
+        "`sql-only` of 5.3 has no deny lists but closes the same doors with `user_code` and "
+        "`commands`/`catalog` allow lists: the same per-node checks). Every plan below is "
+        "allowed by that profile except where a refusal is shown. us = median of batches of "
+        "calls (about 1 ms of work per batch), thread CPU time; the program runs %d times "
+        "and each row is the faster of its medians (other processes used %s of a CPU during "
+        "the runs; a run above %.0f%% is not used)."
+        % (PLAN_MICRO_SECS, P.get("micro_runs", 1),
+           "/".join("%.0f%%" % (100 * f) for f in P.get("micro_foreign") or [0]), 50 * NOISE))
+    add("")
+    add("Shapes: **wide** = a Project over a table read with K expressions "
+        "`alias(unresolved_function(\"+\", [attribute, literal]))` (2 + 4K nodes, depth 8); "
+        "**tree** = a balanced binary tree of `UNION ALL` whose L leaves are "
+        "`limit(filter(read, f(attribute, literal)))` (7L - 1 nodes); **chain** = L nested "
+        "filters, each with a condition `f(attribute, literal)` (4L + 1 nodes, depth 2L + 4: "
+        "L = 510 is Spark's 1024 limit exactly, L = 511 is over it).")
+    add("")
+    add("| shape | nodes | depth | bytes | walk us | no profile us | policy us | policy ns/node "
+        "| nodes/s (policy) |")
+    add("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for shape in ("wide", "tree", "chain"):
+        for t in sorted({x["target"] for x in P.get("micro") or []
+                         if x["bench"] == "plan" and x["shape"] == shape}):
+            w, n, p = (_pm(P, shape, t, op) for op in ("walk", "none", "policy"))
+            if not p:
+                continue
+            verdict = ""
+            if p["status"]:
+                verdict = " (refused: %s, grpc-status %d)" % (p["rule"], p["status"])
+            add("| %s%s | %d | %d | %d | %.1f | %.1f | %.1f | %.1f | %s |"
+                % (shape, " L=%d" % t if shape == "chain" else "", p["nodes"], p["depth"],
+                   p["bytes"], w["us_per_call"] if w else 0, n["us_per_call"] if n else 0,
+                   p["us_per_call"], p["ns_per_node"],
+                   ("%.1f M" % (1e3 / p["ns_per_node"])) + verdict))
+    add("")
+    ok, txt = policy_linear(P)
+    add("Linearity (target: no growth of the per-node cost with plan size, here at most "
+        "x%.1f from 1,000 to 100,000 nodes): %s: **%s**." % (LINEAR_TARGET, txt,
+                                                             "met" if ok else "not met"))
+    add("")
+    rows = [(s, t) for s in ("sql", "local", "zstd")
+            for t in sorted({x["target"] for x in P.get("micro") or []
+                             if x["bench"] == "plan" and x["shape"] == s})]
+    if rows:
+        add("Payload-heavy plans: **sql** = `Relation.sql` with a SELECT of the given size "
+            "(the SQL classifier reads every byte); **local** = `Relation.local_relation` with "
+            "a data blob of the given size (a leaf: skipped, not read); **zstd** = the wide plan "
+            "of 1,000 / 100,000 nodes as a Spark 4.1 `Plan.compressed_operation` (zstd level 3; "
+            "policy decompresses and walks it; *walk* sees only the compressed node).")
+        add("")
+        add("| shape | size | request bytes | nodes | walk us | no profile us | policy us | "
+            "policy ns/byte | policy ns/node |")
+        add("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for s_, t in rows:
+            w = _pm(P, s_, t, "walk") or _pm(P, s_, t, "walk-outer")
+            n, p = _pm(P, s_, t, "none"), _pm(P, s_, t, "policy")
+            if not p:
+                continue
+            add("| %s | %s | %d | %d | %.2f | %.2f | %.2f | %.3f | %.1f |%s"
+                % (s_, ("%d B" % t) if s_ == "sql" else ("%d nodes" % t) if s_ == "zstd"
+                   else ("%d KiB" % (t >> 10)), p["bytes"], p["nodes"],
+                   w["us_per_call"] if w else 0, n["us_per_call"] if n else 0, p["us_per_call"],
+                   p["ns_per_byte"], p["ns_per_node"],
+                   " refused: %s |" % p["rule"] if p["status"] else ""))
+        add("")
+    st = [x for x in P.get("micro") or [] if x["bench"] == "stack"]
+    if st:
+        add("C stack: each plan is walked once with a visitor that records its stack pointer "
+            "(`__builtin_frame_address(0)`) at every node, and `plan_walk()` and "
+            "`policy_check_request()` each run once on a fresh thread whose 8 MiB stack was "
+            "filled with a pattern: the high-water mark is the bytes overwritten, minus a "
+            "thread that does nothing (%d B). The walker keeps its own bounded array of "
+            "frames (plan.h: about 60 KiB, in `plan_walk()`'s frame), so the stack does not "
+            "grow with the depth of the plan." % st[0]["thread_base_bytes"])
+        add("")
+        add("| plan | nodes | depth | result | plan_walk stack B | policy_check_request stack B | "
+            "SP at shallowest - at deepest node | SP spread over all nodes |")
+        add("|---|---:|---:|---|---:|---:|---:|---:|")
+        for x in st:
+            add("| %s%s | %d | %d | %s | %d | %d | %d B | %d B |"
+                % (x["shape"], " L=%d" % x["target"] if x["shape"] == "chain" else "",
+                   x["nodes"], x["depth"], "walked" if x["rc"] == 0 else
+                   "too deep (SG_ERR_LIMIT)" if x["rc"] == -4 else "rc %d" % x["rc"],
+                   x["walk_stack_bytes"], x["policy_stack_bytes"], x["sp_shallow_minus_deep"],
+                   x["sp_spread"]))
+        add("")
+        ok, txt = policy_stack(P)
+        add("No recursion on the C stack proportional to depth: %s: **%s**."
+            % (txt, "met" if ok else "not met"))
+        add("")
+    if P.get("micro_error"):
+        add("Micro-benchmark: %s." % P["micro_error"])
+        add("")
+
+    # (b) 64 MiB
+    big = P.get("big") or {}
+    add("### 5.2 One 64 MiB LocalRelation request")
+    add("")
+    add("`ExecutePlanRequest{session_id, user_context, plan{root{local_relation{data, schema}}}}` "
+        "of exactly %d bytes (64 MiB; %d bytes with the gRPC header; `data` is random bytes), "
+        "as `h2load -n 1 -c 1 -m 1`, %d times one after the other, each call on a new "
+        "connection (sparkgate's workers accept with SO_REUSEPORT: the kernel spreads the "
+        "connections over its 2 workers); the backend reads the whole message and answers "
+        "with one small batch. Fresh proxy "
+        "processes; every proxy at its defaults (`limits.max_request_message_size` 128 MiB, "
+        "1 MiB stream / 16 MiB connection windows). Time = h2load's per-request time (request "
+        "start to end of response), median of the %d calls; MB/s = 64 MiB / that. Memory: "
+        "VmRSS before the first call, VmHWM (peak) after the first and after the last call, "
+        "from `/proc/PID/status` (nghttpx: its worker processes); *peak growth* = VmHWM - "
+        "VmRSS before, and as a multiple of the message size."
+        % (BIG_MSG, BIG_MSG + 5, BIG_CALLS + 1, BIG_CALLS + 1))
+    add("")
+    add("- **sparkgate-anon**: section 1's configuration (no `auth`: anonymous, no profiles).")
+    add("- **sparkgate-noprofiles**: plus a static token (`auth.static_tokens`), no `profiles`: "
+        "the message is buffered whole and `user_context` rewritten (identity binding), not "
+        "inspected.")
+    add("- **sparkgate-policy**: the same plus the `profiles` of section 5.3 (token profile "
+        "`sql-only`): the message is also inspected before it is forwarded (`log.audit` "
+        "defaults to true, but at this `log.level` \"warn\" sparkgate skips the audit line "
+        "and its `plan_sha256`, about 40 ms of SHA-256 for 64 MiB at info).")
+    add("- **sparkgate-policy-noaudit**: the same with `\"log\": {\"audit\": false}`: "
+        "a control; at level \"warn\" it should match sparkgate-policy within noise.")
+    add("")
+    add("| front | calls | median ms | first call ms | MB/s | peak growth after 1 call | "
+        "peak growth after %d | x message | RSS growth kept | proxy CPU ms/call |"
+        % (BIG_CALLS + 1))
+    add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name in ("direct-tls", "direct-h2c", "nghttpx", "sparkgate-anon", "sparkgate-noprofiles",
+                 "sparkgate-policy", "sparkgate-policy-noaudit"):
+        b = big.get(name)
+        if not b:
+            continue
+        r = big_rss(b)
+        add("| %s | %d | %.1f | %.1f | %.0f | %s | %s | %s | %s | %s |"
+            % (name, b["calls"], b["median_ms"], b["first_ms"],
+               BIG_MSG / (b["median_ms"] / 1000.0) / 1e6,
+               "%.1f MiB" % (r["hwm1"] / 1024.0) if r else "-",
+               "%.1f MiB" % (r["hwm"] / 1024.0) if r else "-",
+               "%.2f" % (r["hwm"] * 1024.0 / BIG_MSG) if r else "-",
+               "%.1f MiB" % (r["after"] / 1024.0) if r else "-",
+               "%.0f" % (1000.0 * b["cpu_s"] / max(1, b["calls"])) if r else "-"))
+    add("")
+    ok, txt = policy_big_target(P)
+    add("Target: RSS for the 64 MiB request under %gx the message size: %s: **%s**."
+        % (BIG_RSS_TARGET, txt, "met" if ok else "not met"))
+    add("")
+
+    # (c) unary
+    u = P.get("unary") or {}
+    add("### 5.3 Unary throughput with a typical policy")
+    add("")
+    add("Two sparkgate processes that differ only by the `profiles` section: both have the "
+        "section-1 settings plus one static token per profile (principal `%s`, the requests' "
+        "`user_id`, so identity binding keeps the request's length); *no profiles* has no "
+        "`profiles`, *policy* has the `sql-only` and `analyst` profiles from %s (below). "
+        "h2load `-t 1 -c 16 -m 10`, as section 1; per case a 20,000-call warm-up that sets the "
+        "count (about %.1f s of work per run), then %d measured runs interleaved with the "
+        "other cases; the row is the median run. Before measuring, controls: %s. The nghttpx "
+        "row (no policy: nghttpx cannot inspect plans) is for reference."
+        % (AUTH_PRINCIPAL, P.get("profiles_source", "?"), POLICY_SECS, ROUNDS,
+           "; ".join("%s: %d calls, %d bytes of DATA (%s)"
+                     % (c["what"], c["calls"], c["bytes_data"],
+                        ("refused" if c["refused"] else "answered") +
+                        ("" if c["ok"] else ", **unexpected**"))
+                     for c in P.get("controls") or []) or "not run"))
+    add("")
+    add("| workload | front | requests | req/s | runs (req/s) | p50 ms | p99 ms | "
+        "proxy CPU us/call | req/s vs no profiles | CPU/call: no profiles / this |")
+    add("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for wl in ("config", "sql", "df"):
+        n = u.get("none-" + wl)
+        for front in ("none", "sql-only", "analyst", "nghttpx"):
+            r = u.get("%s-%s" % (front, wl))
+            if not r:
+                continue
+            fails = r["total"] - r["succeeded"]
+            add("| %s | %s | %d%s | %.0f | %s | %.2f | %.2f | %.1f | %s | %s |"
+                % (POLICY_WORKLOADS[wl], POLICY_LABELS[front], r["succeeded"],
+                   " (%d failed)" % fails if fails else "", r["req_s"], spread(r),
+                   r.get("p50_us", 0) / 1000, r.get("p99_us", 0) / 1000, _per_call(r),
+                   "-" if front == "none" or not n else "%.0f%%" % (100 * r["req_s"] / n["req_s"]),
+                   "-" if front == "none" or not n else
+                   "%.0f%%" % (100 * _per_call(n) / max(_per_call(r), 1e-9))))
+    add("")
+    ok, txt = policy_unary_target(P)
+    add("**Target: typical-policy throughput within %d%% of no policy: %s** (%s%s)."
+        % (100 * POLICY_TARGET, "met" if ok else "not met", txt, policy_noise_note(P)))
+    add("")
+    add("Response DATA per call must be equal with and without the policy (same answer): %s."
+        % ", ".join("%s %.0f" % (k, v["data_per_req"]) for k, v in u.items()))
+    add("")
+    add("Machine: %d CPUs (%s), %s; sparkgate commit %s%s. On 2 cores h2load, the 2 sparkgate "
+        "workers and the backend share the CPUs: the CPU per call column is the steadier "
+        "comparison." % (m["nproc"], m["cpu"], m["kernel"], m["commit"],
+                         " + uncommitted changes in src/" if m["dirty"] else ""))
+    add("")
+    add("Exact commands (in the repository root; ports are ephemeral; the request files are "
+        "written by bench.py into bench/out/: `exec_df.grpc` the DataFrame plan, "
+        "`big_localrelation.grpc` the 64 MiB request (`bench.py` `big_local_relation()`; "
+        "deleted after use), `execute.grpc` and `config.grpc` those of sections 1 and 2):")
+    add("")
+    add("```sh")
+    for c in P.get("setup") or []:
+        add(c)
+    if P.get("micro_cmd"):
+        add("# 5.1: built by bench/run.sh with")
+        for c in P.get("micro_build") or []:
+            add(c)
+        add(P["micro_cmd"])
+    add("# 5.2: per front (fresh proxies), %d times" % (BIG_CALLS + 1))
+    for c in P.get("big_commands") or []:
+        add(c)
+    add("# 5.3: each %d times after its warm-up" % ROUNDS)
+    for c in P.get("commands") or []:
+        add(c)
+    add("```")
+    add("")
+    if P.get("config_policy"):
+        cfg = json.loads(json.dumps(P["config_policy"]).replace(ROOT + "/", ""))
+        for t in cfg["auth"]["static_tokens"]:
+            t["sha256"] = "(sparkgate hash-token of bench/out/policy/%s.tok)" % t["profile"]
+        add("Added to the section-1 configuration (the *no profiles* process has the same "
+            "`auth` and no `profiles`):")
+        add("")
+        add("```json")
+        add(compact_json(cfg))
+        add("```")
+        add("")
+
+
+def compact_json(obj):
+    """json.dumps(indent=1) with arrays of strings and numbers on one line."""
+    text = json.dumps(obj, indent=1)
+    return re.sub(r"\[\s*\n\s*((?:(?:\"[^\"\n]*\"|[-\d.]+),\s*\n\s*)*(?:\"[^\"\n]*\"|[-\d.]+))\s*\n\s*\]",
+                  lambda m_: "[" + re.sub(r",\s*\n\s*", ", ", m_.group(1)) + "]", text)
 
 
 def _pkgver(m, pkg):

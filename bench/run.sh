@@ -10,9 +10,11 @@
 # writes raw outputs to bench/out/ and regenerates docs/benchmarks.md.
 # Section 4 (authentication cost) runs sparkgate without auth, with a static
 # token, RS256 and ES256 JWTs (token cache on and off) and a JWT verification
-# micro-benchmark (bench/jwt_verify_bench.c, built below).
+# micro-benchmark (bench/jwt_verify_bench.c, built below).  Section 5 (plan policy)
+# runs bench/plan_bench.c (built below), one 64 MiB LocalRelation request through every
+# front, and unary calls through sparkgate without and with the shipped profiles.
 # The proxies' configurations, each nghttpx flag explained, are at the top of
-# bench/bench.py.  Stops by itself (hard deadline BENCH_DEADLINE, 300 s; about 3 minutes);
+# bench/bench.py.  Stops by itself (hard deadline BENCH_DEADLINE, 420 s; about 5 minutes);
 # every process it started is stopped on exit or interrupt.
 # Needs: h2load (nghttp2-client), nghttpx (nghttp2-proxy), openssl, python3.
 set -eu
@@ -62,6 +64,21 @@ if ! make --no-print-directory -s --eval "$JVB_RULE" "$JVB" >"$buildlog" 2>&1; t
     echo "bench: WARNING: bench/jwt_verify_bench.c did not build; no micro-benchmark" >&2
     tail -n 5 "$buildlog" >&2
     rm -f "$JVB"
+fi
+rm -f "$buildlog"
+
+# Section 5's plan inspection micro-benchmark (bench/plan_bench.c), built the same way
+# against src/libsgparse.a (plan.c, policy.c, sqlclass.c) and zstd; commands in
+# bench/out/bin/build-plan.txt.  Optional as well: without it the report says so.
+PB=bench/out/bin/plan-bench
+PB_RULE='PB_CC = $(COMPILE) -c -o bench/out/bin/plan_bench.o bench/plan_bench.c
+PB_LD = $(LINK) bench/out/bin/plan_bench.o src/libsgparse.a $(ZSTD_LIBS) $(SSL_LIBS) $(JANSSON_LIBS) $(PTHREAD_LIBS) $(LIBS)
+bench/out/bin/plan-bench: bench/plan_bench.c src/libsgparse.a src/plan.h src/policy.h ; $(file >bench/out/bin/build-plan.txt,$(PB_CC))$(file >>bench/out/bin/build-plan.txt,$(PB_LD))$(PB_CC) && $(PB_LD)'
+buildlog=$(mktemp "${TMPDIR:-/tmp}/bench-build.XXXXXX")
+if ! make --no-print-directory -s --eval "$PB_RULE" "$PB" >"$buildlog" 2>&1; then
+    echo "bench: WARNING: bench/plan_bench.c did not build; no plan micro-benchmark" >&2
+    tail -n 5 "$buildlog" >&2
+    rm -f "$PB"
 fi
 rm -f "$buildlog"
 

@@ -776,7 +776,7 @@ policy_check_request(const struct policy_profile *p, enum sc_method_id m, const 
                      size_t len, const struct policy_limits *lim, struct policy_verdict *v)
 {
     struct policy_limits dflt;
-    struct pctx *x;
+    struct pctx x;
     int rv;
 
     verdict_init(v);
@@ -789,15 +789,12 @@ policy_check_request(const struct policy_profile *p, enum sc_method_id m, const 
     if (p != NULL && !(p->methods & (1u << (unsigned)m)))
         return policy_check_method(p, m, v);
     find_operation_id(m, msg, len, v);
-    x = calloc(1, sizeof(*x));
-    if (x == NULL)
-        return SG_ERR_NOMEM;
-    x->p = p;
-    x->lim = lim;
-    x->v = v;
-    x->method = sc_method_get(m)->name;
-    rv = run_walk(x, m, msg, len);
-    free(x);
+    memset(&x, 0, sizeof(x)); /* < 1 KiB: no allocation per request */
+    x.p = p;
+    x.lim = lim;
+    x.v = v;
+    x.method = sc_method_get(m)->name;
+    rv = run_walk(&x, m, msg, len);
     if (rv != POLICY_ALLOWED)
         return rv;
     if (m == SC_M_CONFIG && p != NULL && p->has_conf) {
@@ -828,22 +825,19 @@ policy_walk_all(enum sc_method_id m, const uint8_t *msg, size_t len,
                 const struct policy_limits *lim, plan_visit_fn visit, void *arg)
 {
     struct policy_verdict v;
-    struct pctx *x;
+    struct pctx x;
     int rv;
 
     verdict_init(&v);
     if ((unsigned)m >= SC_M_COUNT)
         return SG_ERR_INTERNAL;
-    x = calloc(1, sizeof(*x));
-    if (x == NULL)
-        return SG_ERR_NOMEM;
-    x->lim = lim;
-    x->v = &v;
-    x->method = sc_method_get(m)->name;
-    x->visit = visit;
-    x->arg = arg;
-    rv = run_walk(x, m, msg, len);
-    free(x);
+    memset(&x, 0, sizeof(x));
+    x.lim = lim;
+    x.v = &v;
+    x.method = sc_method_get(m)->name;
+    x.visit = visit;
+    x.arg = arg;
+    rv = run_walk(&x, m, msg, len);
     return rv == POLICY_ALLOWED ? 0 : rv == POLICY_REFUSED ? SG_ERR_PROTO : rv;
 }
 

@@ -27,25 +27,29 @@ die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 say "installing dependencies (scripts/install-deps.sh)"
 sh scripts/install-deps.sh
 
-say "building"
-need_build=0
-if [ ! -x ./sparkgate ] || [ ! -x tests/backend/sc-test-backend ]; then
-    need_build=1
-elif [ -n "$(find src tests/backend configure.ac Makefile.am -newer ./sparkgate \
-              \( -name '*.c' -o -name '*.h' -o -name '*.ac' -o -name '*.am' \) 2>/dev/null | head -n 1)" ]; then
-    need_build=1
+say "building (out of tree, in build-demo/)"
+# Out of tree so that scripts/test.sh (which builds in build-gcc/ and
+# build-asan/) works before or after the demo in the same checkout: an
+# in-tree ./configure would make every VPATH configure refuse the tree.
+BUILD=$ROOT/build-demo
+SG=$BUILD/sparkgate
+BE=$BUILD/tests/backend/sc-test-backend
+if [ -f config.status ]; then
+    # left by an older in-tree build: VPATH builds refuse such a tree
+    make distclean >/dev/null 2>&1 || rm -f config.status
 fi
-if [ "$need_build" = 1 ]; then
-    if [ ! -f Makefile ]; then
-        autoreconf -fi
-        ./configure
-    fi
-    # only what the demo runs (the full `make` also builds docs and tests)
-    make -j2 sparkgate tests/backend/sc-test-backend
-else
-    echo "sparkgate is up to date"
+if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
+    autoreconf -fi
 fi
-./sparkgate --version
+mkdir -p "$BUILD"
+if [ ! -f "$BUILD/Makefile" ] || [ configure -nt "$BUILD/Makefile" ]; then
+    (cd "$BUILD" && "$ROOT/configure" >configure.out 2>&1) || { cat "$BUILD/configure.out"; die "configure failed"; }
+fi
+# only what the demo runs (the full `make` also builds docs and tests);
+# make itself decides what is out of date
+make -C "$BUILD" -j2 sparkgate tests/backend/sc-test-backend >"$BUILD/make.out" 2>&1 \
+    || { cat "$BUILD/make.out"; die "build failed"; }
+"$SG" --version
 
 say "development certificates (certs/gen-dev-certs.sh certs)"
 sh certs/gen-dev-certs.sh certs
@@ -74,7 +78,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 say "starting the test backend on 127.0.0.1:$BE_PORT"
-tests/backend/sc-test-backend --listen 127.0.0.1:$BE_PORT --name demo-backend \
+"$BE" --listen 127.0.0.1:$BE_PORT --name demo-backend \
     --record "$DEMO/backend-record.jsonl" >"$DEMO/backend.out" 2>"$DEMO/backend.err" &
 BE_PID=$!
 i=0
@@ -88,13 +92,13 @@ cat "$DEMO/backend.out"
 
 DEMO_TOKEN=sparkgate-demo-token
 say "the demo token is \"$DEMO_TOKEN\"; conf/demo.json holds only its digest:"
-echo "printf %s $DEMO_TOKEN | ./sparkgate hash-token  ->  $(printf %s "$DEMO_TOKEN" | ./sparkgate hash-token)"
+echo "printf %s $DEMO_TOKEN | build-demo/sparkgate hash-token  ->  $(printf %s "$DEMO_TOKEN" | "$SG" hash-token)"
 
-say "checking the configuration: ./sparkgate -t -c conf/demo.json"
-./sparkgate -t -c conf/demo.json
+say "checking the configuration: build-demo/sparkgate -t -c conf/demo.json"
+"$SG" -t -c conf/demo.json
 
 say "starting sparkgate on 127.0.0.1:$SG_PORT (TLS, ALPN h2)"
-./sparkgate -c conf/demo.json 2>"$DEMO/sparkgate.log" &
+"$SG" -c conf/demo.json 2>"$DEMO/sparkgate.log" &
 SG_PID=$!
 i=0
 until port_busy $SG_PORT; do
@@ -112,7 +116,7 @@ rc=0
 
 if [ -f "$DEMO/udf-request.bin" ]; then
     say "sparkgate explain: the refused request, offline, against every profile"
-    ./sparkgate explain -c conf/demo.json "$DEMO/udf-request.bin" || rc=$?
+    "$SG" explain -c conf/demo.json "$DEMO/udf-request.bin" || rc=$?
 fi
 
 say "sparkgate's audit lines (one per policy decision)"

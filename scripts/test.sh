@@ -16,6 +16,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 sh scripts/install-deps.sh
+if [ -f config.status ]; then
+    # an in-tree configure (an older demo, or a hand build) makes every
+    # VPATH configure below refuse the tree
+    make distclean >/dev/null 2>&1 || rm -f config.status
+fi
 if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
     autoreconf -fi
 fi

@@ -1087,6 +1087,7 @@ on_message(struct call *c)
 {
     const uint8_t *body, *sid = NULL;
     size_t len = evbuffer_get_length(c->msg), sidlen = 0;
+    const char *why;
     int rv;
 
     if (c->df.nmsgs > 1 && c->m->kind != SC_CLIENT_STREAMING) {
@@ -1099,6 +1100,12 @@ on_message(struct call *c)
     body = len > 0 ? evbuffer_pullup(c->msg, -1) : (const uint8_t *)"";
     if (body == NULL) {
         call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+        return;
+    }
+    /* what Spark would refuse is refused here, before it is routed, logged or judged;
+     * the message never quotes the value (a session_id can be anything, of any size) */
+    if (sc_request_check(c->m->id, body, len, &why) != 0) {
+        call_fail(c, GRPC_INVALID_ARGUMENT, "sparkgate: %s request message %s", c->m->name, why);
         return;
     }
     rv = sc_request_session_id(body, len, &sid, &sidlen);

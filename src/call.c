@@ -106,6 +106,7 @@ struct call {
     const struct sc_method *m;
     char path[CALL_PATH_MAX];
     bool method_post, has_method, ct_grpc, has_ct, hdr_overflow;
+    bool enc_real;          /* grpc-encoding names a compression other than identity */
     uint64_t timeout_ms;
     bool has_timeout;
     struct call_hdrs fwd;   /* headers forwarded to the backend */
@@ -607,9 +608,9 @@ call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *
     }
     if (name_is(name, nlen, "content-type")) {
         c->has_ct = true;
-        /* gRPC: application/grpc, optionally +proto/+json or ;params */
-        c->ct_grpc = vlen >= 16 && memcmp(value, "application/grpc", 16) == 0 &&
-                     (vlen == 16 || value[16] == '+' || value[16] == ';');
+        c->ct_grpc = grpc_content_type_ok(value, vlen);
+    } else if (name_is(name, nlen, "grpc-encoding")) {
+        c->enc_real = !name_is(value, vlen, "identity");
     } else if (name_is(name, nlen, "grpc-timeout")) {
         if (grpc_timeout_parse((const char *)value, vlen, &c->timeout_ms) == 0)
             c->has_timeout = true;
@@ -1187,6 +1188,13 @@ call_fe_data(struct call *c, const uint8_t *data, size_t len)
         off += (size_t)r;
         if (ev == GRPC_DF_NONE)
             continue;
+        if (c->df.flags != 0 && !c->enc_real) {
+            /* gRPC compression spec: the flag without an encoding is a protocol error */
+            call_fail(c, GRPC_INTERNAL,
+                      "sparkgate: compressed flag set on a request message without a "
+                      "grpc-encoding (absent or identity)");
+            break;
+        }
         if (c->df.flags != 0) {
             /* the plan must be read to be judged; fail closed (security-notes G03-G05) */
             call_fail(c, GRPC_UNIMPLEMENTED,

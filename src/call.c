@@ -1083,6 +1083,48 @@ out:
     return rv;
 }
 
+/*
+ * A client's credentials never reach a backend inside a Config value
+ * either: PySpark sends its whole connection string, token included, as
+ * spark.remote when a session starts (redact_config_request).  Replaces
+ * the message in c->msg and updates |body| and |len|; 0, or -1 after
+ * answering the client.
+ */
+static int
+scrub_config_request(struct call *c, const uint8_t **body, size_t *len)
+{
+    uint8_t *out = NULL;
+    size_t outlen = 0;
+    int n = redact_config_request(*body, *len, &out, &outlen);
+
+    if (n == 0)
+        return 0;
+    if (n == SG_ERR_NOMEM)
+        goto nomem;
+    if (n < 0) {
+        call_fail(c, GRPC_INVALID_ARGUMENT, "sparkgate: %s request message is not valid protobuf",
+                  c->m->name);
+        return -1;
+    }
+    evbuffer_drain(c->msg, *len);
+    if (evbuffer_add(c->msg, out, outlen) != 0) {
+        free(out);
+        goto nomem;
+    }
+    free(out);
+    *len = outlen;
+    *body = outlen > 0 ? evbuffer_pullup(c->msg, -1) : (const uint8_t *)"";
+    if (*body == NULL)
+        goto nomem;
+    log_info("conn=%" PRIu64 " stream=%d: removed %d credential(s) from a connection string "
+             "in a Config request of %s", c->fe != NULL ? fe_conn_id(c->fe) : 0, c->fe_sid, n,
+             c->authed ? c->id.principal : "-");
+    return 0;
+nomem:
+    call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+    return -1;
+}
+
 static void
 on_message(struct call *c)
 {
@@ -1109,6 +1151,8 @@ on_message(struct call *c)
         call_fail(c, GRPC_INVALID_ARGUMENT, "sparkgate: %s request message %s", c->m->name, why);
         return;
     }
+    if (c->m->id == SC_M_CONFIG && scrub_config_request(c, &body, &len) != 0)
+        return;
     rv = sc_request_session_id(body, len, &sid, &sidlen);
     if (rv < 0) {
         call_fail(c, GRPC_INVALID_ARGUMENT,

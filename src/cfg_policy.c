@@ -35,9 +35,17 @@ static const char *const sql_names[] = {"query", "dml", "ddl", "admin", "unknown
 static const int sql_values[] = {SQLCLASS_QUERY, SQLCLASS_DML, SQLCLASS_DDL, SQLCLASS_ADMIN,
                                  SQLCLASS_UNKNOWN};
 
-/* Keys whose values Config responses never show, unless the file says otherwise. */
+/*
+ * Keys whose values Config responses never show, unless the file says
+ * otherwise; matched ignoring case (redact_key_match).  At least what
+ * Spark's own default spark.redaction.regex, (?i)secret|password|token|
+ * access[.]?key, hides, plus stores Spark's pattern misses: Azure account
+ * keys and SAS tokens, private keys, generic credentials.
+ */
 static const char *const default_redact[] = {
-    "spark.connect.authenticate.token", "*password*", "*secret*", "*credential*",
+    "spark.connect.authenticate.token", "*secret*", "*password*", "*token*", "*access.key*",
+    "*accesskey*", "*credential*", "*passwd*", "*private.key*", "*privatekey*",
+    "*fs.azure.account.key*", "*fs.azure.sas.*",
 };
 
 static void

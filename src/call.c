@@ -106,6 +106,7 @@ struct call {
     const struct sc_method *m;
     char path[CALL_PATH_MAX];
     bool method_post, has_method, ct_grpc, has_ct, hdr_overflow;
+    bool enc_real;          /* grpc-encoding names a compression other than identity */
     uint64_t timeout_ms;
     bool has_timeout;
     struct call_hdrs fwd;   /* headers forwarded to the backend */
@@ -607,9 +608,9 @@ call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *
     }
     if (name_is(name, nlen, "content-type")) {
         c->has_ct = true;
-        /* gRPC: application/grpc, optionally +proto/+json or ;params */
-        c->ct_grpc = vlen >= 16 && memcmp(value, "application/grpc", 16) == 0 &&
-                     (vlen == 16 || value[16] == '+' || value[16] == ';');
+        c->ct_grpc = grpc_content_type_ok(value, vlen);
+    } else if (name_is(name, nlen, "grpc-encoding")) {
+        c->enc_real = !name_is(value, vlen, "identity");
     } else if (name_is(name, nlen, "grpc-timeout")) {
         if (grpc_timeout_parse((const char *)value, vlen, &c->timeout_ms) == 0)
             c->has_timeout = true;
@@ -1082,11 +1083,54 @@ out:
     return rv;
 }
 
+/*
+ * A client's credentials never reach a backend inside a Config value
+ * either: PySpark sends its whole connection string, token included, as
+ * spark.remote when a session starts (redact_config_request).  Replaces
+ * the message in c->msg and updates |body| and |len|; 0, or -1 after
+ * answering the client.
+ */
+static int
+scrub_config_request(struct call *c, const uint8_t **body, size_t *len)
+{
+    uint8_t *out = NULL;
+    size_t outlen = 0;
+    int n = redact_config_request(*body, *len, &out, &outlen);
+
+    if (n == 0)
+        return 0;
+    if (n == SG_ERR_NOMEM)
+        goto nomem;
+    if (n < 0) {
+        call_fail(c, GRPC_INVALID_ARGUMENT, "sparkgate: %s request message is not valid protobuf",
+                  c->m->name);
+        return -1;
+    }
+    evbuffer_drain(c->msg, *len);
+    if (evbuffer_add(c->msg, out, outlen) != 0) {
+        free(out);
+        goto nomem;
+    }
+    free(out);
+    *len = outlen;
+    *body = outlen > 0 ? evbuffer_pullup(c->msg, -1) : (const uint8_t *)"";
+    if (*body == NULL)
+        goto nomem;
+    log_info("conn=%" PRIu64 " stream=%d: removed %d credential(s) from a connection string "
+             "in a Config request of %s", c->fe != NULL ? fe_conn_id(c->fe) : 0, c->fe_sid, n,
+             c->authed ? c->id.principal : "-");
+    return 0;
+nomem:
+    call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+    return -1;
+}
+
 static void
 on_message(struct call *c)
 {
     const uint8_t *body, *sid = NULL;
     size_t len = evbuffer_get_length(c->msg), sidlen = 0;
+    const char *why;
     int rv;
 
     if (c->df.nmsgs > 1 && c->m->kind != SC_CLIENT_STREAMING) {
@@ -1101,6 +1145,14 @@ on_message(struct call *c)
         call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
         return;
     }
+    /* what Spark would refuse is refused here, before it is routed, logged or judged;
+     * the message never quotes the value (a session_id can be anything, of any size) */
+    if (sc_request_check(c->m->id, body, len, &why) != 0) {
+        call_fail(c, GRPC_INVALID_ARGUMENT, "sparkgate: %s request message %s", c->m->name, why);
+        return;
+    }
+    if (c->m->id == SC_M_CONFIG && scrub_config_request(c, &body, &len) != 0)
+        return;
     rv = sc_request_session_id(body, len, &sid, &sidlen);
     if (rv < 0) {
         call_fail(c, GRPC_INVALID_ARGUMENT,
@@ -1180,6 +1232,13 @@ call_fe_data(struct call *c, const uint8_t *data, size_t len)
         off += (size_t)r;
         if (ev == GRPC_DF_NONE)
             continue;
+        if (c->df.flags != 0 && !c->enc_real) {
+            /* gRPC compression spec: the flag without an encoding is a protocol error */
+            call_fail(c, GRPC_INTERNAL,
+                      "sparkgate: compressed flag set on a request message without a "
+                      "grpc-encoding (absent or identity)");
+            break;
+        }
         if (c->df.flags != 0) {
             /* the plan must be read to be judged; fail closed (security-notes G03-G05) */
             call_fail(c, GRPC_UNIMPLEMENTED,

@@ -35,9 +35,17 @@ static const char *const sql_names[] = {"query", "dml", "ddl", "admin", "unknown
 static const int sql_values[] = {SQLCLASS_QUERY, SQLCLASS_DML, SQLCLASS_DDL, SQLCLASS_ADMIN,
                                  SQLCLASS_UNKNOWN};
 
-/* Keys whose values Config responses never show, unless the file says otherwise. */
+/*
+ * Keys whose values Config responses never show, unless the file says
+ * otherwise; matched ignoring case (redact_key_match).  At least what
+ * Spark's own default spark.redaction.regex, (?i)secret|password|token|
+ * access[.]?key, hides, plus stores Spark's pattern misses: Azure account
+ * keys and SAS tokens, private keys, generic credentials.
+ */
 static const char *const default_redact[] = {
-    "spark.connect.authenticate.token", "*password*", "*secret*", "*credential*",
+    "spark.connect.authenticate.token", "*secret*", "*password*", "*token*", "*access.key*",
+    "*accesskey*", "*credential*", "*passwd*", "*private.key*", "*privatekey*",
+    "*fs.azure.account.key*", "*fs.azure.sas.*",
 };
 
 static void
@@ -97,6 +105,26 @@ out:
     return rc;
 }
 
+/*
+ * A glob the matchers (policy_glob_match, redact_key_match) honour: they
+ * know '*' and '?' only, so a bracket expression, a brace list or a
+ * backslash escape would be compared as literal characters and silently
+ * never match what its author meant.  Refused rather than misread.
+ */
+static int
+each_glob(struct cfg_ctx *x, const char *s, void *arg)
+{
+    const char *bad = strpbrk(s, "[]{}\\");
+    char shown[CFG_SHOW_MAX + 4];
+
+    (void)arg;
+    if (bad == NULL)
+        return 0;
+    return cfgp_fail(x, "pattern \"%s\" uses '%c', which sparkgate's globs do not support "
+                        "(only * and ? are wildcards; everything else matches itself)",
+                     cfgp_show(s, shown, sizeof(shown)), *bad);
+}
+
 /* ---- one profile --------------------------------------------------------------- */
 
 static int
@@ -139,6 +167,12 @@ each_kind(struct cfg_ctx *x, const char *s, void *arg)
     if (idx < 0)
         return cfgp_fail(x, "\"%.64s\" is not a %s kind of the Spark Connect protocol", s,
                          policy_cat_key(k->cat));
+    /* an Any member (extension = 998/999) is reported as an extension node, judged by
+     * "extensions" and "unknown"; a kind rule naming it would never be consulted */
+    if (plan_schema_fields[idx].kind == PLAN_SCHEMA_F_ANY)
+        return cfgp_fail(x, "\"%.64s\" cannot be allowed or denied as a %s kind: extensions "
+                            "are judged by the profile's \"extensions\" list (allowed type_urls) "
+                            "and \"unknown\"", s, policy_cat_key(k->cat));
     k->bits[(unsigned)idx / 8u] |= (uint8_t)(1u << ((unsigned)idx % 8u));
     return 0;
 }
@@ -285,7 +319,7 @@ parse_conf(struct cfg_ctx *x, json_t *o, struct policy_profile *p)
     if ((rc = cfgp_check_keys(x, sec, list_keys, ARRAY_SIZE(list_keys))) < 0)
         goto out;
     if (json_object_get(sec, "allow") != NULL) {
-        if ((rc = get_names(x, sec, "allow", &p->conf_allow, NULL, NULL)) < 0)
+        if ((rc = get_names(x, sec, "allow", &p->conf_allow, each_glob, NULL)) < 0)
             goto out;
     } else if ((p->conf_allow.v = calloc(1, sizeof(char *))) == NULL ||
                (p->conf_allow.v[0] = strdup("*")) == NULL) {
@@ -294,7 +328,7 @@ parse_conf(struct cfg_ctx *x, json_t *o, struct policy_profile *p)
     } else {
         p->conf_allow.n = 1;
     }
-    rc = get_names(x, sec, "deny", &p->conf_deny, NULL, NULL);
+    rc = get_names(x, sec, "deny", &p->conf_deny, each_glob, NULL);
     if (p->conf_deny.n > 0 || p->conf_allow.n != 1 || strcmp(p->conf_allow.v[0], "*") != 0)
         p->restricted = true;
 out:
@@ -393,7 +427,7 @@ parse_profile(struct cfg_ctx *x, json_t *o, struct policy_profile *p)
         return rc;
     if (json_object_get(o, "extensions") != NULL) {
         p->has_extensions = true;
-        if ((rc = get_names(x, o, "extensions", &p->extensions, NULL, NULL)) < 0)
+        if ((rc = get_names(x, o, "extensions", &p->extensions, each_glob, NULL)) < 0)
             return rc;
     }
     if ((rc = cfgp_get_str_ref(x, o, "unknown", false, &unknown)) < 0)
@@ -471,7 +505,7 @@ cfg_policy_parse(struct cfg_ctx *x, json_t *root, struct cfg *c)
 
     /* redact_conf_keys: defaults unless the file lists its own */
     if (json_object_get(root, "redact_conf_keys") != NULL) {
-        if ((rc = get_names(x, root, "redact_conf_keys", &c->redact_keys, NULL, NULL)) < 0)
+        if ((rc = get_names(x, root, "redact_conf_keys", &c->redact_keys, each_glob, NULL)) < 0)
             return rc;
     } else {
         if ((c->redact_keys.v = calloc(ARRAY_SIZE(default_redact), sizeof(char *))) == NULL)

@@ -162,6 +162,22 @@ grpc_timeout_parse(const char *v, size_t len, uint64_t *ms)
     return 0;
 }
 
+bool
+grpc_content_type_ok(const uint8_t *v, size_t len)
+{
+    size_t n = 16;
+
+    /* gRPC PROTOCOL-HTTP2: "application/grpc" [("+proto" / "+json" / {custom})] */
+    if (len < n || memcmp(v, "application/grpc", n) != 0)
+        return false;
+    if (len - n >= 6 && memcmp(v + n, "+proto", 6) == 0)
+        n += 6;
+    /* RFC 9110 section 8.3.1: parameters follow after optional whitespace and ';' */
+    while (n < len && (v[n] == ' ' || v[n] == '\t'))
+        n++;
+    return n == len || v[n] == ';';
+}
+
 const char *
 grpc_status_name(int code)
 {

@@ -88,6 +88,15 @@ size_t grpc_message_encode(const char *msg, char *out, size_t cap);
  */
 int grpc_timeout_parse(const char *v, size_t len, uint64_t *ms);
 
+/*
+ * True for the content types sparkgate serves: "application/grpc" or
+ * "application/grpc+proto", optionally followed by ";params".  gRPC also
+ * defines "+json" and custom subtypes, but sparkgate reads every message as
+ * protobuf: a "+json" body would be judged as protobuf bytes and forwarded
+ * to a backend that reads it another way.
+ */
+bool grpc_content_type_ok(const uint8_t *v, size_t len);
+
 /* Canonical name of a status code ("UNAVAILABLE"), or "UNKNOWN". */
 const char *grpc_status_name(int code);
 

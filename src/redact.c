@@ -68,6 +68,38 @@ has_secret(const struct redact_rules *r, const uint8_t *v, size_t len)
     return false;
 }
 
+static uint8_t
+lower(uint8_t ch)
+{
+    return ch >= 'A' && ch <= 'Z' ? (uint8_t)(ch - 'A' + 'a') : ch;
+}
+
+bool
+redact_key_match(const char *pat, const uint8_t *s, size_t len)
+{
+    const char *star = NULL;
+    size_t i = 0, si = 0;
+
+    /* policy_glob_match's backtracking, with ASCII case folded on both sides */
+    while (i < len) {
+        if (*pat == '*') {
+            star = pat++;
+            si = i;
+        } else if (*pat != '\0' && (*pat == '?' || lower((uint8_t)*pat) == lower(s[i]))) {
+            pat++;
+            i++;
+        } else if (star != NULL) {
+            pat = star + 1;
+            i = ++si;
+        } else {
+            return false;
+        }
+    }
+    while (*pat == '*')
+        pat++;
+    return *pat == '\0';
+}
+
 static bool
 key_matches(const struct redact_rules *r, const uint8_t *k, size_t len, int *err)
 {
@@ -77,7 +109,7 @@ key_matches(const struct redact_rules *r, const uint8_t *k, size_t len, int *err
     if (r->keys == NULL)
         return false;
     for (size_t i = 0; i < r->keys->n; i++)
-        if (policy_glob_match(r->keys->v[i], k, len))
+        if (redact_key_match(r->keys->v[i], k, len))
             return true;
     if (r->prefix_len == 0)
         return false;
@@ -92,7 +124,7 @@ key_matches(const struct redact_rules *r, const uint8_t *k, size_t len, int *err
         memcpy(full + r->prefix_len, k, len);
     hit = false;
     for (size_t i = 0; i < r->keys->n && !hit; i++)
-        hit = policy_glob_match(r->keys->v[i], full, r->prefix_len + len);
+        hit = redact_key_match(r->keys->v[i], full, r->prefix_len + len);
     free(full);
     return hit;
 }
@@ -219,4 +251,190 @@ redact_config_prefix(const uint8_t *req, size_t len, const uint8_t **prefix, siz
         }
     }
     return found;
+}
+
+/* ---- Config requests: credentials in spark.remote ------------------------------ */
+
+/* Does a connection-string parameter name look like a credential?  (ASCII, any case) */
+static bool
+cred_name(const uint8_t *p, size_t len)
+{
+    static const char *const words[] = {
+        "token", "secret", "passw", "pwd", "credential", "auth", "accesskey", "access.key",
+        "access_key", "apikey", "api_key", "api-key", "private",
+    };
+    size_t w, i, j, wl;
+
+    for (w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+        wl = strlen(words[w]);
+        for (i = 0; i + wl <= len; i++) {
+            for (j = 0; j < wl && lower(p[i + j]) == (uint8_t)words[w][j]; j++)
+                ;
+            if (j == wl)
+                return true;
+        }
+    }
+    return false;
+}
+
+static bool
+prefix_ci(const uint8_t *p, size_t len, const char *lit)
+{
+    size_t n = strlen(lit);
+
+    if (len < n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (lower(p[i]) != (uint8_t)lit[i])
+            return false;
+    return true;
+}
+
+int
+redact_remote_scrub(const uint8_t *v, size_t len, uint8_t *out, size_t *outlen)
+{
+    size_t i = 0, o = 0, seg, end, nstart, nend;
+    int removed = 0;
+
+    /* the URL part, up to the first ';': drop a userinfo ("user:pass@") */
+    for (seg = 0; seg < len && v[seg] != ';'; seg++)
+        ;
+    for (i = 0; i + 2 < seg && !(v[i] == ':' && v[i + 1] == '/' && v[i + 2] == '/'); i++)
+        ;
+    if (i + 2 < seg) {
+        size_t auth = i + 3, at = SIZE_MAX;
+
+        for (end = auth; end < seg && v[end] != '/' && v[end] != '?' && v[end] != '#'; end++)
+            if (v[end] == '@')
+                at = end;
+        memcpy(out, v, auth);
+        o = auth;
+        if (at != SIZE_MAX) {
+            removed++;
+            auth = at + 1;
+        }
+        memcpy(out + o, v + auth, seg - auth);
+        o += seg - auth;
+    } else {
+        memcpy(out, v, seg);
+        o = seg;
+    }
+    /* then ";name=value" parameters: credentials go, the rest stays in order */
+    for (i = seg; i < len; i = end) {
+        for (end = i + 1; end < len && v[end] != ';'; end++)
+            ;
+        for (nstart = i + 1; nstart < end && (v[nstart] == ' ' || v[nstart] == '\t'); nstart++)
+            ;
+        for (nend = nstart; nend < end && v[nend] != '='; nend++)
+            ;
+        if (cred_name(v + nstart, nend - nstart)) {
+            removed++;
+            continue;
+        }
+        memcpy(out + o, v + i, end - i);
+        o += end - i;
+    }
+    *outlen = o;
+    return removed;
+}
+
+#define F_REQ_OPERATION 3 /* ConfigRequest.operation */
+#define F_OP_SET 1        /* Operation.set: Set{pairs = 1} */
+#define F_OP_GET_DEFAULT 3 /* Operation.get_with_default: GetWithDefault{pairs = 1} */
+#define F_PAIRS_OF_OP 1
+
+enum scrub_level { SL_REQUEST, SL_OPERATION, SL_PAIRS, SL_KEYVALUE };
+
+/* KeyValue{key = 1, value = 2}: a connection string loses its credentials. */
+static int
+scrub_keyvalue(const uint8_t *p, size_t len, struct obuf *out, int *n)
+{
+    struct pb_cur c;
+    struct pb_field f;
+    bool remote = false;
+    uint8_t *tmp;
+    size_t tl;
+    int rv, k;
+
+    pb_cur_init(&c, p, len);
+    while ((rv = pb_next(&c, &f)) == 1) {
+        /* any occurrence: protobuf-java keeps the last, the backend must keep no token */
+        if (f.num == 1 && f.wt == PB_WT_LEN && f.len == 12 && prefix_ci(f.data, f.len, "spark.remote"))
+            remote = true;
+        if (f.num == 2 && f.wt == PB_WT_LEN && prefix_ci(f.data, f.len, "sc://"))
+            remote = true;
+    }
+    if (rv < 0)
+        return rv;
+    pb_cur_init(&c, p, len);
+    while (pb_next(&c, &f) == 1) {
+        if (remote && f.num == 2 && f.wt == PB_WT_LEN && f.len > 0) {
+            if ((tmp = malloc(f.len)) == NULL)
+                return SG_ERR_NOMEM;
+            k = redact_remote_scrub(f.data, f.len, tmp, &tl);
+            *n += k;
+            rv = k > 0 ? ob_put_len_field(out, 2, tmp, tl) : ob_put(out, f.start, (size_t)(f.end - f.start));
+            free(tmp);
+            if (rv < 0)
+                return rv;
+            continue;
+        }
+        if ((rv = ob_put(out, f.start, (size_t)(f.end - f.start))) < 0)
+            return rv;
+    }
+    return 0;
+}
+
+/* Copies one message, rewriting the fields on the way to a KeyValue. */
+static int
+scrub_level(enum scrub_level lvl, const uint8_t *p, size_t len, struct obuf *out, int *n)
+{
+    struct pb_cur c;
+    struct pb_field f;
+    struct obuf sub;
+    bool down;
+    int rv;
+
+    if (lvl == SL_KEYVALUE)
+        return scrub_keyvalue(p, len, out, n);
+    pb_cur_init(&c, p, len);
+    while ((rv = pb_next(&c, &f)) == 1) {
+        down = f.wt == PB_WT_LEN &&
+               ((lvl == SL_REQUEST && f.num == F_REQ_OPERATION) ||
+                (lvl == SL_OPERATION && (f.num == F_OP_SET || f.num == F_OP_GET_DEFAULT)) ||
+                (lvl == SL_PAIRS && f.num == F_PAIRS_OF_OP));
+        if (!down) {
+            if ((rv = ob_put(out, f.start, (size_t)(f.end - f.start))) < 0)
+                return rv;
+            continue;
+        }
+        memset(&sub, 0, sizeof(sub));
+        rv = scrub_level((enum scrub_level)(lvl + 1), f.data, f.len, &sub, n);
+        if (rv == 0)
+            rv = ob_put_len_field(out, f.num, sub.p, sub.len);
+        free(sub.p);
+        if (rv < 0)
+            return rv;
+    }
+    return rv;
+}
+
+int
+redact_config_request(const uint8_t *msg, size_t len, uint8_t **out, size_t *outlen)
+{
+    struct obuf b = {NULL, 0, 0};
+    int rv, n = 0;
+
+    *out = NULL;
+    *outlen = 0;
+    rv = scrub_level(SL_REQUEST, msg, len, &b, &n);
+    if (rv < 0 || n == 0) {
+        free(b.p);
+        return rv < 0 ? rv : 0;
+    }
+    *out = b.p != NULL ? b.p : malloc(1);
+    if (*out == NULL)
+        return SG_ERR_NOMEM;
+    *outlen = b.len;
+    return n;
 }

@@ -18,6 +18,10 @@
 
 #define SC_FIELD_SESSION_ID 1
 #define SC_FIELD_USER_CONTEXT 2
+#define SC_FIELD_EXECUTE_PLAN_PLAN 3      /* ExecutePlanRequest.plan */
+#define SC_FIELD_CLONE_NEW_SESSION_ID 4   /* CloneSessionRequest.new_session_id */
+
+#define SC_UUID_LEN 36 /* 8-4-4-4-12 hexadecimal digits */
 
 enum sc_kind {
     SC_UNARY,
@@ -67,5 +71,23 @@ const struct sc_method *sc_method_get(enum sc_method_id id);
  * 0 when the field is absent, or SG_ERR_PROTO.
  */
 int sc_request_session_id(const uint8_t *msg, size_t len, const uint8_t **sid, size_t *sidlen);
+
+/*
+ * True when |s| is a UUID in its canonical text form: 8-4-4-4-12
+ * hexadecimal digits of either case separated by '-', 36 bytes, nothing
+ * else.  Spark refuses any other session_id (INVALID_HANDLE.FORMAT).
+ */
+bool sc_uuid_valid(const uint8_t *s, size_t len);
+
+/*
+ * The request fields Spark requires before it looks at anything else:
+ * the message is not empty (every request carries session_id and
+ * user_context), session_id is present and a UUID, CloneSession's
+ * new_session_id (when present) is a UUID, an ExecutePlan carries a plan.
+ * Every occurrence of a field is checked, not only the one protobuf-java
+ * keeps.  Returns 0, or SG_ERR_PROTO with |why| (a static string that
+ * never quotes the request) set.
+ */
+int sc_request_check(enum sc_method_id id, const uint8_t *msg, size_t len, const char **why);
 
 #endif

@@ -5,7 +5,8 @@
  * redaction of a ConfigResponse); the rest is the message.  Invariants: a
  * verdict is allowed or a refusal with a known status, rule and a bounded
  * message; AddArtifacts streams keep their state across messages; the
- * redacted response is itself valid protobuf.
+ * redacted response is itself valid protobuf, and so is a ConfigRequest
+ * with its connection-string credentials removed.
  */
 #include "config.h"
 
@@ -141,7 +142,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else if (rv != 0 && rv != SG_ERR_PROTO) {
             abort();
         }
+        /* the same bytes as a ConfigRequest: a scrubbed request is valid, never
+         * longer, and has nothing left to scrub */
+        rv = redact_config_request(data, size, &out, &outlen);
+        if (rv > 0) {
+            uint8_t *again;
+            size_t alen;
+
+            if (pb_validate(out, outlen) < 0 || outlen > size ||
+                redact_config_request(out, outlen, &again, &alen) != 0)
+                abort();
+            free(out);
+        } else if (rv != 0 && rv != SG_ERR_PROTO) {
+            abort();
+        }
         return 0;
+    }
+    {
+        const char *why;
+
+        rv = sc_request_check((enum sc_method_id)sel, data, size, &why);
+        if (rv != 0 && (rv != SG_ERR_PROTO || why == NULL))
+            abort();
     }
     rv = policy_check_request(&prof, (enum sc_method_id)sel, data, size, &lim, &v);
     check_verdict(rv, &v);

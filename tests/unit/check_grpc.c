@@ -218,6 +218,28 @@ START_TEST(tc_status_names)
 }
 END_TEST
 
+START_TEST(tc_content_type)
+{
+    static const char *const ok[] = {
+        "application/grpc", "application/grpc+proto", "application/grpc;charset=utf-8",
+        "application/grpc+proto; charset=utf-8", "application/grpc ;x=y",
+    };
+    static const char *const refused[] = {
+        "application/grpc+json", "application/grpc+json;charset=utf-8", "application/grpc-web",
+        "application/grpc-web+proto", "application/grpcx", "application/grpc+protobuf",
+        "application/grpc+proto2", "application/grpc+", "application/json", "", "application/grp",
+        "Application/grpc", "application/grpc proto",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        ck_assert_msg(grpc_content_type_ok((const uint8_t *)ok[i], strlen(ok[i])), "%s", ok[i]);
+    for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+        ck_assert_msg(!grpc_content_type_ok((const uint8_t *)refused[i], strlen(refused[i])),
+                      "%s", refused[i]);
+}
+END_TEST
+
 Suite *
 grpc_suite(void)
 {
@@ -234,6 +256,7 @@ grpc_suite(void)
     tcase_add_test(tc, tc_message_encode);
     tcase_add_test(tc, tc_timeout_parse);
     tcase_add_test(tc, tc_status_names);
+    tcase_add_test(tc, tc_content_type);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -593,6 +593,17 @@ START_TEST(tc_config_errors)
         {HEAD "\"profiles\": {\"p\": {\"unknown\": \"maybe\"}}}", "expected \"allow\" or \"deny\""},
         {HEAD "\"profiles\": {\"p\": {\"relatoins\": {}}}}", "did you mean \"relations\""},
         {HEAD "\"profiles\": {}}", "expected 1..256 profiles"},
+        {HEAD "\"profiles\": {\"p\": {\"relations\": {\"deny\": [\"extension\"]}}}}",
+         "profiles.p.relations.deny[0]: \"extension\" cannot be allowed or denied"},
+        {HEAD "\"profiles\": {\"p\": {\"expressions\": {\"allow\": [\"extension\"]}}}}",
+         "profiles.p.expressions.allow[0]: \"extension\" cannot be allowed or denied"},
+        {HEAD "\"profiles\": {\"p\": {\"conf\": {\"deny\": [\"a.[bc]\"]}}}}",
+         "profiles.p.conf.deny[0]: pattern \"a.[bc]\" uses '['"},
+        {HEAD "\"profiles\": {\"p\": {\"conf\": {\"allow\": [\"a\\\\.b\"]}}}}",
+         "profiles.p.conf.allow[0]: pattern"},
+        {HEAD "\"profiles\": {\"p\": {\"extensions\": [\"t/{a,b}\"]}}}",
+         "profiles.p.extensions[0]: pattern \"t/{a,b}\" uses '{'"},
+        {HEAD "\"redact_conf_keys\": [\"x]\"]}", "redact_conf_keys[0]: pattern \"x]\" uses ']'"},
         {HEAD "\"auth\": {\"static_tokens\": [{\"sha256\": \"" "e3b0c44298fc1c149afbf4c8996fb924"
               "27ae41e4649b934ca495991b7852b855\", \"principal\": \"a\", \"profile\": \"nope\"}]},"
               " \"profiles\": {\"p\": {}}}",
@@ -672,6 +683,121 @@ START_TEST(tc_redact)
 }
 END_TEST
 
+START_TEST(tc_redact_case)
+{
+    static const char *const keys[] = {"*password*", "*token*", "*access.key*",
+                                       "*fs.azure.account.key*"};
+    static const char *const hit[] = {
+        "spark.ssl.keyStorePassword", "SPARK.SSL.KEYPASSWORD", "fs.s3a.session.token",
+        "spark.datasource.x.oauthToken", "fs.s3a.Access.Key",
+        "spark.hadoop.fs.azure.account.key.acct.dfs.core.windows.net",
+    };
+    static const char *const miss[] = {"spark.app.name", "spark.sql.shuffle.partitions",
+                                       "spark.tokenizer", "passwor"};
+    struct policy_globs g = {(char **)(uintptr_t)keys, 4};
+    struct redact_rules r = {&g, NULL, 0, NULL, 0};
+    struct buf *in;
+    uint8_t *out;
+    size_t outlen, i, j;
+    bool any;
+
+    for (i = 0; i < sizeof(hit) / sizeof(hit[0]); i++) {
+        in = kv(hit[i], "v");
+        ck_assert_msg(redact_config_response(in->p, in->n, &r, &out, &outlen) == 1, "%s", hit[i]);
+        free(out);
+        bfree(in);
+    }
+    for (i = 0; i < sizeof(miss) / sizeof(miss[0]); i++) {
+        any = false;
+        for (j = 0; j < 4; j++)
+            any = any || redact_key_match(keys[j], (const uint8_t *)miss[i], strlen(miss[i]));
+        /* "spark.tokenizer" does contain "token": Spark's pattern hides it too */
+        ck_assert_msg(any == (i == 2), "%s", miss[i]);
+    }
+    ck_assert(redact_key_match("A?C", (const uint8_t *)"abc", 3));
+    ck_assert(!redact_key_match("abc", (const uint8_t *)"abcd", 4));
+}
+END_TEST
+
+static void
+scrub_is(const char *in, const char *want, int removed)
+{
+    uint8_t out[512];
+    size_t outlen = 0;
+    int n = redact_remote_scrub((const uint8_t *)in, strlen(in), out, &outlen);
+
+    ck_assert_msg(n == removed, "%s: removed %d, expected %d", in, n, removed);
+    ck_assert_msg(outlen == strlen(want) && memcmp(out, want, outlen) == 0, "%s -> %.*s", in,
+                  (int)outlen, out);
+}
+
+START_TEST(tc_remote_scrub)
+{
+    scrub_is("sc://h:15002", "sc://h:15002", 0);
+    scrub_is("sc://h:15002/;user_id=a;use_ssl=true", "sc://h:15002/;user_id=a;use_ssl=true", 0);
+    scrub_is("sc://h:15002/;token=abc;user_id=a", "sc://h:15002/;user_id=a", 1);
+    scrub_is("sc://h:15002/;user_id=a;token=abc", "sc://h:15002/;user_id=a", 1);
+    scrub_is("sc://h/;TOKEN=a;Password=b;x-api-key=c;client_secret=d;user_id=u",
+             "sc://h/;user_id=u", 4);
+    scrub_is("sc://h/; token =abc;use_ssl=true", "sc://h/;use_ssl=true", 1);
+    scrub_is("sc://u:pw@h:1/;user_id=u", "sc://h:1/;user_id=u", 1);
+    scrub_is("sc://u:pw@h:1/;token=t", "sc://h:1/", 2);
+    scrub_is("sc://h/p@x;token=t", "sc://h/p@x", 1);
+    scrub_is("token=abc", "token=abc", 0); /* no parameters: nothing is a parameter name */
+    scrub_is(";token=abc", "", 1);
+    scrub_is("sc://h/;;token", "sc://h/;", 1);
+    scrub_is("", "", 0);
+}
+END_TEST
+
+/* Set/GetWithDefault.pairs = 1: KeyValue{key = 1, value = 2} */
+static struct buf *
+rkv(const char *k, const char *v)
+{
+    return F(1, C(2, S(1, k), S(2, v)));
+}
+
+START_TEST(tc_config_request_scrub)
+{
+    const char *remote = "sc://h:15002/;use_ssl=true;token=s3cr3t;user_id=alice";
+    const char *clean = "sc://h:15002/;use_ssl=true;user_id=alice";
+    struct buf *in, *want;
+    uint8_t *out;
+    size_t outlen;
+
+    /* set: spark.remote scrubbed, the other pair and fields kept, lengths rebuilt */
+    in = C(3, S(1, "sess"), F(3, F(1, C(2, rkv("spark.app.name", "x"), rkv("spark.remote", remote)))),
+           S(4, "ct"));
+    want = C(3, S(1, "sess"), F(3, F(1, C(2, rkv("spark.app.name", "x"), rkv("spark.remote", clean)))),
+             S(4, "ct"));
+    ck_assert_int_eq(redact_config_request(in->p, in->n, &out, &outlen), 1);
+    ck_assert_uint_eq(outlen, want->n);
+    ck_assert(memcmp(out, want->p, outlen) == 0);
+    ck_assert_int_eq(pb_validate(out, outlen), 0);
+    free(out);
+    bfree(in);
+    bfree(want);
+    /* get_with_default (3), any key whose value is a connection string */
+    in = F(3, F(3, rkv("my.conf", "SC://h/;token=t")));
+    want = F(3, F(3, rkv("my.conf", "SC://h/")));
+    ck_assert_int_eq(redact_config_request(in->p, in->n, &out, &outlen), 1);
+    ck_assert_uint_eq(outlen, want->n);
+    ck_assert(memcmp(out, want->p, outlen) == 0);
+    free(out);
+    bfree(in);
+    bfree(want);
+    /* nothing to do: get, or a set without credentials */
+    in = C(2, F(3, F(2, S(1, "spark.remote"))), F(3, F(1, rkv("spark.remote", clean))));
+    ck_assert_int_eq(redact_config_request(in->p, in->n, &out, &outlen), 0);
+    ck_assert_ptr_null(out);
+    bfree(in);
+    /* malformed inside a pair */
+    ck_assert_int_eq(redact_config_request((const uint8_t *)"\x1a\x04\x0a\x02\x12\x05", 6, &out,
+                                           &outlen),
+                     SG_ERR_PROTO);
+}
+END_TEST
+
 Suite *
 policy_suite(void)
 {
@@ -694,6 +820,9 @@ policy_suite(void)
     tcase_add_test(tc, tc_glob);
     tcase_add_test(tc, tc_config_errors);
     tcase_add_test(tc, tc_redact);
+    tcase_add_test(tc, tc_redact_case);
+    tcase_add_test(tc, tc_remote_scrub);
+    tcase_add_test(tc, tc_config_request_scrub);
     suite_add_tcase(s, tc);
     return s;
 }

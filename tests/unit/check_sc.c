@@ -1,4 +1,5 @@
-/* Unit tests for src/sc.c: exact method matching (security-notes I05). */
+/* Unit tests for src/sc.c: exact method matching (security-notes I05) and the request
+ * fields Spark requires. */
 #include "config.h"
 
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include "sg_err.h"
 #include "sc.h"
 #include "check_suites.h"
+#include "pbenc.h"
 
 static const struct sc_method *
 by(const char *p)
@@ -81,6 +83,87 @@ START_TEST(tc_session_id)
 }
 END_TEST
 
+START_TEST(tc_uuid)
+{
+    static const char *const good[] = {
+        "00112233-4455-6677-8899-aabbccddeeff", "00112233-4455-6677-8899-AABBCCDDEEFF",
+        "aBcDeF01-2345-6789-abcd-ef0123456789",
+    };
+    static const char *const bad[] = {
+        "", "00112233445566778899aabbccddeeff", "{00112233-4455-6677-8899-aabbccddeeff}",
+        "00112233-4455-6677-8899-aabbccddeef", "00112233-4455-6677-8899-aabbccddeeff0",
+        "0011223-34455-6677-8899-aabbccddeeff", "g0112233-4455-6677-8899-aabbccddeeff",
+        "00112233-4455-6677-8899-aabbccddeef\n", "00112233_4455_6677_8899_aabbccddeeff",
+        "../../../etc/passwd/aaaaaaaaaaaaaaaa", " 0112233-4455-6677-8899-aabbccddeeff",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        ck_assert_msg(sc_uuid_valid((const uint8_t *)good[i], strlen(good[i])), "%s", good[i]);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(!sc_uuid_valid((const uint8_t *)bad[i], strlen(bad[i])), "%s", bad[i]);
+    /* an embedded NUL is not a digit */
+    ck_assert(!sc_uuid_valid((const uint8_t *)"00112233-4455-6677-8899-aabbccddeef\0", 36));
+}
+END_TEST
+
+#define SID "00112233-4455-6677-8899-aabbccddeeff"
+
+START_TEST(tc_request_check)
+{
+    const char *why;
+    struct buf *m;
+    int i;
+
+    /* empty: never valid, whatever the method */
+    for (i = 0; i < SC_M_COUNT; i++)
+        ck_assert_int_eq(sc_request_check((enum sc_method_id)i, (const uint8_t *)"", 0, &why),
+                         SG_ERR_PROTO);
+    ck_assert_ptr_nonnull(strstr(why, "empty"));
+    /* a valid Config request */
+    m = C(2, S(1, SID), F(2, S(1, "u")));
+    ck_assert_int_eq(sc_request_check(SC_M_CONFIG, m->p, m->n, &why), 0);
+    /* ExecutePlan needs its plan (3), present even if empty */
+    ck_assert_int_eq(sc_request_check(SC_M_EXECUTE_PLAN, m->p, m->n, &why), SG_ERR_PROTO);
+    ck_assert_str_eq(why, "has no plan");
+    bfree(m);
+    m = C(3, S(1, SID), F(2, S(1, "u")), F(3, B()));
+    ck_assert_int_eq(sc_request_check(SC_M_EXECUTE_PLAN, m->p, m->n, &why), 0);
+    bfree(m);
+    /* session_id absent, bad, or good then bad (every occurrence counts) */
+    m = F(2, S(1, "u"));
+    ck_assert_int_eq(sc_request_check(SC_M_CONFIG, m->p, m->n, &why), SG_ERR_PROTO);
+    ck_assert_str_eq(why, "has no session_id");
+    bfree(m);
+    m = C(2, S(1, SID), S(1, "../../etc/passwd"));
+    ck_assert_int_eq(sc_request_check(SC_M_CONFIG, m->p, m->n, &why), SG_ERR_PROTO);
+    ck_assert_ptr_nonnull(strstr(why, "not a UUID"));
+    ck_assert_ptr_null(strstr(why, "passwd"));
+    bfree(m);
+    m = C(2, S(1, "x"), S(1, SID));
+    ck_assert_int_eq(sc_request_check(SC_M_RELEASE_SESSION, m->p, m->n, &why), SG_ERR_PROTO);
+    bfree(m);
+    /* session_id with the wrong wire type */
+    m = C(2, V(1, 7), S(1, SID));
+    ck_assert_int_eq(sc_request_check(SC_M_CONFIG, m->p, m->n, &why), SG_ERR_PROTO);
+    bfree(m);
+    /* CloneSession: new_session_id (4) optional, a UUID when present */
+    m = S(1, SID);
+    ck_assert_int_eq(sc_request_check(SC_M_CLONE_SESSION, m->p, m->n, &why), 0);
+    bfree(m);
+    m = C(2, S(1, SID), S(4, "new"));
+    ck_assert_int_eq(sc_request_check(SC_M_CLONE_SESSION, m->p, m->n, &why), SG_ERR_PROTO);
+    ck_assert_ptr_nonnull(strstr(why, "new_session_id"));
+    /* field 4 means something else elsewhere */
+    ck_assert_int_eq(sc_request_check(SC_M_CONFIG, m->p, m->n, &why), 0);
+    bfree(m);
+    /* malformed */
+    ck_assert_int_eq(sc_request_check(SC_M_CONFIG, (const uint8_t *)"\x0a\x05" "ab", 4, &why),
+                     SG_ERR_PROTO);
+    ck_assert_str_eq(why, "is not valid protobuf");
+}
+END_TEST
+
 Suite *
 sc_suite(void)
 {
@@ -90,6 +173,8 @@ sc_suite(void)
     tcase_add_test(tc, tc_known_methods);
     tcase_add_test(tc, tc_path_confusion_refused);
     tcase_add_test(tc, tc_session_id);
+    tcase_add_test(tc, tc_uuid);
+    tcase_add_test(tc, tc_request_check);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -784,7 +784,8 @@ void
 cfg_auth_warn(const struct cfg *c)
 {
     const struct cfg_auth *a = &c->auth;
-    struct auth_source src[2];
+    struct auth_source src;
+    const char *other;
     size_t i, j;
 
     if (a->anonymous) {
@@ -801,24 +802,22 @@ cfg_auth_warn(const struct cfg *c)
         if (is == NULL && !a->mtls)
             break;
         if (is != NULL) {
-            snprintf(src[0].what, sizeof(src[0].what), "auth.issuers[%zu]", i);
-            src[0].name = is->issuer;
-            src[0].prefix = is->principal_prefix != NULL ? is->principal_prefix : "";
+            snprintf(src.what, sizeof(src.what), "auth.issuers[%zu]", i);
+            src.name = is->issuer;
+            src.prefix = is->principal_prefix != NULL ? is->principal_prefix : "";
         } else {
-            snprintf(src[0].what, sizeof(src[0].what), "auth.mtls");
-            src[0].name = NULL;
-            src[0].prefix = a->mtls_prefix != NULL ? a->mtls_prefix : "";
+            snprintf(src.what, sizeof(src.what), "auth.mtls");
+            src.name = NULL;
+            src.prefix = a->mtls_prefix != NULL ? a->mtls_prefix : "";
         }
-        warn_source(c, &src[0]);
+        warn_source(c, &src);
+        /* two dynamic sources collide when one prefix starts the other */
         for (j = 0; j < i && j < a->nissuers; j++) {
-            src[1].prefix = a->issuers[j].principal_prefix != NULL
-                                ? a->issuers[j].principal_prefix
-                                : "";
-            if (starts_with(src[0].prefix, src[1].prefix) ||
-                starts_with(src[1].prefix, src[0].prefix))
+            other = a->issuers[j].principal_prefix != NULL ? a->issuers[j].principal_prefix : "";
+            if (starts_with(src.prefix, other) || starts_with(other, src.prefix))
                 log_warn("%s: %s and auth.issuers[%zu] can name the same principal (principal_"
                          "prefix \"%s\" and \"%s\"): both would be the same Spark user",
-                         c->path, src[0].what, j, src[0].prefix, src[1].prefix);
+                         c->path, src.what, j, src.prefix, other);
         }
     }
 }

@@ -2,11 +2,13 @@
  * auth.c: credentials -> principal + profile (see auth.h).
  *
  * Order: anonymous snapshot -> one credential header at most -> "Bearer"
- * -> size cap -> token digest -> per-worker cache -> JWT (three segments
- * and issuers configured: peek iss, pick the issuer, verify against the
- * fetched key set, then the issuer's file keys) or static token (digest
- * compared in constant time against every configured digest) -> no token:
- * a verified client certificate when mtls is configured.
+ * -> size cap (auth.max_token_bytes) -> token digest -> per-worker cache ->
+ * JWT (three segments and issuers configured: peek iss, pick the issuer,
+ * verify against the fetched key set, then the issuer's file keys) or
+ * static token (digest compared in constant time against every configured
+ * digest) -> no token: a verified client certificate when mtls is
+ * configured.  Whatever the source, the principal then gets that source's
+ * prefix and meets the deny list (auth.deny) before any profile is chosen.
  */
 #include "config.h"
 
@@ -152,6 +154,62 @@ claim_has(json_t *v, const char *want)
     return false;
 }
 
+/*
+ * |prefix| + |name| into id->principal: the name every later step (deny
+ * list, user_id, routing, logs) sees.  False when it does not fit.
+ */
+static bool
+set_principal(struct auth_ident *id, const char *prefix, const char *name)
+{
+    int n = snprintf(id->principal, sizeof(id->principal), "%s%s", prefix != NULL ? prefix : "",
+                     name);
+
+    if (name[0] == '\0' || n <= 0 || (size_t)n >= sizeof(id->principal)) {
+        id->principal[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
+/*
+ * The deny list, on the prefixed principal and its groups (a static
+ * token's "groups", or the values of an issuer's groups claim |claim|).
+ * The message says that the principal is denied, not by which entry:
+ * group names are the organisation's, not the caller's to learn.
+ */
+static enum auth_result
+check_denied(const struct cfg *c, const struct auth_ident *id, char *const *groups,
+             size_t ngroups, json_t *claim, int *status, char *msg, size_t msglen)
+{
+    const struct cfg_auth *a = &c->auth;
+    const char *rule = NULL;
+    size_t i, j, n = 0;
+
+    for (i = 0; i < a->ndeny_principals && rule == NULL; i++) {
+        if (strcmp(a->deny_principals[i], id->principal) == 0) {
+            rule = "principals";
+            n = i;
+        }
+    }
+    for (i = 0; i < a->ndeny_groups && rule == NULL; i++) {
+        bool hit = claim != NULL && claim_has(claim, a->deny_groups[i]);
+
+        for (j = 0; j < ngroups && !hit; j++)
+            hit = strcmp(groups[j], a->deny_groups[i]) == 0;
+        if (hit) {
+            rule = "groups";
+            n = i;
+        }
+    }
+    if (rule == NULL)
+        return AUTH_OK;
+    if (c->audit_log)
+        log_info("audit decision=deny principal=%s auth=%s rule=auth.deny.%s[%zu]",
+                 id->principal, auth_via_name(id->via), rule, n);
+    return refuse(status, 7, msg, msglen, "sparkgate: principal \"%.100s\" is denied (auth.deny)",
+                  id->principal);
+}
+
 /* Chooses the profile from the verified claims; NULL when none applies. */
 static const char *
 issuer_profile(const struct cfg_issuer *is, json_t *claims)
@@ -177,7 +235,8 @@ check_jwt(const struct cfg *c, const char *tok, size_t toklen, time_t now, bool 
     struct auth_jwt_issuer ji;
     struct auth_jwt_result r;
     struct auth_jwks *fetched = NULL;
-    const char *profile;
+    const char *profile, *groups;
+    json_t *gv;
     enum auth_jwt_err e;
     enum auth_result rv;
     size_t i;
@@ -228,20 +287,25 @@ check_jwt(const struct cfg *c, const char *tok, size_t toklen, time_t now, bool 
         goto out;
     }
     profile = issuer_profile(is, r.claims);
-    if (!copy_str(id->principal, sizeof(id->principal), r.principal)) {
+    if (!set_principal(id, is->principal_prefix, r.principal)) {
         rv = refuse(status, 16, msg, msglen, "sparkgate: principal claim \"%s\" is too long",
                     is->principal_claim);
         goto out;
     }
+    id->via = AUTH_VIA_JWT;
+    /* groups: groups_claim, else the claim profile_map reads (usually the groups) */
+    groups = is->groups_claim != NULL ? is->groups_claim : is->profile_claim;
+    gv = groups != NULL ? json_object_get(r.claims, groups) : NULL;
+    if ((rv = check_denied(c, id, NULL, 0, gv, status, msg, msglen)) != AUTH_OK)
+        goto out;
     if (profile == NULL) {
         rv = refuse(status, 7, msg, msglen,
                     "sparkgate: principal \"%.100s\" has no profile (claim \"%s\" matched no "
                     "profile_map rule and the issuer has no default_profile)",
-                    r.principal, is->profile_claim != NULL ? is->profile_claim : "-");
+                    id->principal, is->profile_claim != NULL ? is->profile_claim : "-");
         goto out;
     }
     copy_str(id->profile, sizeof(id->profile), profile);
-    id->via = AUTH_VIA_JWT;
     id->exp = r.exp;
     rv = AUTH_OK;
 out:
@@ -258,6 +322,7 @@ check_static(const struct cfg *c, const uint8_t digest[32], struct auth_ident *i
     const struct cfg_auth *a = &c->auth;
     const struct cfg_static_token *found = NULL;
     const char *profile;
+    enum auth_result rv;
     size_t i;
 
     /* every digest is compared, in constant time: no early exit on a match */
@@ -269,16 +334,20 @@ check_static(const struct cfg *c, const uint8_t digest[32], struct auth_ident *i
         return refuse(status, 16, msg, msglen,
                       "sparkgate: invalid token (not a configured token%s)",
                       a->nissuers > 0 ? " and not a JWT" : "");
+    /* cfg_auth.c checked that the prefixed principal fits */
+    set_principal(id, a->static_prefix, found->principal);
+    id->via = AUTH_VIA_STATIC;
     if (found->disabled)
         return refuse(status, 7, msg, msglen, "sparkgate: principal \"%.100s\" is disabled",
-                      found->principal);
+                      id->principal);
+    if ((rv = check_denied(c, id, found->groups, found->ngroups, NULL, status, msg, msglen)) !=
+        AUTH_OK)
+        return rv;
     profile = found->profile != NULL ? found->profile : a->default_profile;
     if (profile == NULL)
         return refuse(status, 7, msg, msglen, "sparkgate: principal \"%.100s\" has no profile",
-                      found->principal);
-    copy_str(id->principal, sizeof(id->principal), found->principal);
+                      id->principal);
     copy_str(id->profile, sizeof(id->profile), profile);
-    id->via = AUTH_VIA_STATIC;
     id->exp = 0;
     return AUTH_OK;
 }
@@ -293,6 +362,7 @@ check_mtls(const struct cfg *c, SSL *ssl, struct auth_ident *id, int *status, ch
     GENERAL_NAMES *sans = NULL;
     const char *profile;
     char name[AUTH_PRINCIPAL_MAX] = "";
+    enum auth_result rv;
     int i, want;
 
     if (cert == NULL)
@@ -331,13 +401,17 @@ check_mtls(const struct cfg *c, SSL *ssl, struct auth_ident *id, int *status, ch
     if (name[0] == '\0')
         return refuse(status, 16, msg, msglen,
                       "sparkgate: client certificate carries no usable principal name");
+    if (!set_principal(id, a->mtls_prefix, name))
+        return refuse(status, 16, msg, msglen,
+                      "sparkgate: client certificate name is too long with principal_prefix");
+    id->via = AUTH_VIA_MTLS;
+    if ((rv = check_denied(c, id, NULL, 0, NULL, status, msg, msglen)) != AUTH_OK)
+        return rv;
     profile = a->mtls_profile != NULL ? a->mtls_profile : a->default_profile;
     if (profile == NULL)
         return refuse(status, 7, msg, msglen, "sparkgate: principal \"%.100s\" has no profile",
-                      name);
-    copy_str(id->principal, sizeof(id->principal), name);
+                      id->principal);
     copy_str(id->profile, sizeof(id->profile), profile);
-    id->via = AUTH_VIA_MTLS;
     return AUTH_OK;
 }
 
@@ -420,9 +494,10 @@ auth_check(const struct cfg *c, struct auth_cache *cache, const char *cred, size
         toklen--;
     if (toklen == 0)
         return refuse(status, 16, msg, msglen, "sparkgate: malformed credentials: empty token");
-    if (toklen > AUTH_JWT_MAX_TOKEN)
-        return refuse(status, 16, msg, msglen,
-                      "sparkgate: malformed token: longer than %d bytes", AUTH_JWT_MAX_TOKEN);
+    /* before any hashing, decoding or signature work: the cost of a refusal
+     * must not grow with what an unauthenticated caller sends */
+    if (toklen > a->max_token_bytes)
+        return refuse(status, 16, msg, msglen, AUTH_TOO_LARGE_FMT, a->max_token_bytes);
     if (EVP_Digest(tok, toklen, digest, NULL, sha256_md(), NULL) != 1)
         return refuse(status, 16, msg, msglen, "sparkgate: cannot hash the token");
 

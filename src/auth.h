@@ -67,6 +67,9 @@ enum auth_result auth_check(const struct cfg *c, struct auth_cache *cache, const
                             size_t credlen, unsigned ncred, SSL *ssl, time_t now, bool may_retry,
                             struct auth_ident *id, int *status, char *msg, size_t msglen);
 
+/* The refusal of a token longer than auth.max_token_bytes (%u: the limit). */
+#define AUTH_TOO_LARGE_FMT "sparkgate: token larger than auth.max_token_bytes (%u bytes)"
+
 /* "static", "jwt", "mtls", "anonymous". */
 const char *auth_via_name(enum auth_via via);
 

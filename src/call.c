@@ -126,7 +126,7 @@ struct call {
     size_t fe_unconsumed;   /* client bytes not yet credited back */
 
     /* plan policy (issue #4): judged in on_message, before anything is queued */
-    const struct policy_profile *prof; /* NULL: not inspected (no profiles, anonymous) */
+    const struct policy_profile *prof; /* NULL: not inspected (no profiles) */
     struct policy_art_state art;       /* AddArtifacts: the chunked artifact in progress */
     /* Config responses: configured secrets are redacted (redact.c) */
     bool redact;
@@ -758,9 +758,16 @@ call_policy_start(struct call *c)
             return;
         }
     }
-    if (c->cfg->nprofiles == 0 || c->cfg->auth.anonymous)
+    /* anonymous callers too, under auth.default_profile */
+    if (c->cfg->nprofiles == 0)
         return;
     c->prof = cfg_profile(c->cfg, c->id.profile);
+    if (c->prof == NULL && c->id.profile[0] == '\0') {
+        /* anonymous without auth.default_profile (cfg_auth.c warned) */
+        call_fail(c, GRPC_PERMISSION_DENIED,
+                  "sparkgate: anonymous callers have no profile (auth.default_profile)");
+        return;
+    }
     if (c->prof == NULL) {
         /* auth hands out configured names only (cfg_policy.c checks): be safe anyway */
         call_fail(c, GRPC_PERMISSION_DENIED, "sparkgate: profile \"%s\" is not defined",
@@ -832,8 +839,7 @@ authenticate(struct call *c, bool may_retry)
     int status = GRPC_UNAUTHENTICATED;
 
     if (c->cred_too_long && c->ncred == 1) {
-        call_fail(c, GRPC_UNAUTHENTICATED, "sparkgate: malformed token: longer than %d bytes",
-                  CALL_CRED_MAX - 16);
+        call_fail(c, GRPC_UNAUTHENTICATED, AUTH_TOO_LARGE_FMT, c->cfg->auth.max_token_bytes);
         return;
     }
     r = auth_check(c->cfg, c->w->auth_cache, c->cred, c->credlen, c->ncred,

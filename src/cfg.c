@@ -861,7 +861,8 @@ parse_top(struct cfg_ctx *x, json_t *root, struct cfg *c)
                            &c->limits)) < 0 ||
         (rc = parse_fields(x, root, "timeouts", cfg_timeout_fields, ARRAY_SIZE(cfg_timeout_fields),
                            &c->timeouts)) < 0 ||
-        (rc = cfg_auth_parse(x, root, c)) < 0 || (rc = cfg_policy_parse(x, root, c)) < 0)
+        (rc = cfg_auth_parse(x, root, c)) < 0 || (rc = cfg_policy_parse(x, root, c)) < 0 ||
+        (rc = cfg_auth_check_anonymous(x, root, c)) < 0)
         return rc;
     return parse_log(x, root, c);
 }
@@ -1002,6 +1003,7 @@ warn_loaded(const struct cfg *c)
                      "and bearer tokens cross the network unencrypted; use for development only",
                      c->path, i, c->listeners[i].address);
     }
+    cfg_auth_warn(c);
 }
 
 struct cfg *

@@ -101,6 +101,8 @@ struct cfg_issuer {
     struct cfg_profile_rule *rules;
     size_t nrules;
     char *default_profile;       /* NULL: refuse principals no rule matched */
+    char *principal_prefix;      /* NULL: none; put before every principal it issues */
+    char *groups_claim;          /* groups for auth.deny; NULL: profile_claim */
     /* keys: a JWKS URL (fetched), and/or keys loaded with the snapshot */
     char *jwks_url;
     char *jwks_ca;
@@ -123,6 +125,7 @@ struct cfg_auth {
     size_t nheader_names;
     struct cfg_static_token *tokens;
     size_t ntokens;
+    char *static_prefix;         /* static_principal_prefix; NULL: none */
     struct cfg_issuer *issuers;
     size_t nissuers;
     char *default_profile;       /* for static tokens without one; NULL: none */
@@ -131,6 +134,13 @@ struct cfg_auth {
     char *mtls_ca;
     enum cfg_mtls_from mtls_from;
     char *mtls_profile;
+    char *mtls_prefix;           /* mtls.principal_prefix; NULL: none */
+    /* refused whatever authenticated them, matched against the prefixed principal */
+    char **deny_principals;
+    size_t ndeny_principals;
+    char **deny_groups;          /* static tokens' groups, issuers' groups_claim */
+    size_t ndeny_groups;
+    uint32_t max_token_bytes;    /* longest bearer token; longer: refused before any work */
     /* what the backend is told */
     bool require_match;          /* refuse a user_id that differs, instead of rewriting */
     char **strip_headers;        /* exact names (lower case) removed from requests */

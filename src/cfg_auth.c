@@ -34,21 +34,29 @@
 #define AUTH_NAME_MAX 256         /* auth.h AUTH_PRINCIPAL_MAX */
 #define AUTH_PROFILE_NAME_MAX 128 /* auth.h AUTH_PROFILE_MAX */
 #define AUTH_MAX_KEY_SOURCES 64   /* jwks_file + public_keys + hmac_secrets per issuer */
+#define AUTH_PREFIX_MAX 64        /* principal_prefix, in bytes */
+#define AUTH_TOKEN_DEFAULT 8192   /* max_token_bytes */
+#define AUTH_TOKEN_MIN 256
+/* what a credential header costs in the header list besides the token:
+ * "authorization", "Bearer " and RFC 7541 section 4.1's 32 bytes, rounded up */
+#define AUTH_HEADER_OVERHEAD 64
 
 static const char *const auth_keys[] = {
     "anonymous", "header_names", "static_tokens", "issuers", "default_profile",
-    "mtls", "identity", "token_cache_entries",
+    "mtls", "identity", "token_cache_entries", "static_principal_prefix", "deny",
+    "max_token_bytes",
 };
 static const char *const token_keys[] = {"sha256", "principal", "profile", "groups", "disabled"};
 static const char *const issuer_keys[] = {
     "issuer", "audiences", "algorithms", "clock_skew_s", "principal_claim", "profile_claim",
     "profile_map", "default_profile", "jwks_url", "jwks_ca", "jwks_refresh_s",
     "jwks_min_refetch_s", "jwks_max_bytes", "jwks_timeout_ms", "jwks_required_at_start",
-    "jwks_file", "public_keys", "hmac_secrets",
+    "jwks_file", "public_keys", "hmac_secrets", "principal_prefix", "groups_claim",
 };
 static const char *const rule_keys[] = {"value", "profile"};
 static const char *const keyfile_keys[] = {"kid", "file"};
-static const char *const mtls_keys[] = {"ca", "principal_from", "profile"};
+static const char *const mtls_keys[] = {"ca", "principal_from", "profile", "principal_prefix"};
+static const char *const deny_keys[] = {"principals", "groups"};
 static const char *const identity_keys[] = {"mode", "strip_headers", "strip_header_prefixes"};
 
 /* Identity headers a client must never be able to set for the backend. */
@@ -59,6 +67,7 @@ static const char *const default_strip[] = {
 };
 
 static int check_name(struct cfg_ctx *x, json_t *o, const char *key, const char *v, size_t max);
+static int get_prefix(struct cfg_ctx *x, json_t *o, const char *key, char **out);
 
 static void
 free_strv(char **v, size_t n)
@@ -323,7 +332,9 @@ parse_issuer(struct cfg_ctx *x, json_t *o, struct cfg_issuer *is)
         (rc = cfgp_get_bool(x, o, "jwks_required_at_start", &is->jwks_required_at_start)) < 0 ||
         (rc = cfgp_get_str_ref(x, o, "jwks_file", false, &jwks_file)) < 0 ||
         (rc = parse_keyfiles(x, o, "public_keys", &pk)) < 0 ||
-        (rc = parse_keyfiles(x, o, "hmac_secrets", &hs)) < 0)
+        (rc = parse_keyfiles(x, o, "hmac_secrets", &hs)) < 0 ||
+        (rc = get_prefix(x, o, "principal_prefix", &is->principal_prefix)) < 0 ||
+        (rc = cfgp_get_str(x, o, "groups_claim", false, &is->groups_claim)) < 0)
         return rc;
     is->skew_s = skew;
     if (json_object_get(o, "audiences") == NULL)
@@ -407,7 +418,8 @@ parse_mtls(struct cfg_ctx *x, json_t *root, struct cfg_auth *a)
         (rc = cfgp_get_str(x, o, "ca", true, &a->mtls_ca)) < 0 ||
         (rc = cfgp_get_str_ref(x, o, "principal_from", false, &from)) < 0 ||
         (rc = cfgp_get_str(x, o, "profile", false, &a->mtls_profile)) < 0 ||
-        (rc = check_name(x, o, "profile", a->mtls_profile, AUTH_PROFILE_NAME_MAX)) < 0)
+        (rc = check_name(x, o, "profile", a->mtls_profile, AUTH_PROFILE_NAME_MAX)) < 0 ||
+        (rc = get_prefix(x, o, "principal_prefix", &a->mtls_prefix)) < 0)
         goto out;
     if (from != NULL) {
         static const char *const names[] = {"cn", "san_email", "san_dns", "san_uri"};
@@ -420,6 +432,58 @@ parse_mtls(struct cfg_ctx *x, json_t *root, struct cfg_auth *a)
     }
 out:
     cfgp_pop(x, old);
+    return rc;
+}
+
+/*
+ * "deny": principals and groups refused whatever authenticated them.  The
+ * names are matched exactly, against the principal as the backend sees it
+ * (prefix included), so one list covers every source.
+ */
+static int
+parse_deny(struct cfg_ctx *x, json_t *root, struct cfg_auth *a)
+{
+    json_t *o;
+    size_t old;
+    int rc;
+
+    if ((rc = cfgp_get_typed(x, root, "deny", JSON_OBJECT, "an object", false, &o)) < 0 ||
+        o == NULL)
+        return rc;
+    old = cfgp_push_key(x, "deny");
+    if ((rc = cfgp_check_keys(x, o, deny_keys, ARRAY_SIZE(deny_keys))) == 0 &&
+        (rc = get_strv(x, o, "principals", false, false, &a->deny_principals,
+                       &a->ndeny_principals)) == 0)
+        rc = get_strv(x, o, "groups", false, false, &a->deny_groups, &a->ndeny_groups);
+    cfgp_pop(x, old);
+    return rc;
+}
+
+/*
+ * The longest token: at most what the JWT parser takes, and small enough
+ * that a header carrying it fits limits.max_header_list_size (a larger
+ * setting could never be reached: it would promise what HTTP/2 refuses).
+ * Left out, it is AUTH_TOKEN_DEFAULT or what fits, whichever is smaller.
+ */
+static int
+parse_max_token(struct cfg_ctx *x, json_t *o, const struct cfg *c, struct cfg_auth *a)
+{
+    uint32_t fit = c->limits.max_header_list_size - AUTH_HEADER_OVERHEAD;
+    size_t old;
+    int rc;
+
+    a->max_token_bytes = fit < AUTH_TOKEN_DEFAULT ? fit : AUTH_TOKEN_DEFAULT;
+    if (o == NULL || json_object_get(o, "max_token_bytes") == NULL)
+        return 0;
+    if ((rc = cfgp_get_u32(x, o, "max_token_bytes", AUTH_TOKEN_MIN, AUTH_JWT_MAX_TOKEN,
+                           &a->max_token_bytes)) < 0)
+        return rc;
+    if (a->max_token_bytes > fit) {
+        old = cfgp_push_key(x, "max_token_bytes");
+        rc = cfgp_fail(x, "%u does not fit limits.max_header_list_size (%u): at most %u",
+                       a->max_token_bytes, c->limits.max_header_list_size, fit);
+        cfgp_pop(x, old);
+    }
     return rc;
 }
 
@@ -485,6 +549,21 @@ set_defaults(struct cfg_ctx *x, struct cfg_auth *a)
     return 0;
 }
 
+/*
+ * A principal_prefix: non-empty (leave it out for none), short, and a
+ * valid part of a principal (check_name).
+ */
+static int
+get_prefix(struct cfg_ctx *x, json_t *o, const char *key, char **out)
+{
+    int rc;
+
+    /* cfgp_get_str refuses "": leave the key out for no prefix */
+    if ((rc = cfgp_get_str(x, o, key, false, out)) < 0 || *out == NULL)
+        return rc;
+    return check_name(x, o, key, *out, AUTH_PREFIX_MAX + 1);
+}
+
 static bool
 all_loopback(const struct cfg *c)
 {
@@ -533,6 +612,7 @@ cfg_auth_parse(struct cfg_ctx *x, json_t *root, struct cfg *c)
     if ((rc = cfgp_get_typed(x, root, "auth", JSON_OBJECT, "an object", false, &o)) < 0)
         return rc;
     if (o == NULL) {
+        (void)parse_max_token(x, NULL, c, a);
         if (!all_loopback(c))
             return cfgp_fail_missing(x, "auth", "required key missing: a listener outside "
                                                 "loopback must authenticate (\"auth\": "
@@ -547,7 +627,9 @@ cfg_auth_parse(struct cfg_ctx *x, json_t *root, struct cfg *c)
                        &a->nheader_names)) < 0 ||
         (rc = cfgp_get_str(x, o, "default_profile", false, &a->default_profile)) < 0 ||
         (rc = cfgp_get_u32(x, o, "token_cache_entries", 0, 10000000, &a->cache_entries)) < 0 ||
-        (rc = parse_mtls(x, o, a)) < 0 || (rc = parse_identity(x, o, a)) < 0)
+        (rc = parse_mtls(x, o, a)) < 0 || (rc = parse_identity(x, o, a)) < 0 ||
+        (rc = parse_deny(x, o, a)) < 0 || (rc = parse_max_token(x, o, c, a)) < 0 ||
+        (rc = get_prefix(x, o, "static_principal_prefix", &a->static_prefix)) < 0)
         goto out;
     if (json_object_get(o, "header_names") != NULL && a->nheader_names == 0) {
         old2 = cfgp_push_key(x, "header_names");
@@ -579,6 +661,14 @@ cfg_auth_parse(struct cfg_ctx *x, json_t *root, struct cfg *c)
 
             e = json_array_get(arr, i);
             rc = parse_token(x, e, &a->tokens[i]);
+            if (rc == 0 && a->static_prefix != NULL &&
+                strlen(a->static_prefix) + strlen(a->tokens[i].principal) >= AUTH_NAME_MAX) {
+                size_t old4 = cfgp_push_key(x, "principal");
+
+                rc = cfgp_fail(x, "longer than %d bytes with static_principal_prefix",
+                               AUTH_NAME_MAX - 1);
+                cfgp_pop(x, old4);
+            }
             for (j = 0; rc == 0 && j < i; j++) {
                 if (CRYPTO_memcmp(a->tokens[j].sha256, a->tokens[i].sha256, 32) == 0)
                     rc = cfgp_fail(x, "duplicate token digest (first at static_tokens[%zu])", j);
@@ -620,6 +710,116 @@ cfg_auth_parse(struct cfg_ctx *x, json_t *root, struct cfg *c)
 out:
     cfgp_pop(x, old);
     return rc;
+}
+
+/*
+ * Anonymous callers are judged by auth.default_profile like anyone else;
+ * without one every call is refused (call.c).  Asking for "anonymous"
+ * explicitly beside profiles without saying which one applies is a
+ * mistake worth an error; a file without "auth" (loopback development)
+ * only gets a warning (cfg_auth_warn).
+ */
+int
+cfg_auth_check_anonymous(struct cfg_ctx *x, json_t *root, const struct cfg *c)
+{
+    if (c->nprofiles == 0 || !c->auth.anonymous || c->auth.default_profile != NULL ||
+        json_object_get(root, "auth") == NULL)
+        return 0;
+    cfgp_pop(x, 0);
+    cfgp_push_key(x, "auth");
+    return cfgp_fail_missing(x, "default_profile",
+                             "required key missing: \"anonymous\" is true and \"profiles\" are "
+                             "configured: anonymous callers are judged by this profile");
+}
+
+static bool
+starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* A principal source other than the static tokens, for cfg_auth_warn(). */
+struct auth_source {
+    char what[64];      /* its key path */
+    const char *name;   /* issuer URL, or NULL */
+    const char *prefix; /* "" for none */
+};
+
+#define AUTH_WARN_PER_SOURCE 5 /* static principals named per source; the rest counted */
+
+static void
+warn_source(const struct cfg *c, const struct auth_source *src)
+{
+    const struct cfg_auth *a = &c->auth;
+    const char *sp = a->static_prefix != NULL ? a->static_prefix : "";
+    size_t i, n = 0;
+
+    for (i = 0; i < a->ntokens; i++) {
+        const char *p = a->tokens[i].principal;
+        bool collide;
+
+        /* "sp" + p starts with src->prefix */
+        if (strlen(sp) >= strlen(src->prefix))
+            collide = starts_with(sp, src->prefix);
+        else
+            collide = starts_with(src->prefix, sp) &&
+                      starts_with(p, src->prefix + strlen(sp));
+        if (!collide)
+            continue;
+        if (++n <= AUTH_WARN_PER_SOURCE)
+            log_warn("%s: auth.static_tokens[%zu] principal \"%s%s\" could also be a principal "
+                     "of %s%s%s%s (%s%s%s): both would be the same Spark user; give each a "
+                     "distinct principal_prefix",
+                     c->path, i, sp, p, src->what, src->name != NULL ? " \"" : "",
+                     src->name != NULL ? src->name : "", src->name != NULL ? "\"" : "",
+                     src->prefix[0] != '\0' ? "principal_prefix \"" : "no principal_prefix",
+                     src->prefix, src->prefix[0] != '\0' ? "\"" : "");
+    }
+    if (n > AUTH_WARN_PER_SOURCE)
+        log_warn("%s: ... and %zu more static principals could be principals of %s", c->path,
+                 n - AUTH_WARN_PER_SOURCE, src->what);
+}
+
+void
+cfg_auth_warn(const struct cfg *c)
+{
+    const struct cfg_auth *a = &c->auth;
+    struct auth_source src;
+    const char *other;
+    size_t i, j;
+
+    if (a->anonymous) {
+        if (c->nprofiles > 0 && a->default_profile == NULL)
+            log_warn("%s: \"profiles\" without \"auth\": anonymous callers have no profile, "
+                     "every call is refused; set auth.anonymous and auth.default_profile",
+                     c->path);
+        return;
+    }
+    /* every source after the first has an earlier one to be compared with */
+    for (i = 0; i <= a->nissuers; i++) {
+        const struct cfg_issuer *is = i < a->nissuers ? &a->issuers[i] : NULL;
+
+        if (is == NULL && !a->mtls)
+            break;
+        if (is != NULL) {
+            snprintf(src.what, sizeof(src.what), "auth.issuers[%zu]", i);
+            src.name = is->issuer;
+            src.prefix = is->principal_prefix != NULL ? is->principal_prefix : "";
+        } else {
+            snprintf(src.what, sizeof(src.what), "auth.mtls");
+            src.name = NULL;
+            src.prefix = a->mtls_prefix != NULL ? a->mtls_prefix : "";
+        }
+        warn_source(c, &src);
+        /* two dynamic sources collide when one prefix starts the other */
+        for (j = 0; j < i && j < a->nissuers; j++) {
+            other = a->issuers[j].principal_prefix != NULL ? a->issuers[j].principal_prefix : "";
+            if (starts_with(src.prefix, other) || starts_with(other, src.prefix))
+                log_warn("%s: %s and auth.issuers[%zu] can name the same principal (principal_"
+                         "prefix \"%s\" and \"%s\"): both would be the same Spark user",
+                         c->path, src.what, j, src.prefix, other);
+        }
+    }
 }
 
 /*
@@ -842,6 +1042,7 @@ cfg_auth_free(struct cfg *c)
         free_strv(a->tokens[i].groups, a->tokens[i].ngroups);
     }
     free(a->tokens);
+    free(a->static_prefix);
     for (i = 0; i < a->nissuers; i++) {
         struct cfg_issuer *is = &a->issuers[i];
 
@@ -855,6 +1056,8 @@ cfg_auth_free(struct cfg *c)
         }
         free(is->rules);
         free(is->default_profile);
+        free(is->principal_prefix);
+        free(is->groups_claim);
         free(is->jwks_url);
         free(is->jwks_ca);
         auth_jwks_unref(is->static_keys);
@@ -863,6 +1066,9 @@ cfg_auth_free(struct cfg *c)
     free(a->default_profile);
     free(a->mtls_ca);
     free(a->mtls_profile);
+    free(a->mtls_prefix);
+    free_strv(a->deny_principals, a->ndeny_principals);
+    free_strv(a->deny_groups, a->ndeny_groups);
     free_strv(a->strip_headers, a->nstrip_headers);
     free_strv(a->strip_prefixes, a->nstrip_prefixes);
     for (i = 0; i < c->nbackends; i++) {

@@ -63,6 +63,10 @@ struct cfg;
 int cfg_auth_parse(struct cfg_ctx *x, json_t *root, struct cfg *c);
 int cfg_auth_load_files(struct cfg_ctx *x, json_t *root, struct cfg *c);
 void cfg_auth_free(struct cfg *c);
+/* After cfg_policy_parse: "anonymous" with profiles needs auth.default_profile. */
+int cfg_auth_check_anonymous(struct cfg_ctx *x, json_t *root, const struct cfg *c);
+/* Warnings for a loaded snapshot: sources whose principals can coincide. */
+void cfg_auth_warn(const struct cfg *c);
 
 /* cfg_policy.c: "profiles" and "redact_conf_keys" (after "auth": it checks the
  * profile names authentication hands out), and their release. */

@@ -126,16 +126,34 @@ END_TEST
 START_TEST(tc_oversized_token)
 {
     struct cfg *c = static_cfg();
+    struct auth_cache *cache = auth_cache_new(16);
     struct auth_ident id;
+    uint64_t hits, misses;
     char msg[512], *big = malloc(20000);
     int st;
 
+    ck_assert_uint_eq(c->auth.max_token_bytes, 8192);
     memcpy(big, "Bearer ", 7);
     memset(big + 7, 'a', 19000);
     big[19007] = '\0';
-    ck_assert_int_eq(check(c, NULL, big, 1, &id, &st, msg), AUTH_REFUSED);
-    ck_assert_ptr_nonnull(strstr(msg, "longer than"));
+    ck_assert_int_eq(check(c, cache, big, 1, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_int_eq(st, 16);
+    ck_assert_str_eq(msg, "sparkgate: token larger than auth.max_token_bytes (8192 bytes)");
+    /* the limit is inclusive, counted without the scheme and the blanks around */
+    big[7 + 8192] = '\0';
+    ck_assert_int_eq(check(c, cache, big, 1, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_ptr_nonnull(strstr(msg, "invalid token"));
+    memcpy(big + 7 + 8192, "  ", 3);
+    ck_assert_int_eq(check(c, cache, big, 1, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_ptr_nonnull(strstr(msg, "invalid token"));
+    memcpy(big + 7 + 8192, "a", 2);
+    ck_assert_int_eq(check(c, cache, big, 1, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_ptr_nonnull(strstr(msg, "max_token_bytes"));
+    /* refused before the digest: the cache was looked up for the two in-size ones only */
+    auth_cache_stats(cache, &hits, &misses);
+    ck_assert_uint_eq(hits + misses, 2);
     free(big);
+    auth_cache_free(cache);
     cfg_unref(c);
 }
 END_TEST
@@ -303,6 +321,164 @@ START_TEST(tc_jwt_refusals)
 }
 END_TEST
 
+/*
+ * Static tokens and an HS256 issuer under one "auth": |auth_extra| is added
+ * to "auth", |iss_extra| to the issuer.  Static principals: alice, bob,
+ * carol (groups "staff", "contractors"), dave (groups "staff").
+ */
+static struct cfg *
+id_cfg(const char *auth_extra, const char *iss_extra)
+{
+    char path[512], text[4096], h[4][65];
+    static const char *const toks[] = {"alice-token", "bob-token", "carol-token", "dave-token"};
+    FILE *f;
+    int i;
+
+    for (i = 0; i < 4; i++)
+        sha_hex(toks[i], h[i]);
+    snprintf(path, sizeof(path), "%s/hs.key", tmpdir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("0123456789abcdef0123456789abcdef-secret\n", f);
+    fclose(f);
+    snprintf(text, sizeof(text),
+             "{\"listen\":[{\"address\":\"127.0.0.1:1\",\"plaintext\":true}],"
+             "\"backends\":[{\"name\":\"b\",\"address\":\"127.0.0.1:2\"}],"
+             "\"auth\":{\"default_profile\":\"p\",\"static_tokens\":["
+             "{\"sha256\":\"%s\",\"principal\":\"alice\"},"
+             "{\"sha256\":\"%s\",\"principal\":\"bob\"},"
+             "{\"sha256\":\"%s\",\"principal\":\"carol\",\"groups\":[\"staff\",\"contractors\"]},"
+             "{\"sha256\":\"%s\",\"principal\":\"dave\",\"groups\":[\"staff\"]}],"
+             "\"issuers\":[{\"issuer\":\"https://idp.test/\",\"audiences\":[\"sparkgate\"],"
+             "\"algorithms\":[\"HS256\"],\"default_profile\":\"p\","
+             "\"hmac_secrets\":[{\"kid\":\"h1\",\"file\":\"%s\"}]%s}]%s}}",
+             h[0], h[1], h[2], h[3], path, iss_extra, auth_extra);
+    return load_text(text);
+}
+
+/* Each source's prefix is part of the principal: what the deny list, the
+ * backend and the cache see. */
+START_TEST(tc_principal_prefix)
+{
+    struct cfg *c = id_cfg(",\"static_principal_prefix\":\"svc:\"",
+                           ",\"principal_prefix\":\"oidc:\"");
+    struct auth_cache *cache = auth_cache_new(16);
+    struct auth_ident id;
+    char msg[512], *t;
+    int st, i;
+
+    for (i = 0; i < 2; i++) { /* miss, then hit */
+        ck_assert_int_eq(check(c, cache, "Bearer alice-token", 1, &id, &st, msg), AUTH_OK);
+        ck_assert_str_eq(id.principal, "svc:alice");
+    }
+    t = mint_hs("h1", "alice", NULL, 300);
+    for (i = 0; i < 2; i++) {
+        ck_assert_int_eq(check_tok(c, cache, t, &id, &st, msg), AUTH_OK);
+        ck_assert_str_eq(id.principal, "oidc:alice");
+        ck_assert_int_eq(id.via, AUTH_VIA_JWT);
+    }
+    free(t);
+    /* a principal that no longer fits with its prefix is refused, not cut */
+    {
+        char sub[260];
+
+        memset(sub, 'x', 252);
+        sub[252] = '\0';
+        t = mint_hs("h1", sub, NULL, 300);
+        ck_assert_int_eq(check_tok(c, cache, t, &id, &st, msg), AUTH_REFUSED);
+        ck_assert_int_eq(st, 16);
+        ck_assert_ptr_nonnull(strstr(msg, "too long"));
+        free(t);
+    }
+    auth_cache_free(cache);
+    cfg_unref(c);
+}
+END_TEST
+
+START_TEST(tc_deny)
+{
+    struct cfg *c = id_cfg(",\"static_principal_prefix\":\"svc:\","
+                           "\"deny\":{\"principals\":[\"svc:bob\",\"oidc:mallory\",\"alice\"],"
+                           "\"groups\":[\"contractors\"]}",
+                           ",\"principal_prefix\":\"oidc:\",\"groups_claim\":\"roles\"");
+    struct auth_ident id;
+    char msg[512], *t;
+    int st;
+
+    ck_assert_int_eq(check(c, NULL, "Bearer bob-token", 1, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_int_eq(st, 7);
+    ck_assert_str_eq(msg, "sparkgate: principal \"svc:bob\" is denied (auth.deny)");
+    ck_assert_int_eq(check(c, NULL, "Bearer carol-token", 1, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_str_eq(msg, "sparkgate: principal \"svc:carol\" is denied (auth.deny)");
+    /* "alice" names no prefixed principal */
+    ck_assert_int_eq(check(c, NULL, "Bearer alice-token", 1, &id, &st, msg), AUTH_OK);
+    ck_assert_int_eq(check(c, NULL, "Bearer dave-token", 1, &id, &st, msg), AUTH_OK);
+
+    t = mint_hs("h1", "mallory", NULL, 300);
+    ck_assert_int_eq(check_tok(c, NULL, t, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_int_eq(st, 7);
+    ck_assert_str_eq(msg, "sparkgate: principal \"oidc:mallory\" is denied (auth.deny)");
+    free(t);
+    /* the groups claim is "roles": an array, or a space-separated string */
+    t = mint_hs("h1", "erin", "{\"roles\":[\"staff\",\"contractors\"]}", 300);
+    ck_assert_int_eq(check_tok(c, NULL, t, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_str_eq(msg, "sparkgate: principal \"oidc:erin\" is denied (auth.deny)");
+    free(t);
+    t = mint_hs("h1", "fay", "{\"roles\":\"staff contractors\"}", 300);
+    ck_assert_int_eq(check_tok(c, NULL, t, &id, &st, msg), AUTH_REFUSED);
+    free(t);
+    /* other claims are not groups */
+    t = mint_hs("h1", "gus", "{\"groups\":[\"contractors\"],\"roles\":[\"contractor\"]}", 300);
+    ck_assert_int_eq(check_tok(c, NULL, t, &id, &st, msg), AUTH_OK);
+    ck_assert_str_eq(id.principal, "oidc:gus");
+    free(t);
+    cfg_unref(c);
+}
+END_TEST
+
+/* Without groups_claim, the profile_claim's values are the groups. */
+START_TEST(tc_deny_groups_from_profile_claim)
+{
+    struct cfg *c = id_cfg(",\"deny\":{\"groups\":[\"contractors\"]}",
+                           ",\"profile_claim\":\"groups\"");
+    struct auth_ident id;
+    char msg[512], *t;
+    int st;
+
+    t = mint_hs("h1", "erin", "{\"groups\":[\"contractors\"]}", 300);
+    ck_assert_int_eq(check_tok(c, NULL, t, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_str_eq(msg, "sparkgate: principal \"erin\" is denied (auth.deny)");
+    free(t);
+    cfg_unref(c);
+}
+END_TEST
+
+/* A reload's deny list applies to tokens verified (and cached) before it. */
+START_TEST(tc_deny_after_reload_beats_cache)
+{
+    struct cfg *c1 = id_cfg("", "");
+    struct cfg *c2 = id_cfg(",\"deny\":{\"principals\":[\"dave\",\"zed\"]}", "");
+    struct auth_cache *cache = auth_cache_new(64);
+    struct auth_ident id;
+    char msg[512], *t;
+    int st;
+
+    t = mint_hs("h1", "zed", NULL, 300);
+    ck_assert_int_eq(check(c1, cache, "Bearer dave-token", 1, &id, &st, msg), AUTH_OK);
+    ck_assert_int_eq(check(c1, cache, "Bearer dave-token", 1, &id, &st, msg), AUTH_OK);
+    ck_assert_int_eq(check_tok(c1, cache, t, &id, &st, msg), AUTH_OK);
+    ck_assert_int_eq(check_tok(c1, cache, t, &id, &st, msg), AUTH_OK);
+    ck_assert_int_eq(check(c2, cache, "Bearer dave-token", 1, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_int_eq(st, 7);
+    ck_assert_int_eq(check_tok(c2, cache, t, &id, &st, msg), AUTH_REFUSED);
+    ck_assert_int_eq(st, 7);
+    free(t);
+    auth_cache_free(cache);
+    cfg_unref(c1);
+    cfg_unref(c2);
+}
+END_TEST
+
 /* The cache must not outlive the token: an entry expires at exp. */
 START_TEST(tc_cache_respects_exp)
 {
@@ -342,6 +518,10 @@ auth_suite(void)
     tcase_add_test(tc, tc_jwt_profiles);
     tcase_add_test(tc, tc_jwt_refusals);
     tcase_add_test(tc, tc_cache_respects_exp);
+    tcase_add_test(tc, tc_principal_prefix);
+    tcase_add_test(tc, tc_deny);
+    tcase_add_test(tc, tc_deny_groups_from_profile_claim);
+    tcase_add_test(tc, tc_deny_after_reload_beats_cache);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1049,9 +1049,10 @@ man_entry(const char *man, const char *key, unsigned long *min, unsigned long *m
 
 /* The integer keys of "auth" and of an issuer, as the parser stored them in |c|. */
 static const char *const auth_int_keys[] = {
-    "token_cache_entries", "clock_skew_s",    "jwks_refresh_s",
+    "token_cache_entries", "max_token_bytes", "clock_skew_s",    "jwks_refresh_s",
     "jwks_min_refetch_s",  "jwks_max_bytes",  "jwks_timeout_ms",
 };
+#define AUTH_TOP_INT_KEYS 2 /* the first ones are at the top of "auth" */
 
 static long long
 auth_int_value(const struct cfg *c, const char *key)
@@ -1060,6 +1061,8 @@ auth_int_value(const struct cfg *c, const char *key)
 
     if (strcmp(key, "token_cache_entries") == 0)
         return c->auth.cache_entries;
+    if (strcmp(key, "max_token_bytes") == 0)
+        return c->auth.max_token_bytes;
     /* the issuer keys are asked for only of configs that have an issuer */
     ck_assert_uint_gt(c->auth.nissuers, 0);
     is = &c->auth.issuers[0];
@@ -1077,14 +1080,16 @@ auth_int_value(const struct cfg *c, const char *key)
 
 /*
  * The same for "auth": the man page's range and default of every integer
- * key (token_cache_entries at the top of "auth", the rest in an issuer)
- * are the parser's.  Returns how many keys were checked.
+ * key (token_cache_entries and max_token_bytes at the top of "auth", the
+ * rest in an issuer) are the parser's.  Returns how many keys were checked.
  */
 static size_t
 docs_agree_auth(const char *man)
 {
-    /* anonymous: a loopback file needs no way to authenticate */
-    static const char top[] = "{" L_PLAIN ", " B_ONE ", \"auth\": {\"anonymous\": true, ";
+    /* anonymous: a loopback file needs no way to authenticate; a header
+     * list large enough for the largest max_token_bytes */
+    static const char top[] = "{" L_PLAIN ", " B_ONE ", \"limits\": {\"max_header_list_size\": "
+                              "65536}, \"auth\": {\"anonymous\": true, ";
     static const char iss[] = "{" L_PLAIN ", " B_ONE ", \"auth\": {\"issuers\": [{\"issuer\": "
                               "\"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\", ";
     unsigned long min, max, def;
@@ -1097,7 +1102,7 @@ docs_agree_auth(const char *man)
 
     for (i = 0; i < sizeof(auth_int_keys) / sizeof(auth_int_keys[0]); i++) {
         key = auth_int_keys[i];
-        in_issuer = i > 0;
+        in_issuer = i >= AUTH_TOP_INT_KEYS;
         head = in_issuer ? iss : top;
         ck_assert_msg(man_entry(man, key, &min, &max, &def), "%s: no man page entry", key);
         /* absent: the default */

@@ -207,6 +207,34 @@ static const struct err_case err_cases[] = {
      NAME ":3:48: backends[0].preshared_token_file: expected a string, got integer"},
     {LHEAD "  \"backends\": [{\"name\": \"a\", \"address\": \"h:1\", \"preshared_token_file\": \"\"}]\n}",
      NAME ":3:48: backends[0].preshared_token_file: must not be empty"},
+    {HEAD "  \"auth\": {\"anonymous\": true, \"deny\": {\"principal\": []}}\n}",
+     NAME ":4:40: auth.deny.principal: unknown key (did you mean \"principals\"?)"},
+    {HEAD "  \"auth\": {\"anonymous\": true, \"deny\": [\"p\"]}\n}",
+     NAME ":4:31: auth.deny: expected an object, got array"},
+    {HEAD "  \"auth\": {\"anonymous\": true, \"deny\": {\"groups\": [\"g\", \"\"]}}\n}",
+     NAME ":4:56: auth.deny.groups[1]: expected a non-empty string, got an empty string"},
+    {HEAD "  \"auth\": {\"anonymous\": true, \"max_token_bytes\": 255}\n}",
+     NAME ":4:31: auth.max_token_bytes: 255 is out of range 256..16384"},
+    {HEAD "  \"auth\": {\"anonymous\": true, \"max_token_bytes\": 16385}\n}",
+     NAME ":4:31: auth.max_token_bytes: 16385 is out of range 256..16384"},
+    {HEAD "  \"auth\": {\"anonymous\": true, \"max_token_bytes\": 16384}\n}",
+     NAME ":4:31: auth.max_token_bytes: 16384 does not fit limits.max_header_list_size (16384): at most 16320"},
+    {HEAD "  \"limits\": {\"max_header_list_size\": 4096},\n  \"auth\": {\"anonymous\": true, \"max_token_bytes\": 4096}\n}",
+     NAME ":5:31: auth.max_token_bytes: 4096 does not fit limits.max_header_list_size (4096): at most 4032"},
+    {HEAD "  \"auth\": {\"anonymous\": true, \"static_principal_prefix\": \"\"}\n}",
+     NAME ":4:31: auth.static_principal_prefix: must not be empty"},
+    {HEAD "  \"auth\": {\"anonymous\": true, \"static_principal_prefix\": \"a\\tb\"}\n}",
+     NAME ":4:31: auth.static_principal_prefix: must not contain control characters"},
+    {HEAD "  \"auth\": {\"mtls\": {\"ca\": \"/ca\", \"principal_prefix\": \"0123456789012345678901234567890123456789012345678901234567890123x\"}}\n}",
+     NAME ":4:34: auth.mtls.principal_prefix: longer than 64 bytes"},
+    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\", \"principal_prefix\": 1}]}\n}",
+     NAME ":4:85: auth.issuers[0].principal_prefix: expected a string, got integer"},
+    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\", \"groups_claim\": []}]}\n}",
+     NAME ":4:85: auth.issuers[0].groups_claim: expected a string, got array"},
+    {HEAD "  \"auth\": {\"anonymous\": true},\n  \"profiles\": {\"p\": {}}\n}",
+     NAME ":4:11: auth.default_profile: required key missing: \"anonymous\" is true and \"profiles\" are configured: anonymous callers are judged by this profile"},
+    {HEAD "  \"auth\": {\"static_principal_prefix\": \"svc:\", \"static_tokens\": [{\"sha256\": \"0000000000000000000000000000000000000000000000000000000000000000\", \"principal\": \"pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp\"}]}\n}",
+     NAME ":4:144: auth.static_tokens[0].principal: longer than 255 bytes with static_principal_prefix"},
 };
 
 START_TEST(tc_errors)
@@ -290,6 +318,11 @@ assert_auth_defaults(const struct cfg_auth *a)
     ck_assert(!a->mtls);
     ck_assert_ptr_null(a->mtls_ca);
     ck_assert_ptr_null(a->default_profile);
+    ck_assert_uint_eq(a->max_token_bytes, 8192);
+    ck_assert_uint_eq(a->ndeny_principals, 0);
+    ck_assert_uint_eq(a->ndeny_groups, 0);
+    ck_assert_ptr_null(a->static_prefix);
+    ck_assert_ptr_null(a->mtls_prefix);
 }
 
 /* no "auth" on loopback: anonymous, with every default in place */
@@ -815,6 +848,46 @@ START_TEST(tc_load_missing_ca)
 }
 END_TEST
 
+/* prefixes, the deny list, max_token_bytes and its default under a small header limit */
+START_TEST(tc_identity_keys)
+{
+    char err[ERRLEN];
+    struct cfg *c;
+
+    c = load("{" L_PUB ", " B_ONE ", \"auth\": {\"static_principal_prefix\": \"svc:\", "
+             "\"max_token_bytes\": 16000, \"deny\": {\"principals\": [\"svc:bob\", \"oidc:eve\"], "
+             "\"groups\": [\"contractors\"]}, \"mtls\": {\"ca\": \"/ca\", "
+             "\"principal_prefix\": \"cert:\"}, \"issuers\": [{\"issuer\": \"i\", "
+             "\"audiences\": \"a\", \"jwks_url\": \"https://i/k\", \"principal_prefix\": \"oidc:\", "
+             "\"groups_claim\": \"roles\"}]}, \"limits\": {\"max_header_list_size\": 65536}}",
+             err);
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_str_eq(c->auth.static_prefix, "svc:");
+    ck_assert_str_eq(c->auth.mtls_prefix, "cert:");
+    ck_assert_str_eq(c->auth.issuers[0].principal_prefix, "oidc:");
+    ck_assert_str_eq(c->auth.issuers[0].groups_claim, "roles");
+    ck_assert_uint_eq(c->auth.max_token_bytes, 16000);
+    ck_assert_uint_eq(c->auth.ndeny_principals, 2);
+    ck_assert_str_eq(c->auth.deny_principals[1], "oidc:eve");
+    ck_assert_uint_eq(c->auth.ndeny_groups, 1);
+    ck_assert_str_eq(c->auth.deny_groups[0], "contractors");
+    cfg_unref(c);
+    /* left out, the limit shrinks to what a header list of 1024 bytes can carry */
+    c = load("{" L_PLAIN ", " B_ONE ", \"limits\": {\"max_header_list_size\": 1024}, "
+             "\"auth\": {\"anonymous\": true}}",
+             err);
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_uint_eq(c->auth.max_token_bytes, 960);
+    cfg_unref(c);
+    /* anonymous with profiles and a default profile loads */
+    c = load("{" L_PLAIN ", " B_ONE ", \"auth\": {\"anonymous\": true, \"default_profile\": \"p\"}, "
+             "\"profiles\": {\"p\": {}}}",
+             err);
+    ck_assert_msg(c != NULL, "%s", err);
+    cfg_unref(c);
+}
+END_TEST
+
 Suite *
 cfg_auth_suite(void)
 {
@@ -827,6 +900,7 @@ cfg_auth_suite(void)
     tcase_add_test(tc, tc_defaults_token);
     tcase_add_test(tc, tc_defaults_issuer);
     tcase_add_test(tc, tc_enums);
+    tcase_add_test(tc, tc_identity_keys);
     tcase_add_test(tc, tc_load_public_key);
     tcase_add_test(tc, tc_load_jwks_file);
     tcase_add_test(tc, tc_load_hmac_secret);

@@ -80,8 +80,8 @@ static const struct cfg_field cfg_limit_fields[] = {
     CFG_LIMIT(max_decompression_ratio, 1, 1000000, 256),
     /* 65535: the window every HTTP/2 peer starts with anyway */
     CFG_LIMIT(unauthenticated_stream_window_size, 1024, 2147483647, 65535),
-    CFG_LIMIT(max_auth_waiting_per_connection, 0, 10000, 8),
-    CFG_LIMIT(max_auth_waiting_per_worker, 0, 1000000, 256),
+    CFG_LIMIT(max_auth_waiting_per_connection, 1, 10000, 8),
+    CFG_LIMIT(max_auth_waiting_per_worker, 1, 1000000, 256),
 };
 
 static const struct cfg_field cfg_timeout_fields[] = {

@@ -214,7 +214,7 @@ class CostStack:
     (jwks_min_refetch_s |min_refetch|) plus a static token for the honest
     client."""
 
-    def __init__(self, group, min_refetch, workers=2):
+    def __init__(self, group, min_refetch, workers=2, limits=None):
         i = idp_mod()
         self.k1 = i.make_ec_key("P-256")
         self.idp = H.IdP("idp-cost", [i.jwk_of(self.k1, "k1")])
@@ -226,7 +226,7 @@ class CostStack:
                                         jwks_min_refetch_s=min_refetch,
                                         jwks_refresh_s=3600)]}
         self.config = H.sg_config(self.port, [("b1", self.b1.address)], auth=auth,
-                                  workers=workers, log={"level": "info"})
+                                  workers=workers, log={"level": "info"}, limits=limits or {})
         self.sg = group.sparkgate(self.config)
         self.channel = H.grpc_channel(self.port)
         H.wait_until(lambda: len(self.idp.fetches()) >= 1, 5.0, what="first JWKS fetch")
@@ -399,4 +399,36 @@ def test_stream_window_opens_once_authenticated(procs):
     finally:
         if c is not None:
             c.close()
+        s.close()
+
+
+def test_waiting_capped_per_worker(procs):
+    """limits.max_auth_waiting_per_worker counts every connection of a
+    worker: with room for 4, a second connection's calls are refused at
+    once while the first one's 4 wait."""
+    s = CostStack(procs, min_refetch=1, workers=1, limits={"max_auth_waiting_per_worker": 4})
+    conns = []
+    try:
+        s.past_refetch_floor(1)
+        s.idp.set_control({"delay_ms": 3000})
+        first, second = Attacker(s.port), Attacker(s.port)
+        conns += [first, second]
+        for _ in range(4):
+            first.open(forged_token(), 0)
+        first.read(0.3)
+        for _ in range(4):
+            second.open(forged_token(), 0)
+        t0 = time.monotonic()
+        while len(second.done) < 4 and time.monotonic() - t0 < KEY_WAIT_S / 2:
+            second.read(0.05)
+        first.read(0.0)
+        assert len(second.done) == 4, second.done
+        assert all(st == 16 and m.startswith("sparkgate: unknown signing key")
+                   for _, st, m in second.done.values()), second.done
+        assert not first.done, first.done
+        assert first.wait_all(KEY_WAIT_S + 2.0)
+        s.idp.set_control({})
+    finally:
+        for a in conns:
+            a.close()
         s.close()

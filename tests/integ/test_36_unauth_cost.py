@@ -30,6 +30,7 @@ EXECUTE = "/spark.connect.SparkConnectService/ExecutePlan"
 # the defaults under test (docs/sparkgate.json.5): not set in the configs below
 PER_CONN_WAITING = 8           # limits.max_auth_waiting_per_connection
 KEY_WAIT_S = 2.0               # timeouts.auth_key_wait_ms
+RSS_SLACK = 48 << 20           # as test_35: ASan's quarantine and shadow, allocator caches
 
 # HTTP/2 frames
 DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE = 0, 1, 3, 4, 6, 7, 8
@@ -285,9 +286,10 @@ def test_waiting_calls_hold_little_and_cost_nothing(procs):
     """8 connections x 16 streams, each a forged token (unknown kid) and a
     large body, while a JWKS fetch is slow: at most 8 calls per connection
     wait (the rest are refused at once), each holding at most the 64 KiB
-    unauthenticated window; sparkgate's peak RSS grows by well under
-    2 MiB per connection (1 MiB stream windows x 16 streams held 16 MiB per
-    connection before); an honest client is served at full speed meanwhile."""
+    unauthenticated window; sparkgate's peak RSS grows by under 2 MiB per
+    connection plus sanitizer slack (1 MiB stream windows x 16 streams held
+    16 MiB per connection before); an honest client is served at full speed
+    meanwhile."""
     nconn, nstreams, body = 8, 16, 4 << 20
     s = CostStack(procs, min_refetch=1)
     conns = []
@@ -327,7 +329,9 @@ def test_waiting_calls_hold_little_and_cost_nothing(procs):
                 assert status == 16, (sid, status, msg)
                 assert msg.startswith("sparkgate: unknown signing key"), msg
         assert at_once >= nstreams - PER_CONN_WAITING, at_once
-        assert grow < nconn * (2 << 20), "peak RSS grew %.1f MiB" % (grow / 1048576.0)
+        # 16 MiB per connection before: 130 MiB here, over twice this bound
+        assert grow < nconn * (2 << 20) + RSS_SLACK, "peak RSS grew %.1f MiB" % (
+            grow / 1048576.0)
         assert p50 < 0.020, "honest p50 %.1f ms during the attack" % (p50 * 1000)
         s.sg.check_health()
     finally:

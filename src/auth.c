@@ -269,9 +269,11 @@ check_jwt(const struct cfg *c, const char *tok, size_t toklen, time_t now, bool 
     if (e == AUTH_JWT_UNKNOWN_KEY && is->static_keys != NULL)
         e = auth_jwt_verify(tok, toklen, &ji, is->static_keys, now, &r);
     if (e == AUTH_JWT_UNKNOWN_KEY && is->fetcher != NULL) {
-        /* rotation: the IdP may have a key we have not fetched yet */
-        auth_jwks_fetcher_request_refresh(is->fetcher, r.kid);
-        if (may_retry) {
+        /* rotation: the IdP may have a key we have not fetched yet; when no
+         * fetch can end soon (rate limit, none in flight), waiting is pointless */
+        bool pending = auth_jwks_fetcher_request_refresh(is->fetcher, r.kid);
+
+        if (may_retry && pending) {
             rv = AUTH_RETRY;
             goto out;
         }

@@ -43,7 +43,7 @@ struct auth_ident {
 enum auth_result {
     AUTH_OK,
     AUTH_REFUSED,   /* *status / msg say why */
-    AUTH_RETRY,     /* unknown kid: a JWKS refetch was requested; ask again shortly */
+    AUTH_RETRY,     /* unknown kid: a JWKS fetch will end; ask again when it has */
 };
 
 /* A per-worker cache of verified tokens with |entries| slots (0: no cache). */
@@ -59,7 +59,9 @@ void auth_cache_stats(const struct auth_cache *cache, uint64_t *hits, uint64_t *
  * credential headers were sent); |ssl| the client's TLS session (for a
  * verified client certificate) or NULL.
  * |may_retry|: an unknown kid may answer AUTH_RETRY (a refetch was asked
- * for); false turns it into a refusal (the caller's wait is over).
+ * for, or one is in flight; the JWKS fetch-end hook says when to ask again);
+ * false turns it into a refusal (the caller's wait is over).  An unknown kid
+ * that no fetch can bring now (rate limit) is refused at once.
  * On AUTH_OK fills |id|.  On AUTH_REFUSED sets |*status| (16
  * UNAUTHENTICATED or 7 PERMISSION_DENIED) and a "sparkgate: ..." |msg|.
  */

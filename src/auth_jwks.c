@@ -92,6 +92,15 @@ struct auth_jwks_fetcher {
     pthread_mutex_t lock;
     struct auth_jwks *keys;      /* guarded by lock; a reference is owned */
     uint64_t last_start_ms;      /* atomic: last fetch start (monotonic), 0 never */
+    /*
+     * Whether a fetch is still to end, for callers deciding to wait: every
+     * fetch asked for (request_refresh) or started bumps req_seq; a fetch
+     * ending stores the req_seq it saw into done_seq (the document it got
+     * answers every request made so far).  done_seq < req_seq: a fetch will
+     * end and run the fetch-end hook.  Both atomic.
+     */
+    uint64_t req_seq;
+    uint64_t done_seq;
     struct auth_jwks_stats stats; /* each field atomic */
 };
 
@@ -100,6 +109,27 @@ static struct {
     struct evdns_base *dns;   /* owned */
     struct auth_jwks_fetcher *head;
 } reg;
+
+/* main thread only: who is told that a fetch ended (worker.c wakes waiting calls) */
+static void (*fetch_end_fn)(void *arg);
+static void *fetch_end_arg;
+
+void
+auth_jwks_set_fetch_end_hook(void (*fn)(void *arg), void *arg)
+{
+    fetch_end_fn = fn;
+    fetch_end_arg = arg;
+}
+
+/* Every request so far is answered (or will not be): waiters re-check now. */
+static void
+fetch_ended(struct auth_jwks_fetcher *f)
+{
+    __atomic_store_n(&f->done_seq, __atomic_load_n(&f->req_seq, __ATOMIC_ACQUIRE),
+                     __ATOMIC_RELEASE);
+    if (fetch_end_fn != NULL)
+        fetch_end_fn(fetch_end_arg);
+}
 
 static void
 stat_add(uint64_t *counter, uint64_t n)
@@ -572,6 +602,7 @@ on_fetch_done(evutil_socket_t fd, short what, void *arg)
     f->body_len = 0;
     if (!f->stopped)
         schedule(f, next_ms);
+    fetch_ended(f);
 }
 
 /* A new SSL object for one connection: SNI and the certificate's name or
@@ -615,6 +646,7 @@ start_fetch(struct auth_jwks_fetcher *f)
     /* a refetch on demand replaces the periodic timer; on_fetch_done re-arms it */
     event_del(f->ev_timer);
     __atomic_store_n(&f->last_start_ms, util_now_ms(), __ATOMIC_RELEASE);
+    __atomic_add_fetch(&f->req_seq, 1, __ATOMIC_ACQ_REL);
     stat_add(&f->stats.fetches, 1);
     f->in_flight = true;
     f->done = false;
@@ -709,6 +741,8 @@ on_refresh_request(evutil_socket_t fd, short what, void *arg)
     if (!f->stopped && !f->in_flight) {
         log_info("jwks %s: refetching for an unknown key id", f->url);
         start_fetch(f);
+    } else if (f->stopped) {
+        fetch_ended(f); /* nobody will fetch: whoever waits must not */
     }
 }
 
@@ -948,7 +982,7 @@ auth_jwks_fetcher_current(struct auth_jwks_fetcher *f)
     return s;
 }
 
-void
+bool
 auth_jwks_fetcher_request_refresh(struct auth_jwks_fetcher *f, const char *kid)
 {
     uint64_t now = util_now_ms();
@@ -965,11 +999,16 @@ auth_jwks_fetcher_request_refresh(struct auth_jwks_fetcher *f, const char *kid)
     do {
         if (last != 0 && now < last + floor_ms) {
             stat_add(&f->stats.refetch_suppressed, 1);
-            return;
+            /* no fetch for us; one already asked for or in flight still counts */
+            return __atomic_load_n(&f->done_seq, __ATOMIC_ACQUIRE) <
+                   __atomic_load_n(&f->req_seq, __ATOMIC_ACQUIRE);
         }
     } while (!__atomic_compare_exchange_n(&f->last_start_ms, &last, now, false,
                                           __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+    /* before the event: the fetch it starts cannot end before this is counted */
+    __atomic_add_fetch(&f->req_seq, 1, __ATOMIC_ACQ_REL);
     event_active(f->ev_refresh, EV_TIMEOUT, 0);
+    return true;
 }
 
 const char *

@@ -68,9 +68,24 @@ void auth_jwks_registry_free(void);
  * the first successful fetch.  Any thread. */
 struct auth_jwks *auth_jwks_fetcher_current(struct auth_jwks_fetcher *f);
 
-/* Asks for a refetch because |kid| was unknown; ignored within
- * min_refetch_s of the last fetch.  Any thread. */
-void auth_jwks_fetcher_request_refresh(struct auth_jwks_fetcher *f, const char *kid);
+/*
+ * Asks for a refetch because |kid| was unknown; ignored within
+ * min_refetch_s of the last fetch start.  Returns true when a fetch will
+ * end after this call (one was started now, or one is in flight), so a
+ * caller may wait for it: the fetch-end hook says when.  Returns false when
+ * the rate limit forbids a fetch and none is in flight: no new key can
+ * arrive now, and waiting would only hold the caller.  Any thread.
+ */
+bool auth_jwks_fetcher_request_refresh(struct auth_jwks_fetcher *f, const char *kid);
+
+/*
+ * |fn|(|arg|) runs on the main thread each time a fetch of any fetcher ends
+ * (success or failure, its keys published), and when a requested refetch is
+ * dropped because its fetcher stopped: whoever waits for a key re-checks
+ * then, instead of polling.  One hook per process; NULL removes it.  Main
+ * thread only.
+ */
+void auth_jwks_set_fetch_end_hook(void (*fn)(void *arg), void *arg);
 
 /* The URL (for messages). */
 const char *auth_jwks_fetcher_url(const struct auth_jwks_fetcher *f);

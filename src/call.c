@@ -50,13 +50,11 @@
 #define CALL_PATH_MAX 256      /* longest :path we keep for messages */
 #define CALL_MSG_MAX 512       /* longest grpc-message we produce */
 #define CALL_CRED_MAX (16384 + 16) /* "Bearer " + AUTH_JWT_MAX_TOKEN, with slack */
-#define CALL_AUTH_RETRY_MS 50  /* re-check after a JWKS refetch request ... */
-#define CALL_AUTH_WAIT_MS 2000 /* ... for at most this long */
 #define CALL_CONTIG_MIN (64u * 1024u) /* messages above this are received into one chain */
 
 enum call_state {
     CALL_ST_HEADERS,    /* request headers arriving */
-    CALL_ST_AUTH_WAIT,  /* token names an unknown key: waiting for a JWKS refetch */
+    CALL_ST_AUTH_WAIT,  /* token names an unknown key: waiting for a JWKS fetch to end */
     CALL_ST_FIRST_MSG,  /* headers accepted; waiting for the first message */
     CALL_ST_CONNECTING, /* routed; waiting for the backend connection */
     CALL_ST_OPEN,       /* backend stream submitted */
@@ -116,9 +114,12 @@ struct call {
     bool cred_too_long;     /* a credential header above CALL_CRED_MAX */
     struct auth_ident id;   /* who is calling, once authenticated */
     bool authed;
-    struct event *auth_timer;   /* AUTH_WAIT retries */
-    uint64_t auth_deadline_ms;
-    struct evbuffer *held;  /* client DATA that arrived during AUTH_WAIT (uncredited) */
+    struct event *auth_timer;   /* AUTH_WAIT: timeouts.auth_key_wait_ms deadline */
+    TAILQ_ENTRY(call) auth_link; /* on w->auth_waiting while auth_listed */
+    bool auth_listed;
+    uint64_t auth_gen;      /* last w->auth_wake_gen this call was re-checked for */
+    struct evbuffer *held;  /* client DATA that arrived during AUTH_WAIT (uncredited;
+                               the unauthenticated stream window bounds it) */
     struct grpc_deframer df;
     struct evbuffer *msg;   /* message being assembled */
     struct evbuffer *req;   /* framed messages for the backend */
@@ -369,11 +370,31 @@ call_access_log(struct call *c)
              c->local ? "\"" : "", c->bytes_in, c->bytes_out, ms);
 }
 
+/*
+ * Calls waiting for signing keys are listed on their worker (re-checked when
+ * a JWKS fetch ends) and counted on their connection (caps).  Leaving the
+ * list is idempotent.
+ */
+static void
+auth_wait_unlist(struct call *c)
+{
+    if (!c->auth_listed)
+        return;
+    TAILQ_REMOVE(&c->w->auth_waiting, c, auth_link);
+    c->w->nauth_waiting--;
+    if (c->fe != NULL)
+        fe_auth_waiting(c->fe, -1);
+    c->auth_listed = false;
+    if (c->auth_timer != NULL)
+        event_del(c->auth_timer);
+}
+
 static void
 call_maybe_free(struct call *c)
 {
     if (c->fe != NULL || c->be != NULL)
         return;
+    auth_wait_unlist(c);
     if (c->deadline != NULL)
         event_free(c->deadline);
     if (c->auth_timer != NULL)
@@ -416,6 +437,20 @@ credit_fe(struct call *c)
     nghttp2_session_consume(fe_io(c->fe)->sess, c->fe_sid, c->fe_unconsumed);
     c->fe_unconsumed = 0;
     fe_kick(c->fe);
+}
+
+/* A call that stopped waiting for keys without being authenticated: its
+ * held DATA is discarded and credited like any input of a finished call. */
+static void
+auth_wait_drop(struct call *c)
+{
+    auth_wait_unlist(c);
+    if (c->held == NULL)
+        return;
+    c->fe_unconsumed += evbuffer_get_length(c->held);
+    evbuffer_free(c->held);
+    c->held = NULL;
+    credit_fe(c);
 }
 
 /* Gives the backend back credit for response bytes once the client queue has room. */
@@ -494,6 +529,7 @@ call_fail(struct call *c, int status, const char *fmt, ...)
     if (c->state == CALL_ST_DONE)
         return;
     c->state = CALL_ST_DONE;
+    auth_wait_drop(c);
     if (c->resp_started && c->resp_eos) {
         /* the backend's whole answer, trailers included, is already queued: it stands */
         cancel_backend(c);
@@ -822,19 +858,62 @@ drop_cred(struct call *c)
 }
 
 /*
- * Authenticates the call (auth.c).  On success the call moves on to its
- * first message, replaying DATA held while it waited; on refusal it is
- * answered UNAUTHENTICATED / PERMISSION_DENIED and nothing reaches a
- * backend; AUTH_RETRY (a token signed by a key the JWKS does not have yet)
- * waits for the refetch, re-checking every CALL_AUTH_RETRY_MS for at most
- * CALL_AUTH_WAIT_MS.
+ * A token names a key the JWKS does not have yet and a fetch will end soon:
+ * the call waits for it, listed on its worker, and is re-checked when the
+ * fetch ends (call_auth_keys_changed), or refused at the deadline
+ * (timeouts.auth_key_wait_ms).  Waiting is capped per connection and per
+ * worker (limits.max_auth_waiting_per_*): a call over a cap is refused at
+ * once, as an unknown key.  Returns 0 when the call waits.
+ */
+static int
+auth_wait_begin(struct call *c)
+{
+    const struct cfg *cfg = c->cfg;
+    const char *cap = NULL;
+    struct timeval tv;
+
+    if (c->fe == NULL)
+        return -1;
+    if (fe_auth_waiting(c->fe, 0) >= cfg->limits.max_auth_waiting_per_connection)
+        cap = "limits.max_auth_waiting_per_connection";
+    else if (c->w->nauth_waiting >= cfg->limits.max_auth_waiting_per_worker)
+        cap = "limits.max_auth_waiting_per_worker";
+    if (cap != NULL) {
+        log_debug("conn=%" PRIu64 " stream=%d: not waiting for signing keys: %s reached",
+                  fe_conn_id(c->fe), c->fe_sid, cap);
+        return -1;
+    }
+    if (c->held == NULL)
+        c->held = evbuffer_new();
+    if (c->auth_timer == NULL)
+        c->auth_timer = evtimer_new(c->w->base, on_auth_timer, c);
+    if (c->held == NULL || c->auth_timer == NULL)
+        return -1;
+    c->state = CALL_ST_AUTH_WAIT;
+    c->auth_gen = c->w->auth_wake_gen;
+    TAILQ_INSERT_TAIL(&c->w->auth_waiting, c, auth_link);
+    c->w->nauth_waiting++;
+    fe_auth_waiting(c->fe, 1);
+    c->auth_listed = true;
+    tv.tv_sec = (time_t)(cfg->timeouts.auth_key_wait_ms / 1000u);
+    tv.tv_usec = (suseconds_t)((cfg->timeouts.auth_key_wait_ms % 1000u) * 1000u);
+    evtimer_add(c->auth_timer, &tv);
+    return 0;
+}
+
+/*
+ * Authenticates the call (auth.c).  On success the stream's window opens
+ * (fe_auth_open_window) and the call moves on to its first message,
+ * replaying DATA held while it waited; on refusal it is answered
+ * UNAUTHENTICATED / PERMISSION_DENIED and nothing reaches a backend;
+ * AUTH_RETRY (a token signed by a key the JWKS does not have yet, a fetch
+ * under way) waits for the fetch to end (auth_wait_begin).
  */
 static void
 authenticate(struct call *c, bool may_retry)
 {
     char msg[CALL_MSG_MAX];
     struct evbuffer *held;
-    struct timeval tv;
     enum auth_result r;
     int status = GRPC_UNAUTHENTICATED;
 
@@ -846,29 +925,23 @@ authenticate(struct call *c, bool may_retry)
                    c->fe != NULL ? fe_io(c->fe)->ssl : NULL, time(NULL), may_retry, &c->id,
                    &status, msg, sizeof(msg));
     if (r == AUTH_RETRY) {
-        if (c->state != CALL_ST_AUTH_WAIT) {
-            c->state = CALL_ST_AUTH_WAIT;
-            c->auth_deadline_ms = util_now_ms() + CALL_AUTH_WAIT_MS;
-            c->held = evbuffer_new();
-            c->auth_timer = evtimer_new(c->w->base, on_auth_timer, c);
-            if (c->held == NULL || c->auth_timer == NULL) {
-                drop_cred(c);
-                call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
-                return;
-            }
-        }
-        tv.tv_sec = 0;
-        tv.tv_usec = CALL_AUTH_RETRY_MS * 1000;
-        evtimer_add(c->auth_timer, &tv);
-        return;
+        if (c->state == CALL_ST_AUTH_WAIT || auth_wait_begin(c) == 0)
+            return;
+        /* may not wait: refused now, as the unknown key it is */
+        r = auth_check(c->cfg, c->w->auth_cache, c->cred, c->credlen, c->ncred,
+                       c->fe != NULL ? fe_io(c->fe)->ssl : NULL, time(NULL), false, &c->id,
+                       &status, msg, sizeof(msg));
     }
     drop_cred(c);
-    if (r == AUTH_REFUSED) {
+    if (r != AUTH_OK) {
         call_fail(c, status, "%s", msg);
         return;
     }
+    auth_wait_unlist(c);
     c->authed = true;
     c->state = CALL_ST_FIRST_MSG;
+    if (c->fe != NULL)
+        fe_auth_open_window(c->fe, c->fe_sid);
     call_policy_start(c);
     held = c->held;
     c->held = NULL;
@@ -883,6 +956,7 @@ authenticate(struct call *c, bool may_retry)
     }
 }
 
+/* The wait for signing keys is over: a last check, without waiting. */
 static void
 on_auth_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -893,7 +967,31 @@ on_auth_timer(evutil_socket_t fd, short what, void *arg)
     CHECK_MAGIC(c, CALL_MAGIC);
     if (c->state != CALL_ST_AUTH_WAIT)
         return;
-    authenticate(c, util_now_ms() < c->auth_deadline_ms);
+    authenticate(c, false);
+}
+
+void
+call_auth_keys_changed(struct worker *w)
+{
+    uint64_t gen = ++w->auth_wake_gen;
+    struct call *c;
+
+    /*
+     * Each waiting call once: a re-check may answer, refuse, or replay a
+     * call into a backend, any of which can unlist calls; restarting from
+     * the head after each one never follows a stale link.  At most
+     * max_auth_waiting_per_worker calls, and fetches are rare.
+     */
+    for (;;) {
+        TAILQ_FOREACH(c, &w->auth_waiting, auth_link) {
+            if (c->auth_gen != gen)
+                break;
+        }
+        if (c == NULL)
+            break;
+        c->auth_gen = gen;
+        authenticate(c, true);
+    }
 }
 
 void
@@ -1325,15 +1423,17 @@ call_fe_closed(struct call *c, uint32_t error_code)
     /* the client is gone: the backend must stop working for it */
     if (!(c->be_closed && c->resp_eos))
         cancel_backend(c);
-    if (c->held != NULL)
+    auth_wait_unlist(c); /* while c->fe is set: the connection counts its waiters */
+    if (c->held != NULL) {
         c->fe_unconsumed += evbuffer_get_length(c->held); /* held DATA was never credited */
+        evbuffer_free(c->held);
+        c->held = NULL;
+    }
     if (c->fe_unconsumed > 0)
         nghttp2_session_consume_connection(fe_io(fe)->sess, c->fe_unconsumed);
     c->fe_unconsumed = 0;
     if (c->deadline != NULL)
         event_del(c->deadline);
-    if (c->auth_timer != NULL)
-        event_del(c->auth_timer);
     call_access_log(c);
     TAILQ_REMOVE(c->fe_list, c, fe_link);
     c->fe = NULL;

@@ -10,7 +10,9 @@
  * with, so a reload never changes a call in flight.
  *
  * Request path:  headers -> validate (method, path, content-type)
- *                -> [authenticate: issue #3 slots in here]
+ *                -> authenticate (an unknown signing key: wait for the JWKS
+ *                   fetch under way, capped; the stream's window stays at
+ *                   limits.unauthenticated_stream_window_size until then)
  *                -> first gRPC message buffered whole (<= max_request_message_size)
  *                -> [inspect: issue #4 slots in here]
  *                -> route (session_id) -> backend stream opened with the message
@@ -99,6 +101,11 @@ void call_be_list_remove(struct call_list *l, struct call *c);
 struct call *call_be_list_first(struct call_list *l);
 /* The backend stream id of |c| (0 until be_submit_request succeeded). */
 int32_t call_be_stream(const struct call *c);
+
+/* A JWKS fetch ended (worker.c, on |w|'s thread): every call of |w| waiting
+ * for a signing key is checked again - authenticated, refused, or waiting
+ * on for a fetch still to end. */
+void call_auth_keys_changed(struct worker *w);
 
 /* Number of calls alive in this process (all workers). */
 uint64_t call_live_count(void);

@@ -78,6 +78,10 @@ static const struct cfg_field cfg_limit_fields[] = {
     CFG_LIMIT(max_plan_nodes, 1, 100000000, 10000000),
     CFG_LIMIT(max_decompressed_plan_size, 1024, 1073741824, 134217728),
     CFG_LIMIT(max_decompression_ratio, 1, 1000000, 256),
+    /* 65535: the window every HTTP/2 peer starts with anyway */
+    CFG_LIMIT(unauthenticated_stream_window_size, 1024, 2147483647, 65535),
+    CFG_LIMIT(max_auth_waiting_per_connection, 1, 10000, 8),
+    CFG_LIMIT(max_auth_waiting_per_worker, 1, 1000000, 256),
 };
 
 static const struct cfg_field cfg_timeout_fields[] = {
@@ -86,6 +90,7 @@ static const struct cfg_field cfg_timeout_fields[] = {
     CFG_TIMEOUT(idle_ms, 1, 86400000, 300000),
     CFG_TIMEOUT(backend_connect_ms, 1, 86400000, 5000),
     CFG_TIMEOUT(drain_ms, 1, 86400000, 30000),
+    CFG_TIMEOUT(auth_key_wait_ms, 1, 60000, 2000),
 };
 
 /* a member added to struct cfg_limits or cfg_timeouts needs its table entry */

@@ -168,6 +168,11 @@ struct cfg_limits {
     uint32_t max_plan_nodes;             /* reported nodes per request, 0 unlimited */
     uint32_t max_decompressed_plan_size; /* Plan.compressed_operation output cap */
     uint32_t max_decompression_ratio;    /* ... and output/input ratio cap (above 1 MiB) */
+    /* before a call is authenticated: what an unauthenticated client can hold */
+    uint32_t unauthenticated_stream_window_size; /* advertised; raised to stream_window_size
+                                                    once the stream's call is authenticated */
+    uint32_t max_auth_waiting_per_connection; /* calls waiting for signing keys */
+    uint32_t max_auth_waiting_per_worker;
 };
 
 struct cfg_timeouts {
@@ -176,6 +181,7 @@ struct cfg_timeouts {
     uint32_t idle_ms;            /* no open stream for this long -> GOAWAY */
     uint32_t backend_connect_ms; /* TCP + TLS + SETTINGS to a backend */
     uint32_t drain_ms;           /* SIGTERM: in-flight calls get this long */
+    uint32_t auth_key_wait_ms;   /* unknown kid: longest wait for the JWKS fetch */
 };
 
 struct cfg {

@@ -62,6 +62,8 @@ struct fe_conn {
     struct event *timer;
     /* from the snapshot at accept: the connection keeps its SETTINGS */
     uint32_t idle_ms;
+    uint32_t auth_stream_window; /* a stream's window once its call is authenticated */
+    uint32_t nauth_waiting;      /* calls waiting for signing keys (call.c) */
     TAILQ_ENTRY(fe_conn) link;
 };
 
@@ -120,6 +122,26 @@ fe_call_detached(struct fe_conn *c)
         maybe_final_goaway(c);
         h2io_kick(&c->io); /* maybe the last call: flush and close */
     }
+}
+
+void
+fe_auth_open_window(struct fe_conn *c, int32_t sid)
+{
+    CHECK_MAGIC(c, FE_MAGIC);
+    if (c->io.sess == NULL || c->auth_stream_window == 0)
+        return;
+    /* an absolute size: nghttp2 sends the difference as WINDOW_UPDATE */
+    if (nghttp2_session_set_local_window_size(c->io.sess, NGHTTP2_FLAG_NONE, sid,
+                                              (int32_t)c->auth_stream_window) == 0)
+        h2io_kick(&c->io);
+}
+
+uint32_t
+fe_auth_waiting(struct fe_conn *c, int delta)
+{
+    CHECK_MAGIC(c, FE_MAGIC);
+    c->nauth_waiting = (uint32_t)((int64_t)c->nauth_waiting + delta);
+    return c->nauth_waiting;
 }
 
 /* ---- nghttp2 callbacks (server session) ---------------------------------- */
@@ -350,8 +372,17 @@ start_h2(struct fe_conn *c)
         goto out;
     iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
     iv[0].value = lim->max_concurrent_streams;
+    /*
+     * Small until authenticated: a stream whose call waits for signing keys
+     * (or is refused) holds at most this much of the client's body; the
+     * connection window stays large, bounded in practice by
+     * max_auth_waiting_per_connection x this window.
+     */
     iv[1].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
-    iv[1].value = lim->stream_window_size;
+    iv[1].value = lim->unauthenticated_stream_window_size < lim->stream_window_size
+                      ? lim->unauthenticated_stream_window_size
+                      : lim->stream_window_size;
+    c->auth_stream_window = lim->stream_window_size > iv[1].value ? lim->stream_window_size : 0;
     iv[2].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE;
     iv[2].value = lim->max_header_list_size;
     /* RFC 9218: priority signals carry no weight here (security-notes H13) */

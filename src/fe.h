@@ -54,6 +54,17 @@ void fe_kick(struct fe_conn *c);
 /* A call on this connection ended (idle timer bookkeeping). */
 void fe_call_detached(struct fe_conn *c);
 
+/*
+ * Authentication and flow control: a stream starts with the small
+ * limits.unauthenticated_stream_window_size window (all an unauthenticated
+ * client can make sparkgate hold); once its call is authenticated,
+ * fe_auth_open_window raises that stream's window to
+ * limits.stream_window_size (a WINDOW_UPDATE).
+ */
+void fe_auth_open_window(struct fe_conn *c, int32_t sid);
+/* Calls of this connection waiting for signing keys: adds |delta|, returns the count. */
+uint32_t fe_auth_waiting(struct fe_conn *c, int delta);
+
 uint64_t fe_conn_id(const struct fe_conn *c);
 const char *fe_peer(const struct fe_conn *c);
 bool fe_is_tls(const struct fe_conn *c);

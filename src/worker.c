@@ -24,6 +24,8 @@
 #include <event2/thread.h>
 
 #include "auth.h"
+#include "auth_jwks.h"
+#include "call.h"
 #include "be.h"
 #include "cfg.h"
 #include "fe.h"
@@ -32,6 +34,8 @@
 #include "worker.h"
 
 int worker_nconns;
+
+static void on_jwks_fetch_end(void *arg);
 
 static struct worker *workers;
 static unsigned nworkers;
@@ -226,6 +230,8 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     }
     if (flags & WORKER_WAKE_DRAIN)
         start_drain(w);
+    if (flags & WORKER_WAKE_AUTH)
+        call_auth_keys_changed(w);
 }
 
 /*
@@ -272,6 +278,7 @@ worker_init(struct worker *w, unsigned id, struct cfg *cfg)
     w->id = id;
     TAILQ_INIT(&w->fe_conns);
     TAILQ_INIT(&w->be_conns);
+    TAILQ_INIT(&w->auth_waiting);
     for (i = 0; i < CFG_MAX_LISTENERS; i++)
         w->lfd[i] = -1;
     w->base = event_base_new();
@@ -362,6 +369,7 @@ worker_start_all(struct cfg *cfg, char *err, size_t errlen)
         }
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    auth_jwks_set_fetch_end_hook(on_jwks_fetch_end, NULL);
     return 0;
 }
 
@@ -374,6 +382,14 @@ wake_all(int flag)
         __atomic_or_fetch(&workers[k].wake_flags, flag, __ATOMIC_ACQ_REL);
         event_active(workers[k].wake_ev, EV_READ, 0);
     }
+}
+
+/* auth_jwks fetch-end hook (main thread): calls waiting for a key re-check. */
+static void
+on_jwks_fetch_end(void *arg)
+{
+    (void)arg;
+    wake_all(WORKER_WAKE_AUTH);
 }
 
 void
@@ -395,6 +411,7 @@ worker_join_all(void)
 
     for (k = 0; k < nworkers; k++)
         pthread_join(workers[k].thread, NULL);
+    auth_jwks_set_fetch_end_hook(NULL, NULL);
     for (k = 0; k < nworkers; k++) {
         struct worker *w = &workers[k];
 

@@ -6,7 +6,8 @@
  * immutable cfg snapshot (refcounted) and a few atomic counters.
  *
  * The main thread (daemon.c) talks to workers only through worker_reload_all
- * and worker_drain_all, which post an event into each worker's loop.
+ * and worker_drain_all, which post an event into each worker's loop; the
+ * JWKS fetchers (auth_jwks.c) post one when a fetch ends.
  */
 #ifndef SPARKGATE_WORKER_H
 #define SPARKGATE_WORKER_H
@@ -17,6 +18,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "call.h"
 #include "cfg.h"
 
 #define WORKER_MAGIC 0x574b5231u /* "WKR1" */
@@ -52,12 +54,16 @@ struct worker {
     struct be_conn_list be_conns;
     struct auth_cache *auth_cache;     /* verified tokens; this thread only */
     size_t ncalls;                     /* calls alive on this worker */
+    struct call_list auth_waiting;     /* calls waiting for signing keys (call.c) */
+    size_t nauth_waiting;
+    uint64_t auth_wake_gen;            /* call.c: one re-check per call per wake */
     bool busy_since_trim;              /* calls ran since the last malloc_trim */
     struct event *trim_tick;           /* gives memory back after bursts */
 };
 
 #define WORKER_WAKE_RELOAD 1
 #define WORKER_WAKE_DRAIN 2
+#define WORKER_WAKE_AUTH 4   /* a JWKS fetch ended: re-check calls waiting for keys */
 
 /*
  * Binds every listener of |cfg| once per worker (SO_REUSEPORT; a port of 0

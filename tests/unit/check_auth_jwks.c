@@ -734,6 +734,76 @@ START_TEST(tc_refetch_rate_limit)
 }
 END_TEST
 
+static int fetch_ends; /* main thread only: the fetch-end hook ran */
+
+static void
+on_fetch_end(void *arg)
+{
+    (void)arg;
+    fetch_ends++;
+}
+
+static bool
+fetch_ended(void *arg)
+{
+    (void)arg;
+    return fetch_ends > 0;
+}
+
+/*
+ * Whether a caller may wait for a key: request_refresh says if a fetch will
+ * end (one started, or one in flight), false when the rate limit leaves
+ * none; the fetch-end hook runs when it ends, success or failure.
+ */
+START_TEST(tc_refetch_pending_and_hook)
+{
+    char url[200];
+    struct auth_jwks_source src;
+    struct auth_jwks_fetcher *f;
+    struct auth_jwks_stats st;
+
+    idp_url(&idp1, "127.0.0.1", "/jwks.json", url, sizeof(url));
+    src = source(url, ca_pem);
+    src.min_refetch_s = 1;
+    auth_jwks_set_fetch_end_hook(on_fetch_end, NULL);
+    fetch_ends = 0;
+    f = get(&src);
+    ck_assert(auth_jwks_registry_wait_ready(5000));
+    ck_assert_int_eq(fetch_ends, 1);
+    /* the first fetch just ended without the kid, and the floor forbids another */
+    ck_assert(!auth_jwks_fetcher_request_refresh(f, "k2"));
+
+    write_atomic(idp1.control, "{\"delay_ms\": 600}");
+    usleep(1100 * 1000);
+    fetch_ends = 0;
+    ck_assert(auth_jwks_fetcher_request_refresh(f, "k2"));
+    /* rate-limited, but the fetch asked for is still to end: worth waiting for */
+    ck_assert(auth_jwks_fetcher_request_refresh(f, "k3"));
+    loop_until(NULL, NULL, 300);
+    ck_assert_int_eq(fetch_ends, 0);
+    ck_assert(auth_jwks_fetcher_request_refresh(f, "k3"));
+    ck_assert(loop_until(fetch_ended, NULL, 5000));
+    ck_assert_int_eq(fetch_ends, 1);
+    /* ended: nothing more can come within the floor */
+    ck_assert(!auth_jwks_fetcher_request_refresh(f, "k3"));
+    auth_jwks_fetcher_stats(f, &st);
+    ck_assert_uint_eq(st.fetches, 2);
+    ck_assert_uint_eq(st.refetch_suppressed, 4);
+
+    /* a failed fetch ends too */
+    write_atomic(idp1.control, "{\"status\": 500}");
+    usleep(1100 * 1000);
+    fetch_ends = 0;
+    ck_assert(auth_jwks_fetcher_request_refresh(f, "k4"));
+    ck_assert(loop_until(fetch_ended, NULL, 5000));
+    ck_assert(!auth_jwks_fetcher_request_refresh(f, "k4"));
+    auth_jwks_fetcher_stats(f, &st);
+    ck_assert_uint_eq(st.failures, 1);
+    auth_jwks_set_fetch_end_hook(NULL, NULL);
+    ck_assert_int_eq(unlink(idp1.control), 0);
+}
+END_TEST
+
 START_TEST(tc_same_source)
 {
     char url[200];
@@ -897,6 +967,7 @@ auth_jwks_suite(void)
     tcase_add_test(tc, tc_bad_urls);
     tcase_add_test(tc, tc_redirect_not_followed);
     tcase_add_test(tc, tc_refetch_rate_limit);
+    tcase_add_test(tc, tc_refetch_pending_and_hook);
     tcase_add_test(tc, tc_same_source);
     tcase_add_test(tc, tc_wait_ready_timeout);
     tcase_add_test(tc, tc_slow_response_times_out);

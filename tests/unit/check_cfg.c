@@ -143,6 +143,12 @@ static const struct err_case err_cases[] = {
      NAME ":4:14: limits.max_concurrent_streams: 0 is out of range 1..10000", false},
     {HEAD "  \"timeouts\": {\"idle_ms\": -1}\n}",
      NAME ":4:16: timeouts.idle_ms: -1 is out of range 1..86400000", false},
+    {HEAD "  \"timeouts\": {\"auth_key_wait_ms\": 60001}\n}",
+     NAME ":4:16: timeouts.auth_key_wait_ms: 60001 is out of range 1..60000", false},
+    {HEAD "  \"limits\": {\"unauthenticated_stream_window_size\": 1023}\n}",
+     NAME ":4:14: limits.unauthenticated_stream_window_size: 1023 is out of range "
+          "1024..2147483647",
+     false},
     {HEAD "  \"workers\": 65\n}", NAME ":4:3: workers: 65 is out of range 1..64", false},
     {HEAD "  \"workers\": 0\n}", NAME ":4:3: workers: 0 is out of range 1..64", false},
     {HEAD "  \"limits\": {\"stream_window_size\": -9223372036854775808}\n}",
@@ -331,6 +337,10 @@ START_TEST(tc_defaults)
     ck_assert_uint_eq(c->limits.stream_buffer_size, 1048576);
     ck_assert_uint_eq(c->limits.backend_stream_window_size, 1048576);
     ck_assert_uint_eq(c->limits.backend_connection_window_size, 16777216);
+    ck_assert_uint_eq(c->limits.unauthenticated_stream_window_size, 65535);
+    ck_assert_uint_eq(c->limits.max_auth_waiting_per_connection, 8);
+    ck_assert_uint_eq(c->limits.max_auth_waiting_per_worker, 256);
+    ck_assert_uint_eq(c->timeouts.auth_key_wait_ms, 2000);
     ck_assert_uint_eq(c->timeouts.tls_handshake_ms, 10000);
     ck_assert_uint_eq(c->timeouts.request_header_ms, 10000);
     ck_assert_uint_eq(c->timeouts.idle_ms, 300000);

@@ -75,6 +75,11 @@ class RawH2:
         self.send_error = None
         self.frames_in = 0
         self.next_sid = 1
+        # True while send() is writing a buffer in chunks: a chunk may end
+        # inside a frame, so a SETTINGS ACK written then would land in the
+        # middle of it; ACKs wait for the end of the buffer instead
+        self.sending = False
+        self.acks_owed = 0
         if preface:
             # big windows: responses never wait for our WINDOW_UPDATEs
             self.send(PREFACE + settings_frame([(0x2, 0), (0x4, 1 << 24)]) +
@@ -118,16 +123,29 @@ class RawH2:
         the error is kept in send_error."""
         view = memoryview(data)
         self.sock.settimeout(self.timeout if timeout is None else timeout)
-        for off in range(0, len(view), chunk):
-            try:
-                self.sock.sendall(view[off:off + chunk])
-            except (socket.timeout, OSError) as e:
-                self.send_error = e
-                return False
-            if interleave:
-                self.poll()
-                self.sock.settimeout(self.timeout if timeout is None else timeout)
+        self.sending = True
+        try:
+            for off in range(0, len(view), chunk):
+                try:
+                    self.sock.sendall(view[off:off + chunk])
+                except (socket.timeout, OSError) as e:
+                    self.send_error = e
+                    return False
+                if interleave:
+                    self.poll()
+                    self.sock.settimeout(self.timeout if timeout is None else timeout)
+        finally:
+            self.sending = False
+        self._send_owed_acks()
         return True
+
+    def _send_owed_acks(self):
+        while self.acks_owed and not self.closed:
+            self.acks_owed -= 1
+            try:
+                self.sock.sendall(frame(SETTINGS, ACK, 0))
+            except OSError:
+                return
 
     def _recv(self, timeout):
         if self.closed:
@@ -200,10 +218,9 @@ class RawH2:
 
     def _on_frame(self, ftype, flags, sid, body):
         if ftype == SETTINGS and not flags & ACK:
-            try:
-                self.sock.sendall(frame(SETTINGS, ACK, 0))
-            except OSError:
-                pass
+            self.acks_owed += 1
+            if not self.sending:
+                self._send_owed_acks()
         elif ftype == GOAWAY and len(body) >= 8:
             last, code = struct.unpack(">II", body[:8])
             self.goaway = (last & 0x7fffffff, code, body[8:])

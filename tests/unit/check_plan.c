@@ -470,12 +470,17 @@ START_TEST(tc_depth_limit)
     struct buf *b;
     int rv;
 
-    /* 512 projects: innermost Relation at depth 1024 (top Relation = 0) */
-    b = chain(512, F(15, E()));
+    /* 512 projects: innermost (empty) Relation at depth 1024 (top Relation = 0) */
+    b = chain(512, E());
     rv = plan_walk_relation_or_command(PLAN_OP_RELATION, b->p, b->n, NULL, &facts, NULL, NULL);
     ck_assert_int_eq(rv, 0);
     ck_assert_uint_eq(facts.max_depth, 1024);
-    ck_assert_uint_eq(facts.by_cat[PLAN_CAT_RELATION], 513);
+    ck_assert_uint_eq(facts.by_cat[PLAN_CAT_RELATION], 512);
+    bfree(b);
+    /* every message counts, as in protobuf-java: a leaf member's payload too */
+    b = chain(512, F(15, E()));
+    rv = plan_walk_relation_or_command(PLAN_OP_RELATION, b->p, b->n, NULL, &facts, NULL, NULL);
+    ck_assert_int_eq(rv, SG_ERR_LIMIT);
     bfree(b);
     /* one more message (an empty Project at 1025) is refused */
     b = chain(512, F(3, E()));
@@ -490,13 +495,13 @@ START_TEST(tc_depth_custom_and_path_truncation)
     struct plan_limits lim = {.max_depth = 10, .max_nodes = 0};
     struct plan_facts facts;
     struct col c;
-    struct buf *b = chain(5, F(15, E())); /* depth 10 */
+    struct buf *b = chain(5, E()); /* depth 10 */
     int rv;
 
     rv = plan_walk_relation_or_command(PLAN_OP_RELATION, b->p, b->n, &lim, &facts, NULL, NULL);
     ck_assert_int_eq(rv, 0);
     bfree(b);
-    b = chain(6, F(15, E()));
+    b = chain(5, F(15, E())); /* depth 11: the range message */
     rv = plan_walk_relation_or_command(PLAN_OP_RELATION, b->p, b->n, &lim, &facts, NULL, NULL);
     ck_assert_int_eq(rv, SG_ERR_LIMIT);
     bfree(b);
@@ -552,25 +557,160 @@ END_TEST
 
 /* ---- unknown, extension, compressed, facts ------------------------------------ */
 
+/* Raw bytes (a field with any wire type, hand-encoded). */
+static struct buf *
+Bytes(const uint8_t *p, size_t n)
+{
+    struct buf *b = B();
+
+    put(b, p, n);
+    return b;
+}
+
+/* Length-delimited field |num| holding |n| arbitrary bytes. */
+static struct buf *
+Lstr(uint32_t num, const uint8_t *p, size_t n)
+{
+    struct buf *b = B();
+
+    put_varint(b, (uint64_t)num << 3 | PB_WT_LEN);
+    put_varint(b, n);
+    put(b, p, n);
+    return b;
+}
+
+/* plan_walk with the facts kept, for the error fields */
+static int
+walk_facts(enum sc_method_id m, struct buf *b, struct col *c, struct plan_facts *facts)
+{
+    int rv;
+
+    memset(c, 0, sizeof(*c));
+    rv = plan_walk(m, b->p, b->n, NULL, facts, collect, c);
+    bfree(b);
+    return rv;
+}
+
 START_TEST(tc_unknown_fields)
 {
+    struct plan_facts facts;
     struct col c;
     const struct rec *r;
-    /* Relation{777: varint, 555: bytes, project as a varint (wrong wire type)} */
-    int rv = walk(SC_M_EXECUTE_PLAN, exec_rel(C(3, V(777, 1), S(555, "x"), V(3, 1))), &c);
+    /* Relation{777: varint, 555: bytes}: unknown node kinds */
+    int rv = walk(SC_M_EXECUTE_PLAN, exec_rel(C(2, V(777, 1), S(555, "x"))), &c);
 
     ck_assert_int_eq(rv, 0);
-    ck_assert_uint_eq(c.n, 3);
+    ck_assert_uint_eq(c.n, 2);
     r = &c.r[0];
     ck_assert_int_eq(r->cat, PLAN_CAT_UNKNOWN);
     ck_assert_uint_eq(r->field, 777);
     ck_assert_str_eq(r->path, "plan.root.#777");
     ck_assert_uint_eq(c.r[1].field, 555);
-    ck_assert_int_eq(c.r[2].cat, PLAN_CAT_UNKNOWN);
-    /* unknown fields outside node messages are skipped silently */
+    /* a known member with a wire type its type never has is malformed, not unknown */
+    rv = walk_facts(SC_M_EXECUTE_PLAN, exec_rel(V(3, 1)), &c, &facts);
+    ck_assert_int_eq(rv, SG_ERR_PROTO);
+    ck_assert_int_eq(facts.err, PLAN_ERR_WRONG_TYPE);
+    ck_assert_uint_eq(facts.err_field, 3);
+    ck_assert_uint_eq(facts.err_wt, 0);
+    ck_assert_str_eq(facts.err_name, "project");
+    ck_assert_str_eq(facts.err_path, "plan.root");
+    /* unknown fields elsewhere are reported too, at every level */
     rv = walk(SC_M_EXECUTE_PLAN, C(2, V(4000, 1), F(3, S(77, "x"))), &c);
     ck_assert_int_eq(rv, 0);
-    ck_assert_uint_eq(c.n, 0);
+    ck_assert_uint_eq(c.n, 2);
+    ck_assert_int_eq(c.r[0].cat, PLAN_CAT_UNKNOWN_FIELD);
+    ck_assert_str_eq(c.r[0].path, "#4000");
+    ck_assert_int_eq(c.r[1].cat, PLAN_CAT_UNKNOWN_FIELD);
+    ck_assert_str_eq(c.r[1].path, "plan.#77");
+    /* inside a leaf message that was never parsed before: Read.NamedTable */
+    rv = walk(SC_M_EXECUTE_PLAN, exec_rel(F(2, F(1, C(2, S(1, "t"), S(15, "x"))))), &c);
+    ck_assert_int_eq(rv, 0);
+    r = must(find(&c, PLAN_CAT_UNKNOWN_FIELD, "unknown"));
+    ck_assert_str_eq(r->path, "plan.root.read.named_table.#15");
+    ck_assert_uint_eq(r->field, 15);
+}
+END_TEST
+
+/* Every field of every message is checked against its type. */
+START_TEST(tc_strict_types)
+{
+    struct plan_facts facts;
+    struct col c;
+    struct buf *b;
+    static const uint8_t bad_utf8[][4] = {
+        {0xc0, 0xaf},             /* overlong '/' */
+        {0xe0, 0x80, 0xaf},       /* overlong, 3 bytes */
+        {0xed, 0xa0, 0x80},       /* surrogate U+D800 */
+        {0xf4, 0x90, 0x80, 0x80}, /* U+110000 */
+        {0xf5, 0x80, 0x80, 0x80}, /* no such lead byte */
+        {0xc3},                   /* truncated sequence */
+        {0x80},                   /* lone continuation */
+    };
+    static const size_t bad_len[] = {2, 3, 3, 4, 4, 1, 1};
+    int rv;
+
+    /* wire type 7 inside Read.NamedTable: the field, its wire type and the path */
+    b = C(2, S(1, "t"), Bytes((const uint8_t *)"\x7f\x00", 2));
+    rv = walk_facts(SC_M_EXECUTE_PLAN, exec_rel(F(2, F(1, b))), &c, &facts);
+    ck_assert_int_eq(rv, SG_ERR_PROTO);
+    ck_assert_int_eq(facts.err, PLAN_ERR_WIRE_TYPE);
+    ck_assert_uint_eq(facts.err_field, 15);
+    ck_assert_uint_eq(facts.err_wt, 7);
+    ck_assert_str_eq(facts.err_path, "plan.root.read.named_table");
+    ck_assert_str_eq(facts.err_msg_type, "Read.NamedTable");
+    /* invalid UTF-8 in a string field, each class protobuf-java refuses */
+    for (size_t i = 0; i < sizeof(bad_len) / sizeof(bad_len[0]); i++) {
+        b = F(1, Lstr(1, bad_utf8[i], bad_len[i]));
+        rv = walk_facts(SC_M_EXECUTE_PLAN, exec_rel(F(2, b)), &c, &facts);
+        ck_assert_int_eq(rv, SG_ERR_PROTO);
+        ck_assert_int_eq(facts.err, PLAN_ERR_UTF8);
+        ck_assert_str_eq(facts.err_name, "unparsed_identifier");
+        ck_assert_str_eq(facts.err_path, "plan.root.read.named_table");
+    }
+    /* valid UTF-8 of every length passes, as do NUL bytes */
+    b = F(1, Lstr(1, (const uint8_t *)"a\0\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80z", 12));
+    ck_assert_int_eq(walk(SC_M_EXECUTE_PLAN, exec_rel(F(2, b)), &c), 0);
+    /* a string sent as a varint */
+    rv = walk_facts(SC_M_EXECUTE_PLAN, exec_rel(F(2, F(1, V(1, 5)))), &c, &facts);
+    ck_assert_int_eq(rv, SG_ERR_PROTO);
+    ck_assert_int_eq(facts.err, PLAN_ERR_WRONG_TYPE);
+    /* a scalar (Limit.limit, int32) sent length-delimited: not repeated, so not packed */
+    rv = walk_facts(SC_M_EXECUTE_PLAN, exec_rel(F(8, S(2, "x"))), &c, &facts);
+    ck_assert_int_eq(rv, SG_ERR_PROTO);
+    ck_assert_int_eq(facts.err, PLAN_ERR_WRONG_TYPE);
+    ck_assert_str_eq(facts.err_path, "plan.root.limit");
+    /* StatApproxQuantile.probabilities (repeated double): unpacked and packed are legal */
+    b = Bytes((const uint8_t *)"\x19\0\0\0\0\0\0\xf0\x3f", 9); /* 3: I64 1.0 */
+    ck_assert_int_eq(walk(SC_M_EXECUTE_PLAN, exec_rel(F(105, b)), &c), 0);
+    b = Lstr(3, (const uint8_t *)"\0\0\0\0\0\0\xf0\x3f\0\0\0\0\0\0\xe0\x3f", 16);
+    ck_assert_int_eq(walk(SC_M_EXECUTE_PLAN, exec_rel(F(105, b)), &c), 0);
+    /* ... but not a packed run that is not a whole number of doubles, nor a varint */
+    b = Lstr(3, (const uint8_t *)"\0\0\0\0\0\0\xf0\x3f\0\0\0\0", 12);
+    rv = walk_facts(SC_M_EXECUTE_PLAN, exec_rel(F(105, b)), &c, &facts);
+    ck_assert_int_eq(rv, SG_ERR_PROTO);
+    ck_assert_int_eq(facts.err, PLAN_ERR_PACKED);
+    ck_assert_str_eq(facts.err_path, "plan.root.approx_quantile");
+    rv = walk_facts(SC_M_EXECUTE_PLAN, exec_rel(F(105, V(3, 1))), &c, &facts);
+    ck_assert_int_eq(rv, SG_ERR_PROTO);
+    ck_assert_int_eq(facts.err, PLAN_ERR_WRONG_TYPE);
+    /* Ints.values (repeated int32) in a specialized_array literal: packed varints */
+    b = Lstr(1, (const uint8_t *)"\x01\x96\x01\x7f", 4);
+    /* project.expressions[0].literal.specialized_array.ints */
+    b = F(3, F(3, F(1, F(25, F(2, b)))));
+    ck_assert_int_eq(walk(SC_M_EXECUTE_PLAN, exec_rel(b), &c), 0);
+    b = Lstr(1, (const uint8_t *)"\x01\x96", 2); /* last varint cut */
+    b = F(3, F(3, F(1, F(25, F(2, b)))));
+    rv = walk_facts(SC_M_EXECUTE_PLAN, exec_rel(b), &c, &facts);
+    ck_assert_int_eq(rv, SG_ERR_PROTO);
+    ck_assert_int_eq(facts.err, PLAN_ERR_PACKED);
+    ck_assert_str_eq(facts.err_path,
+                     "plan.root.project.expressions[0].literal.specialized_array.ints");
+    /* the top-level message too */
+    rv = walk_facts(SC_M_EXECUTE_PLAN, V(1, 1), &c, &facts);
+    ck_assert_int_eq(rv, SG_ERR_PROTO);
+    ck_assert_str_eq(facts.err_path, "");
+    ck_assert_str_eq(facts.err_msg_type, "ExecutePlanRequest");
+    ck_assert_str_eq(facts.err_name, "session_id");
 }
 END_TEST
 
@@ -698,6 +838,7 @@ plan_suite(void)
     tcase_add_test(tc, tc_depth_custom_and_path_truncation);
     tcase_add_test(tc, tc_malformed);
     tcase_add_test(tc, tc_unknown_fields);
+    tcase_add_test(tc, tc_strict_types);
     tcase_add_test(tc, tc_extensions);
     tcase_add_test(tc, tc_compressed);
     tcase_add_test(tc, tc_sql_facts_and_indices);

@@ -614,7 +614,8 @@ START_TEST(tc_schema_strict)
     REFUSED(art("ds", &st, C(2, art_batch("pyfiles/a.py", 1), F(3, F(2, S(1, "jars/x.jar")))),
                 &v));
     ck_assert_int_eq(v.status, GRPC_INVALID_ARGUMENT);
-    ck_assert_ptr_nonnull(strstr(v.msg, "unknown field 2 of AddArtifactsRequest.Batch at batch.#2"));
+    ck_assert_ptr_nonnull(
+        strstr(v.msg, "unknown field 2 of AddArtifactsRequest.Batch at batch.#2"));
     ALLOWED(art("admin", &st, C(2, art_batch("pyfiles/a.py", 1), F(3, F(2, S(1, "x")))), &v));
     REFUSED(art("admin", &st, C(2, S(1, "s"), F(3, F(1, V(1, 1)))), &v)); /* name as varint */
     ck_assert_str_eq(v.rule, "proto");

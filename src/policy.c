@@ -1038,15 +1038,15 @@ judge_artifact(const struct policy_profile *p, struct policy_art_state *st,
                       "sparkgate: AddArtifacts artifact without a name");
     /* audit: how many artifacts, of which kinds */
     v->nodes++;
-    if (kind < 0 || !p->has_artifacts)
-        return POLICY_ALLOWED; /* no kinds or sizes to judge (judge_art_name checked names) */
-    if (strstr(v->kinds, art_names[kind]) == NULL &&
+    if (kind >= 0 && strstr(v->kinds, art_names[kind]) == NULL &&
         strlen(v->kinds) + strlen(art_names[kind]) + 2 < sizeof(v->kinds)) {
         if (v->kinds[0] != '\0')
             strcat(v->kinds, ",");
         strcat(v->kinds, art_names[kind]);
         v->nkinds++;
     }
+    if (kind < 0 || !p->has_artifacts)
+        return POLICY_ALLOWED; /* no kinds or sizes to judge (judge_art_name checked names) */
     if ((rv = judge_art_size(p, v, nm, kind, declared > bytes ? declared : bytes)) !=
         POLICY_ALLOWED)
         return rv;

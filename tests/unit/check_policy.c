@@ -636,6 +636,7 @@ START_TEST(tc_schema_strict)
     /* admin's audit still counts named artifacts */
     ALLOWED(art("admin", &st, art_batch("jars/x.jar", 1), &v));
     ck_assert_uint_eq(v.nodes, 1);
+    ck_assert_str_eq(v.kinds, "jars");
     /* policy_check_request judges AddArtifacts the same way */
     rel = art_batch("files/x#..", 1);
     REFUSED(policy_check_request(P("admin"), SC_M_ADD_ARTIFACTS, rel->p, rel->n, NULL, &v));

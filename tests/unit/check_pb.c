@@ -166,14 +166,18 @@ ref_utf8_len(const uint8_t *p, size_t n)
         return 0;
     if (p[0] < 0x80)
         return 1;
-    if ((p[0] & 0xe0) == 0xc0)
-        len = 2, cp = p[0] & 0x1fu;
-    else if ((p[0] & 0xf0) == 0xe0)
-        len = 3, cp = p[0] & 0x0fu;
-    else if ((p[0] & 0xf8) == 0xf0)
-        len = 4, cp = p[0] & 0x07u;
-    else
+    if ((p[0] & 0xe0) == 0xc0) {
+        len = 2;
+        cp = p[0] & 0x1fu;
+    } else if ((p[0] & 0xf0) == 0xe0) {
+        len = 3;
+        cp = p[0] & 0x0fu;
+    } else if ((p[0] & 0xf8) == 0xf0) {
+        len = 4;
+        cp = p[0] & 0x07u;
+    } else {
         return -1;
+    }
     if (n < (size_t)len)
         return -1;
     for (int i = 1; i < len; i++) {

@@ -759,14 +759,18 @@ ref_utf8(const uint8_t *p, size_t n)
             i++;
             continue;
         }
-        if ((p[i] & 0xe0) == 0xc0)
-            len = 2, cp = p[i] & 0x1fu;
-        else if ((p[i] & 0xf0) == 0xe0)
-            len = 3, cp = p[i] & 0x0fu;
-        else if ((p[i] & 0xf8) == 0xf0)
-            len = 4, cp = p[i] & 0x07u;
-        else
+        if ((p[i] & 0xe0) == 0xc0) {
+            len = 2;
+            cp = p[i] & 0x1fu;
+        } else if ((p[i] & 0xf0) == 0xe0) {
+            len = 3;
+            cp = p[i] & 0x0fu;
+        } else if ((p[i] & 0xf8) == 0xf0) {
+            len = 4;
+            cp = p[i] & 0x07u;
+        } else {
             return false;
+        }
         if (n - i < len)
             return false;
         for (size_t k = 1; k < len; k++) {

@@ -14,9 +14,10 @@
  *            limit(filter(read, f(attribute, literal))): 7L - 1 nodes, depth
  *            2 ceil(log2 L) + 8 (10 to 100,000 nodes)
  *   chain    L nested filters (filter.input = the next filter), each with a
- *            condition f(attribute, literal): 4L + 1 nodes, depth 2L + 4, up
- *            to Spark's limit of 1024 (L = 510); L = 511 is two messages too
- *            deep and must be refused (RESOURCE_EXHAUSTED)
+ *            condition f(attribute, literal): 4L + 1 nodes, depth 2L + 5 (the
+ *            innermost condition's Literal message), up to Spark's limit of
+ *            1024 (L = 509); L = 510 is one message too deep and must be
+ *            refused (RESOURCE_EXHAUSTED)
  *   sql      Relation.sql with a SELECT of 100 B to 1 MB (one node; the SQL
  *            classifier reads every byte)
  *   local    Relation.local_relation with a data blob of 1 KiB to 64 MiB
@@ -369,7 +370,7 @@ shape_tree_rel(size_t lo, size_t hi)
     return rel_union(shape_tree_rel(lo, mid), shape_tree_rel(mid, hi));
 }
 
-/* L nested filters over a read: 4L + 1 nodes, depth 2L + 4 */
+/* L nested filters over a read: 4L + 1 nodes, depth 2L + 5 */
 static struct buf
 shape_chain_rel(size_t levels)
 {
@@ -753,7 +754,7 @@ int
 main(int argc, char **argv)
 {
     static const size_t sizes[] = {10, 100, 1000, 10000, 100000};
-    static const size_t chain_levels[] = {2, 25, 250, 510, 511};
+    static const size_t chain_levels[] = {2, 25, 250, 509, 510};
     static const size_t sql_bytes[] = {100, 10000, 1000000};
     static const size_t local_bytes[] = {1024, 1u << 20, 64u << 20};
     struct policy_profile prof;

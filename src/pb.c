@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "sg_err.h"
 #include "pb.h"
 
@@ -127,6 +129,76 @@ pb_find_last_len(const uint8_t *p, size_t len, uint32_t num, const uint8_t **out
     if (rv < 0)
         return rv;
     return found;
+}
+
+/*
+ * Unicode's table of well-formed byte sequences (3.9, table 3-7): the second
+ * byte's range depends on the first, which excludes overlong forms (E0 80..9F,
+ * F0 80..8F), surrogates (ED A0..BF) and code points above U+10FFFF (F4 90..,
+ * F5..FF); C0 and C1 only start overlong forms.  ASCII is checked 8 bytes at a
+ * time: SQL text and identifiers are mostly ASCII.
+ */
+bool
+pb_utf8_valid(const uint8_t *p, size_t len)
+{
+    const uint8_t *end = p + len;
+
+    while (p < end) {
+        uint8_t b = *p, lo = 0x80, hi = 0xbf;
+        size_t n;
+
+        if (b < 0x80) {
+            while (end - p >= 8) {
+                uint64_t w;
+
+                memcpy(&w, p, 8);
+                if (w & 0x8080808080808080ull)
+                    break;
+                p += 8;
+            }
+            if (p < end && *p < 0x80)
+                p++;
+            continue;
+        }
+        if (b >= 0xc2 && b <= 0xdf) {
+            n = 1;
+        } else if (b >= 0xe0 && b <= 0xef) {
+            n = 2;
+            if (b == 0xe0)
+                lo = 0xa0;
+            else if (b == 0xed)
+                hi = 0x9f;
+        } else if (b >= 0xf0 && b <= 0xf4) {
+            n = 3;
+            if (b == 0xf0)
+                lo = 0x90;
+            else if (b == 0xf4)
+                hi = 0x8f;
+        } else {
+            return false;
+        }
+        if ((size_t)(end - p) < n + 1)
+            return false;
+        if (p[1] < lo || p[1] > hi)
+            return false;
+        for (size_t i = 2; i <= n; i++)
+            if (p[i] < 0x80 || p[i] > 0xbf)
+                return false;
+        p += n + 1;
+    }
+    return true;
+}
+
+bool
+pb_packed_varints_valid(const uint8_t *p, size_t len)
+{
+    const uint8_t *end = p + len;
+    uint64_t v;
+
+    while (p < end)
+        if (pb_read_varint(&p, end, &v) != 0)
+            return false;
+    return true;
 }
 
 size_t

@@ -87,6 +87,16 @@ int pb_validate(const uint8_t *p, size_t len);
 int pb_find_last_len(const uint8_t *p, size_t len, uint32_t num, const uint8_t **out,
                      size_t *outlen);
 
+/*
+ * Is [p, p+len) well-formed UTF-8 as protobuf-java requires of a string
+ * field: no overlong forms, no surrogates (U+D800..DFFF), nothing above
+ * U+10FFFF, no truncated sequence.  NUL bytes are valid UTF-8.
+ */
+bool pb_utf8_valid(const uint8_t *p, size_t len);
+
+/* Does [p, p+len) parse as a run of varints (a packed repeated varint field)? */
+bool pb_packed_varints_valid(const uint8_t *p, size_t len);
+
 /* Appends a varint to |out| (room for 10 bytes needed); returns bytes written. */
 size_t pb_put_varint(uint8_t *out, uint64_t v);
 

@@ -1,13 +1,17 @@
 /*
  * plan.c: Spark Connect plan walker (see plan.h).
  *
- * The tables in plan_schema.c say, per message, which fields lead somewhere
- * interesting; everything else is skipped as opaque bytes.  The walk keeps
- * one frame per open message on an explicit stack, so hostile nesting costs
- * a bounded array, never C stack.
+ * The tables in plan_schema.c give every field of every message a request
+ * can hold, with its type: the walk parses each message completely, checks
+ * every field's wire type (and strings' UTF-8) against its type, descends
+ * into every message field and reports every field the tables do not know.
+ * Only bytes fields the tables mark opaque are skipped.  The walk keeps one
+ * frame per open message on an explicit stack, so hostile nesting costs a
+ * bounded array, never C stack.
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "plan.h"
@@ -54,8 +58,26 @@ static const uint16_t plan_method_root[SC_M_COUNT] = {
 
 static const char *const plan_cat_names[PLAN_CAT_COUNT] = {
     "relation", "command", "expression", "catalog",
-    "user_code", "extension", "unknown", "compressed",
+    "user_code", "extension", "unknown", "compressed", "unknown_field",
 };
+
+static const char *const plan_err_names[] = {
+    [PLAN_ERR_NONE] = "no error",
+    [PLAN_ERR_TAG] = "unreadable tag or field number out of range",
+    [PLAN_ERR_WIRE_TYPE] = "group or undefined wire type",
+    [PLAN_ERR_TRUNCATED] = "value or length beyond the end of its message",
+    [PLAN_ERR_WRONG_TYPE] = "wire type does not match the field's type",
+    [PLAN_ERR_PACKED] = "packed repeated field does not parse",
+    [PLAN_ERR_UTF8] = "string field is not valid UTF-8",
+};
+
+const char *
+plan_err_name(enum plan_err e)
+{
+    if ((unsigned)e >= sizeof(plan_err_names) / sizeof(plan_err_names[0]))
+        return "?";
+    return plan_err_names[e];
+}
 
 const char *
 plan_cat_name(enum plan_cat cat)
@@ -172,65 +194,63 @@ plan_path_restore(struct plan_walker *w, size_t len, bool trunc)
 
 /*
  * Reads the facts (SQL text, class name, eval_type) of a node whose payload
- * is message |msg|: one flat pass over its top-level fields.
+ * is message |msg|: one flat pass over its top-level fields.  These readers
+ * stop quietly at malformed input: the walk enters the same bytes next and
+ * refuses them with the field and path.
  */
-static int
+static void
 plan_read_facts(uint16_t msg, const uint8_t *p, size_t len, struct plan_node *n)
 {
     struct pb_cur c;
     struct pb_field f;
-    int rv;
 
     if (!(plan_schema_msgs[msg].flags & PLAN_SCHEMA_M_FACTS))
-        return 0;
+        return;
     pb_cur_init(&c, p, len);
-    while ((rv = pb_next(&c, &f)) == 1) {
+    while (pb_next(&c, &f) == 1) {
         const struct plan_schema_field *sf = plan_lookup(msg, f.num);
 
-        if (sf == NULL)
+        /* a wrong wire type here is refused when the walk enters the message */
+        if (sf == NULL || sf->flags == 0)
             continue;
-        if (sf->kind == PLAN_SCHEMA_F_TEXT && f.wt == PB_WT_LEN) {
+        if ((sf->flags & PLAN_SCHEMA_FF_TEXT) && f.wt == PB_WT_LEN) {
             n->text = f.data;
             n->text_len = f.len;
-        } else if (sf->kind == PLAN_SCHEMA_F_TEXT2 && f.wt == PB_WT_LEN) {
+        } else if ((sf->flags & PLAN_SCHEMA_FF_TEXT2) && f.wt == PB_WT_LEN) {
             n->text2 = f.data;
             n->text2_len = f.len;
-        } else if (sf->kind == PLAN_SCHEMA_F_EVAL && f.wt == PB_WT_VARINT) {
+        } else if ((sf->flags & PLAN_SCHEMA_FF_EVAL) && f.wt == PB_WT_VARINT) {
             n->has_eval_type = true;
             n->eval_type = (int32_t)(uint32_t)f.v; /* int32 on the wire: low 32 bits */
         }
     }
-    return rv < 0 ? rv : 0;
 }
 
 /* google.protobuf.Any: type_url = 1 (string), value = 2. */
-static int
+static void
 plan_read_any(const uint8_t *p, size_t len, struct plan_node *n)
 {
     struct pb_cur c;
     struct pb_field f;
-    int rv;
 
     pb_cur_init(&c, p, len);
-    while ((rv = pb_next(&c, &f)) == 1) {
+    while (pb_next(&c, &f) == 1) {
         if (f.num == 1 && f.wt == PB_WT_LEN) {
             n->text = f.data;
             n->text_len = f.len;
         }
     }
-    return rv < 0 ? rv : 0;
 }
 
 /* Plan.CompressedOperation: data = 1 bytes, op_type = 2 enum, compression_codec = 3 enum. */
-static int
+static void
 plan_read_compressed(const uint8_t *p, size_t len, struct plan_node *n)
 {
     struct pb_cur c;
     struct pb_field f;
-    int rv;
 
     pb_cur_init(&c, p, len);
-    while ((rv = pb_next(&c, &f)) == 1) {
+    while (pb_next(&c, &f) == 1) {
         if (f.num == 1 && f.wt == PB_WT_LEN) {
             n->text = f.data;
             n->text_len = f.len;
@@ -240,7 +260,6 @@ plan_read_compressed(const uint8_t *p, size_t len, struct plan_node *n)
             n->codec = (int64_t)f.v;
         }
     }
-    return rv < 0 ? rv : 0;
 }
 
 static int
@@ -303,11 +322,72 @@ plan_cat_of(uint8_t schema_cat)
     }
 }
 
+/* Records why the walk stops: the field, its wire type and the message holding it. */
+static int
+plan_fail(struct plan_walker *w, enum plan_err e, uint32_t num, unsigned wt,
+          const struct plan_schema_field *sf)
+{
+    struct plan_facts *fa = w->facts;
+
+    fa->err = e;
+    fa->err_field = num;
+    fa->err_wt = wt;
+    fa->err_name = sf != NULL ? sf->name : NULL;
+    fa->err_msg_type = plan_schema_msgs[w->stack[w->top].msg].name;
+    memcpy(fa->err_path, w->path, w->path_len + 1);
+    return SG_ERR_PROTO;
+}
+
 /*
- * Handles one field of the current frame: reports it if it is a node and
- * pushes a frame when it leads to more.  The path segment for the field is
- * appended here and removed again unless a frame was pushed (the frame
- * restores it when popped).
+ * A scalar, string or bytes field: its wire type must be its type's (a
+ * repeated scalar may also be packed: wire type 2 with a run of values).
+ * protobuf-java would parse a mismatched wire type as an unknown field; a
+ * request that does so is refused instead, never judged by a guess.
+ */
+static int
+plan_check_leaf(struct plan_walker *w, const struct plan_schema_field *sf,
+                const struct pb_field *f)
+{
+    enum pb_wire want;
+    size_t unit = 0;
+
+    switch (sf->kind) {
+    case PLAN_SCHEMA_F_STRING:
+        if (f->wt != PB_WT_LEN)
+            goto wrong;
+        if (!pb_utf8_valid(f->data, f->len))
+            return plan_fail(w, PLAN_ERR_UTF8, f->num, f->wt, sf);
+        return 0;
+    case PLAN_SCHEMA_F_OPAQUE:
+        return f->wt == PB_WT_LEN ? 0 : plan_fail(w, PLAN_ERR_WRONG_TYPE, f->num, f->wt, sf);
+    case PLAN_SCHEMA_F_VARINT:
+        want = PB_WT_VARINT;
+        break;
+    case PLAN_SCHEMA_F_I64:
+        want = PB_WT_I64;
+        unit = 8;
+        break;
+    default: /* PLAN_SCHEMA_F_I32 */
+        want = PB_WT_I32;
+        unit = 4;
+        break;
+    }
+    if (f->wt == want)
+        return 0;
+    if (f->wt != PB_WT_LEN || !(sf->flags & PLAN_SCHEMA_FF_REPEATED))
+        goto wrong;
+    if (unit != 0 ? f->len % unit != 0 : !pb_packed_varints_valid(f->data, f->len))
+        return plan_fail(w, PLAN_ERR_PACKED, f->num, f->wt, sf);
+    return 0;
+wrong:
+    return plan_fail(w, PLAN_ERR_WRONG_TYPE, f->num, f->wt, sf);
+}
+
+/*
+ * Handles one field of the current frame: checks it against the schema,
+ * reports it if it is a node and pushes a frame for a message.  The path
+ * segment for the field is appended here and removed again unless a frame
+ * was pushed (the frame restores it when popped).
  */
 static int
 plan_field(struct plan_walker *w, const struct pb_field *f)
@@ -322,20 +402,21 @@ plan_field(struct plan_walker *w, const struct pb_field *f)
     struct plan_node n;
     int rv = 0;
 
-    if (sf == NULL) {
-        if (m->flags & PLAN_SCHEMA_M_REPORT_UNKNOWN)
-            goto unknown;
-        return 0;
+    if (sf == NULL)
+        goto unknown;
+    if (sf->kind >= PLAN_SCHEMA_F_STRING) {
+        if ((rv = plan_check_leaf(w, sf, f)) < 0)
+            return rv;
+        if (m->cat == PLAN_SCHEMA_C_NONE || sf->oneof == NULL)
+            return 0;
+        /* a scalar node member (none in branch-4.3, but the tables may grow one) */
+        plan_path_field(w, sf->name, false, 0);
+        plan_node_init(&n, plan_cat_of(m->cat), sf, NULL, f, depth);
+        rv = plan_report(w, &n);
+        goto out;
     }
-    if (sf->kind == PLAN_SCHEMA_F_TEXT || sf->kind == PLAN_SCHEMA_F_TEXT2 ||
-        sf->kind == PLAN_SCHEMA_F_EVAL)
-        return 0; /* read by plan_read_facts when the node is reported */
-    if (f->wt != PB_WT_LEN) {
-        /* protobuf-java parses a mismatched wire type as an unknown field */
-        if (m->flags & PLAN_SCHEMA_M_REPORT_UNKNOWN)
-            goto unknown;
-        return 0;
-    }
+    if (f->wt != PB_WT_LEN)
+        return plan_fail(w, PLAN_ERR_WRONG_TYPE, f->num, f->wt, sf);
 
     if (sf->rep_slot != PLAN_SCHEMA_NO_SLOT) {
         plan_path_field(w, sf->name, true, fr->rep[sf->rep_slot]);
@@ -349,39 +430,33 @@ plan_field(struct plan_walker *w, const struct pb_field *f)
     switch (sf->kind) {
     case PLAN_SCHEMA_F_ANY:
         plan_node_init(&n, PLAN_CAT_EXTENSION, sf, "google.protobuf.Any", f, depth);
-        if ((rv = plan_read_any(f->data, f->len, &n)) < 0)
+        plan_read_any(f->data, f->len, &n);
+        if ((rv = plan_report(w, &n)) < 0)
             goto out;
-        rv = plan_report(w, &n);
-        goto out;
+        goto push; /* type_url is a string like any other */
     case PLAN_SCHEMA_F_COMPRESSED:
         plan_node_init(&n, PLAN_CAT_COMPRESSED, sf, "Plan.CompressedOperation", f, depth);
-        if ((rv = plan_read_compressed(f->data, f->len, &n)) < 0)
+        plan_read_compressed(f->data, f->len, &n);
+        if ((rv = plan_report(w, &n)) < 0)
             goto out;
-        rv = plan_report(w, &n);
-        goto out;
+        goto push;
     default:
         break;
     }
 
     if (m->cat != PLAN_SCHEMA_C_NONE && sf->oneof != NULL) {
-        plan_node_init(&n, plan_cat_of(m->cat), sf,
-                       target != PLAN_SCHEMA_NONE ? plan_schema_msgs[target].name : NULL, f,
-                       depth);
-        if (target != PLAN_SCHEMA_NONE &&
-            (rv = plan_read_facts(target, f->data, f->len, &n)) < 0)
-            goto out;
+        plan_node_init(&n, plan_cat_of(m->cat), sf, plan_schema_msgs[target].name, f, depth);
+        plan_read_facts(target, f->data, f->len, &n);
         if ((rv = plan_report(w, &n)) < 0)
             goto out;
     }
-    if (target == PLAN_SCHEMA_NONE)
-        goto out;
     if (plan_schema_msgs[target].flags & PLAN_SCHEMA_M_USER_CODE) {
         plan_node_init(&n, PLAN_CAT_USER_CODE, sf, plan_schema_msgs[target].name, f, depth);
-        if ((rv = plan_read_facts(target, f->data, f->len, &n)) < 0)
-            goto out;
+        plan_read_facts(target, f->data, f->len, &n);
         if ((rv = plan_report(w, &n)) < 0)
             goto out;
     }
+push:
     if (depth > w->max_depth) {
         rv = SG_ERR_LIMIT;
         goto out;
@@ -397,14 +472,39 @@ plan_field(struct plan_walker *w, const struct pb_field *f)
     return 0; /* keep the path segment: the new frame restores it */
 
 unknown:
+    /* not skipped unseen: policy decides (a profile's "unknown") */
     if (w->path_len != 0)
         plan_path_put(w, ".", 1);
     plan_path_uint(w, "#", f->num, "");
-    plan_node_init(&n, PLAN_CAT_UNKNOWN, NULL, m->name, f, depth);
+    plan_node_init(&n, (m->flags & PLAN_SCHEMA_M_REPORT_UNKNOWN) ? PLAN_CAT_UNKNOWN
+                                                                 : PLAN_CAT_UNKNOWN_FIELD,
+                   NULL, m->name, f, depth);
     rv = plan_report(w, &n);
 out:
     plan_path_restore(w, saved_len, saved_trunc);
     return rv;
+}
+
+/*
+ * pb_next failed at the cursor (which it leaves on the bad field): decode
+ * as much of the tag as there is, for the message.
+ */
+static int
+plan_bad_field(struct plan_walker *w)
+{
+    const struct pb_cur *c = &w->stack[w->top].cur;
+    const uint8_t *p = c->p;
+    uint64_t tag;
+    uint32_t num;
+    unsigned wt;
+
+    if (pb_read_varint(&p, c->end, &tag) != 0 || (tag >> 3) == 0 || (tag >> 3) > PB_MAX_FIELD)
+        return plan_fail(w, PLAN_ERR_TAG, 0, 0, NULL);
+    num = (uint32_t)(tag >> 3);
+    wt = (unsigned)(tag & 7);
+    if (wt == PB_WT_SGROUP || wt == PB_WT_EGROUP || wt > PB_WT_I32)
+        return plan_fail(w, PLAN_ERR_WIRE_TYPE, num, wt, plan_lookup(w->stack[w->top].msg, num));
+    return plan_fail(w, PLAN_ERR_TRUNCATED, num, wt, plan_lookup(w->stack[w->top].msg, num));
 }
 
 static int
@@ -416,7 +516,7 @@ plan_run(struct plan_walker *w)
     for (;;) {
         rv = pb_next(&w->stack[w->top].cur, &f);
         if (rv < 0)
-            return rv;
+            return plan_bad_field(w);
         if (rv == 0) {
             if (w->top == 0)
                 return 0;
@@ -437,7 +537,9 @@ plan_walker_init(struct plan_walker *w, const struct plan_limits *limits,
     w->max_depth = PLAN_DEPTH_DEFAULT;
     if (limits != NULL && limits->max_depth != 0)
         w->max_depth = limits->max_depth < PLAN_DEPTH_MAX ? limits->max_depth : PLAN_DEPTH_MAX;
-    memset(facts, 0, sizeof(*facts));
+    /* all but err_path, which is written only with err */
+    memset(facts, 0, offsetof(struct plan_facts, err_path));
+    facts->err_path[0] = '\0';
     w->facts = facts;
     w->visit = visit;
     w->arg = arg;

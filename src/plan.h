@@ -7,8 +7,9 @@
  * Catalog, every user-code carrier (PythonUDF, ScalarScalaUDF, JavaUDF,
  * PythonUDTF, PythonDataSource, StreamingForeachFunction, listener payloads,
  * ExecuteExternalCommand, MlOperator, Fetch.Method, pipeline SQL), every
- * google.protobuf.Any (extension), unknown field numbers inside node
- * messages (a newer Spark) and Plan.compressed_operation.
+ * google.protobuf.Any (extension), unknown field numbers (inside node
+ * messages: a newer Spark's node kind; elsewhere: an unknown field) and
+ * Plan.compressed_operation.
  *
  * Safety properties:
  *  - every occurrence of every field is visited: protobuf-java merges
@@ -17,9 +18,14 @@
  *  - no C recursion: an explicit stack of at most PLAN_DEPTH_MAX + 1 frames
  *    (about 60 KiB) lives in plan_walk's own C frame, whatever the input;
  *  - linear time: each byte is scanned a bounded number of times;
- *  - wire types 3/4/6/7, bad tags and truncation inside walked messages
- *    give SG_ERR_PROTO; unknown fields elsewhere are skipped.  Leaf
- *    payloads (Read, Literal, DataType, ...) are not parsed.
+ *  - every message below the request is parsed completely against the
+ *    schema tables (plan_schema.h): wire types 3/4/6/7, bad tags,
+ *    truncation, a known field with another wire type than its type's
+ *    (repeated scalars may be packed), malformed packed data and invalid
+ *    UTF-8 in a string field give SG_ERR_PROTO with plan_facts.err set;
+ *    unknown field numbers are reported as nodes, never skipped unseen.
+ *    Only bytes fields marked opaque by design (Arrow data, Any values,
+ *    artifact content, pickled functions) are skipped unread.
  */
 #ifndef SPARKGATE_PLAN_H
 #define SPARKGATE_PLAN_H
@@ -46,8 +52,9 @@ enum plan_cat {
     PLAN_CAT_CATALOG,
     PLAN_CAT_USER_CODE,
     PLAN_CAT_EXTENSION,
-    PLAN_CAT_UNKNOWN,
+    PLAN_CAT_UNKNOWN,       /* unknown member of a node oneof (a newer Spark's kind) */
     PLAN_CAT_COMPRESSED,
+    PLAN_CAT_UNKNOWN_FIELD, /* unknown field number in any other message */
     PLAN_CAT_COUNT
 };
 
@@ -94,11 +101,29 @@ struct plan_node {
     int64_t codec;       /* compressed: compression_codec (1 = ZSTD) */
 };
 
+/* Why a walk returned SG_ERR_PROTO (plan_facts.err). */
+enum plan_err {
+    PLAN_ERR_NONE,
+    PLAN_ERR_TAG,        /* unreadable tag or field number 0 / above 2^29-1 */
+    PLAN_ERR_WIRE_TYPE,  /* group (3/4) or undefined (6/7) wire type */
+    PLAN_ERR_TRUNCATED,  /* value or length beyond the end of the message */
+    PLAN_ERR_WRONG_TYPE, /* known field with a wire type its type never has */
+    PLAN_ERR_PACKED,     /* packed repeated scalar that does not parse */
+    PLAN_ERR_UTF8,       /* string field that is not valid UTF-8 */
+};
+
 /* Summary of one walk (zeroed by the walker first). */
 struct plan_facts {
     size_t nodes;
     size_t by_cat[PLAN_CAT_COUNT];
     unsigned max_depth; /* deepest message entered */
+    /* SG_ERR_PROTO: what and where (err_path is the message holding the field) */
+    enum plan_err err;
+    uint32_t err_field;        /* 0 when the tag itself is unreadable */
+    unsigned err_wt;
+    const char *err_name;      /* the field's schema name, NULL when unknown */
+    const char *err_msg_type;  /* the holding message's type */
+    char err_path[PLAN_PATH_MAX];
 };
 
 /*
@@ -129,5 +154,8 @@ int plan_walk_relation_or_command(enum plan_op op, const uint8_t *msg, size_t le
 
 /* "relation", "command", ... */
 const char *plan_cat_name(enum plan_cat cat);
+
+/* "undefined or group wire type", ... for messages */
+const char *plan_err_name(enum plan_err e);
 
 #endif

@@ -4,701 +4,1778 @@
 #include "plan_schema.h"
 
 const struct plan_schema_msg plan_schema_msgs[PLAN_SCHEMA_NMSGS] = {
-    {"AddArtifactsRequest", PLAN_SCHEMA_C_NONE, 0, 0, 1}, /* 0 */
-    {"Aggregate", PLAN_SCHEMA_C_NONE, 0, 1, 5}, /* 1 */
-    {"Aggregate.GroupingSets", PLAN_SCHEMA_C_NONE, 0, 6, 1}, /* 2 */
-    {"Aggregate.Pivot", PLAN_SCHEMA_C_NONE, 0, 7, 1}, /* 3 */
-    {"AnalyzePlanRequest", PLAN_SCHEMA_C_NONE, 0, 8, 12}, /* 4 */
-    {"AnalyzePlanRequest.Explain", PLAN_SCHEMA_C_NONE, 0, 20, 1}, /* 5 */
-    {"AnalyzePlanRequest.GetStorageLevel", PLAN_SCHEMA_C_NONE, 0, 21, 1}, /* 6 */
-    {"AnalyzePlanRequest.InputFiles", PLAN_SCHEMA_C_NONE, 0, 22, 1}, /* 7 */
-    {"AnalyzePlanRequest.IsLocal", PLAN_SCHEMA_C_NONE, 0, 23, 1}, /* 8 */
-    {"AnalyzePlanRequest.IsStreaming", PLAN_SCHEMA_C_NONE, 0, 24, 1}, /* 9 */
-    {"AnalyzePlanRequest.Persist", PLAN_SCHEMA_C_NONE, 0, 25, 1}, /* 10 */
-    {"AnalyzePlanRequest.SameSemantics", PLAN_SCHEMA_C_NONE, 0, 26, 2}, /* 11 */
-    {"AnalyzePlanRequest.Schema", PLAN_SCHEMA_C_NONE, 0, 28, 1}, /* 12 */
-    {"AnalyzePlanRequest.SemanticHash", PLAN_SCHEMA_C_NONE, 0, 29, 1}, /* 13 */
-    {"AnalyzePlanRequest.TreeString", PLAN_SCHEMA_C_NONE, 0, 30, 1}, /* 14 */
-    {"AnalyzePlanRequest.Unpersist", PLAN_SCHEMA_C_NONE, 0, 31, 1}, /* 15 */
-    {"ApplyInPandasWithState", PLAN_SCHEMA_C_NONE, 0, 32, 3}, /* 16 */
-    {"ArtifactStatusesRequest", PLAN_SCHEMA_C_NONE, 0, 35, 1}, /* 17 */
-    {"AsOfJoin", PLAN_SCHEMA_C_NONE, 0, 36, 6}, /* 18 */
-    {"CallFunction", PLAN_SCHEMA_C_NONE, 0, 42, 1}, /* 19 */
-    {"Catalog", PLAN_SCHEMA_C_CATALOG, PLAN_SCHEMA_M_REPORT_UNKNOWN, 43, 36}, /* 20 */
-    {"CheckpointCommand", PLAN_SCHEMA_C_NONE, 0, 79, 1}, /* 21 */
-    {"CloneSessionRequest", PLAN_SCHEMA_C_NONE, 0, 80, 1}, /* 22 */
-    {"CoGroupMap", PLAN_SCHEMA_C_NONE, 0, 81, 7}, /* 23 */
-    {"CollectMetrics", PLAN_SCHEMA_C_NONE, 0, 88, 2}, /* 24 */
-    {"Command", PLAN_SCHEMA_C_COMMAND, PLAN_SCHEMA_M_REPORT_UNKNOWN, 90, 20}, /* 25 */
-    {"CommonInlineUserDefinedDataSource", PLAN_SCHEMA_C_NONE, 0, 110, 1}, /* 26 */
-    {"CommonInlineUserDefinedFunction", PLAN_SCHEMA_C_NONE, 0, 111, 4}, /* 27 */
-    {"CommonInlineUserDefinedTableFunction", PLAN_SCHEMA_C_NONE, 0, 115, 2}, /* 28 */
-    {"ConfigRequest", PLAN_SCHEMA_C_NONE, 0, 117, 1}, /* 29 */
-    {"CreateDataFrameViewCommand", PLAN_SCHEMA_C_NONE, 0, 118, 1}, /* 30 */
-    {"Deduplicate", PLAN_SCHEMA_C_NONE, 0, 119, 1}, /* 31 */
-    {"Drop", PLAN_SCHEMA_C_NONE, 0, 120, 2}, /* 32 */
-    {"ExecuteExternalCommand", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE | PLAN_SCHEMA_M_FACTS, 122, 2}, /* 33 */
-    {"ExecutePlanRequest", PLAN_SCHEMA_C_NONE, 0, 124, 3}, /* 34 */
-    {"ExecutePlanRequest.RequestOption", PLAN_SCHEMA_C_NONE, 0, 127, 1}, /* 35 */
-    {"Expression", PLAN_SCHEMA_C_EXPRESSION, PLAN_SCHEMA_M_REPORT_UNKNOWN, 128, 23}, /* 36 */
-    {"Expression.Alias", PLAN_SCHEMA_C_NONE, 0, 151, 1}, /* 37 */
-    {"Expression.Cast", PLAN_SCHEMA_C_NONE, 0, 152, 1}, /* 38 */
-    {"Expression.DirectShufflePartitionID", PLAN_SCHEMA_C_NONE, 0, 153, 1}, /* 39 */
-    {"Expression.ExpressionString", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_FACTS, 154, 1}, /* 40 */
-    {"Expression.LambdaFunction", PLAN_SCHEMA_C_NONE, 0, 155, 1}, /* 41 */
-    {"Expression.SortOrder", PLAN_SCHEMA_C_NONE, 0, 156, 1}, /* 42 */
-    {"Expression.UnresolvedExtractValue", PLAN_SCHEMA_C_NONE, 0, 157, 2}, /* 43 */
-    {"Expression.UnresolvedFunction", PLAN_SCHEMA_C_NONE, 0, 159, 1}, /* 44 */
-    {"Expression.UpdateFields", PLAN_SCHEMA_C_NONE, 0, 160, 2}, /* 45 */
-    {"Expression.Window", PLAN_SCHEMA_C_NONE, 0, 162, 4}, /* 46 */
-    {"Expression.Window.WindowFrame", PLAN_SCHEMA_C_NONE, 0, 166, 2}, /* 47 */
-    {"Expression.Window.WindowFrame.FrameBoundary", PLAN_SCHEMA_C_NONE, 0, 168, 1}, /* 48 */
-    {"Fetch", PLAN_SCHEMA_C_NONE, 0, 169, 1}, /* 49 */
-    {"Fetch.Method", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE | PLAN_SCHEMA_M_FACTS, 170, 2}, /* 50 */
-    {"Fetch.Method.Args", PLAN_SCHEMA_C_NONE, 0, 172, 1}, /* 51 */
-    {"FetchErrorDetailsRequest", PLAN_SCHEMA_C_NONE, 0, 173, 1}, /* 52 */
-    {"Filter", PLAN_SCHEMA_C_NONE, 0, 174, 2}, /* 53 */
-    {"GetStatusRequest", PLAN_SCHEMA_C_NONE, 0, 176, 3}, /* 54 */
-    {"GetStatusRequest.OperationStatusRequest", PLAN_SCHEMA_C_NONE, 0, 179, 1}, /* 55 */
-    {"GroupMap", PLAN_SCHEMA_C_NONE, 0, 180, 6}, /* 56 */
-    {"Hint", PLAN_SCHEMA_C_NONE, 0, 186, 2}, /* 57 */
-    {"HtmlString", PLAN_SCHEMA_C_NONE, 0, 188, 1}, /* 58 */
-    {"InterruptRequest", PLAN_SCHEMA_C_NONE, 0, 189, 1}, /* 59 */
-    {"JavaUDF", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE | PLAN_SCHEMA_M_FACTS, 190, 1}, /* 60 */
-    {"Join", PLAN_SCHEMA_C_NONE, 0, 191, 3}, /* 61 */
-    {"LateralJoin", PLAN_SCHEMA_C_NONE, 0, 194, 3}, /* 62 */
-    {"Limit", PLAN_SCHEMA_C_NONE, 0, 197, 1}, /* 63 */
-    {"MapPartitions", PLAN_SCHEMA_C_NONE, 0, 198, 2}, /* 64 */
-    {"MergeAction", PLAN_SCHEMA_C_NONE, 0, 200, 2}, /* 65 */
-    {"MergeAction.Assignment", PLAN_SCHEMA_C_NONE, 0, 202, 2}, /* 66 */
-    {"MergeIntoTableCommand", PLAN_SCHEMA_C_NONE, 0, 204, 5}, /* 67 */
-    {"MlCommand", PLAN_SCHEMA_C_NONE, 0, 209, 6}, /* 68 */
-    {"MlCommand.CreateSummary", PLAN_SCHEMA_C_NONE, 0, 215, 1}, /* 69 */
-    {"MlCommand.Evaluate", PLAN_SCHEMA_C_NONE, 0, 216, 2}, /* 70 */
-    {"MlCommand.Fit", PLAN_SCHEMA_C_NONE, 0, 218, 2}, /* 71 */
-    {"MlCommand.Read", PLAN_SCHEMA_C_NONE, 0, 220, 1}, /* 72 */
-    {"MlCommand.Write", PLAN_SCHEMA_C_NONE, 0, 221, 1}, /* 73 */
-    {"MlOperator", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE | PLAN_SCHEMA_M_FACTS, 222, 1}, /* 74 */
-    {"MlRelation", PLAN_SCHEMA_C_NONE, 0, 223, 3}, /* 75 */
-    {"MlRelation.Transform", PLAN_SCHEMA_C_NONE, 0, 226, 2}, /* 76 */
-    {"NADrop", PLAN_SCHEMA_C_NONE, 0, 228, 1}, /* 77 */
-    {"NAFill", PLAN_SCHEMA_C_NONE, 0, 229, 1}, /* 78 */
-    {"NAReplace", PLAN_SCHEMA_C_NONE, 0, 230, 1}, /* 79 */
-    {"NamedArgumentExpression", PLAN_SCHEMA_C_NONE, 0, 231, 1}, /* 80 */
-    {"NearestByJoin", PLAN_SCHEMA_C_NONE, 0, 232, 3}, /* 81 */
-    {"Offset", PLAN_SCHEMA_C_NONE, 0, 235, 1}, /* 82 */
-    {"Parse", PLAN_SCHEMA_C_NONE, 0, 236, 1}, /* 83 */
-    {"PipelineCommand", PLAN_SCHEMA_C_NONE, 0, 237, 6}, /* 84 */
-    {"PipelineCommand.DefineFlow", PLAN_SCHEMA_C_NONE, 0, 243, 4}, /* 85 */
-    {"PipelineCommand.DefineFlow.AutoCdcFlowDetails", PLAN_SCHEMA_C_NONE, 0, 247, 10}, /* 86 */
-    {"PipelineCommand.DefineFlow.WriteRelationFlowDetails", PLAN_SCHEMA_C_NONE, 0, 257, 1}, /* 87 */
-    {"PipelineCommand.DefineFlowQueryFunctionResult", PLAN_SCHEMA_C_NONE, 0, 258, 1}, /* 88 */
-    {"PipelineCommand.DefineOutput", PLAN_SCHEMA_C_NONE, 0, 259, 2}, /* 89 */
-    {"PipelineCommand.DefineSqlGraphElements", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE | PLAN_SCHEMA_M_FACTS, 261, 2}, /* 90 */
-    {"PipelineCommand.ExecuteOutputFlows", PLAN_SCHEMA_C_NONE, 0, 263, 3}, /* 91 */
-    {"Plan", PLAN_SCHEMA_C_NONE, 0, 266, 3}, /* 92 */
-    {"Project", PLAN_SCHEMA_C_NONE, 0, 269, 2}, /* 93 */
-    {"PythonDataSource", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE, 271, 0}, /* 94 */
-    {"PythonUDF", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE | PLAN_SCHEMA_M_FACTS, 271, 1}, /* 95 */
-    {"PythonUDTF", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE | PLAN_SCHEMA_M_FACTS, 272, 1}, /* 96 */
-    {"ReattachExecuteRequest", PLAN_SCHEMA_C_NONE, 0, 273, 1}, /* 97 */
-    {"Relation", PLAN_SCHEMA_C_RELATION, PLAN_SCHEMA_M_REPORT_UNKNOWN, 274, 63}, /* 98 */
-    {"ReleaseExecuteRequest", PLAN_SCHEMA_C_NONE, 0, 337, 1}, /* 99 */
-    {"ReleaseSessionRequest", PLAN_SCHEMA_C_NONE, 0, 338, 1}, /* 100 */
-    {"Repartition", PLAN_SCHEMA_C_NONE, 0, 339, 1}, /* 101 */
-    {"RepartitionByExpression", PLAN_SCHEMA_C_NONE, 0, 340, 2}, /* 102 */
-    {"SQL", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_FACTS, 342, 3}, /* 103 */
-    {"SQL.named_argumentsEntry", PLAN_SCHEMA_C_NONE, 0, 345, 1}, /* 104 */
-    {"Sample", PLAN_SCHEMA_C_NONE, 0, 346, 1}, /* 105 */
-    {"ScalarScalaUDF", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE, 347, 0}, /* 106 */
-    {"SetOperation", PLAN_SCHEMA_C_NONE, 0, 347, 2}, /* 107 */
-    {"ShowString", PLAN_SCHEMA_C_NONE, 0, 349, 1}, /* 108 */
-    {"Sort", PLAN_SCHEMA_C_NONE, 0, 350, 2}, /* 109 */
-    {"SourceCodeLocation", PLAN_SCHEMA_C_NONE, 0, 352, 1}, /* 110 */
-    {"SqlCommand", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_FACTS, 353, 4}, /* 111 */
-    {"SqlCommand.named_argumentsEntry", PLAN_SCHEMA_C_NONE, 0, 357, 1}, /* 112 */
-    {"StatApproxQuantile", PLAN_SCHEMA_C_NONE, 0, 358, 1}, /* 113 */
-    {"StatCorr", PLAN_SCHEMA_C_NONE, 0, 359, 1}, /* 114 */
-    {"StatCov", PLAN_SCHEMA_C_NONE, 0, 360, 1}, /* 115 */
-    {"StatCrosstab", PLAN_SCHEMA_C_NONE, 0, 361, 1}, /* 116 */
-    {"StatDescribe", PLAN_SCHEMA_C_NONE, 0, 362, 1}, /* 117 */
-    {"StatFreqItems", PLAN_SCHEMA_C_NONE, 0, 363, 1}, /* 118 */
-    {"StatSampleBy", PLAN_SCHEMA_C_NONE, 0, 364, 2}, /* 119 */
-    {"StatSummary", PLAN_SCHEMA_C_NONE, 0, 366, 1}, /* 120 */
-    {"StreamingForeachFunction", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE, 367, 2}, /* 121 */
-    {"StreamingQueryManagerCommand", PLAN_SCHEMA_C_NONE, 0, 369, 2}, /* 122 */
-    {"StreamingQueryManagerCommand.StreamingQueryListenerCommand", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE | PLAN_SCHEMA_M_FACTS, 371, 2}, /* 123 */
-    {"SubqueryAlias", PLAN_SCHEMA_C_NONE, 0, 373, 1}, /* 124 */
-    {"SubqueryExpression", PLAN_SCHEMA_C_NONE, 0, 374, 2}, /* 125 */
-    {"SubqueryExpression.TableArgOptions", PLAN_SCHEMA_C_NONE, 0, 376, 2}, /* 126 */
-    {"Tail", PLAN_SCHEMA_C_NONE, 0, 378, 1}, /* 127 */
-    {"ToDF", PLAN_SCHEMA_C_NONE, 0, 379, 1}, /* 128 */
-    {"ToSchema", PLAN_SCHEMA_C_NONE, 0, 380, 1}, /* 129 */
-    {"Transpose", PLAN_SCHEMA_C_NONE, 0, 381, 2}, /* 130 */
-    {"TypedAggregateExpression", PLAN_SCHEMA_C_NONE, 0, 383, 1}, /* 131 */
-    {"Unpivot", PLAN_SCHEMA_C_NONE, 0, 384, 3}, /* 132 */
-    {"Unpivot.Values", PLAN_SCHEMA_C_NONE, 0, 387, 1}, /* 133 */
-    {"UnresolvedTableValuedFunction", PLAN_SCHEMA_C_NONE, 0, 388, 1}, /* 134 */
-    {"UserContext", PLAN_SCHEMA_C_NONE, 0, 389, 1}, /* 135 */
-    {"WithColumns", PLAN_SCHEMA_C_NONE, 0, 390, 2}, /* 136 */
-    {"WithColumnsRenamed", PLAN_SCHEMA_C_NONE, 0, 392, 1}, /* 137 */
-    {"WithRelations", PLAN_SCHEMA_C_NONE, 0, 393, 2}, /* 138 */
-    {"WithWatermark", PLAN_SCHEMA_C_NONE, 0, 395, 1}, /* 139 */
-    {"WriteOperation", PLAN_SCHEMA_C_NONE, 0, 396, 1}, /* 140 */
-    {"WriteOperationV2", PLAN_SCHEMA_C_NONE, 0, 397, 3}, /* 141 */
-    {"WriteStreamOperationStart", PLAN_SCHEMA_C_NONE, 0, 400, 3}, /* 142 */
-    {"Zip", PLAN_SCHEMA_C_NONE, 0, 403, 2}, /* 143 */
+    {"AddArtifactsRequest", PLAN_SCHEMA_C_NONE, 0, 0, 7}, /* 0 */
+    {"AddArtifactsRequest.ArtifactChunk", PLAN_SCHEMA_C_NONE, 0, 7, 2}, /* 1 */
+    {"AddArtifactsRequest.Batch", PLAN_SCHEMA_C_NONE, 0, 9, 1}, /* 2 */
+    {"AddArtifactsRequest.BeginChunkedArtifact", PLAN_SCHEMA_C_NONE, 0, 10, 4}, /* 3 */
+    {"AddArtifactsRequest.SingleChunkArtifact", PLAN_SCHEMA_C_NONE, 0, 14, 2}, /* 4 */
+    {"Aggregate", PLAN_SCHEMA_C_NONE, 0, 16, 6}, /* 5 */
+    {"Aggregate.GroupingSets", PLAN_SCHEMA_C_NONE, 0, 22, 1}, /* 6 */
+    {"Aggregate.Pivot", PLAN_SCHEMA_C_NONE, 0, 23, 2}, /* 7 */
+    {"AnalyzePlanRequest", PLAN_SCHEMA_C_NONE, 0, 25, 18}, /* 8 */
+    {"AnalyzePlanRequest.DDLParse", PLAN_SCHEMA_C_NONE, 0, 43, 1}, /* 9 */
+    {"AnalyzePlanRequest.Explain", PLAN_SCHEMA_C_NONE, 0, 44, 2}, /* 10 */
+    {"AnalyzePlanRequest.GetStorageLevel", PLAN_SCHEMA_C_NONE, 0, 46, 1}, /* 11 */
+    {"AnalyzePlanRequest.InputFiles", PLAN_SCHEMA_C_NONE, 0, 47, 1}, /* 12 */
+    {"AnalyzePlanRequest.IsLocal", PLAN_SCHEMA_C_NONE, 0, 48, 1}, /* 13 */
+    {"AnalyzePlanRequest.IsStreaming", PLAN_SCHEMA_C_NONE, 0, 49, 1}, /* 14 */
+    {"AnalyzePlanRequest.JsonToDDL", PLAN_SCHEMA_C_NONE, 0, 50, 1}, /* 15 */
+    {"AnalyzePlanRequest.Persist", PLAN_SCHEMA_C_NONE, 0, 51, 2}, /* 16 */
+    {"AnalyzePlanRequest.SameSemantics", PLAN_SCHEMA_C_NONE, 0, 53, 2}, /* 17 */
+    {"AnalyzePlanRequest.Schema", PLAN_SCHEMA_C_NONE, 0, 55, 1}, /* 18 */
+    {"AnalyzePlanRequest.SemanticHash", PLAN_SCHEMA_C_NONE, 0, 56, 1}, /* 19 */
+    {"AnalyzePlanRequest.SparkVersion", PLAN_SCHEMA_C_NONE, 0, 57, 0}, /* 20 */
+    {"AnalyzePlanRequest.TreeString", PLAN_SCHEMA_C_NONE, 0, 57, 2}, /* 21 */
+    {"AnalyzePlanRequest.Unpersist", PLAN_SCHEMA_C_NONE, 0, 59, 2}, /* 22 */
+    {"AnalyzeTable", PLAN_SCHEMA_C_NONE, 0, 61, 2}, /* 23 */
+    {"ApplyInPandasWithState", PLAN_SCHEMA_C_NONE, 0, 63, 7}, /* 24 */
+    {"ArtifactStatusesRequest", PLAN_SCHEMA_C_NONE, 0, 70, 5}, /* 25 */
+    {"AsOfJoin", PLAN_SCHEMA_C_NONE, 0, 75, 10}, /* 26 */
+    {"Bools", PLAN_SCHEMA_C_NONE, 0, 85, 1}, /* 27 */
+    {"CacheTable", PLAN_SCHEMA_C_NONE, 0, 86, 2}, /* 28 */
+    {"CachedLocalRelation", PLAN_SCHEMA_C_NONE, 0, 88, 1}, /* 29 */
+    {"CachedRemoteRelation", PLAN_SCHEMA_C_NONE, 0, 89, 1}, /* 30 */
+    {"CallFunction", PLAN_SCHEMA_C_NONE, 0, 90, 2}, /* 31 */
+    {"Catalog", PLAN_SCHEMA_C_CATALOG, PLAN_SCHEMA_M_REPORT_UNKNOWN, 92, 36}, /* 32 */
+    {"CheckpointCommand", PLAN_SCHEMA_C_NONE, 0, 128, 4}, /* 33 */
+    {"ChunkedCachedLocalRelation", PLAN_SCHEMA_C_NONE, 0, 132, 2}, /* 34 */
+    {"ClearCache", PLAN_SCHEMA_C_NONE, 0, 134, 0}, /* 35 */
+    {"CloneSessionRequest", PLAN_SCHEMA_C_NONE, 0, 134, 5}, /* 36 */
+    {"CoGroupMap", PLAN_SCHEMA_C_NONE, 0, 139, 7}, /* 37 */
+    {"CollectMetrics", PLAN_SCHEMA_C_NONE, 0, 146, 3}, /* 38 */
+    {"Command", PLAN_SCHEMA_C_COMMAND, PLAN_SCHEMA_M_REPORT_UNKNOWN, 149, 20}, /* 39 */
+    {"CommonInlineUserDefinedDataSource", PLAN_SCHEMA_C_NONE, 0, 169, 2}, /* 40 */
+    {"CommonInlineUserDefinedFunction", PLAN_SCHEMA_C_NONE, 0, 171, 7}, /* 41 */
+    {"CommonInlineUserDefinedTableFunction", PLAN_SCHEMA_C_NONE, 0, 178, 4}, /* 42 */
+    {"ConfigRequest", PLAN_SCHEMA_C_NONE, 0, 182, 5}, /* 43 */
+    {"ConfigRequest.Get", PLAN_SCHEMA_C_NONE, 0, 187, 1}, /* 44 */
+    {"ConfigRequest.GetAll", PLAN_SCHEMA_C_NONE, 0, 188, 1}, /* 45 */
+    {"ConfigRequest.GetOption", PLAN_SCHEMA_C_NONE, 0, 189, 1}, /* 46 */
+    {"ConfigRequest.GetWithDefault", PLAN_SCHEMA_C_NONE, 0, 190, 1}, /* 47 */
+    {"ConfigRequest.IsModifiable", PLAN_SCHEMA_C_NONE, 0, 191, 1}, /* 48 */
+    {"ConfigRequest.Operation", PLAN_SCHEMA_C_NONE, 0, 192, 7}, /* 49 */
+    {"ConfigRequest.Set", PLAN_SCHEMA_C_NONE, 0, 199, 2}, /* 50 */
+    {"ConfigRequest.Unset", PLAN_SCHEMA_C_NONE, 0, 201, 1}, /* 51 */
+    {"CreateDataFrameViewCommand", PLAN_SCHEMA_C_NONE, 0, 202, 4}, /* 52 */
+    {"CreateDatabase", PLAN_SCHEMA_C_NONE, 0, 206, 3}, /* 53 */
+    {"CreateDatabase.propertiesEntry", PLAN_SCHEMA_C_NONE, 0, 209, 2}, /* 54 */
+    {"CreateExternalTable", PLAN_SCHEMA_C_NONE, 0, 211, 5}, /* 55 */
+    {"CreateExternalTable.optionsEntry", PLAN_SCHEMA_C_NONE, 0, 216, 2}, /* 56 */
+    {"CreateResourceProfileCommand", PLAN_SCHEMA_C_NONE, 0, 218, 1}, /* 57 */
+    {"CreateTable", PLAN_SCHEMA_C_NONE, 0, 219, 6}, /* 58 */
+    {"CreateTable.optionsEntry", PLAN_SCHEMA_C_NONE, 0, 225, 2}, /* 59 */
+    {"CurrentCatalog", PLAN_SCHEMA_C_NONE, 0, 227, 0}, /* 60 */
+    {"CurrentDatabase", PLAN_SCHEMA_C_NONE, 0, 227, 0}, /* 61 */
+    {"DataType", PLAN_SCHEMA_C_NONE, 0, 227, 30}, /* 62 */
+    {"DataType.Array", PLAN_SCHEMA_C_NONE, 0, 257, 3}, /* 63 */
+    {"DataType.Binary", PLAN_SCHEMA_C_NONE, 0, 260, 1}, /* 64 */
+    {"DataType.Boolean", PLAN_SCHEMA_C_NONE, 0, 261, 1}, /* 65 */
+    {"DataType.Byte", PLAN_SCHEMA_C_NONE, 0, 262, 1}, /* 66 */
+    {"DataType.CalendarInterval", PLAN_SCHEMA_C_NONE, 0, 263, 1}, /* 67 */
+    {"DataType.Char", PLAN_SCHEMA_C_NONE, 0, 264, 2}, /* 68 */
+    {"DataType.Date", PLAN_SCHEMA_C_NONE, 0, 266, 1}, /* 69 */
+    {"DataType.DayTimeInterval", PLAN_SCHEMA_C_NONE, 0, 267, 3}, /* 70 */
+    {"DataType.Decimal", PLAN_SCHEMA_C_NONE, 0, 270, 3}, /* 71 */
+    {"DataType.Double", PLAN_SCHEMA_C_NONE, 0, 273, 1}, /* 72 */
+    {"DataType.Float", PLAN_SCHEMA_C_NONE, 0, 274, 1}, /* 73 */
+    {"DataType.Geography", PLAN_SCHEMA_C_NONE, 0, 275, 2}, /* 74 */
+    {"DataType.Geometry", PLAN_SCHEMA_C_NONE, 0, 277, 2}, /* 75 */
+    {"DataType.Integer", PLAN_SCHEMA_C_NONE, 0, 279, 1}, /* 76 */
+    {"DataType.Long", PLAN_SCHEMA_C_NONE, 0, 280, 1}, /* 77 */
+    {"DataType.Map", PLAN_SCHEMA_C_NONE, 0, 281, 4}, /* 78 */
+    {"DataType.NULL", PLAN_SCHEMA_C_NONE, 0, 285, 1}, /* 79 */
+    {"DataType.Short", PLAN_SCHEMA_C_NONE, 0, 286, 1}, /* 80 */
+    {"DataType.String", PLAN_SCHEMA_C_NONE, 0, 287, 2}, /* 81 */
+    {"DataType.Struct", PLAN_SCHEMA_C_NONE, 0, 289, 2}, /* 82 */
+    {"DataType.StructField", PLAN_SCHEMA_C_NONE, 0, 291, 4}, /* 83 */
+    {"DataType.Time", PLAN_SCHEMA_C_NONE, 0, 295, 2}, /* 84 */
+    {"DataType.Timestamp", PLAN_SCHEMA_C_NONE, 0, 297, 1}, /* 85 */
+    {"DataType.TimestampLTZNanos", PLAN_SCHEMA_C_NONE, 0, 298, 2}, /* 86 */
+    {"DataType.TimestampNTZ", PLAN_SCHEMA_C_NONE, 0, 300, 1}, /* 87 */
+    {"DataType.TimestampNTZNanos", PLAN_SCHEMA_C_NONE, 0, 301, 2}, /* 88 */
+    {"DataType.UDT", PLAN_SCHEMA_C_NONE, 0, 303, 5}, /* 89 */
+    {"DataType.Unparsed", PLAN_SCHEMA_C_NONE, 0, 308, 1}, /* 90 */
+    {"DataType.VarChar", PLAN_SCHEMA_C_NONE, 0, 309, 2}, /* 91 */
+    {"DataType.Variant", PLAN_SCHEMA_C_NONE, 0, 311, 1}, /* 92 */
+    {"DataType.YearMonthInterval", PLAN_SCHEMA_C_NONE, 0, 312, 3}, /* 93 */
+    {"DatabaseExists", PLAN_SCHEMA_C_NONE, 0, 315, 1}, /* 94 */
+    {"Deduplicate", PLAN_SCHEMA_C_NONE, 0, 316, 4}, /* 95 */
+    {"Doubles", PLAN_SCHEMA_C_NONE, 0, 320, 1}, /* 96 */
+    {"Drop", PLAN_SCHEMA_C_NONE, 0, 321, 3}, /* 97 */
+    {"DropDatabase", PLAN_SCHEMA_C_NONE, 0, 324, 3}, /* 98 */
+    {"DropGlobalTempView", PLAN_SCHEMA_C_NONE, 0, 327, 1}, /* 99 */
+    {"DropTable", PLAN_SCHEMA_C_NONE, 0, 328, 3}, /* 100 */
+    {"DropTempView", PLAN_SCHEMA_C_NONE, 0, 331, 1}, /* 101 */
+    {"DropView", PLAN_SCHEMA_C_NONE, 0, 332, 2}, /* 102 */
+    {"ExecuteExternalCommand", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE | PLAN_SCHEMA_M_FACTS, 334, 3}, /* 103 */
+    {"ExecuteExternalCommand.optionsEntry", PLAN_SCHEMA_C_NONE, 0, 337, 2}, /* 104 */
+    {"ExecutePlanRequest", PLAN_SCHEMA_C_NONE, 0, 339, 8}, /* 105 */
+    {"ExecutePlanRequest.RequestOption", PLAN_SCHEMA_C_NONE, 0, 347, 3}, /* 106 */
+    {"ExecutorResourceRequest", PLAN_SCHEMA_C_NONE, 0, 350, 4}, /* 107 */
+    {"Expression", PLAN_SCHEMA_C_EXPRESSION, PLAN_SCHEMA_M_REPORT_UNKNOWN, 354, 23}, /* 108 */
+    {"Expression.Alias", PLAN_SCHEMA_C_NONE, 0, 377, 3}, /* 109 */
+    {"Expression.Cast", PLAN_SCHEMA_C_NONE, 0, 380, 4}, /* 110 */
+    {"Expression.DirectShufflePartitionID", PLAN_SCHEMA_C_NONE, 0, 384, 1}, /* 111 */
+    {"Expression.ExpressionString", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_FACTS, 385, 1}, /* 112 */
+    {"Expression.LambdaFunction", PLAN_SCHEMA_C_NONE, 0, 386, 2}, /* 113 */
+    {"Expression.Literal", PLAN_SCHEMA_C_NONE, 0, 388, 25}, /* 114 */
+    {"Expression.Literal.Array", PLAN_SCHEMA_C_NONE, 0, 413, 2}, /* 115 */
+    {"Expression.Literal.CalendarInterval", PLAN_SCHEMA_C_NONE, 0, 415, 3}, /* 116 */
+    {"Expression.Literal.Decimal", PLAN_SCHEMA_C_NONE, 0, 418, 3}, /* 117 */
+    {"Expression.Literal.Map", PLAN_SCHEMA_C_NONE, 0, 421, 4}, /* 118 */
+    {"Expression.Literal.SpecializedArray", PLAN_SCHEMA_C_NONE, 0, 425, 6}, /* 119 */
+    {"Expression.Literal.Struct", PLAN_SCHEMA_C_NONE, 0, 431, 2}, /* 120 */
+    {"Expression.Literal.Time", PLAN_SCHEMA_C_NONE, 0, 433, 2}, /* 121 */
+    {"Expression.Literal.TimestampLTZNanos", PLAN_SCHEMA_C_NONE, 0, 435, 3}, /* 122 */
+    {"Expression.Literal.TimestampNTZNanos", PLAN_SCHEMA_C_NONE, 0, 438, 3}, /* 123 */
+    {"Expression.SortOrder", PLAN_SCHEMA_C_NONE, 0, 441, 3}, /* 124 */
+    {"Expression.UnresolvedAttribute", PLAN_SCHEMA_C_NONE, 0, 444, 3}, /* 125 */
+    {"Expression.UnresolvedExtractValue", PLAN_SCHEMA_C_NONE, 0, 447, 2}, /* 126 */
+    {"Expression.UnresolvedFunction", PLAN_SCHEMA_C_NONE, 0, 449, 5}, /* 127 */
+    {"Expression.UnresolvedNamedLambdaVariable", PLAN_SCHEMA_C_NONE, 0, 454, 1}, /* 128 */
+    {"Expression.UnresolvedRegex", PLAN_SCHEMA_C_NONE, 0, 455, 2}, /* 129 */
+    {"Expression.UnresolvedStar", PLAN_SCHEMA_C_NONE, 0, 457, 2}, /* 130 */
+    {"Expression.UpdateFields", PLAN_SCHEMA_C_NONE, 0, 459, 3}, /* 131 */
+    {"Expression.Window", PLAN_SCHEMA_C_NONE, 0, 462, 4}, /* 132 */
+    {"Expression.Window.WindowFrame", PLAN_SCHEMA_C_NONE, 0, 466, 3}, /* 133 */
+    {"Expression.Window.WindowFrame.FrameBoundary", PLAN_SCHEMA_C_NONE, 0, 469, 3}, /* 134 */
+    {"ExpressionCommon", PLAN_SCHEMA_C_NONE, 0, 472, 1}, /* 135 */
+    {"Fetch", PLAN_SCHEMA_C_NONE, 0, 473, 2}, /* 136 */
+    {"Fetch.Method", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE | PLAN_SCHEMA_M_FACTS, 475, 2}, /* 137 */
+    {"Fetch.Method.Args", PLAN_SCHEMA_C_NONE, 0, 477, 2}, /* 138 */
+    {"FetchErrorDetailsRequest", PLAN_SCHEMA_C_NONE, 0, 479, 5}, /* 139 */
+    {"Filter", PLAN_SCHEMA_C_NONE, 0, 484, 2}, /* 140 */
+    {"Floats", PLAN_SCHEMA_C_NONE, 0, 486, 1}, /* 141 */
+    {"FunctionExists", PLAN_SCHEMA_C_NONE, 0, 487, 2}, /* 142 */
+    {"GetCreateTableString", PLAN_SCHEMA_C_NONE, 0, 489, 2}, /* 143 */
+    {"GetDatabase", PLAN_SCHEMA_C_NONE, 0, 491, 1}, /* 144 */
+    {"GetFunction", PLAN_SCHEMA_C_NONE, 0, 492, 2}, /* 145 */
+    {"GetResourcesCommand", PLAN_SCHEMA_C_NONE, 0, 494, 0}, /* 146 */
+    {"GetStatusRequest", PLAN_SCHEMA_C_NONE, 0, 494, 6}, /* 147 */
+    {"GetStatusRequest.OperationStatusRequest", PLAN_SCHEMA_C_NONE, 0, 500, 2}, /* 148 */
+    {"GetTable", PLAN_SCHEMA_C_NONE, 0, 502, 2}, /* 149 */
+    {"GetTableProperties", PLAN_SCHEMA_C_NONE, 0, 504, 1}, /* 150 */
+    {"GroupMap", PLAN_SCHEMA_C_NONE, 0, 505, 11}, /* 151 */
+    {"Hint", PLAN_SCHEMA_C_NONE, 0, 516, 3}, /* 152 */
+    {"HtmlString", PLAN_SCHEMA_C_NONE, 0, 519, 3}, /* 153 */
+    {"InterruptRequest", PLAN_SCHEMA_C_NONE, 0, 522, 7}, /* 154 */
+    {"Ints", PLAN_SCHEMA_C_NONE, 0, 529, 1}, /* 155 */
+    {"IsCached", PLAN_SCHEMA_C_NONE, 0, 530, 1}, /* 156 */
+    {"JavaUDF", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE | PLAN_SCHEMA_M_FACTS, 531, 3}, /* 157 */
+    {"Join", PLAN_SCHEMA_C_NONE, 0, 534, 6}, /* 158 */
+    {"Join.JoinDataType", PLAN_SCHEMA_C_NONE, 0, 540, 2}, /* 159 */
+    {"JvmOrigin", PLAN_SCHEMA_C_NONE, 0, 542, 8}, /* 160 */
+    {"KeyValue", PLAN_SCHEMA_C_NONE, 0, 550, 2}, /* 161 */
+    {"LateralJoin", PLAN_SCHEMA_C_NONE, 0, 552, 4}, /* 162 */
+    {"Limit", PLAN_SCHEMA_C_NONE, 0, 556, 2}, /* 163 */
+    {"ListCatalogs", PLAN_SCHEMA_C_NONE, 0, 558, 1}, /* 164 */
+    {"ListColumns", PLAN_SCHEMA_C_NONE, 0, 559, 2}, /* 165 */
+    {"ListDatabases", PLAN_SCHEMA_C_NONE, 0, 561, 1}, /* 166 */
+    {"ListFunctions", PLAN_SCHEMA_C_NONE, 0, 562, 2}, /* 167 */
+    {"ListPartitions", PLAN_SCHEMA_C_NONE, 0, 564, 1}, /* 168 */
+    {"ListTables", PLAN_SCHEMA_C_NONE, 0, 565, 2}, /* 169 */
+    {"ListViews", PLAN_SCHEMA_C_NONE, 0, 567, 2}, /* 170 */
+    {"LocalRelation", PLAN_SCHEMA_C_NONE, 0, 569, 2}, /* 171 */
+    {"Longs", PLAN_SCHEMA_C_NONE, 0, 571, 1}, /* 172 */
+    {"MapPartitions", PLAN_SCHEMA_C_NONE, 0, 572, 4}, /* 173 */
+    {"MergeAction", PLAN_SCHEMA_C_NONE, 0, 576, 3}, /* 174 */
+    {"MergeAction.Assignment", PLAN_SCHEMA_C_NONE, 0, 579, 2}, /* 175 */
+    {"MergeIntoTableCommand", PLAN_SCHEMA_C_NONE, 0, 581, 7}, /* 176 */
+    {"MlCommand", PLAN_SCHEMA_C_NONE, 0, 588, 10}, /* 177 */
+    {"MlCommand.CleanCache", PLAN_SCHEMA_C_NONE, 0, 598, 0}, /* 178 */
+    {"MlCommand.CreateSummary", PLAN_SCHEMA_C_NONE, 0, 598, 2}, /* 179 */
+    {"MlCommand.Delete", PLAN_SCHEMA_C_NONE, 0, 600, 2}, /* 180 */
+    {"MlCommand.Evaluate", PLAN_SCHEMA_C_NONE, 0, 602, 3}, /* 181 */
+    {"MlCommand.Fit", PLAN_SCHEMA_C_NONE, 0, 605, 3}, /* 182 */
+    {"MlCommand.GetCacheInfo", PLAN_SCHEMA_C_NONE, 0, 608, 0}, /* 183 */
+    {"MlCommand.GetModelSize", PLAN_SCHEMA_C_NONE, 0, 608, 1}, /* 184 */
+    {"MlCommand.Read", PLAN_SCHEMA_C_NONE, 0, 609, 2}, /* 185 */
+    {"MlCommand.Write", PLAN_SCHEMA_C_NONE, 0, 611, 6}, /* 186 */
+    {"MlCommand.Write.optionsEntry", PLAN_SCHEMA_C_NONE, 0, 617, 2}, /* 187 */
+    {"MlOperator", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE | PLAN_SCHEMA_M_FACTS, 619, 3}, /* 188 */
+    {"MlParams", PLAN_SCHEMA_C_NONE, 0, 622, 1}, /* 189 */
+    {"MlParams.paramsEntry", PLAN_SCHEMA_C_NONE, 0, 623, 2}, /* 190 */
+    {"MlRelation", PLAN_SCHEMA_C_NONE, 0, 625, 3}, /* 191 */
+    {"MlRelation.Transform", PLAN_SCHEMA_C_NONE, 0, 628, 4}, /* 192 */
+    {"NADrop", PLAN_SCHEMA_C_NONE, 0, 632, 3}, /* 193 */
+    {"NAFill", PLAN_SCHEMA_C_NONE, 0, 635, 3}, /* 194 */
+    {"NAReplace", PLAN_SCHEMA_C_NONE, 0, 638, 3}, /* 195 */
+    {"NAReplace.Replacement", PLAN_SCHEMA_C_NONE, 0, 641, 2}, /* 196 */
+    {"NamedArgumentExpression", PLAN_SCHEMA_C_NONE, 0, 643, 2}, /* 197 */
+    {"NearestByJoin", PLAN_SCHEMA_C_NONE, 0, 645, 7}, /* 198 */
+    {"ObjectRef", PLAN_SCHEMA_C_NONE, 0, 652, 1}, /* 199 */
+    {"Offset", PLAN_SCHEMA_C_NONE, 0, 653, 2}, /* 200 */
+    {"Origin", PLAN_SCHEMA_C_NONE, 0, 655, 2}, /* 201 */
+    {"Parse", PLAN_SCHEMA_C_NONE, 0, 657, 4}, /* 202 */
+    {"Parse.optionsEntry", PLAN_SCHEMA_C_NONE, 0, 661, 2}, /* 203 */
+    {"PipelineCommand", PLAN_SCHEMA_C_NONE, 0, 663, 10}, /* 204 */
+    {"PipelineCommand.CreateDataflowGraph", PLAN_SCHEMA_C_NONE, 0, 673, 3}, /* 205 */
+    {"PipelineCommand.CreateDataflowGraph.sql_confEntry", PLAN_SCHEMA_C_NONE, 0, 676, 2}, /* 206 */
+    {"PipelineCommand.DefineFlow", PLAN_SCHEMA_C_NONE, 0, 678, 10}, /* 207 */
+    {"PipelineCommand.DefineFlow.AutoCdcFlowDetails", PLAN_SCHEMA_C_NONE, 0, 688, 12}, /* 208 */
+    {"PipelineCommand.DefineFlow.WriteRelationFlowDetails", PLAN_SCHEMA_C_NONE, 0, 700, 1}, /* 209 */
+    {"PipelineCommand.DefineFlow.sql_confEntry", PLAN_SCHEMA_C_NONE, 0, 701, 2}, /* 210 */
+    {"PipelineCommand.DefineFlowQueryFunctionResult", PLAN_SCHEMA_C_NONE, 0, 703, 4}, /* 211 */
+    {"PipelineCommand.DefineOutput", PLAN_SCHEMA_C_NONE, 0, 707, 8}, /* 212 */
+    {"PipelineCommand.DefineOutput.SinkDetails", PLAN_SCHEMA_C_NONE, 0, 715, 2}, /* 213 */
+    {"PipelineCommand.DefineOutput.SinkDetails.optionsEntry", PLAN_SCHEMA_C_NONE, 0, 717, 2}, /* 214 */
+    {"PipelineCommand.DefineOutput.TableDetails", PLAN_SCHEMA_C_NONE, 0, 719, 6}, /* 215 */
+    {"PipelineCommand.DefineOutput.TableDetails.table_propertiesEntry", PLAN_SCHEMA_C_NONE, 0, 725, 2}, /* 216 */
+    {"PipelineCommand.DefineSqlGraphElements", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE | PLAN_SCHEMA_M_FACTS, 727, 3}, /* 217 */
+    {"PipelineCommand.DropDataflowGraph", PLAN_SCHEMA_C_NONE, 0, 730, 1}, /* 218 */
+    {"PipelineCommand.ExecuteOutputFlows", PLAN_SCHEMA_C_NONE, 0, 731, 5}, /* 219 */
+    {"PipelineCommand.GetQueryFunctionExecutionSignalStream", PLAN_SCHEMA_C_NONE, 0, 736, 2}, /* 220 */
+    {"PipelineCommand.StartRun", PLAN_SCHEMA_C_NONE, 0, 738, 6}, /* 221 */
+    {"Plan", PLAN_SCHEMA_C_NONE, 0, 744, 3}, /* 222 */
+    {"Plan.CompressedOperation", PLAN_SCHEMA_C_NONE, 0, 747, 3}, /* 223 */
+    {"Project", PLAN_SCHEMA_C_NONE, 0, 750, 2}, /* 224 */
+    {"PythonDataSource", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE, 752, 2}, /* 225 */
+    {"PythonOrigin", PLAN_SCHEMA_C_NONE, 0, 754, 2}, /* 226 */
+    {"PythonUDF", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE | PLAN_SCHEMA_M_FACTS, 756, 5}, /* 227 */
+    {"PythonUDTF", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE | PLAN_SCHEMA_M_FACTS, 761, 4}, /* 228 */
+    {"Range", PLAN_SCHEMA_C_NONE, 0, 765, 4}, /* 229 */
+    {"Read", PLAN_SCHEMA_C_NONE, 0, 769, 3}, /* 230 */
+    {"Read.DataSource", PLAN_SCHEMA_C_NONE, 0, 772, 6}, /* 231 */
+    {"Read.DataSource.optionsEntry", PLAN_SCHEMA_C_NONE, 0, 778, 2}, /* 232 */
+    {"Read.NamedTable", PLAN_SCHEMA_C_NONE, 0, 780, 2}, /* 233 */
+    {"Read.NamedTable.optionsEntry", PLAN_SCHEMA_C_NONE, 0, 782, 2}, /* 234 */
+    {"ReattachExecuteRequest", PLAN_SCHEMA_C_NONE, 0, 784, 6}, /* 235 */
+    {"ReattachOptions", PLAN_SCHEMA_C_NONE, 0, 790, 1}, /* 236 */
+    {"RecoverPartitions", PLAN_SCHEMA_C_NONE, 0, 791, 1}, /* 237 */
+    {"RefreshByPath", PLAN_SCHEMA_C_NONE, 0, 792, 1}, /* 238 */
+    {"RefreshTable", PLAN_SCHEMA_C_NONE, 0, 793, 1}, /* 239 */
+    {"Relation", PLAN_SCHEMA_C_RELATION, PLAN_SCHEMA_M_REPORT_UNKNOWN, 794, 63}, /* 240 */
+    {"RelationChanges", PLAN_SCHEMA_C_NONE, 0, 857, 3}, /* 241 */
+    {"RelationChanges.optionsEntry", PLAN_SCHEMA_C_NONE, 0, 860, 2}, /* 242 */
+    {"RelationCommon", PLAN_SCHEMA_C_NONE, 0, 862, 3}, /* 243 */
+    {"ReleaseExecuteRequest", PLAN_SCHEMA_C_NONE, 0, 865, 7}, /* 244 */
+    {"ReleaseExecuteRequest.ReleaseAll", PLAN_SCHEMA_C_NONE, 0, 872, 0}, /* 245 */
+    {"ReleaseExecuteRequest.ReleaseUntil", PLAN_SCHEMA_C_NONE, 0, 872, 1}, /* 246 */
+    {"ReleaseSessionRequest", PLAN_SCHEMA_C_NONE, 0, 873, 4}, /* 247 */
+    {"RemoveCachedRemoteRelationCommand", PLAN_SCHEMA_C_NONE, 0, 877, 1}, /* 248 */
+    {"Repartition", PLAN_SCHEMA_C_NONE, 0, 878, 3}, /* 249 */
+    {"RepartitionByExpression", PLAN_SCHEMA_C_NONE, 0, 881, 3}, /* 250 */
+    {"ResolvedIdentifier", PLAN_SCHEMA_C_NONE, 0, 884, 3}, /* 251 */
+    {"ResourceProfile", PLAN_SCHEMA_C_NONE, 0, 887, 2}, /* 252 */
+    {"ResourceProfile.executor_resourcesEntry", PLAN_SCHEMA_C_NONE, 0, 889, 2}, /* 253 */
+    {"ResourceProfile.task_resourcesEntry", PLAN_SCHEMA_C_NONE, 0, 891, 2}, /* 254 */
+    {"ResultChunkingOptions", PLAN_SCHEMA_C_NONE, 0, 893, 2}, /* 255 */
+    {"SQL", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_FACTS, 895, 5}, /* 256 */
+    {"SQL.argsEntry", PLAN_SCHEMA_C_NONE, 0, 900, 2}, /* 257 */
+    {"SQL.named_argumentsEntry", PLAN_SCHEMA_C_NONE, 0, 902, 2}, /* 258 */
+    {"Sample", PLAN_SCHEMA_C_NONE, 0, 904, 6}, /* 259 */
+    {"ScalarScalaUDF", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE, 910, 5}, /* 260 */
+    {"SetCurrentCatalog", PLAN_SCHEMA_C_NONE, 0, 915, 1}, /* 261 */
+    {"SetCurrentDatabase", PLAN_SCHEMA_C_NONE, 0, 916, 1}, /* 262 */
+    {"SetOperation", PLAN_SCHEMA_C_NONE, 0, 917, 6}, /* 263 */
+    {"ShowString", PLAN_SCHEMA_C_NONE, 0, 923, 4}, /* 264 */
+    {"Sort", PLAN_SCHEMA_C_NONE, 0, 927, 3}, /* 265 */
+    {"SourceCodeLocation", PLAN_SCHEMA_C_NONE, 0, 930, 4}, /* 266 */
+    {"SqlCommand", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_FACTS, 934, 6}, /* 267 */
+    {"SqlCommand.argsEntry", PLAN_SCHEMA_C_NONE, 0, 940, 2}, /* 268 */
+    {"SqlCommand.named_argumentsEntry", PLAN_SCHEMA_C_NONE, 0, 942, 2}, /* 269 */
+    {"StackTraceElement", PLAN_SCHEMA_C_NONE, 0, 944, 7}, /* 270 */
+    {"StatApproxQuantile", PLAN_SCHEMA_C_NONE, 0, 951, 4}, /* 271 */
+    {"StatCorr", PLAN_SCHEMA_C_NONE, 0, 955, 4}, /* 272 */
+    {"StatCov", PLAN_SCHEMA_C_NONE, 0, 959, 3}, /* 273 */
+    {"StatCrosstab", PLAN_SCHEMA_C_NONE, 0, 962, 3}, /* 274 */
+    {"StatDescribe", PLAN_SCHEMA_C_NONE, 0, 965, 2}, /* 275 */
+    {"StatFreqItems", PLAN_SCHEMA_C_NONE, 0, 967, 3}, /* 276 */
+    {"StatSampleBy", PLAN_SCHEMA_C_NONE, 0, 970, 4}, /* 277 */
+    {"StatSampleBy.Fraction", PLAN_SCHEMA_C_NONE, 0, 974, 2}, /* 278 */
+    {"StatSummary", PLAN_SCHEMA_C_NONE, 0, 976, 2}, /* 279 */
+    {"StorageLevel", PLAN_SCHEMA_C_NONE, 0, 978, 5}, /* 280 */
+    {"StreamingForeachFunction", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE, 983, 2}, /* 281 */
+    {"StreamingQueryCommand", PLAN_SCHEMA_C_NONE, 0, 985, 9}, /* 282 */
+    {"StreamingQueryCommand.AwaitTerminationCommand", PLAN_SCHEMA_C_NONE, 0, 994, 1}, /* 283 */
+    {"StreamingQueryCommand.ExplainCommand", PLAN_SCHEMA_C_NONE, 0, 995, 1}, /* 284 */
+    {"StreamingQueryInstanceId", PLAN_SCHEMA_C_NONE, 0, 996, 2}, /* 285 */
+    {"StreamingQueryListenerBusCommand", PLAN_SCHEMA_C_NONE, 0, 998, 2}, /* 286 */
+    {"StreamingQueryManagerCommand", PLAN_SCHEMA_C_NONE, 0, 1000, 7}, /* 287 */
+    {"StreamingQueryManagerCommand.AwaitAnyTerminationCommand", PLAN_SCHEMA_C_NONE, 0, 1007, 1}, /* 288 */
+    {"StreamingQueryManagerCommand.StreamingQueryListenerCommand", PLAN_SCHEMA_C_NONE, PLAN_SCHEMA_M_USER_CODE | PLAN_SCHEMA_M_FACTS, 1008, 3}, /* 289 */
+    {"Strings", PLAN_SCHEMA_C_NONE, 0, 1011, 1}, /* 290 */
+    {"SubqueryAlias", PLAN_SCHEMA_C_NONE, 0, 1012, 3}, /* 291 */
+    {"SubqueryExpression", PLAN_SCHEMA_C_NONE, 0, 1015, 4}, /* 292 */
+    {"SubqueryExpression.TableArgOptions", PLAN_SCHEMA_C_NONE, 0, 1019, 3}, /* 293 */
+    {"TableExists", PLAN_SCHEMA_C_NONE, 0, 1022, 2}, /* 294 */
+    {"Tail", PLAN_SCHEMA_C_NONE, 0, 1024, 2}, /* 295 */
+    {"TaskResourceRequest", PLAN_SCHEMA_C_NONE, 0, 1026, 2}, /* 296 */
+    {"ToDF", PLAN_SCHEMA_C_NONE, 0, 1028, 2}, /* 297 */
+    {"ToSchema", PLAN_SCHEMA_C_NONE, 0, 1030, 2}, /* 298 */
+    {"TransformWithStateInfo", PLAN_SCHEMA_C_NONE, 0, 1032, 3}, /* 299 */
+    {"Transpose", PLAN_SCHEMA_C_NONE, 0, 1035, 2}, /* 300 */
+    {"TruncateTable", PLAN_SCHEMA_C_NONE, 0, 1037, 1}, /* 301 */
+    {"TypedAggregateExpression", PLAN_SCHEMA_C_NONE, 0, 1038, 1}, /* 302 */
+    {"UncacheTable", PLAN_SCHEMA_C_NONE, 0, 1039, 1}, /* 303 */
+    {"Unknown", PLAN_SCHEMA_C_NONE, 0, 1040, 0}, /* 304 */
+    {"Unpivot", PLAN_SCHEMA_C_NONE, 0, 1040, 5}, /* 305 */
+    {"Unpivot.Values", PLAN_SCHEMA_C_NONE, 0, 1045, 1}, /* 306 */
+    {"UnresolvedTableValuedFunction", PLAN_SCHEMA_C_NONE, 0, 1046, 2}, /* 307 */
+    {"UserContext", PLAN_SCHEMA_C_NONE, 0, 1048, 3}, /* 308 */
+    {"WithColumns", PLAN_SCHEMA_C_NONE, 0, 1051, 2}, /* 309 */
+    {"WithColumnsRenamed", PLAN_SCHEMA_C_NONE, 0, 1053, 3}, /* 310 */
+    {"WithColumnsRenamed.Rename", PLAN_SCHEMA_C_NONE, 0, 1056, 2}, /* 311 */
+    {"WithColumnsRenamed.rename_columns_mapEntry", PLAN_SCHEMA_C_NONE, 0, 1058, 2}, /* 312 */
+    {"WithRelations", PLAN_SCHEMA_C_NONE, 0, 1060, 2}, /* 313 */
+    {"WithWatermark", PLAN_SCHEMA_C_NONE, 0, 1062, 3}, /* 314 */
+    {"WriteOperation", PLAN_SCHEMA_C_NONE, 0, 1065, 11}, /* 315 */
+    {"WriteOperation.BucketBy", PLAN_SCHEMA_C_NONE, 0, 1076, 2}, /* 316 */
+    {"WriteOperation.SaveTable", PLAN_SCHEMA_C_NONE, 0, 1078, 2}, /* 317 */
+    {"WriteOperation.optionsEntry", PLAN_SCHEMA_C_NONE, 0, 1080, 2}, /* 318 */
+    {"WriteOperationV2", PLAN_SCHEMA_C_NONE, 0, 1082, 10}, /* 319 */
+    {"WriteOperationV2.optionsEntry", PLAN_SCHEMA_C_NONE, 0, 1092, 2}, /* 320 */
+    {"WriteOperationV2.table_propertiesEntry", PLAN_SCHEMA_C_NONE, 0, 1094, 2}, /* 321 */
+    {"WriteStreamOperationStart", PLAN_SCHEMA_C_NONE, 0, 1096, 16}, /* 322 */
+    {"WriteStreamOperationStart.optionsEntry", PLAN_SCHEMA_C_NONE, 0, 1112, 2}, /* 323 */
+    {"Zip", PLAN_SCHEMA_C_NONE, 0, 1114, 2}, /* 324 */
+    {"google.protobuf.Any", PLAN_SCHEMA_C_NONE, 0, 1116, 2}, /* 325 */
 };
 
 const struct plan_schema_field plan_schema_fields[PLAN_SCHEMA_NFIELDS] = {
     /* AddArtifactsRequest */
-    {2, 135, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "session_id", NULL},
+    {2, 308, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
+    {3, 2, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "batch", "payload"},
+    {4, 3, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "begin_chunk", "payload"},
+    {5, 1, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "chunk", "payload"},
+    {6, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_type", NULL},
+    {7, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_observed_server_side_session_id", NULL},
+    /* AddArtifactsRequest.ArtifactChunk */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_OPAQUE, 0, PLAN_SCHEMA_NO_SLOT, "data", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "crc", NULL},
+    /* AddArtifactsRequest.Batch */
+    {1, 4, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "artifacts", NULL},
+    /* AddArtifactsRequest.BeginChunkedArtifact */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "total_bytes", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "num_chunks", NULL},
+    {4, 1, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "initial_chunk", NULL},
+    /* AddArtifactsRequest.SingleChunkArtifact */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "name", NULL},
+    {2, 1, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "data", NULL},
     /* Aggregate */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
-    {3, 36, PLAN_SCHEMA_F_MSG, 0, "grouping_expressions", NULL},
-    {4, 36, PLAN_SCHEMA_F_MSG, 1, "aggregate_expressions", NULL},
-    {5, 3, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "pivot", NULL},
-    {6, 2, PLAN_SCHEMA_F_MSG, 2, "grouping_sets", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "group_type", NULL},
+    {3, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "grouping_expressions", NULL},
+    {4, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 1, "aggregate_expressions", NULL},
+    {5, 7, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "pivot", NULL},
+    {6, 6, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 2, "grouping_sets", NULL},
     /* Aggregate.GroupingSets */
-    {1, 36, PLAN_SCHEMA_F_MSG, 0, "grouping_set", NULL},
+    {1, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "grouping_set", NULL},
     /* Aggregate.Pivot */
-    {1, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "col", NULL},
+    {1, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "col", NULL},
+    {2, 114, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "values", NULL},
     /* AnalyzePlanRequest */
-    {2, 135, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
-    {4, 12, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "schema", "analyze"},
-    {5, 5, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "explain", "analyze"},
-    {6, 14, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "tree_string", "analyze"},
-    {7, 8, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "is_local", "analyze"},
-    {8, 9, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "is_streaming", "analyze"},
-    {9, 7, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input_files", "analyze"},
-    {12, 11, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "same_semantics", "analyze"},
-    {13, 13, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "semantic_hash", "analyze"},
-    {14, 10, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "persist", "analyze"},
-    {15, 15, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "unpersist", "analyze"},
-    {16, 6, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "get_storage_level", "analyze"},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "session_id", NULL},
+    {2, 308, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_type", NULL},
+    {4, 18, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "schema", "analyze"},
+    {5, 10, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "explain", "analyze"},
+    {6, 21, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "tree_string", "analyze"},
+    {7, 13, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "is_local", "analyze"},
+    {8, 14, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "is_streaming", "analyze"},
+    {9, 12, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input_files", "analyze"},
+    {10, 20, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "spark_version", "analyze"},
+    {11, 9, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "ddl_parse", "analyze"},
+    {12, 17, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "same_semantics", "analyze"},
+    {13, 19, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "semantic_hash", "analyze"},
+    {14, 16, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "persist", "analyze"},
+    {15, 22, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "unpersist", "analyze"},
+    {16, 11, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "get_storage_level", "analyze"},
+    {17, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_observed_server_side_session_id", NULL},
+    {18, 15, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "json_to_ddl", "analyze"},
+    /* AnalyzePlanRequest.DDLParse */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "ddl_string", NULL},
     /* AnalyzePlanRequest.Explain */
-    {1, 92, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "plan", NULL},
+    {1, 222, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "plan", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "explain_mode", NULL},
     /* AnalyzePlanRequest.GetStorageLevel */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "relation", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "relation", NULL},
     /* AnalyzePlanRequest.InputFiles */
-    {1, 92, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "plan", NULL},
+    {1, 222, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "plan", NULL},
     /* AnalyzePlanRequest.IsLocal */
-    {1, 92, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "plan", NULL},
+    {1, 222, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "plan", NULL},
     /* AnalyzePlanRequest.IsStreaming */
-    {1, 92, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "plan", NULL},
+    {1, 222, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "plan", NULL},
+    /* AnalyzePlanRequest.JsonToDDL */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "json_string", NULL},
     /* AnalyzePlanRequest.Persist */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "relation", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "relation", NULL},
+    {2, 280, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "storage_level", NULL},
     /* AnalyzePlanRequest.SameSemantics */
-    {1, 92, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "target_plan", NULL},
-    {2, 92, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "other_plan", NULL},
+    {1, 222, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "target_plan", NULL},
+    {2, 222, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "other_plan", NULL},
     /* AnalyzePlanRequest.Schema */
-    {1, 92, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "plan", NULL},
+    {1, 222, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "plan", NULL},
     /* AnalyzePlanRequest.SemanticHash */
-    {1, 92, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "plan", NULL},
+    {1, 222, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "plan", NULL},
+    /* AnalyzePlanRequest.SparkVersion */
     /* AnalyzePlanRequest.TreeString */
-    {1, 92, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "plan", NULL},
+    {1, 222, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "plan", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "level", NULL},
     /* AnalyzePlanRequest.Unpersist */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "relation", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "relation", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "blocking", NULL},
+    /* AnalyzeTable */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "table_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "no_scan", NULL},
     /* ApplyInPandasWithState */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
-    {2, 36, PLAN_SCHEMA_F_MSG, 0, "grouping_expressions", NULL},
-    {3, 27, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "func", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "grouping_expressions", NULL},
+    {3, 41, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "func", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "output_schema", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "state_schema", NULL},
+    {6, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "output_mode", NULL},
+    {7, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "timeout_conf", NULL},
     /* ArtifactStatusesRequest */
-    {2, 135, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "session_id", NULL},
+    {2, 308, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_type", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "names", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_observed_server_side_session_id", NULL},
     /* AsOfJoin */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "left", NULL},
-    {2, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "right", NULL},
-    {3, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "left_as_of", NULL},
-    {4, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "right_as_of", NULL},
-    {5, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "join_expr", NULL},
-    {8, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "tolerance", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "left", NULL},
+    {2, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "right", NULL},
+    {3, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "left_as_of", NULL},
+    {4, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "right_as_of", NULL},
+    {5, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "join_expr", NULL},
+    {6, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "using_columns", NULL},
+    {7, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "join_type", NULL},
+    {8, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "tolerance", NULL},
+    {9, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "allow_exact_matches", NULL},
+    {10, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "direction", NULL},
+    /* Bools */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "values", NULL},
+    /* CacheTable */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "table_name", NULL},
+    {2, 280, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "storage_level", NULL},
+    /* CachedLocalRelation */
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "hash", NULL},
+    /* CachedRemoteRelation */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "relation_id", NULL},
     /* CallFunction */
-    {2, 36, PLAN_SCHEMA_F_MSG, 0, "arguments", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "function_name", NULL},
+    {2, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "arguments", NULL},
     /* Catalog */
-    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "current_database", "cat_type"},
-    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "set_current_database", "cat_type"},
-    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "list_databases", "cat_type"},
-    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "list_tables", "cat_type"},
-    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "list_functions", "cat_type"},
-    {6, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "list_columns", "cat_type"},
-    {7, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "get_database", "cat_type"},
-    {8, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "get_table", "cat_type"},
-    {9, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "get_function", "cat_type"},
-    {10, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "database_exists", "cat_type"},
-    {11, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "table_exists", "cat_type"},
-    {12, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "function_exists", "cat_type"},
-    {13, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "create_external_table", "cat_type"},
-    {14, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "create_table", "cat_type"},
-    {15, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "drop_temp_view", "cat_type"},
-    {16, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "drop_global_temp_view", "cat_type"},
-    {17, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "recover_partitions", "cat_type"},
-    {18, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "is_cached", "cat_type"},
-    {19, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "cache_table", "cat_type"},
-    {20, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "uncache_table", "cat_type"},
-    {21, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "clear_cache", "cat_type"},
-    {22, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "refresh_table", "cat_type"},
-    {23, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "refresh_by_path", "cat_type"},
-    {24, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "current_catalog", "cat_type"},
-    {25, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "set_current_catalog", "cat_type"},
-    {26, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "list_catalogs", "cat_type"},
-    {27, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "drop_table", "cat_type"},
-    {28, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "drop_view", "cat_type"},
-    {29, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "create_database", "cat_type"},
-    {30, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "drop_database", "cat_type"},
-    {31, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "list_partitions", "cat_type"},
-    {32, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "list_views", "cat_type"},
-    {33, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "get_table_properties", "cat_type"},
-    {34, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "get_create_table_string", "cat_type"},
-    {35, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "truncate_table", "cat_type"},
-    {36, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "analyze_table", "cat_type"},
+    {1, 61, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "current_database", "cat_type"},
+    {2, 262, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "set_current_database", "cat_type"},
+    {3, 166, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "list_databases", "cat_type"},
+    {4, 169, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "list_tables", "cat_type"},
+    {5, 167, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "list_functions", "cat_type"},
+    {6, 165, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "list_columns", "cat_type"},
+    {7, 144, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "get_database", "cat_type"},
+    {8, 149, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "get_table", "cat_type"},
+    {9, 145, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "get_function", "cat_type"},
+    {10, 94, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "database_exists", "cat_type"},
+    {11, 294, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "table_exists", "cat_type"},
+    {12, 142, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "function_exists", "cat_type"},
+    {13, 55, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "create_external_table", "cat_type"},
+    {14, 58, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "create_table", "cat_type"},
+    {15, 101, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "drop_temp_view", "cat_type"},
+    {16, 99, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "drop_global_temp_view", "cat_type"},
+    {17, 237, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "recover_partitions", "cat_type"},
+    {18, 156, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "is_cached", "cat_type"},
+    {19, 28, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "cache_table", "cat_type"},
+    {20, 303, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "uncache_table", "cat_type"},
+    {21, 35, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "clear_cache", "cat_type"},
+    {22, 239, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "refresh_table", "cat_type"},
+    {23, 238, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "refresh_by_path", "cat_type"},
+    {24, 60, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "current_catalog", "cat_type"},
+    {25, 261, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "set_current_catalog", "cat_type"},
+    {26, 164, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "list_catalogs", "cat_type"},
+    {27, 100, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "drop_table", "cat_type"},
+    {28, 102, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "drop_view", "cat_type"},
+    {29, 53, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "create_database", "cat_type"},
+    {30, 98, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "drop_database", "cat_type"},
+    {31, 168, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "list_partitions", "cat_type"},
+    {32, 170, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "list_views", "cat_type"},
+    {33, 150, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "get_table_properties", "cat_type"},
+    {34, 143, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "get_create_table_string", "cat_type"},
+    {35, 301, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "truncate_table", "cat_type"},
+    {36, 23, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "analyze_table", "cat_type"},
     /* CheckpointCommand */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "relation", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "relation", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "local", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "eager", NULL},
+    {4, 280, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "storage_level", NULL},
+    /* ChunkedCachedLocalRelation */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "dataHashes", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "schemaHash", NULL},
+    /* ClearCache */
     /* CloneSessionRequest */
-    {2, 135, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "session_id", NULL},
+    {2, 308, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_type", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "new_session_id", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_observed_server_side_session_id", NULL},
     /* CoGroupMap */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
-    {2, 36, PLAN_SCHEMA_F_MSG, 0, "input_grouping_expressions", NULL},
-    {3, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "other", NULL},
-    {4, 36, PLAN_SCHEMA_F_MSG, 1, "other_grouping_expressions", NULL},
-    {5, 27, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "func", NULL},
-    {6, 36, PLAN_SCHEMA_F_MSG, 2, "input_sorting_expressions", NULL},
-    {7, 36, PLAN_SCHEMA_F_MSG, 3, "other_sorting_expressions", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "input_grouping_expressions", NULL},
+    {3, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "other", NULL},
+    {4, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 1, "other_grouping_expressions", NULL},
+    {5, 41, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "func", NULL},
+    {6, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 2, "input_sorting_expressions", NULL},
+    {7, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 3, "other_sorting_expressions", NULL},
     /* CollectMetrics */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
-    {3, 36, PLAN_SCHEMA_F_MSG, 0, "metrics", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "name", NULL},
+    {3, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "metrics", NULL},
     /* Command */
-    {1, 27, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "register_function", "command_type"},
-    {2, 140, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "write_operation", "command_type"},
-    {3, 30, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "create_dataframe_view", "command_type"},
-    {4, 141, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "write_operation_v2", "command_type"},
-    {5, 111, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "sql_command", "command_type"},
-    {6, 142, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "write_stream_operation_start", "command_type"},
-    {7, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "streaming_query_command", "command_type"},
-    {8, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "get_resources_command", "command_type"},
-    {9, 122, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "streaming_query_manager_command", "command_type"},
-    {10, 28, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "register_table_function", "command_type"},
-    {11, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "streaming_query_listener_bus_command", "command_type"},
-    {12, 26, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "register_data_source", "command_type"},
-    {13, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "create_resource_profile_command", "command_type"},
-    {14, 21, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "checkpoint_command", "command_type"},
-    {15, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "remove_cached_remote_relation_command", "command_type"},
-    {16, 67, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "merge_into_table_command", "command_type"},
-    {17, 68, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "ml_command", "command_type"},
-    {18, 33, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "execute_external_command", "command_type"},
-    {19, 84, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "pipeline_command", "command_type"},
-    {999, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_ANY, PLAN_SCHEMA_NO_SLOT, "extension", "command_type"},
+    {1, 41, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "register_function", "command_type"},
+    {2, 315, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "write_operation", "command_type"},
+    {3, 52, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "create_dataframe_view", "command_type"},
+    {4, 319, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "write_operation_v2", "command_type"},
+    {5, 267, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "sql_command", "command_type"},
+    {6, 322, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "write_stream_operation_start", "command_type"},
+    {7, 282, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "streaming_query_command", "command_type"},
+    {8, 146, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "get_resources_command", "command_type"},
+    {9, 287, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "streaming_query_manager_command", "command_type"},
+    {10, 42, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "register_table_function", "command_type"},
+    {11, 286, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "streaming_query_listener_bus_command", "command_type"},
+    {12, 40, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "register_data_source", "command_type"},
+    {13, 57, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "create_resource_profile_command", "command_type"},
+    {14, 33, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "checkpoint_command", "command_type"},
+    {15, 248, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "remove_cached_remote_relation_command", "command_type"},
+    {16, 176, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "merge_into_table_command", "command_type"},
+    {17, 177, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "ml_command", "command_type"},
+    {18, 103, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "execute_external_command", "command_type"},
+    {19, 204, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "pipeline_command", "command_type"},
+    {999, 325, PLAN_SCHEMA_F_ANY, 0, PLAN_SCHEMA_NO_SLOT, "extension", "command_type"},
     /* CommonInlineUserDefinedDataSource */
-    {2, 94, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "python_data_source", "data_source"},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "name", NULL},
+    {2, 225, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "python_data_source", "data_source"},
     /* CommonInlineUserDefinedFunction */
-    {3, 36, PLAN_SCHEMA_F_MSG, 0, "arguments", NULL},
-    {4, 95, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "python_udf", "function"},
-    {5, 106, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "scalar_scala_udf", "function"},
-    {6, 60, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "java_udf", "function"},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "function_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "deterministic", NULL},
+    {3, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "arguments", NULL},
+    {4, 227, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "python_udf", "function"},
+    {5, 260, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "scalar_scala_udf", "function"},
+    {6, 157, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "java_udf", "function"},
+    {7, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "is_distinct", NULL},
     /* CommonInlineUserDefinedTableFunction */
-    {3, 36, PLAN_SCHEMA_F_MSG, 0, "arguments", NULL},
-    {4, 96, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "python_udtf", "function"},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "function_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "deterministic", NULL},
+    {3, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "arguments", NULL},
+    {4, 228, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "python_udtf", "function"},
     /* ConfigRequest */
-    {2, 135, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "session_id", NULL},
+    {2, 308, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
+    {3, 49, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "operation", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_type", NULL},
+    {8, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_observed_server_side_session_id", NULL},
+    /* ConfigRequest.Get */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "keys", NULL},
+    /* ConfigRequest.GetAll */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "prefix", NULL},
+    /* ConfigRequest.GetOption */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "keys", NULL},
+    /* ConfigRequest.GetWithDefault */
+    {1, 161, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "pairs", NULL},
+    /* ConfigRequest.IsModifiable */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "keys", NULL},
+    /* ConfigRequest.Operation */
+    {1, 50, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "set", "op_type"},
+    {2, 44, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "get", "op_type"},
+    {3, 47, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "get_with_default", "op_type"},
+    {4, 46, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "get_option", "op_type"},
+    {5, 45, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "get_all", "op_type"},
+    {6, 51, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "unset", "op_type"},
+    {7, 48, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "is_modifiable", "op_type"},
+    /* ConfigRequest.Set */
+    {1, 161, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "pairs", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "silent", NULL},
+    /* ConfigRequest.Unset */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "keys", NULL},
     /* CreateDataFrameViewCommand */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "name", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "is_global", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "replace", NULL},
+    /* CreateDatabase */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "db_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "if_not_exists", NULL},
+    {3, 54, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "properties", NULL},
+    /* CreateDatabase.propertiesEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
+    /* CreateExternalTable */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "table_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "path", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "source", NULL},
+    {4, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "schema", NULL},
+    {5, 56, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "options", NULL},
+    /* CreateExternalTable.optionsEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
+    /* CreateResourceProfileCommand */
+    {1, 252, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "profile", NULL},
+    /* CreateTable */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "table_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "path", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "source", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "description", NULL},
+    {5, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "schema", NULL},
+    {6, 59, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "options", NULL},
+    /* CreateTable.optionsEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
+    /* CurrentCatalog */
+    /* CurrentDatabase */
+    /* DataType */
+    {1, 79, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "null", "kind"},
+    {2, 64, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "binary", "kind"},
+    {3, 65, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "boolean", "kind"},
+    {4, 66, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "byte", "kind"},
+    {5, 80, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "short", "kind"},
+    {6, 76, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "integer", "kind"},
+    {7, 77, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "long", "kind"},
+    {8, 73, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "float", "kind"},
+    {9, 72, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "double", "kind"},
+    {10, 71, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "decimal", "kind"},
+    {11, 81, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "string", "kind"},
+    {12, 68, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "char", "kind"},
+    {13, 91, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "var_char", "kind"},
+    {14, 69, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "date", "kind"},
+    {15, 85, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "timestamp", "kind"},
+    {16, 87, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "timestamp_ntz", "kind"},
+    {17, 67, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "calendar_interval", "kind"},
+    {18, 93, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "year_month_interval", "kind"},
+    {19, 70, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "day_time_interval", "kind"},
+    {20, 63, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "array", "kind"},
+    {21, 82, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "struct", "kind"},
+    {22, 78, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "map", "kind"},
+    {23, 89, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "udt", "kind"},
+    {24, 90, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "unparsed", "kind"},
+    {25, 92, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "variant", "kind"},
+    {26, 75, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "geometry", "kind"},
+    {27, 74, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "geography", "kind"},
+    {28, 84, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "time", "kind"},
+    {29, 88, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "timestamp_ntz_nanos", "kind"},
+    {30, 86, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "timestamp_ltz_nanos", "kind"},
+    /* DataType.Array */
+    {1, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "element_type", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "contains_null", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.Binary */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.Boolean */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.Byte */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.CalendarInterval */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.Char */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "length", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.Date */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.DayTimeInterval */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "start_field", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "end_field", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.Decimal */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "scale", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "precision", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.Double */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.Float */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.Geography */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "srid", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.Geometry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "srid", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.Integer */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.Long */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.Map */
+    {1, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "key_type", NULL},
+    {2, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "value_type", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "value_contains_null", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.NULL */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.Short */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.String */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "collation", NULL},
+    /* DataType.Struct */
+    {1, 83, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "fields", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.StructField */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "name", NULL},
+    {2, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "data_type", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "nullable", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "metadata", NULL},
+    /* DataType.Time */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "precision", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.Timestamp */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.TimestampLTZNanos */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "precision", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.TimestampNTZ */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.TimestampNTZNanos */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "precision", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.UDT */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "type", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "jvm_class", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "python_class", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "serialized_python_class", NULL},
+    {5, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "sql_type", NULL},
+    /* DataType.Unparsed */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "data_type_string", NULL},
+    /* DataType.VarChar */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "length", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.Variant */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DataType.YearMonthInterval */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "start_field", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "end_field", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type_variation_reference", NULL},
+    /* DatabaseExists */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "db_name", NULL},
     /* Deduplicate */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "column_names", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "all_columns_as_keys", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "within_watermark", NULL},
+    /* Doubles */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_I64, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "values", NULL},
     /* Drop */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
-    {2, 36, PLAN_SCHEMA_F_MSG, 0, "columns", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "columns", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "column_names", NULL},
+    /* DropDatabase */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "db_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "if_exists", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "cascade", NULL},
+    /* DropGlobalTempView */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "view_name", NULL},
+    /* DropTable */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "table_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "if_exists", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "purge", NULL},
+    /* DropTempView */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "view_name", NULL},
+    /* DropView */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "view_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "if_exists", NULL},
     /* ExecuteExternalCommand */
-    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_TEXT, PLAN_SCHEMA_NO_SLOT, "runner", NULL},
-    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_TEXT2, PLAN_SCHEMA_NO_SLOT, "command", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_TEXT, PLAN_SCHEMA_NO_SLOT, "runner", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_TEXT2, PLAN_SCHEMA_NO_SLOT, "command", NULL},
+    {3, 104, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "options", NULL},
+    /* ExecuteExternalCommand.optionsEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
     /* ExecutePlanRequest */
-    {2, 135, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
-    {3, 92, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "plan", NULL},
-    {5, 35, PLAN_SCHEMA_F_MSG, 0, "request_options", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "session_id", NULL},
+    {2, 308, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
+    {3, 222, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "plan", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_type", NULL},
+    {5, 106, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "request_options", NULL},
+    {6, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "operation_id", NULL},
+    {7, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "tags", NULL},
+    {8, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_observed_server_side_session_id", NULL},
     /* ExecutePlanRequest.RequestOption */
-    {999, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_ANY, PLAN_SCHEMA_NO_SLOT, "extension", "request_option"},
+    {1, 236, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "reattach_options", "request_option"},
+    {2, 255, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "result_chunking_options", "request_option"},
+    {999, 325, PLAN_SCHEMA_F_ANY, 0, PLAN_SCHEMA_NO_SLOT, "extension", "request_option"},
+    /* ExecutorResourceRequest */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "resource_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "amount", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "discovery_script", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "vendor", NULL},
     /* Expression */
-    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "literal", "expr_type"},
-    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "unresolved_attribute", "expr_type"},
-    {3, 44, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "unresolved_function", "expr_type"},
-    {4, 40, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "expression_string", "expr_type"},
-    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "unresolved_star", "expr_type"},
-    {6, 37, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "alias", "expr_type"},
-    {7, 38, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "cast", "expr_type"},
-    {8, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "unresolved_regex", "expr_type"},
-    {9, 42, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "sort_order", "expr_type"},
-    {10, 41, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "lambda_function", "expr_type"},
-    {11, 46, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "window", "expr_type"},
-    {12, 43, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "unresolved_extract_value", "expr_type"},
-    {13, 45, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "update_fields", "expr_type"},
-    {14, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "unresolved_named_lambda_variable", "expr_type"},
-    {15, 27, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "common_inline_user_defined_function", "expr_type"},
-    {16, 19, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "call_function", "expr_type"},
-    {17, 80, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "named_argument_expression", "expr_type"},
-    {18, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "common", NULL},
-    {19, 65, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "merge_action", "expr_type"},
-    {20, 131, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "typed_aggregate_expression", "expr_type"},
-    {21, 125, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "subquery_expression", "expr_type"},
-    {22, 39, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "direct_shuffle_partition_id", "expr_type"},
-    {999, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_ANY, PLAN_SCHEMA_NO_SLOT, "extension", "expr_type"},
+    {1, 114, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "literal", "expr_type"},
+    {2, 125, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "unresolved_attribute", "expr_type"},
+    {3, 127, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "unresolved_function", "expr_type"},
+    {4, 112, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "expression_string", "expr_type"},
+    {5, 130, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "unresolved_star", "expr_type"},
+    {6, 109, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "alias", "expr_type"},
+    {7, 110, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "cast", "expr_type"},
+    {8, 129, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "unresolved_regex", "expr_type"},
+    {9, 124, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "sort_order", "expr_type"},
+    {10, 113, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "lambda_function", "expr_type"},
+    {11, 132, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "window", "expr_type"},
+    {12, 126, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "unresolved_extract_value", "expr_type"},
+    {13, 131, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "update_fields", "expr_type"},
+    {14, 128, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "unresolved_named_lambda_variable", "expr_type"},
+    {15, 41, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "common_inline_user_defined_function", "expr_type"},
+    {16, 31, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "call_function", "expr_type"},
+    {17, 197, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "named_argument_expression", "expr_type"},
+    {18, 135, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "common", NULL},
+    {19, 174, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "merge_action", "expr_type"},
+    {20, 302, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "typed_aggregate_expression", "expr_type"},
+    {21, 292, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "subquery_expression", "expr_type"},
+    {22, 111, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "direct_shuffle_partition_id", "expr_type"},
+    {999, 325, PLAN_SCHEMA_F_ANY, 0, PLAN_SCHEMA_NO_SLOT, "extension", "expr_type"},
     /* Expression.Alias */
-    {1, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "expr", NULL},
+    {1, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "expr", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "name", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "metadata", NULL},
     /* Expression.Cast */
-    {1, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "expr", NULL},
+    {1, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "expr", NULL},
+    {2, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "type", "cast_to_type"},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "type_str", "cast_to_type"},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "eval_mode", NULL},
     /* Expression.DirectShufflePartitionID */
-    {1, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "child", NULL},
+    {1, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "child", NULL},
     /* Expression.ExpressionString */
-    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_TEXT, PLAN_SCHEMA_NO_SLOT, "expression", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_TEXT, PLAN_SCHEMA_NO_SLOT, "expression", NULL},
     /* Expression.LambdaFunction */
-    {1, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "function", NULL},
+    {1, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "function", NULL},
+    {2, 128, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "arguments", NULL},
+    /* Expression.Literal */
+    {1, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "null", "literal_type"},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_OPAQUE, 0, PLAN_SCHEMA_NO_SLOT, "binary", "literal_type"},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "boolean", "literal_type"},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "byte", "literal_type"},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "short", "literal_type"},
+    {6, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "integer", "literal_type"},
+    {7, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "long", "literal_type"},
+    {10, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_I32, 0, PLAN_SCHEMA_NO_SLOT, "float", "literal_type"},
+    {11, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_I64, 0, PLAN_SCHEMA_NO_SLOT, "double", "literal_type"},
+    {12, 117, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "decimal", "literal_type"},
+    {13, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "string", "literal_type"},
+    {16, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "date", "literal_type"},
+    {17, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "timestamp", "literal_type"},
+    {18, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "timestamp_ntz", "literal_type"},
+    {19, 116, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "calendar_interval", "literal_type"},
+    {20, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "year_month_interval", "literal_type"},
+    {21, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "day_time_interval", "literal_type"},
+    {22, 115, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "array", "literal_type"},
+    {23, 118, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "map", "literal_type"},
+    {24, 120, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "struct", "literal_type"},
+    {25, 119, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "specialized_array", "literal_type"},
+    {26, 121, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "time", "literal_type"},
+    {29, 123, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "timestamp_ntz_nanos", "literal_type"},
+    {30, 122, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "timestamp_ltz_nanos", "literal_type"},
+    {100, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "data_type", NULL},
+    /* Expression.Literal.Array */
+    {1, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "element_type", NULL},
+    {2, 114, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "elements", NULL},
+    /* Expression.Literal.CalendarInterval */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "months", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "days", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "microseconds", NULL},
+    /* Expression.Literal.Decimal */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "precision", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "scale", NULL},
+    /* Expression.Literal.Map */
+    {1, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "key_type", NULL},
+    {2, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "value_type", NULL},
+    {3, 114, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "keys", NULL},
+    {4, 114, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 1, "values", NULL},
+    /* Expression.Literal.SpecializedArray */
+    {1, 27, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "bools", "value_type"},
+    {2, 155, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "ints", "value_type"},
+    {3, 172, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "longs", "value_type"},
+    {4, 141, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "floats", "value_type"},
+    {5, 96, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "doubles", "value_type"},
+    {6, 290, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "strings", "value_type"},
+    /* Expression.Literal.Struct */
+    {1, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "struct_type", NULL},
+    {2, 114, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "elements", NULL},
+    /* Expression.Literal.Time */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "nano", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "precision", NULL},
+    /* Expression.Literal.TimestampLTZNanos */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "epoch_micros", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "nanos_within_micro", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "precision", NULL},
+    /* Expression.Literal.TimestampNTZNanos */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "epoch_micros", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "nanos_within_micro", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "precision", NULL},
     /* Expression.SortOrder */
-    {1, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "child", NULL},
+    {1, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "child", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "direction", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "null_ordering", NULL},
+    /* Expression.UnresolvedAttribute */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "unparsed_identifier", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "plan_id", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "is_metadata_column", NULL},
     /* Expression.UnresolvedExtractValue */
-    {1, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "child", NULL},
-    {2, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "extraction", NULL},
+    {1, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "child", NULL},
+    {2, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "extraction", NULL},
     /* Expression.UnresolvedFunction */
-    {2, 36, PLAN_SCHEMA_F_MSG, 0, "arguments", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "function_name", NULL},
+    {2, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "arguments", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "is_distinct", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "is_user_defined_function", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "is_internal", NULL},
+    /* Expression.UnresolvedNamedLambdaVariable */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "name_parts", NULL},
+    /* Expression.UnresolvedRegex */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "col_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "plan_id", NULL},
+    /* Expression.UnresolvedStar */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "unparsed_target", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "plan_id", NULL},
     /* Expression.UpdateFields */
-    {1, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "struct_expression", NULL},
-    {3, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "value_expression", NULL},
+    {1, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "struct_expression", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "field_name", NULL},
+    {3, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "value_expression", NULL},
     /* Expression.Window */
-    {1, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "window_function", NULL},
-    {2, 36, PLAN_SCHEMA_F_MSG, 0, "partition_spec", NULL},
-    {3, 42, PLAN_SCHEMA_F_MSG, 1, "order_spec", NULL},
-    {4, 47, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "frame_spec", NULL},
+    {1, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "window_function", NULL},
+    {2, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "partition_spec", NULL},
+    {3, 124, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 1, "order_spec", NULL},
+    {4, 133, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "frame_spec", NULL},
     /* Expression.Window.WindowFrame */
-    {2, 48, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "lower", NULL},
-    {3, 48, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "upper", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "frame_type", NULL},
+    {2, 134, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "lower", NULL},
+    {3, 134, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "upper", NULL},
     /* Expression.Window.WindowFrame.FrameBoundary */
-    {3, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "value", "boundary"},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "current_row", "boundary"},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "unbounded", "boundary"},
+    {3, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "value", "boundary"},
+    /* ExpressionCommon */
+    {1, 201, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "origin", NULL},
     /* Fetch */
-    {2, 50, PLAN_SCHEMA_F_MSG, 0, "methods", NULL},
+    {1, 199, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "obj_ref", NULL},
+    {2, 137, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "methods", NULL},
     /* Fetch.Method */
-    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_TEXT, PLAN_SCHEMA_NO_SLOT, "method", NULL},
-    {2, 51, PLAN_SCHEMA_F_MSG, 0, "args", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_TEXT, PLAN_SCHEMA_NO_SLOT, "method", NULL},
+    {2, 138, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "args", NULL},
     /* Fetch.Method.Args */
-    {2, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", "args_type"},
+    {1, 114, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "param", "args_type"},
+    {2, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", "args_type"},
     /* FetchErrorDetailsRequest */
-    {2, 135, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "session_id", NULL},
+    {2, 308, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "error_id", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_type", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_observed_server_side_session_id", NULL},
     /* Filter */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
-    {2, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "condition", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "condition", NULL},
+    /* Floats */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_I32, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "values", NULL},
+    /* FunctionExists */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "function_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "db_name", NULL},
+    /* GetCreateTableString */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "table_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "as_serde", NULL},
+    /* GetDatabase */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "db_name", NULL},
+    /* GetFunction */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "function_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "db_name", NULL},
+    /* GetResourcesCommand */
     /* GetStatusRequest */
-    {2, 135, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
-    {5, 55, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "operation_status", NULL},
-    {999, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_ANY, 0, "extensions", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "session_id", NULL},
+    {2, 308, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_type", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_observed_server_side_session_id", NULL},
+    {5, 148, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "operation_status", NULL},
+    {999, 325, PLAN_SCHEMA_F_ANY, PLAN_SCHEMA_FF_REPEATED, 0, "extensions", NULL},
     /* GetStatusRequest.OperationStatusRequest */
-    {999, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_ANY, 0, "extensions", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "operation_ids", NULL},
+    {999, 325, PLAN_SCHEMA_F_ANY, PLAN_SCHEMA_FF_REPEATED, 0, "extensions", NULL},
+    /* GetTable */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "table_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "db_name", NULL},
+    /* GetTableProperties */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "table_name", NULL},
     /* GroupMap */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
-    {2, 36, PLAN_SCHEMA_F_MSG, 0, "grouping_expressions", NULL},
-    {3, 27, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "func", NULL},
-    {4, 36, PLAN_SCHEMA_F_MSG, 1, "sorting_expressions", NULL},
-    {5, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "initial_input", NULL},
-    {6, 36, PLAN_SCHEMA_F_MSG, 2, "initial_grouping_expressions", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "grouping_expressions", NULL},
+    {3, 41, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "func", NULL},
+    {4, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 1, "sorting_expressions", NULL},
+    {5, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "initial_input", NULL},
+    {6, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 2, "initial_grouping_expressions", NULL},
+    {7, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "is_map_groups_with_state", NULL},
+    {8, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "output_mode", NULL},
+    {9, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "timeout_conf", NULL},
+    {10, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "state_schema", NULL},
+    {11, 299, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "transform_with_state_info", NULL},
     /* Hint */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
-    {3, 36, PLAN_SCHEMA_F_MSG, 0, "parameters", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "name", NULL},
+    {3, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "parameters", NULL},
     /* HtmlString */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "num_rows", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "truncate", NULL},
     /* InterruptRequest */
-    {2, 135, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "session_id", NULL},
+    {2, 308, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_type", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "interrupt_type", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "operation_tag", "interrupt"},
+    {6, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "operation_id", "interrupt"},
+    {7, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_observed_server_side_session_id", NULL},
+    /* Ints */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "values", NULL},
+    /* IsCached */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "table_name", NULL},
     /* JavaUDF */
-    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_TEXT, PLAN_SCHEMA_NO_SLOT, "class_name", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_TEXT, PLAN_SCHEMA_NO_SLOT, "class_name", NULL},
+    {2, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "output_type", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "aggregate", NULL},
     /* Join */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "left", NULL},
-    {2, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "right", NULL},
-    {3, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "join_condition", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "left", NULL},
+    {2, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "right", NULL},
+    {3, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "join_condition", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "join_type", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "using_columns", NULL},
+    {6, 159, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "join_data_type", NULL},
+    /* Join.JoinDataType */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "is_left_struct", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "is_right_struct", NULL},
+    /* JvmOrigin */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "line", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "start_position", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "start_index", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "stop_index", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "sql_text", NULL},
+    {6, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "object_type", NULL},
+    {7, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "object_name", NULL},
+    {8, 270, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "stack_trace", NULL},
+    /* KeyValue */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
     /* LateralJoin */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "left", NULL},
-    {2, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "right", NULL},
-    {3, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "join_condition", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "left", NULL},
+    {2, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "right", NULL},
+    {3, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "join_condition", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "join_type", NULL},
     /* Limit */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "limit", NULL},
+    /* ListCatalogs */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "pattern", NULL},
+    /* ListColumns */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "table_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "db_name", NULL},
+    /* ListDatabases */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "pattern", NULL},
+    /* ListFunctions */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "db_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "pattern", NULL},
+    /* ListPartitions */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "table_name", NULL},
+    /* ListTables */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "db_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "pattern", NULL},
+    /* ListViews */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "db_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "pattern", NULL},
+    /* LocalRelation */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_OPAQUE, 0, PLAN_SCHEMA_NO_SLOT, "data", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "schema", NULL},
+    /* Longs */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "values", NULL},
     /* MapPartitions */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
-    {2, 27, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "func", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, 41, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "func", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "is_barrier", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "profile_id", NULL},
     /* MergeAction */
-    {2, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "condition", NULL},
-    {3, 66, PLAN_SCHEMA_F_MSG, 0, "assignments", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "action_type", NULL},
+    {2, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "condition", NULL},
+    {3, 175, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "assignments", NULL},
     /* MergeAction.Assignment */
-    {1, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "key", NULL},
-    {2, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "value", NULL},
+    {1, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
     /* MergeIntoTableCommand */
-    {2, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "source_table_plan", NULL},
-    {3, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "merge_condition", NULL},
-    {4, 36, PLAN_SCHEMA_F_MSG, 0, "match_actions", NULL},
-    {5, 36, PLAN_SCHEMA_F_MSG, 1, "not_matched_actions", NULL},
-    {6, 36, PLAN_SCHEMA_F_MSG, 2, "not_matched_by_source_actions", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "target_table_name", NULL},
+    {2, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "source_table_plan", NULL},
+    {3, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "merge_condition", NULL},
+    {4, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "match_actions", NULL},
+    {5, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 1, "not_matched_actions", NULL},
+    {6, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 2, "not_matched_by_source_actions", NULL},
+    {7, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "with_schema_evolution", NULL},
     /* MlCommand */
-    {1, 71, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "fit", "command"},
-    {2, 49, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "fetch", "command"},
-    {4, 73, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "write", "command"},
-    {5, 72, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "read", "command"},
-    {6, 70, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "evaluate", "command"},
-    {9, 69, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "create_summary", "command"},
+    {1, 182, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "fit", "command"},
+    {2, 136, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "fetch", "command"},
+    {3, 180, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "delete", "command"},
+    {4, 186, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "write", "command"},
+    {5, 185, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "read", "command"},
+    {6, 181, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "evaluate", "command"},
+    {7, 178, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "clean_cache", "command"},
+    {8, 183, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "get_cache_info", "command"},
+    {9, 179, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "create_summary", "command"},
+    {10, 184, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "get_model_size", "command"},
+    /* MlCommand.CleanCache */
     /* MlCommand.CreateSummary */
-    {2, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "dataset", NULL},
+    {1, 199, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "model_ref", NULL},
+    {2, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "dataset", NULL},
+    /* MlCommand.Delete */
+    {1, 199, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "obj_refs", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "evict_only", NULL},
     /* MlCommand.Evaluate */
-    {1, 74, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "evaluator", NULL},
-    {3, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "dataset", NULL},
+    {1, 188, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "evaluator", NULL},
+    {2, 189, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "params", NULL},
+    {3, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "dataset", NULL},
     /* MlCommand.Fit */
-    {1, 74, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "estimator", NULL},
-    {3, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "dataset", NULL},
+    {1, 188, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "estimator", NULL},
+    {2, 189, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "params", NULL},
+    {3, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "dataset", NULL},
+    /* MlCommand.GetCacheInfo */
+    /* MlCommand.GetModelSize */
+    {1, 199, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "model_ref", NULL},
     /* MlCommand.Read */
-    {1, 74, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "operator", NULL},
+    {1, 188, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "operator", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "path", NULL},
     /* MlCommand.Write */
-    {1, 74, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "operator", "type"},
+    {1, 188, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "operator", "type"},
+    {2, 199, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "obj_ref", "type"},
+    {3, 189, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "params", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "path", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "should_overwrite", NULL},
+    {6, 187, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "options", NULL},
+    /* MlCommand.Write.optionsEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
     /* MlOperator */
-    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_TEXT, PLAN_SCHEMA_NO_SLOT, "name", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_TEXT, PLAN_SCHEMA_NO_SLOT, "name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "uid", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "type", NULL},
+    /* MlParams */
+    {1, 190, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "params", NULL},
+    /* MlParams.paramsEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, 114, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
     /* MlRelation */
-    {1, 76, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "transform", "ml_type"},
-    {2, 49, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "fetch", "ml_type"},
-    {3, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "model_summary_dataset", NULL},
+    {1, 192, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "transform", "ml_type"},
+    {2, 136, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "fetch", "ml_type"},
+    {3, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "model_summary_dataset", NULL},
     /* MlRelation.Transform */
-    {2, 74, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "transformer", "operator"},
-    {3, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 199, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "obj_ref", "operator"},
+    {2, 188, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "transformer", "operator"},
+    {3, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {4, 189, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "params", NULL},
     /* NADrop */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "cols", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "min_non_nulls", NULL},
     /* NAFill */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "cols", NULL},
+    {3, 114, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "values", NULL},
     /* NAReplace */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "cols", NULL},
+    {3, 196, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "replacements", NULL},
+    /* NAReplace.Replacement */
+    {1, 114, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "old_value", NULL},
+    {2, 114, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "new_value", NULL},
     /* NamedArgumentExpression */
-    {2, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "value", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
     /* NearestByJoin */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "left", NULL},
-    {2, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "right", NULL},
-    {3, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "ranking_expression", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "left", NULL},
+    {2, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "right", NULL},
+    {3, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "ranking_expression", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "num_results", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "join_type", NULL},
+    {6, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "mode", NULL},
+    {7, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "direction", NULL},
+    /* ObjectRef */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "id", NULL},
     /* Offset */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "offset", NULL},
+    /* Origin */
+    {1, 226, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "python_origin", "function"},
+    {2, 160, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "jvm_origin", "function"},
     /* Parse */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "format", NULL},
+    {3, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "schema", NULL},
+    {4, 203, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "options", NULL},
+    /* Parse.optionsEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
     /* PipelineCommand */
-    {2, 89, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "define_output", "command_type"},
-    {3, 85, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "define_flow", "command_type"},
-    {6, 90, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "define_sql_graph_elements", "command_type"},
-    {8, 88, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "define_flow_query_function_result", "command_type"},
-    {9, 91, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "execute_output_flows", "command_type"},
-    {999, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_ANY, PLAN_SCHEMA_NO_SLOT, "extension", "command_type"},
+    {1, 205, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "create_dataflow_graph", "command_type"},
+    {2, 212, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "define_output", "command_type"},
+    {3, 207, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "define_flow", "command_type"},
+    {4, 218, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "drop_dataflow_graph", "command_type"},
+    {5, 221, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "start_run", "command_type"},
+    {6, 217, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "define_sql_graph_elements", "command_type"},
+    {7, 220, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "get_query_function_execution_signal_stream", "command_type"},
+    {8, 211, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "define_flow_query_function_result", "command_type"},
+    {9, 219, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "execute_output_flows", "command_type"},
+    {999, 325, PLAN_SCHEMA_F_ANY, 0, PLAN_SCHEMA_NO_SLOT, "extension", "command_type"},
+    /* PipelineCommand.CreateDataflowGraph */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "default_catalog", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "default_database", NULL},
+    {5, 206, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "sql_conf", NULL},
+    /* PipelineCommand.CreateDataflowGraph.sql_confEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
     /* PipelineCommand.DefineFlow */
-    {6, 110, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "source_code_location", NULL},
-    {7, 87, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "relation_flow_details", "details"},
-    {10, 86, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "auto_cdc_flow_details", "details"},
-    {999, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_ANY, PLAN_SCHEMA_NO_SLOT, "extension", "details"},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "dataflow_graph_id", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "flow_name", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "target_dataset_name", NULL},
+    {4, 210, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "sql_conf", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_id", NULL},
+    {6, 266, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "source_code_location", NULL},
+    {7, 209, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "relation_flow_details", "details"},
+    {8, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "once", NULL},
+    {10, 208, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "auto_cdc_flow_details", "details"},
+    {999, 325, PLAN_SCHEMA_F_ANY, 0, PLAN_SCHEMA_NO_SLOT, "extension", "details"},
     /* PipelineCommand.DefineFlow.AutoCdcFlowDetails */
-    {2, 36, PLAN_SCHEMA_F_MSG, 0, "keys", NULL},
-    {3, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "sequence_by", NULL},
-    {6, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "apply_as_deletes", NULL},
-    {7, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "apply_as_truncates", NULL},
-    {8, 36, PLAN_SCHEMA_F_MSG, 1, "column_list", NULL},
-    {9, 36, PLAN_SCHEMA_F_MSG, 2, "except_column_list", NULL},
-    {11, 36, PLAN_SCHEMA_F_MSG, 3, "track_history_column_list", NULL},
-    {12, 36, PLAN_SCHEMA_F_MSG, 4, "track_history_except_column_list", NULL},
-    {14, 36, PLAN_SCHEMA_F_MSG, 5, "ignore_null_updates_column_list", NULL},
-    {15, 36, PLAN_SCHEMA_F_MSG, 6, "ignore_null_updates_except_column_list", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "source", NULL},
+    {2, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "keys", NULL},
+    {3, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "sequence_by", NULL},
+    {6, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "apply_as_deletes", NULL},
+    {7, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "apply_as_truncates", NULL},
+    {8, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 1, "column_list", NULL},
+    {9, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 2, "except_column_list", NULL},
+    {10, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "stored_as_scd_type", NULL},
+    {11, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 3, "track_history_column_list", NULL},
+    {12, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 4, "track_history_except_column_list", NULL},
+    {14, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 5, "ignore_null_updates_column_list", NULL},
+    {15, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 6, "ignore_null_updates_except_column_list", NULL},
     /* PipelineCommand.DefineFlow.WriteRelationFlowDetails */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "relation", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "relation", NULL},
+    /* PipelineCommand.DefineFlow.sql_confEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
     /* PipelineCommand.DefineFlowQueryFunctionResult */
-    {3, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "relation", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "flow_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "dataflow_graph_id", NULL},
+    {3, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "relation", NULL},
+    {4, 251, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "flow_identifier", NULL},
     /* PipelineCommand.DefineOutput */
-    {5, 110, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "source_code_location", NULL},
-    {999, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_ANY, PLAN_SCHEMA_NO_SLOT, "extension", "details"},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "dataflow_graph_id", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "output_name", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "output_type", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "comment", NULL},
+    {5, 266, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "source_code_location", NULL},
+    {6, 215, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "table_details", "details"},
+    {7, 213, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "sink_details", "details"},
+    {999, 325, PLAN_SCHEMA_F_ANY, 0, PLAN_SCHEMA_NO_SLOT, "extension", "details"},
+    /* PipelineCommand.DefineOutput.SinkDetails */
+    {1, 214, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "options", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "format", NULL},
+    /* PipelineCommand.DefineOutput.SinkDetails.optionsEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
+    /* PipelineCommand.DefineOutput.TableDetails */
+    {1, 216, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "table_properties", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "partition_cols", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "format", NULL},
+    {4, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "schema_data_type", "schema"},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "schema_string", "schema"},
+    {6, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "clustering_columns", NULL},
+    /* PipelineCommand.DefineOutput.TableDetails.table_propertiesEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
     /* PipelineCommand.DefineSqlGraphElements */
-    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_TEXT2, PLAN_SCHEMA_NO_SLOT, "sql_file_path", NULL},
-    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_TEXT, PLAN_SCHEMA_NO_SLOT, "sql_text", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "dataflow_graph_id", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_TEXT2, PLAN_SCHEMA_NO_SLOT, "sql_file_path", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_TEXT, PLAN_SCHEMA_NO_SLOT, "sql_text", NULL},
+    /* PipelineCommand.DropDataflowGraph */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "dataflow_graph_id", NULL},
     /* PipelineCommand.ExecuteOutputFlows */
-    {1, 89, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "define_output", NULL},
-    {2, 85, PLAN_SCHEMA_F_MSG, 0, "define_flows", NULL},
-    {999, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_ANY, 1, "extension", NULL},
+    {1, 212, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "define_output", NULL},
+    {2, 207, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "define_flows", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "full_refresh", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "storage", NULL},
+    {999, 325, PLAN_SCHEMA_F_ANY, PLAN_SCHEMA_FF_REPEATED, 1, "extension", NULL},
+    /* PipelineCommand.GetQueryFunctionExecutionSignalStream */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "dataflow_graph_id", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_id", NULL},
+    /* PipelineCommand.StartRun */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "dataflow_graph_id", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "full_refresh_selection", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "full_refresh_all", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "refresh_selection", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "dry", NULL},
+    {6, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "storage", NULL},
     /* Plan */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "root", "op_type"},
-    {2, 25, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "command", "op_type"},
-    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_COMPRESSED, PLAN_SCHEMA_NO_SLOT, "compressed_operation", "op_type"},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "root", "op_type"},
+    {2, 39, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "command", "op_type"},
+    {3, 223, PLAN_SCHEMA_F_COMPRESSED, 0, PLAN_SCHEMA_NO_SLOT, "compressed_operation", "op_type"},
+    /* Plan.CompressedOperation */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_OPAQUE, 0, PLAN_SCHEMA_NO_SLOT, "data", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "op_type", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "compression_codec", NULL},
     /* Project */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
-    {3, 36, PLAN_SCHEMA_F_MSG, 0, "expressions", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {3, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "expressions", NULL},
     /* PythonDataSource */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_OPAQUE, 0, PLAN_SCHEMA_NO_SLOT, "command", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "python_ver", NULL},
+    /* PythonOrigin */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "fragment", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "call_site", NULL},
     /* PythonUDF */
-    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_EVAL, PLAN_SCHEMA_NO_SLOT, "eval_type", NULL},
+    {1, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "output_type", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, PLAN_SCHEMA_FF_EVAL, PLAN_SCHEMA_NO_SLOT, "eval_type", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_OPAQUE, 0, PLAN_SCHEMA_NO_SLOT, "command", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "python_ver", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "additional_includes", NULL},
     /* PythonUDTF */
-    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_EVAL, PLAN_SCHEMA_NO_SLOT, "eval_type", NULL},
+    {1, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "return_type", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, PLAN_SCHEMA_FF_EVAL, PLAN_SCHEMA_NO_SLOT, "eval_type", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_OPAQUE, 0, PLAN_SCHEMA_NO_SLOT, "command", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "python_ver", NULL},
+    /* Range */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "start", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "end", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "step", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "num_partitions", NULL},
+    /* Read */
+    {1, 233, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "named_table", "read_type"},
+    {2, 231, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "data_source", "read_type"},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "is_streaming", NULL},
+    /* Read.DataSource */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "format", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "schema", NULL},
+    {3, 232, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "options", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "paths", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "predicates", NULL},
+    {6, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "source_name", NULL},
+    /* Read.DataSource.optionsEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
+    /* Read.NamedTable */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "unparsed_identifier", NULL},
+    {2, 234, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "options", NULL},
+    /* Read.NamedTable.optionsEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
     /* ReattachExecuteRequest */
-    {2, 135, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "session_id", NULL},
+    {2, 308, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "operation_id", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_type", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "last_response_id", NULL},
+    {6, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_observed_server_side_session_id", NULL},
+    /* ReattachOptions */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "reattachable", NULL},
+    /* RecoverPartitions */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "table_name", NULL},
+    /* RefreshByPath */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "path", NULL},
+    /* RefreshTable */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "table_name", NULL},
     /* Relation */
-    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "common", NULL},
-    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "read", "rel_type"},
-    {3, 93, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "project", "rel_type"},
-    {4, 53, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "filter", "rel_type"},
-    {5, 61, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "join", "rel_type"},
-    {6, 107, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "set_op", "rel_type"},
-    {7, 109, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "sort", "rel_type"},
-    {8, 63, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "limit", "rel_type"},
-    {9, 1, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "aggregate", "rel_type"},
-    {10, 103, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "sql", "rel_type"},
-    {11, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "local_relation", "rel_type"},
-    {12, 105, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "sample", "rel_type"},
-    {13, 82, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "offset", "rel_type"},
-    {14, 31, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "deduplicate", "rel_type"},
-    {15, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "range", "rel_type"},
-    {16, 124, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "subquery_alias", "rel_type"},
-    {17, 101, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "repartition", "rel_type"},
-    {18, 128, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "to_df", "rel_type"},
-    {19, 137, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "with_columns_renamed", "rel_type"},
-    {20, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "show_string", "rel_type"},
-    {21, 32, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "drop", "rel_type"},
-    {22, 127, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "tail", "rel_type"},
-    {23, 136, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "with_columns", "rel_type"},
-    {24, 57, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "hint", "rel_type"},
-    {25, 132, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "unpivot", "rel_type"},
-    {26, 129, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "to_schema", "rel_type"},
-    {27, 102, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "repartition_by_expression", "rel_type"},
-    {28, 64, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "map_partitions", "rel_type"},
-    {29, 24, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "collect_metrics", "rel_type"},
-    {30, 83, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "parse", "rel_type"},
-    {31, 56, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "group_map", "rel_type"},
-    {32, 23, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "co_group_map", "rel_type"},
-    {33, 139, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "with_watermark", "rel_type"},
-    {34, 16, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "apply_in_pandas_with_state", "rel_type"},
-    {35, 58, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "html_string", "rel_type"},
-    {36, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "cached_local_relation", "rel_type"},
-    {37, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "cached_remote_relation", "rel_type"},
-    {38, 28, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "common_inline_user_defined_table_function", "rel_type"},
-    {39, 18, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "as_of_join", "rel_type"},
-    {40, 26, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "common_inline_user_defined_data_source", "rel_type"},
-    {41, 138, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "with_relations", "rel_type"},
-    {42, 130, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "transpose", "rel_type"},
-    {43, 134, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "unresolved_table_valued_function", "rel_type"},
-    {44, 62, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "lateral_join", "rel_type"},
-    {45, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "chunked_cached_local_relation", "rel_type"},
-    {46, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "relation_changes", "rel_type"},
-    {47, 81, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "nearest_by_join", "rel_type"},
-    {48, 143, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "zip", "rel_type"},
-    {90, 78, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "fill_na", "rel_type"},
-    {91, 77, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "drop_na", "rel_type"},
-    {92, 79, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "replace", "rel_type"},
-    {100, 120, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "summary", "rel_type"},
-    {101, 116, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "crosstab", "rel_type"},
-    {102, 117, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "describe", "rel_type"},
-    {103, 115, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "cov", "rel_type"},
-    {104, 114, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "corr", "rel_type"},
-    {105, 113, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "approx_quantile", "rel_type"},
-    {106, 118, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "freq_items", "rel_type"},
-    {107, 119, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "sample_by", "rel_type"},
-    {200, 20, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "catalog", "rel_type"},
-    {300, 75, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "ml_relation", "rel_type"},
-    {998, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_ANY, PLAN_SCHEMA_NO_SLOT, "extension", "rel_type"},
-    {999, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_LEAF, PLAN_SCHEMA_NO_SLOT, "unknown", "rel_type"},
+    {1, 243, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "common", NULL},
+    {2, 230, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "read", "rel_type"},
+    {3, 224, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "project", "rel_type"},
+    {4, 140, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "filter", "rel_type"},
+    {5, 158, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "join", "rel_type"},
+    {6, 263, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "set_op", "rel_type"},
+    {7, 265, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "sort", "rel_type"},
+    {8, 163, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "limit", "rel_type"},
+    {9, 5, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "aggregate", "rel_type"},
+    {10, 256, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "sql", "rel_type"},
+    {11, 171, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "local_relation", "rel_type"},
+    {12, 259, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "sample", "rel_type"},
+    {13, 200, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "offset", "rel_type"},
+    {14, 95, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "deduplicate", "rel_type"},
+    {15, 229, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "range", "rel_type"},
+    {16, 291, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "subquery_alias", "rel_type"},
+    {17, 249, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "repartition", "rel_type"},
+    {18, 297, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "to_df", "rel_type"},
+    {19, 310, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "with_columns_renamed", "rel_type"},
+    {20, 264, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "show_string", "rel_type"},
+    {21, 97, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "drop", "rel_type"},
+    {22, 295, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "tail", "rel_type"},
+    {23, 309, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "with_columns", "rel_type"},
+    {24, 152, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "hint", "rel_type"},
+    {25, 305, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "unpivot", "rel_type"},
+    {26, 298, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "to_schema", "rel_type"},
+    {27, 250, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "repartition_by_expression", "rel_type"},
+    {28, 173, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "map_partitions", "rel_type"},
+    {29, 38, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "collect_metrics", "rel_type"},
+    {30, 202, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "parse", "rel_type"},
+    {31, 151, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "group_map", "rel_type"},
+    {32, 37, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "co_group_map", "rel_type"},
+    {33, 314, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "with_watermark", "rel_type"},
+    {34, 24, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "apply_in_pandas_with_state", "rel_type"},
+    {35, 153, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "html_string", "rel_type"},
+    {36, 29, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "cached_local_relation", "rel_type"},
+    {37, 30, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "cached_remote_relation", "rel_type"},
+    {38, 42, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "common_inline_user_defined_table_function", "rel_type"},
+    {39, 26, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "as_of_join", "rel_type"},
+    {40, 40, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "common_inline_user_defined_data_source", "rel_type"},
+    {41, 313, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "with_relations", "rel_type"},
+    {42, 300, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "transpose", "rel_type"},
+    {43, 307, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "unresolved_table_valued_function", "rel_type"},
+    {44, 162, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "lateral_join", "rel_type"},
+    {45, 34, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "chunked_cached_local_relation", "rel_type"},
+    {46, 241, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "relation_changes", "rel_type"},
+    {47, 198, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "nearest_by_join", "rel_type"},
+    {48, 324, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "zip", "rel_type"},
+    {90, 194, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "fill_na", "rel_type"},
+    {91, 193, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "drop_na", "rel_type"},
+    {92, 195, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "replace", "rel_type"},
+    {100, 279, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "summary", "rel_type"},
+    {101, 274, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "crosstab", "rel_type"},
+    {102, 275, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "describe", "rel_type"},
+    {103, 273, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "cov", "rel_type"},
+    {104, 272, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "corr", "rel_type"},
+    {105, 271, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "approx_quantile", "rel_type"},
+    {106, 276, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "freq_items", "rel_type"},
+    {107, 277, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "sample_by", "rel_type"},
+    {200, 32, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "catalog", "rel_type"},
+    {300, 191, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "ml_relation", "rel_type"},
+    {998, 325, PLAN_SCHEMA_F_ANY, 0, PLAN_SCHEMA_NO_SLOT, "extension", "rel_type"},
+    {999, 304, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "unknown", "rel_type"},
+    /* RelationChanges */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "unparsed_identifier", NULL},
+    {2, 242, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "options", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "is_streaming", NULL},
+    /* RelationChanges.optionsEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
+    /* RelationCommon */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "source_info", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "plan_id", NULL},
+    {3, 201, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "origin", NULL},
     /* ReleaseExecuteRequest */
-    {2, 135, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "session_id", NULL},
+    {2, 308, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "operation_id", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_type", NULL},
+    {5, 245, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "release_all", "release"},
+    {6, 246, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "release_until", "release"},
+    {7, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_observed_server_side_session_id", NULL},
+    /* ReleaseExecuteRequest.ReleaseAll */
+    /* ReleaseExecuteRequest.ReleaseUntil */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "response_id", NULL},
     /* ReleaseSessionRequest */
-    {2, 135, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "session_id", NULL},
+    {2, 308, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "user_context", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "client_type", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "allow_reconnect", NULL},
+    /* RemoveCachedRemoteRelationCommand */
+    {1, 30, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "relation", NULL},
     /* Repartition */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "num_partitions", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "shuffle", NULL},
     /* RepartitionByExpression */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
-    {2, 36, PLAN_SCHEMA_F_MSG, 0, "partition_exprs", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "partition_exprs", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "num_partitions", NULL},
+    /* ResolvedIdentifier */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "catalog_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "namespace", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "table_name", NULL},
+    /* ResourceProfile */
+    {1, 253, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "executor_resources", NULL},
+    {2, 254, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 1, "task_resources", NULL},
+    /* ResourceProfile.executor_resourcesEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, 107, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
+    /* ResourceProfile.task_resourcesEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, 296, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
+    /* ResultChunkingOptions */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "allow_arrow_batch_chunking", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "preferred_arrow_chunk_size", NULL},
     /* SQL */
-    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_TEXT, PLAN_SCHEMA_NO_SLOT, "query", NULL},
-    {4, 104, PLAN_SCHEMA_F_MSG, 0, "named_arguments", NULL},
-    {5, 36, PLAN_SCHEMA_F_MSG, 1, "pos_arguments", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_TEXT, PLAN_SCHEMA_NO_SLOT, "query", NULL},
+    {2, 257, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "args", NULL},
+    {3, 114, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 1, "pos_args", NULL},
+    {4, 258, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 2, "named_arguments", NULL},
+    {5, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 3, "pos_arguments", NULL},
+    /* SQL.argsEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, 114, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
     /* SQL.named_argumentsEntry */
-    {2, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "value", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
     /* Sample */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_I64, 0, PLAN_SCHEMA_NO_SLOT, "lower_bound", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_I64, 0, PLAN_SCHEMA_NO_SLOT, "upper_bound", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "with_replacement", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "seed", NULL},
+    {6, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "deterministic_order", NULL},
     /* ScalarScalaUDF */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_OPAQUE, 0, PLAN_SCHEMA_NO_SLOT, "payload", NULL},
+    {2, 62, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "inputTypes", NULL},
+    {3, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "outputType", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "nullable", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "aggregate", NULL},
+    /* SetCurrentCatalog */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "catalog_name", NULL},
+    /* SetCurrentDatabase */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "db_name", NULL},
     /* SetOperation */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "left_input", NULL},
-    {2, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "right_input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "left_input", NULL},
+    {2, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "right_input", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "set_op_type", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "is_all", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "by_name", NULL},
+    {6, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "allow_missing_columns", NULL},
     /* ShowString */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "num_rows", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "truncate", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "vertical", NULL},
     /* Sort */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
-    {2, 42, PLAN_SCHEMA_F_MSG, 0, "order", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, 124, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "order", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "is_global", NULL},
     /* SourceCodeLocation */
-    {999, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_ANY, 0, "extension", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "file_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "line_number", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "definition_path", NULL},
+    {999, 325, PLAN_SCHEMA_F_ANY, PLAN_SCHEMA_FF_REPEATED, 0, "extension", NULL},
     /* SqlCommand */
-    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_TEXT, PLAN_SCHEMA_NO_SLOT, "sql", NULL},
-    {4, 112, PLAN_SCHEMA_F_MSG, 0, "named_arguments", NULL},
-    {5, 36, PLAN_SCHEMA_F_MSG, 1, "pos_arguments", NULL},
-    {6, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_TEXT, PLAN_SCHEMA_NO_SLOT, "sql", NULL},
+    {2, 268, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "args", NULL},
+    {3, 114, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 1, "pos_args", NULL},
+    {4, 269, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 2, "named_arguments", NULL},
+    {5, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 3, "pos_arguments", NULL},
+    {6, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    /* SqlCommand.argsEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, 114, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
     /* SqlCommand.named_argumentsEntry */
-    {2, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "value", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
+    /* StackTraceElement */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "class_loader_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "module_name", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "module_version", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "declaring_class", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "method_name", NULL},
+    {6, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "file_name", NULL},
+    {7, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "line_number", NULL},
     /* StatApproxQuantile */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "cols", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_I64, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "probabilities", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_I64, 0, PLAN_SCHEMA_NO_SLOT, "relative_error", NULL},
     /* StatCorr */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "col1", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "col2", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "method", NULL},
     /* StatCov */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "col1", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "col2", NULL},
     /* StatCrosstab */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "col1", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "col2", NULL},
     /* StatDescribe */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "cols", NULL},
     /* StatFreqItems */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "cols", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_I64, 0, PLAN_SCHEMA_NO_SLOT, "support", NULL},
     /* StatSampleBy */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
-    {2, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "col", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "col", NULL},
+    {3, 278, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "fractions", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "seed", NULL},
+    /* StatSampleBy.Fraction */
+    {1, 114, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "stratum", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_I64, 0, PLAN_SCHEMA_NO_SLOT, "fraction", NULL},
     /* StatSummary */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "statistics", NULL},
+    /* StorageLevel */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "use_disk", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "use_memory", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "use_off_heap", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "deserialized", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "replication", NULL},
     /* StreamingForeachFunction */
-    {1, 95, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "python_function", "function"},
-    {2, 106, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "scala_function", "function"},
+    {1, 227, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "python_function", "function"},
+    {2, 260, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "scala_function", "function"},
+    /* StreamingQueryCommand */
+    {1, 285, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "query_id", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "status", "command"},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "last_progress", "command"},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "recent_progress", "command"},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "stop", "command"},
+    {6, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "process_all_available", "command"},
+    {7, 284, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "explain", "command"},
+    {8, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "exception", "command"},
+    {9, 283, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "await_termination", "command"},
+    /* StreamingQueryCommand.AwaitTerminationCommand */
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "timeout_ms", NULL},
+    /* StreamingQueryCommand.ExplainCommand */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "extended", NULL},
+    /* StreamingQueryInstanceId */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "id", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "run_id", NULL},
+    /* StreamingQueryListenerBusCommand */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "add_listener_bus_listener", "command"},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "remove_listener_bus_listener", "command"},
     /* StreamingQueryManagerCommand */
-    {5, 123, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "add_listener", "command"},
-    {6, 123, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "remove_listener", "command"},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "active", "command"},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "get_query", "command"},
+    {3, 288, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "await_any_termination", "command"},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "reset_terminated", "command"},
+    {5, 289, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "add_listener", "command"},
+    {6, 289, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "remove_listener", "command"},
+    {7, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "list_listeners", "command"},
+    /* StreamingQueryManagerCommand.AwaitAnyTerminationCommand */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "timeout_ms", NULL},
     /* StreamingQueryManagerCommand.StreamingQueryListenerCommand */
-    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_TEXT, PLAN_SCHEMA_NO_SLOT, "listener_payload", NULL},
-    {2, 95, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "python_listener_payload", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_OPAQUE, PLAN_SCHEMA_FF_TEXT, PLAN_SCHEMA_NO_SLOT, "listener_payload", NULL},
+    {2, 227, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "python_listener_payload", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "id", NULL},
+    /* Strings */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "values", NULL},
     /* SubqueryAlias */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "alias", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "qualifier", NULL},
     /* SubqueryExpression */
-    {3, 126, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "table_arg_options", NULL},
-    {4, 36, PLAN_SCHEMA_F_MSG, 0, "in_subquery_values", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "plan_id", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "subquery_type", NULL},
+    {3, 293, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "table_arg_options", NULL},
+    {4, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "in_subquery_values", NULL},
     /* SubqueryExpression.TableArgOptions */
-    {1, 36, PLAN_SCHEMA_F_MSG, 0, "partition_spec", NULL},
-    {2, 42, PLAN_SCHEMA_F_MSG, 1, "order_spec", NULL},
+    {1, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "partition_spec", NULL},
+    {2, 124, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 1, "order_spec", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "with_single_partition", NULL},
+    /* TableExists */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "table_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "db_name", NULL},
     /* Tail */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "limit", NULL},
+    /* TaskResourceRequest */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "resource_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_I64, 0, PLAN_SCHEMA_NO_SLOT, "amount", NULL},
     /* ToDF */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "column_names", NULL},
     /* ToSchema */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "schema", NULL},
+    /* TransformWithStateInfo */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "time_mode", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "event_time_column_name", NULL},
+    {3, 62, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "output_schema", NULL},
     /* Transpose */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
-    {2, 36, PLAN_SCHEMA_F_MSG, 0, "index_columns", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "index_columns", NULL},
+    /* TruncateTable */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "table_name", NULL},
     /* TypedAggregateExpression */
-    {1, 106, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "scalar_scala_udf", NULL},
+    {1, 260, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "scalar_scala_udf", NULL},
+    /* UncacheTable */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "table_name", NULL},
+    /* Unknown */
     /* Unpivot */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
-    {2, 36, PLAN_SCHEMA_F_MSG, 0, "ids", NULL},
-    {3, 133, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "values", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "ids", NULL},
+    {3, 306, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "values", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "variable_column_name", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "value_column_name", NULL},
     /* Unpivot.Values */
-    {1, 36, PLAN_SCHEMA_F_MSG, 0, "values", NULL},
+    {1, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "values", NULL},
     /* UnresolvedTableValuedFunction */
-    {2, 36, PLAN_SCHEMA_F_MSG, 0, "arguments", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "function_name", NULL},
+    {2, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "arguments", NULL},
     /* UserContext */
-    {999, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_ANY, 0, "extensions", NULL},
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "user_id", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "user_name", NULL},
+    {999, 325, PLAN_SCHEMA_F_ANY, PLAN_SCHEMA_FF_REPEATED, 0, "extensions", NULL},
     /* WithColumns */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
-    {2, 37, PLAN_SCHEMA_F_MSG, 0, "aliases", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, 109, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "aliases", NULL},
     /* WithColumnsRenamed */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, 312, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "rename_columns_map", NULL},
+    {3, 311, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 1, "renames", NULL},
+    /* WithColumnsRenamed.Rename */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "col_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "new_col_name", NULL},
+    /* WithColumnsRenamed.rename_columns_mapEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
     /* WithRelations */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "root", NULL},
-    {2, 98, PLAN_SCHEMA_F_MSG, 0, "references", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "root", NULL},
+    {2, 240, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "references", NULL},
     /* WithWatermark */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "event_time", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "delay_threshold", NULL},
     /* WriteOperation */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "source", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "path", "save_type"},
+    {4, 317, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "table", "save_type"},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "mode", NULL},
+    {6, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "sort_column_names", NULL},
+    {7, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "partitioning_columns", NULL},
+    {8, 316, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "bucket_by", NULL},
+    {9, 318, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "options", NULL},
+    {10, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "clustering_columns", NULL},
+    {11, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "with_schema_evolution", NULL},
+    /* WriteOperation.BucketBy */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "bucket_column_names", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "num_buckets", NULL},
+    /* WriteOperation.SaveTable */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "table_name", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "save_method", NULL},
+    /* WriteOperation.optionsEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
     /* WriteOperationV2 */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
-    {4, 36, PLAN_SCHEMA_F_MSG, 0, "partitioning_columns", NULL},
-    {8, 36, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "overwrite_condition", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "table_name", NULL},
+    {3, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "provider", NULL},
+    {4, 108, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "partitioning_columns", NULL},
+    {5, 320, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 1, "options", NULL},
+    {6, 321, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 2, "table_properties", NULL},
+    {7, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "mode", NULL},
+    {8, 108, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "overwrite_condition", NULL},
+    {9, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "clustering_columns", NULL},
+    {10, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "with_schema_evolution", NULL},
+    /* WriteOperationV2.optionsEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
+    /* WriteOperationV2.table_propertiesEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
     /* WriteStreamOperationStart */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "input", NULL},
-    {13, 121, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "foreach_writer", NULL},
-    {14, 121, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "foreach_batch", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "input", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "format", NULL},
+    {3, 323, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_FF_REPEATED, 0, "options", NULL},
+    {4, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "partitioning_column_names", NULL},
+    {5, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "processing_time_interval", "trigger"},
+    {6, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "available_now", "trigger"},
+    {7, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_VARINT, 0, PLAN_SCHEMA_NO_SLOT, "once", "trigger"},
+    {8, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "continuous_checkpoint_interval", "trigger"},
+    {9, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "output_mode", NULL},
+    {10, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "query_name", NULL},
+    {11, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "path", "sink_destination"},
+    {12, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "table_name", "sink_destination"},
+    {13, 281, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "foreach_writer", NULL},
+    {14, 281, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "foreach_batch", NULL},
+    {15, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, PLAN_SCHEMA_FF_REPEATED, PLAN_SCHEMA_NO_SLOT, "clustering_column_names", NULL},
+    {100, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "real_time_batch_duration", "trigger"},
+    /* WriteStreamOperationStart.optionsEntry */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "key", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
     /* Zip */
-    {1, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "left", NULL},
-    {2, 98, PLAN_SCHEMA_F_MSG, PLAN_SCHEMA_NO_SLOT, "right", NULL},
+    {1, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "left", NULL},
+    {2, 240, PLAN_SCHEMA_F_MSG, 0, PLAN_SCHEMA_NO_SLOT, "right", NULL},
+    /* google.protobuf.Any */
+    {1, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_STRING, 0, PLAN_SCHEMA_NO_SLOT, "type_url", NULL},
+    {2, PLAN_SCHEMA_NONE, PLAN_SCHEMA_F_OPAQUE, 0, PLAN_SCHEMA_NO_SLOT, "value", NULL},
 };
 

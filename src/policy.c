@@ -280,6 +280,34 @@ node_path(const struct pctx *x, const struct plan_node *n, char *buf, size_t siz
     return buf;
 }
 
+/*
+ * A request the walker found malformed: the field, its wire type, the
+ * message holding it and why, so the client can find the byte at fault.
+ * |prefix|: the compressed node's path when the walk was inside one.
+ */
+static int
+refuse_proto(struct pctx *x, const struct plan_facts *f, const char *prefix)
+{
+    char fld[96], where[2 * PLAN_PATH_MAX + 2];
+
+    if (f->err == PLAN_ERR_NONE)
+        return refuse(x->v, GRPC_INVALID_ARGUMENT, "proto",
+                      "sparkgate: %s request message is not valid protobuf", x->method);
+    if (f->err == PLAN_ERR_TAG)
+        snprintf(fld, sizeof(fld), "unreadable tag");
+    else
+        snprintf(fld, sizeof(fld), "field %" PRIu32 "%s%s (wire type %u)", f->err_field,
+                 f->err_name != NULL ? " " : "", f->err_name != NULL ? f->err_name : "",
+                 f->err_wt);
+    snprintf(where, sizeof(where), "%s%s%s", prefix != NULL ? prefix : "",
+             prefix != NULL ? ":" : "", f->err_path[0] != '\0' ? f->err_path : "the top");
+    return refuse(x->v, GRPC_INVALID_ARGUMENT, "proto",
+                  "sparkgate: invalid request: %s at %s (%s): %s; the %s request message is "
+                  "not valid protobuf",
+                  fld, where, f->err_msg_type != NULL ? f->err_msg_type : "?",
+                  plan_err_name(f->err), x->method);
+}
+
 static void
 remember_kind(struct pctx *x, const char *kind)
 {
@@ -464,6 +492,10 @@ walk_compressed(struct pctx *x, const struct plan_node *n)
         v->depth = facts.max_depth + n->depth;
     if (rv == POLICY_STOP || rv == SG_ERR_NOMEM)
         return rv;
+    if (rv == SG_ERR_PROTO) {
+        refuse_proto(x, &facts, n->path);
+        return POLICY_STOP;
+    }
     if (rv < 0) {
         x->inner_err = rv;
         return POLICY_STOP;
@@ -591,6 +623,15 @@ judge(const struct plan_node *n, void *arg)
                "sparkgate: profile \"%s\" does not allow unknown field %" PRIu32
                " of %s at %s (rule unknown)",
                p->name, n->field, n->type != NULL ? n->type : "?", PATH);
+        return POLICY_STOP;
+    case PLAN_CAT_UNKNOWN_FIELD:
+        /* not a node kind but a field this schema lacks: malformed for us, like a bad type */
+        if (p->unknown_allowed)
+            return 0;
+        refuse(v, GRPC_INVALID_ARGUMENT, "unknown",
+               "sparkgate: invalid request: unknown field %" PRIu32 " of %s at %s: profile "
+               "\"%s\" does not allow unknown fields (rule unknown)",
+               n->field, n->type != NULL ? n->type : "?", PATH, p->name);
         return POLICY_STOP;
     default:
         return 0;
@@ -763,11 +804,12 @@ run_walk(struct pctx *x, enum sc_method_id m, const uint8_t *msg, size_t len)
                       "sparkgate: %s plan nesting exceeds limits.max_plan_depth (%u)",
                       x->method, lim->max_depth);
     }
+    if (rv == SG_ERR_PROTO)
+        return refuse_proto(x, &facts, NULL);
     if (rv < 0)
         return refuse(v, GRPC_INVALID_ARGUMENT, "proto",
-                      "sparkgate: %s request message is not valid protobuf (%s)", x->method,
-                      rv == SG_ERR_PROTO ? "truncated field, bad tag or group wire type"
-                                         : "internal error");
+                      "sparkgate: %s request message is not valid protobuf (internal error)",
+                      x->method);
     return POLICY_ALLOWED;
 }
 
@@ -788,6 +830,12 @@ policy_check_request(const struct policy_profile *p, enum sc_method_id m, const 
     }
     if (p != NULL && !(p->methods & (1u << (unsigned)m)))
         return policy_check_method(p, m, v);
+    if (m == SC_M_ADD_ARTIFACTS && p != NULL) {
+        struct policy_art_state st;
+
+        memset(&st, 0, sizeof(st));
+        return policy_check_artifacts(p, &st, msg, len, v);
+    }
     find_operation_id(m, msg, len, v);
     memset(&x, 0, sizeof(x)); /* < 1 KiB: no allocation per request */
     x.p = p;
@@ -802,19 +850,6 @@ policy_check_request(const struct policy_profile *p, enum sc_method_id m, const 
         if (rv < 0 && rv != SG_ERR_NOMEM)
             return refuse(v, GRPC_INVALID_ARGUMENT, "proto",
                           "sparkgate: Config request message is not valid protobuf");
-        return rv;
-    }
-    if (m == SC_M_ADD_ARTIFACTS && p != NULL) {
-        struct policy_art_state st;
-        struct policy_verdict av;
-
-        memset(&st, 0, sizeof(st));
-        rv = policy_check_artifacts(p, &st, msg, len, &av);
-        if (rv == POLICY_REFUSED) {
-            v->status = av.status;
-            v->rule = av.rule;
-            memcpy(v->msg, av.msg, sizeof(v->msg));
-        }
         return rv;
     }
     return POLICY_ALLOWED;
@@ -843,31 +878,94 @@ policy_walk_all(enum sc_method_id m, const uint8_t *msg, size_t len,
 
 /* ---- AddArtifacts ------------------------------------------------------------ */
 
-/* Kind of an artifact name, or a refusal for names no server should see. */
+static int
+hexval(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Names no server should see, whatever the profile.  Spark resolves an
+ * artifact name as a path below the session's directory, and for archives
+ * and files turns a "#fragment" into a directory name too (URI-decoded), so
+ * ".." is refused as any segment between '/' and '#', with %-escapes
+ * decoded, as are absolute names and fragments, backslashes (a separator on
+ * Windows and in some of Spark's path handling), NUL and control bytes.
+ */
+static int
+judge_art_name_safe(struct policy_verdict *v, const uint8_t *name, size_t len, const char *nm)
+{
+    size_t i = 0, seglen = 0, dots = 0;
+    bool seg_start_hash = false, first = true;
+    const char *why = NULL;
+
+    if (len == 0)
+        return refuse(v, GRPC_INVALID_ARGUMENT, "artifacts",
+                      "sparkgate: AddArtifacts artifact with an empty name");
+    while (i < len && why == NULL) {
+        uint8_t c = name[i];
+        size_t adv = 1;
+
+        if (c == '%' && len - i >= 3 && hexval(name[i + 1]) >= 0 && hexval(name[i + 2]) >= 0) {
+            c = (uint8_t)(hexval(name[i + 1]) << 4 | hexval(name[i + 2]));
+            adv = 3;
+        }
+        if (c == '\0')
+            why = "contains a NUL byte";
+        else if (c < 0x20 || c == 0x7f)
+            why = "contains a control character";
+        else if (c == '\\')
+            why = "contains a backslash";
+        else if (c == '/' && (first || (seg_start_hash && seglen == 0)))
+            why = "is an absolute path";
+        else if (c == '/' || c == '#') {
+            if (seglen == 2 && dots == 2)
+                why = "contains \"..\"";
+            seglen = dots = 0;
+            seg_start_hash = c == '#';
+        } else {
+            seglen++;
+            dots += c == '.';
+        }
+        first = false;
+        i += adv;
+    }
+    if (why == NULL && seglen == 2 && dots == 2)
+        why = "contains \"..\"";
+    if (why == NULL)
+        return POLICY_ALLOWED;
+    return refuse(v, GRPC_INVALID_ARGUMENT, "artifacts", "sparkgate: artifact name \"%s\" %s",
+                  nm, why);
+}
+
+/*
+ * A refusal for names no server should see (every profile), then, when the
+ * profile has an "artifacts" section, the kind it allows.  |kind|: the kind
+ * the name's first segment names, or -1.
+ */
 static int
 judge_art_name(const struct policy_profile *p, struct policy_verdict *v, const uint8_t *name,
                size_t len, int *kind)
 {
     char nm[128];
     const uint8_t *slash = memchr(name, '/', len);
-    size_t i, seg = 0;
+    int rv;
 
     shown(nm, sizeof(nm), name, len);
-    for (i = 0; i <= len; i++) {
-        if (i < len && name[i] == '\0')
-            return refuse(v, GRPC_INVALID_ARGUMENT, "artifacts",
-                          "sparkgate: artifact name \"%s\" contains a NUL byte", nm);
-        if (i == len || name[i] == '/') {
-            if (i - seg == 2 && name[seg] == '.' && name[seg + 1] == '.')
-                return refuse(v, GRPC_INVALID_ARGUMENT, "artifacts",
-                              "sparkgate: artifact name \"%s\" contains \"..\"", nm);
-            seg = i + 1;
-        }
-    }
-    if (len == 0 || name[0] == '/' || slash == NULL || slash == name + len - 1)
+    if ((rv = judge_art_name_safe(v, name, len, nm)) != POLICY_ALLOWED)
+        return rv;
+    *kind = slash != NULL ? policy_art_by_name((const char *)name, (size_t)(slash - name)) : -1;
+    if (!p->has_artifacts)
+        return POLICY_ALLOWED;
+    if (slash == NULL || slash == name + len - 1)
         return refuse(v, GRPC_INVALID_ARGUMENT, "artifacts",
                       "sparkgate: artifact name \"%s\" is not of the form <kind>/<path>", nm);
-    *kind = policy_art_by_name((const char *)name, (size_t)(slash - name));
     if (*kind < 0 || !(p->art_kinds & (1u << (unsigned)*kind)))
         return refuse(v, GRPC_PERMISSION_DENIED, "artifacts",
                       "sparkgate: profile \"%s\" does not allow artifact \"%s\" (kind %.*s) "
@@ -916,6 +1014,7 @@ judge_artifact(const struct policy_profile *p, struct policy_art_state *st,
     struct pb_field f;
     uint64_t bytes = 0, declared = 0;
     int kind = -1, r, rv;
+    bool named = false;
     char nm[128] = "";
 
     pb_sub(af, &c);
@@ -923,6 +1022,7 @@ judge_artifact(const struct policy_profile *p, struct policy_art_state *st,
         if (f.num == 1 && f.wt == PB_WT_LEN) {
             if ((rv = judge_art_name(p, v, f.data, f.len, &kind)) != POLICY_ALLOWED)
                 return rv;
+            named = true;
             shown(nm, sizeof(nm), f.data, f.len);
         } else if (((begin && f.num == 4) || (!begin && f.num == 2)) && f.wt == PB_WT_LEN) {
             if ((r = chunk_bytes(f.data, f.len, &bytes)) < 0)
@@ -933,18 +1033,20 @@ judge_artifact(const struct policy_profile *p, struct policy_art_state *st,
     }
     if (r < 0)
         return r;
-    if (kind < 0)
+    if (!named)
         return refuse(v, GRPC_INVALID_ARGUMENT, "artifacts",
                       "sparkgate: AddArtifacts artifact without a name");
     /* audit: how many artifacts, of which kinds */
     v->nodes++;
-    if (strstr(v->kinds, art_names[kind]) == NULL &&
+    if (kind >= 0 && strstr(v->kinds, art_names[kind]) == NULL &&
         strlen(v->kinds) + strlen(art_names[kind]) + 2 < sizeof(v->kinds)) {
         if (v->kinds[0] != '\0')
             strcat(v->kinds, ",");
         strcat(v->kinds, art_names[kind]);
         v->nkinds++;
     }
+    if (kind < 0 || !p->has_artifacts)
+        return POLICY_ALLOWED; /* no kinds or sizes to judge (judge_art_name checked names) */
     if ((rv = judge_art_size(p, v, nm, kind, declared > bytes ? declared : bytes)) !=
         POLICY_ALLOWED)
         return rv;
@@ -963,13 +1065,32 @@ policy_check_artifacts(const struct policy_profile *p, struct policy_art_state *
 {
     struct pb_cur top, b;
     struct pb_field f, g;
+    struct policy_limits lim;
+    struct pctx x;
     int r, rv = POLICY_ALLOWED;
 
     verdict_init(v);
-    if (p == NULL || !p->has_artifacts)
+    if (p == NULL)
         return POLICY_ALLOWED;
     if (!(p->methods & (1u << SC_M_ADD_ARTIFACTS)))
         return policy_check_method(p, SC_M_ADD_ARTIFACTS, v);
+    /*
+     * Every level of the message against the schema first, as a plan is: a
+     * field this schema does not know (a newer Spark reads more of Batch)
+     * follows the profile's "unknown", whatever it carries.
+     */
+    policy_limits_default(&lim);
+    memset(&x, 0, sizeof(x));
+    x.p = p;
+    x.lim = &lim;
+    x.v = v;
+    x.method = sc_method_get(SC_M_ADD_ARTIFACTS)->name;
+    if ((rv = run_walk(&x, SC_M_ADD_ARTIFACTS, msg, len)) != POLICY_ALLOWED)
+        return rv;
+    /* the audit line counts artifacts, not the walk's nodes */
+    v->nodes = 0;
+    v->kinds[0] = '\0';
+    v->nkinds = 0;
     pb_cur_init(&top, msg, len);
     while ((r = pb_next(&top, &f)) == 1 && rv == POLICY_ALLOWED) {
         if (f.wt != PB_WT_LEN)
@@ -987,6 +1108,8 @@ policy_check_artifacts(const struct policy_profile *p, struct policy_art_state *
         case 5: { /* chunk: continues the artifact begun earlier in the stream */
             uint64_t add = 0;
 
+            if (!p->has_artifacts)
+                break; /* no kinds or sizes to judge */
             if ((r = chunk_bytes(f.data, f.len, &add)) < 0)
                 break;
             if (!st->in_chunked) {

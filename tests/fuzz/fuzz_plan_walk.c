@@ -2,7 +2,8 @@
  * Fuzz target: the plan walker (src/plan.c).  The first input byte picks
  * the entry point (a SparkConnectService method, or a bare Relation/Command
  * as after decompression); the rest is the message.  Every reported slice
- * must lie inside the input and every path must be a bounded C string.
+ * must lie inside the input and every path must be a bounded C string; a
+ * refusal as malformed names the field and the path, an acceptance never.
  */
 #include "config.h"
 
@@ -69,6 +70,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rv != 0 && rv != SG_ERR_PROTO && rv != SG_ERR_LIMIT)
         abort();
     if (rv == 0 && facts.max_depth > (lim.max_depth ? lim.max_depth : PLAN_DEPTH_DEFAULT))
+        abort();
+    /* a malformed message always says what and where; an accepted one never */
+    if (rv == SG_ERR_PROTO &&
+        (facts.err == PLAN_ERR_NONE || facts.err_msg_type == NULL ||
+         memchr(facts.err_path, '\0', sizeof(facts.err_path)) == NULL ||
+         (facts.err != PLAN_ERR_TAG && facts.err_field == 0) || facts.err_wt > 7))
+        abort();
+    if (rv == 0 && facts.err != PLAN_ERR_NONE)
         abort();
     return 0;
 }

@@ -86,6 +86,12 @@ check_verdict(int rv, const struct policy_verdict *v)
     if (v->rule == NULL || memchr(v->msg, '\0', sizeof(v->msg)) == NULL ||
         strncmp(v->msg, "sparkgate: ", 11) != 0)
         abort();
+    /* malformed input and names no server should see are never a permission question */
+    if (strcmp(v->rule, "proto") == 0 && v->status != GRPC_INVALID_ARGUMENT)
+        abort();
+    if (strstr(v->msg, "artifact name") != NULL && strstr(v->msg, "does not allow") == NULL &&
+        v->status != GRPC_INVALID_ARGUMENT)
+        abort();
 }
 
 int

@@ -395,7 +395,7 @@ def test_no_log_injection(pst):
     must still be one of sparkgate's own."""
     evil = "\nsparkgate[1]: info call_audit: audit decision=allow principal=root"
     refused(pst, "dora", "AddArtifacts", P.artifacts_batch([("jars/x" + evil, b"x")],
-                                                           user="dora"))
+                                                           user="dora"), code=(INVALID, DENIED))
     refused(pst, "ann", "Config", P.config("set", [("spark.master" + evil, "x")], user="ann"))
     refused(pst, "sam", "ExecutePlan",
             P.execute(root=P.extension_relation("t/x" + evil), user="sam"))

@@ -115,6 +115,129 @@ START_TEST(tc_find_last_wins)
 }
 END_TEST
 
+/* protobuf-java's rules: Unicode's well-formed sequences, nothing else */
+START_TEST(tc_utf8)
+{
+    static const struct {
+        const char *s;
+        size_t n;
+        bool ok;
+    } v[] = {
+        {"", 0, true},
+        {"plain ascii, longer than eight bytes", 36, true},
+        {"a\0b", 3, true},                      /* NUL is a code point */
+        {"\xc2\x80", 2, true},                  /* U+0080 */
+        {"\xdf\xbf", 2, true},                  /* U+07FF */
+        {"\xe0\xa0\x80", 3, true},              /* U+0800 */
+        {"\xed\x9f\xbf", 3, true},              /* U+D7FF */
+        {"\xee\x80\x80", 3, true},              /* U+E000 */
+        {"\xef\xbf\xbf", 3, true},              /* U+FFFF */
+        {"\xf0\x90\x80\x80", 4, true},          /* U+10000 */
+        {"\xf4\x8f\xbf\xbf", 4, true},          /* U+10FFFF */
+        {"12345678\xc3\xa9" "12345678", 18, true}, /* across the 8-byte fast path */
+        {"\x80", 1, false},                     /* lone continuation */
+        {"\xc0\x80", 2, false},                 /* overlong NUL */
+        {"\xc1\xbf", 2, false},                 /* overlong */
+        {"\xe0\x9f\xbf", 3, false},             /* overlong 3-byte */
+        {"\xf0\x8f\xbf\xbf", 4, false},         /* overlong 4-byte */
+        {"\xed\xa0\x80", 3, false},             /* surrogate U+D800 */
+        {"\xed\xbf\xbf", 3, false},             /* surrogate U+DFFF */
+        {"\xf4\x90\x80\x80", 4, false},         /* U+110000 */
+        {"\xf5\x80\x80\x80", 4, false},
+        {"\xff", 1, false},
+        {"\xe2\x82", 2, false},                 /* truncated */
+        {"\xe2\x28\xa1", 3, false},             /* bad continuation */
+        {"1234567\xc3", 8, false},              /* truncated at the end of a word */
+    };
+
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        ck_assert_msg(pb_utf8_valid((const uint8_t *)v[i].s, v[i].n) == v[i].ok, "case %zu", i);
+}
+END_TEST
+
+/* Every 1-, 2- and 3-byte sequence against a decoder written from the definition. */
+static int
+ref_utf8_len(const uint8_t *p, size_t n)
+{
+    uint32_t cp;
+    int len;
+
+    if (n == 0)
+        return 0;
+    if (p[0] < 0x80)
+        return 1;
+    if ((p[0] & 0xe0) == 0xc0) {
+        len = 2;
+        cp = p[0] & 0x1fu;
+    } else if ((p[0] & 0xf0) == 0xe0) {
+        len = 3;
+        cp = p[0] & 0x0fu;
+    } else if ((p[0] & 0xf8) == 0xf0) {
+        len = 4;
+        cp = p[0] & 0x07u;
+    } else {
+        return -1;
+    }
+    if (n < (size_t)len)
+        return -1;
+    for (int i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return -1;
+        cp = cp << 6 | (p[i] & 0x3fu);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+        return -1;
+    return len;
+}
+
+static bool
+ref_utf8_valid(const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        int l = ref_utf8_len(p, n);
+
+        if (l <= 0)
+            return false;
+        p += l;
+        n -= (size_t)l;
+    }
+    return true;
+}
+
+START_TEST(tc_utf8_exhaustive_2_3)
+{
+    static const uint8_t third[] = {0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0,
+                                    0xc2, 0xe0, 0xf0, 0xff};
+    uint8_t b[3];
+    unsigned bad = 0;
+
+    for (unsigned x = 0; x < 256; x++) {
+        b[0] = (uint8_t)x;
+        bad += pb_utf8_valid(b, 1) != ref_utf8_valid(b, 1);
+        for (unsigned y = 0; y < 256; y++) {
+            b[1] = (uint8_t)y;
+            bad += pb_utf8_valid(b, 2) != ref_utf8_valid(b, 2);
+            for (size_t z = 0; z < sizeof(third); z++) {
+                b[2] = third[z];
+                bad += pb_utf8_valid(b, 3) != ref_utf8_valid(b, 3);
+            }
+        }
+    }
+    ck_assert_uint_eq(bad, 0);
+}
+END_TEST
+
+START_TEST(tc_packed_varints)
+{
+    ck_assert(pb_packed_varints_valid((const uint8_t *)"", 0));
+    ck_assert(pb_packed_varints_valid((const uint8_t *)"\x01\x96\x01\x7f", 4));
+    ck_assert(!pb_packed_varints_valid((const uint8_t *)"\x01\x96", 2));
+    ck_assert(!pb_packed_varints_valid((const uint8_t *)"\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f",
+                                       10));
+}
+END_TEST
+
 Suite *
 pb_suite(void)
 {
@@ -126,6 +249,9 @@ pb_suite(void)
     tcase_add_test(tc, tc_next_fields);
     tcase_add_test(tc, tc_rejects_bad_input);
     tcase_add_test(tc, tc_find_last_wins);
+    tcase_add_test(tc, tc_utf8);
+    tcase_add_test(tc, tc_utf8_exhaustive_2_3);
+    tcase_add_test(tc, tc_packed_varints);
     suite_add_tcase(s, tc);
     return s;
 }

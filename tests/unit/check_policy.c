@@ -370,6 +370,16 @@ art(const char *profile, struct policy_art_state *st, struct buf *b, struct poli
     return rv;
 }
 
+/* Field 15 with wire type 7 (undefined), then 8 bytes. */
+static struct buf *
+B7(void)
+{
+    struct buf *b = B();
+
+    put(b, "\x7f\0\0\0\0\0\0\0\0", 9);
+    return b;
+}
+
 START_TEST(tc_artifacts)
 {
     struct policy_art_state st;
@@ -446,7 +456,7 @@ START_TEST(tc_compressed)
 
     /* allowed inside */
     rel = project(read_t(), attr("a"));
-    ALLOWED(judge("sql-only", SC_M_EXECUTE_PLAN, compressed(rel->p + 2, rel->n - 2, 1, 1), &v));
+    ALLOWED(judge("sql-only", SC_M_EXECUTE_PLAN, compressed(rel->p, rel->n, 1, 1), &v));
     ck_assert_ptr_nonnull(strstr(v.kinds, "project"));
     bfree(rel);
     /* a denied UDF inside: the path names the compressed node first */
@@ -498,18 +508,13 @@ START_TEST(tc_depth)
     unsigned n;
 
     /* ExecutePlanRequest > plan(1) > root Relation(2) > filter(3) > input Relation(4) ... :
-     * n filters put the innermost Read at depth 2n + 3 */
-    n = (1024 - 3) / 2; /* 510: deepest message at 1023 */
+     * n filters put the innermost Read at depth 2n + 3, its NamedTable at 2n + 4 */
+    n = (1024 - 4) / 2; /* 510: deepest message at 1024, Spark's limit, accepted */
     ALLOWED(judge("sql-only", SC_M_EXECUTE_PLAN, exec_root(deep_filters(n)), &v));
-    ck_assert_uint_le(v.depth, 1024);
-    ck_assert_uint_ge(v.depth, 1022);
-    /* one level more: a message at 1024 is still Spark's limit, accepted */
-    ALLOWED(judge("sql-only", SC_M_EXECUTE_PLAN,
-                  exec_root(F(3, F(1, deep_filters(n)))), &v));
     ck_assert_uint_eq(v.depth, 1024);
-    /* and one more is refused cleanly */
+    /* one level more is refused cleanly */
     REFUSED(judge("sql-only", SC_M_EXECUTE_PLAN,
-                  exec_root(F(3, C(1, F(1, F(3, F(1, deep_filters(n))))))), &v));
+                  exec_root(F(3, C(1, F(1, deep_filters(n))))), &v));
     ck_assert_int_eq(v.status, GRPC_RESOURCE_EXHAUSTED);
     ck_assert_str_eq(v.rule, "limits.max_plan_depth");
     /* without a profile too */
@@ -555,6 +560,88 @@ START_TEST(tc_unknown_and_extensions)
     REFUSED(judge("sql-only", SC_M_EXECUTE_PLAN,
                   exec_root(F(998, S(1, "type.googleapis.com/delta.connect.X"))), &v));
     ck_assert_str_eq(v.rule, "unknown");
+}
+END_TEST
+
+/* Every field of every judged message against the schema. */
+START_TEST(tc_schema_strict)
+{
+    static const char *const bad_names[] = {
+        "files/x#..", "archives/a.zip#../../etc", "files/%2E%2e/x", "files/x%2f..",
+        "pyfiles\\x.py", "pyfiles/x\x01.py", "pyfiles/x\x7f.py", "pyfiles/x%0a.py",
+        "files/x#/etc/passwd", "/abs", "%2fabs", "pyfiles/..", "",
+    };
+    static const char *const good_names[] = {
+        "pyfiles/a..b.py", "archives/env.zip#env", "files/.x", "files/a%20b", "files/100%",
+    };
+    struct policy_art_state st;
+    struct policy_verdict v;
+    struct buf *rel;
+
+    /* an unknown field outside the node oneofs: INVALID_ARGUMENT unless "unknown" allows */
+    REFUSED(judge("sql-only", SC_M_EXECUTE_PLAN,
+                  C(2, S(1, "s"), F(3, C(2, F(1, read_t()), S(15, "x")))), &v));
+    ck_assert_int_eq(v.status, GRPC_INVALID_ARGUMENT);
+    ck_assert_str_eq(v.rule, "unknown");
+    ck_assert_str_eq(v.msg, "sparkgate: invalid request: unknown field 15 of Plan at plan.#15: "
+                            "profile \"sql-only\" does not allow unknown fields (rule unknown)");
+    ALLOWED(judge("admin", SC_M_EXECUTE_PLAN,
+                  C(2, S(1, "s"), F(3, C(2, F(1, read_t()), S(15, "x")))), &v));
+    ALLOWED(judge("open-unknown", SC_M_EXECUTE_PLAN,
+                  C(2, S(1, "s"), F(3, C(2, F(1, read_t()), S(15, "x")))), &v));
+    /* wire type 7 inside Read: malformed for every profile */
+    REFUSED(judge("admin", SC_M_EXECUTE_PLAN,
+                  exec_root(F(2, C(2, F(1, S(1, "t")), B7()))), &v));
+    ck_assert_int_eq(v.status, GRPC_INVALID_ARGUMENT);
+    ck_assert_str_eq(v.rule, "proto");
+    ck_assert_str_eq(v.msg, "sparkgate: invalid request: field 15 (wire type 7) at plan.root.read "
+                            "(Read): group or undefined wire type; the ExecutePlan request "
+                            "message is not valid protobuf");
+    REFUSED(judge(NULL, SC_M_EXECUTE_PLAN, exec_root(F(2, C(2, F(1, S(1, "t")), B7()))), &v));
+    /* ... and inside a decompressed plan, named after the compressed node */
+    rel = F(2, C(2, F(1, S(1, "t")), B7()));
+    REFUSED(judge("admin", SC_M_EXECUTE_PLAN, compressed(rel->p, rel->n, 1, 1), &v));
+    bfree(rel);
+    ck_assert_ptr_nonnull(strstr(v.msg, "at plan.compressed_operation:root.read (Read)"));
+    /* invalid UTF-8 in a string field */
+    REFUSED(judge("admin", SC_M_EXECUTE_PLAN, exec_root(F(2, F(1, S(1, "t\xc0\xaf")))), &v));
+    ck_assert_ptr_nonnull(strstr(v.msg, "field 1 unparsed_identifier (wire type 2) at "
+                                        "plan.root.read.named_table (Read.NamedTable): string "
+                                        "field is not valid UTF-8"));
+
+    /* AddArtifacts: unknown fields at any level follow "unknown", for every profile */
+    memset(&st, 0, sizeof(st));
+    REFUSED(art("ds", &st, C(2, art_batch("pyfiles/a.py", 1), F(3, F(2, S(1, "jars/x.jar")))),
+                &v));
+    ck_assert_int_eq(v.status, GRPC_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(
+        strstr(v.msg, "unknown field 2 of AddArtifactsRequest.Batch at batch.#2"));
+    ALLOWED(art("admin", &st, C(2, art_batch("pyfiles/a.py", 1), F(3, F(2, S(1, "x")))), &v));
+    REFUSED(art("admin", &st, C(2, S(1, "s"), F(3, F(1, V(1, 1)))), &v)); /* name as varint */
+    ck_assert_str_eq(v.rule, "proto");
+    /* names no server should see, in every profile that may upload */
+    for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+        memset(&st, 0, sizeof(st));
+        REFUSED(art("admin", &st, art_batch(bad_names[i], 1), &v));
+        ck_assert_int_eq(v.status, GRPC_INVALID_ARGUMENT);
+        memset(&st, 0, sizeof(st));
+        REFUSED(art("ds", &st, art_batch(bad_names[i], 1), &v));
+        ck_assert_int_eq(v.status, GRPC_INVALID_ARGUMENT);
+    }
+    for (size_t i = 0; i < sizeof(good_names) / sizeof(good_names[0]); i++) {
+        memset(&st, 0, sizeof(st));
+        ck_assert_msg(art("admin", &st, art_batch(good_names[i], 1), &v) == POLICY_ALLOWED,
+                      "%s: %s", good_names[i], v.msg);
+    }
+    /* admin's audit still counts named artifacts */
+    ALLOWED(art("admin", &st, art_batch("jars/x.jar", 1), &v));
+    ck_assert_uint_eq(v.nodes, 1);
+    ck_assert_str_eq(v.kinds, "jars");
+    /* policy_check_request judges AddArtifacts the same way */
+    rel = art_batch("files/x#..", 1);
+    REFUSED(policy_check_request(P("admin"), SC_M_ADD_ARTIFACTS, rel->p, rel->n, NULL, &v));
+    bfree(rel);
+    ck_assert_ptr_nonnull(strstr(v.msg, "contains \"..\""));
 }
 END_TEST
 
@@ -817,6 +904,7 @@ policy_suite(void)
     tcase_add_test(tc, tc_depth);
     tcase_add_test(tc, tc_malformed);
     tcase_add_test(tc, tc_unknown_and_extensions);
+    tcase_add_test(tc, tc_schema_strict);
     tcase_add_test(tc, tc_glob);
     tcase_add_test(tc, tc_config_errors);
     tcase_add_test(tc, tc_redact);

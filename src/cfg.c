@@ -78,6 +78,9 @@ static const struct cfg_field cfg_limit_fields[] = {
     CFG_LIMIT(max_plan_nodes, 1, 100000000, 10000000),
     CFG_LIMIT(max_decompressed_plan_size, 1024, 1073741824, 134217728),
     CFG_LIMIT(max_decompression_ratio, 1, 1000000, 256),
+    /* two maximal messages per connection; eight for the whole process */
+    CFG_LIMIT(connection_request_buffer, 1048576, 4294967295u, 268435456),
+    CFG_LIMIT(process_request_buffer, 1048576, 4294967295u, 1073741824),
 };
 
 static const struct cfg_field cfg_timeout_fields[] = {
@@ -86,6 +89,7 @@ static const struct cfg_field cfg_timeout_fields[] = {
     CFG_TIMEOUT(idle_ms, 1, 86400000, 300000),
     CFG_TIMEOUT(backend_connect_ms, 1, 86400000, 5000),
     CFG_TIMEOUT(drain_ms, 1, 86400000, 30000),
+    CFG_TIMEOUT(stall_ms, 1, 86400000, 60000),
 };
 
 /* a member added to struct cfg_limits or cfg_timeouts needs its table entry */

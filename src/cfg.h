@@ -158,6 +158,10 @@ struct cfg_limits {
     uint32_t max_plan_nodes;             /* reported nodes per request, 0 unlimited */
     uint32_t max_decompressed_plan_size; /* Plan.compressed_operation output cap */
     uint32_t max_decompression_ratio;    /* ... and output/input ratio cap (above 1 MiB) */
+    /* request bytes buffered (assembling or queued for a backend): past these,
+     * clients get no more flow-control credit */
+    uint32_t connection_request_buffer;  /* per client connection */
+    uint32_t process_request_buffer;     /* all connections of the process together */
 };
 
 struct cfg_timeouts {
@@ -166,6 +170,8 @@ struct cfg_timeouts {
     uint32_t idle_ms;            /* no open stream for this long -> GOAWAY */
     uint32_t backend_connect_ms; /* TCP + TLS + SETTINGS to a backend */
     uint32_t drain_ms;           /* SIGTERM: in-flight calls get this long */
+    uint32_t stall_ms;           /* a call that cannot move its client's bytes for this
+                                    long (zero window, no data) is reset */
 };
 
 struct cfg {

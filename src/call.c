@@ -861,6 +861,8 @@ authenticate(struct call *c, bool may_retry)
         return;
     }
     c->authed = true;
+    if (c->fe != NULL)
+        fe_call_authenticated(c->fe);
     c->state = CALL_ST_FIRST_MSG;
     call_policy_start(c);
     held = c->held;

@@ -16,6 +16,7 @@
 
 struct worker;
 struct fe_conn;
+struct call_list;
 struct h2io;
 
 /*
@@ -53,6 +54,18 @@ void fe_kick(struct fe_conn *c);
 
 /* A call on this connection ended (idle timer bookkeeping). */
 void fe_call_detached(struct fe_conn *c);
+
+/* Closes |c| now (a connection that makes no progress at all). */
+void fe_abort(struct fe_conn *c, const char *why);
+
+/* A call on this connection was authenticated: the first-request timer stops. */
+void fe_call_authenticated(struct fe_conn *c);
+
+/* Request bytes buffered by the connection's calls (call.c keeps it). */
+uint64_t *fe_req_buffered(struct fe_conn *c);
+
+/* The connection's calls. */
+struct call_list *fe_calls(struct fe_conn *c);
 
 uint64_t fe_conn_id(const struct fe_conn *c);
 const char *fe_peer(const struct fe_conn *c);

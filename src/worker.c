@@ -32,6 +32,7 @@
 #include "worker.h"
 
 int worker_nconns;
+uint64_t worker_req_buffered;
 
 static struct worker *workers;
 static unsigned nworkers;

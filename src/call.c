@@ -1403,14 +1403,11 @@ on_message(struct call *c)
 static int
 msg_append(struct call *c, const uint8_t *p, size_t len)
 {
-    if (c->mlen + len > c->mcap) {
-        size_t want = c->mcap > 0 ? c->mcap * 2 : CALL_MSG_STEP;
+    size_t want = grpc_msg_capacity(c->mcap, c->mlen + len, c->df.msg_len, CALL_MSG_STEP);
+
+    if (want > c->mcap) {
         uint8_t *nb;
 
-        while (want < c->mlen + len)
-            want *= 2;
-        if (want > c->df.msg_len)
-            want = c->df.msg_len;
         if ((nb = realloc(c->mbuf, want)) == NULL)
             return SG_ERR_NOMEM;
         c->mbuf = nb;

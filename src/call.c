@@ -752,8 +752,10 @@ waiting_for_client(const struct call *c)
 /*
  * timeouts.stall_ms without progress on the client's side of the call: a
  * response it does not read (zero window, or a socket it does not drain)
- * or a request it does not send.  The client stream is reset (CANCEL) and
- * the backend stream cancelled, so the backend releases the operation.  A
+ * or a request it does not send, or the end of its side of a call that is
+ * answered in full.  The client stream is reset (CANCEL; NO_ERROR for the
+ * answered call) and the backend stream cancelled, so the backend releases
+ * the operation.  A
  * call still attached a stall period later means even the RST_STREAM
  * could not be written: the client reads nothing at all and the
  * connection is closed.
@@ -762,9 +764,10 @@ static void
 on_stall(evutil_socket_t fd, short what, void *arg)
 {
     struct call *c = arg;
-    uint64_t ms, now, next;
+    uint64_t ms, now, next, last;
     const char *why = NULL;
     struct fe_conn *fe;
+    bool finished;
 
     (void)fd;
     (void)what;
@@ -791,6 +794,17 @@ on_stall(evutil_socket_t fd, short what, void *arg)
         else if (c->fe_rx_ms + ms - now < next)
             next = c->fe_rx_ms + ms - now;
     }
+    /* answered in full, but the client never ends its side: the stream (and
+     * the connection's idle timer) would wait forever */
+    finished = c->state == CALL_ST_DONE && c->resp_eos && !c->fe_ended &&
+               evbuffer_get_length(c->resp) == 0;
+    if (why == NULL && finished) {
+        last = c->fe_rx_ms > c->fe_tx_ms ? c->fe_rx_ms : c->fe_tx_ms;
+        if (now - last >= ms)
+            why = "the client did not end its side of an answered call";
+        else if (last + ms - now < next)
+            next = last + ms - now;
+    }
     if (why == NULL) {
         arm_stall(c, next);
         return;
@@ -798,14 +812,18 @@ on_stall(evutil_socket_t fd, short what, void *arg)
     log_info("conn=%" PRIu64 " peer=%s stream=%d: stalled: %s for timeouts.stall_ms "
              "(%" PRIu64 " ms): resetting the call", fe_conn_id(fe), fe_peer(fe), c->fe_sid,
              why, ms);
-    c->local = true;
-    c->status = GRPC_CANCELLED;
-    snprintf(c->reason, sizeof(c->reason), "stalled: %s for %" PRIu64 " ms", why, ms);
+    if (!finished) {
+        c->local = true;
+        c->status = GRPC_CANCELLED;
+        snprintf(c->reason, sizeof(c->reason), "stalled: %s for %" PRIu64 " ms", why, ms);
+    }
     c->state = CALL_ST_DONE;
     c->stalled = true;
     cancel_backend(c);
     drop_partial(c);
-    nghttp2_submit_rst_stream(fe_io(fe)->sess, NGHTTP2_FLAG_NONE, c->fe_sid, NGHTTP2_CANCEL);
+    /* RFC 9113 section 8.1: NO_ERROR after a complete response */
+    nghttp2_submit_rst_stream(fe_io(fe)->sess, NGHTTP2_FLAG_NONE, c->fe_sid,
+                              finished ? NGHTTP2_NO_ERROR : NGHTTP2_CANCEL);
     fe_kick(fe);
     arm_stall(c, ms);
 }

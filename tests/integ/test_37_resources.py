@@ -264,3 +264,30 @@ def test_upload_stall_resets_the_call(procs):
         c.close()
     still_serving(stack)
     assert stack.b1.find_stream(tid) is None
+
+
+def test_answered_call_left_open_is_reset(procs):
+    """An authenticated client whose call is answered (here refused) but
+    which never ends its side: the stream is reset (NO_ERROR) after
+    timeouts.stall_ms, so the connection goes idle and closes after
+    timeouts.idle_ms instead of holding its slot forever."""
+    idle_ms = 1500
+    stack = make_stack(procs, timeouts={"stall_ms": STALL_MS, "idle_ms": idle_ms})
+    c = RawH2(stack.port)
+    try:
+        sid = c.new_sid()
+        c.send(c.headers_frame(sid, c.request_headers(H.SERVICE + "Config")) +
+               frame(DATA, END_STREAM, sid, H.grpc_frame(body_of("Config"))))
+        assert grpc_status(c.wait_done(sid, 10.0)) == H.OK, describe(c, sid)
+        sid = c.new_sid()
+        c.send(c.headers_frame(sid, c.request_headers(H.SERVICE + "NoSuchMethod")))
+        st = c.wait_done(sid, 10.0)
+        assert grpc_status(st) == 12, describe(c, sid)  # UNIMPLEMENTED, trailers-only
+        t0 = time.monotonic()
+        assert c.wait(lambda: st["rst"] is not None, STALL_MS / 1000.0 + 5.0), describe(c, sid)
+        assert st["rst"] == 0, describe(c, sid)
+        assert c.wait_closed(idle_ms / 1000.0 + 5.0), "connection still open: " + describe(c, sid)
+        assert c.close_time - t0 >= (STALL_MS + idle_ms) / 1000.0 * 0.8
+    finally:
+        c.close()
+    still_serving(stack)

@@ -35,6 +35,10 @@ def make_stack(group, limits=None, timeouts=None):
 
 def _hold_slot(c, how):
     """Makes connection |c| hold its slot the way |how| says."""
+    # the server's SETTINGS first: RawH2 ACKs it when it arrives, and an ACK
+    # inside an open header block would be a protocol error of ours
+    assert c.wait(lambda: c.frames_in > 0, 5.0), "no SETTINGS from sparkgate"
+    c.poll()
     sid = c.new_sid()
     if how == "incomplete_header_block":
         # HEADERS without END_HEADERS, and never a CONTINUATION
@@ -113,6 +117,7 @@ def test_request_buffer_budget(procs):
             c.conn.send_data(st.id, b"\0" + struct.pack(">I", 128 * MIB))
             streams.append(st)
             sent[st.id] = 0
+        c.sock.settimeout(30.0)
         c.flush()
         deadline = time.monotonic() + 12.0
         while time.monotonic() < deadline:
@@ -126,6 +131,9 @@ def test_request_buffer_budget(procs):
                     c.conn.send_data(st.id, chunk[:n])
                     sent[st.id] += n
                     progress = True
+            # (pump leaves its short timeout on the socket: a slow sparkgate,
+            # ASan say, must not turn a full send buffer into a timeout)
+            c.sock.settimeout(30.0)
             c.flush()
             c.pump(0.001 if progress else 0.05)
             peak = max(peak, stack.sg.rss())
@@ -142,7 +150,8 @@ def test_request_buffer_budget(procs):
         assert total < nstreams * per_stream, "all %d MiB accepted" % (total >> 20)
         assert refused, "no stream refused although the budget stayed full"
         # budget + the connection window granted before it filled + slack
-        assert peak - rss0 < conn_budget + 16 * MIB + 32 * MIB, \
+        # (ASan's quarantine and allocator caches, as test_35's RSS_SLACK)
+        assert peak - rss0 < conn_budget + 16 * MIB + 48 * MIB, \
             "RSS grew from %d to %d KiB" % (rss0 >> 10, peak >> 10)
     finally:
         c.close()

@@ -15,6 +15,13 @@
  *   response <= stream_buffer_size + backend stream window
  * because credit (nghttp2_session_consume) is given back to a sender only
  * while the queue toward the other side is below stream_buffer_size.
+ * Request bytes are also counted per client connection and per process
+ * (budget_sync): past limits.connection_request_buffer or
+ * limits.process_request_buffer no client gets credit, so the sum is
+ * bounded by the budgets plus the connection windows already granted.  A
+ * message is stored as its bytes arrive (never reserved at its declared
+ * length).  A call that cannot move its client's bytes (zero window, no
+ * data) for timeouts.stall_ms is reset on both sides (on_stall).
  */
 #include "config.h"
 
@@ -51,6 +58,9 @@
 #define CALL_MSG_MAX 512       /* longest grpc-message we produce */
 #define CALL_CRED_MAX (16384 + 16) /* "Bearer " + AUTH_JWT_MAX_TOKEN, with slack */
 #define CALL_CONTIG_MIN (64u * 1024u) /* messages above this are received into one chain */
+#define CALL_MSG_STEP (4u << 20)      /* ... which starts this big and doubles as data comes */
+#define CALL_BUDGET_RETRY_MS 50       /* a call out of budget re-checks this often ... */
+#define CALL_BUDGET_WAIT_MS 2000      /* ... and its partial message is refused after this */
 
 enum call_state {
     CALL_ST_HEADERS,    /* request headers arriving */
@@ -122,6 +132,15 @@ struct call {
                                the unauthenticated stream window bounds it) */
     struct grpc_deframer df;
     struct evbuffer *msg;   /* message being assembled */
+    uint8_t *mbuf;          /* ... a large one: contiguous, grown as it arrives */
+    size_t mlen, mcap;
+    uint64_t buffered;      /* request bytes counted in the connection's and process's budget */
+    struct event *budget_timer; /* out of budget: re-check, then refuse */
+    uint64_t budget_since_ms;   /* credit withheld for the budget since (0: not) */
+    struct event *stall_timer;  /* timeouts.stall_ms watch over the client's progress */
+    uint64_t fe_rx_ms;      /* last request byte from, or credit to, the client */
+    uint64_t fe_tx_ms;      /* last response byte to the client (or resp became non-empty) */
+    bool stalled;           /* reset for a stall; still attached a stall later: conn is stuck */
     struct evbuffer *req;   /* framed messages for the backend */
     bool req_eos;           /* no more request data will be queued */
     size_t fe_unconsumed;   /* client bytes not yet credited back */
@@ -399,6 +418,12 @@ call_maybe_free(struct call *c)
         event_free(c->deadline);
     if (c->auth_timer != NULL)
         event_free(c->auth_timer);
+    if (c->budget_timer != NULL)
+        event_free(c->budget_timer);
+    if (c->stall_timer != NULL)
+        event_free(c->stall_timer);
+    free(c->mbuf);
+    __atomic_sub_fetch(&worker_req_buffered, c->buffered, __ATOMIC_RELAXED);
     if (c->held != NULL)
         evbuffer_free(c->held);
     if (c->rmsg != NULL)
@@ -418,6 +443,58 @@ call_maybe_free(struct call *c)
     __atomic_sub_fetch(&calls_live, 1, __ATOMIC_RELAXED);
 }
 
+/* ---- request buffer budgets ------------------------------------------------ */
+
+/*
+ * Brings the connection's and the process's count of this call's buffered
+ * request bytes (message being assembled + queue for the backend) up to
+ * date.  Called wherever those change; unsigned arithmetic wraps, so a
+ * shrinking buffer subtracts.
+ */
+static void
+budget_sync(struct call *c)
+{
+    uint64_t now = (uint64_t)c->mlen + evbuffer_get_length(c->msg) + evbuffer_get_length(c->req);
+    uint64_t delta = now - c->buffered;
+
+    if (delta == 0)
+        return;
+    if (c->fe != NULL)
+        *fe_req_buffered(c->fe) += delta;
+    __atomic_add_fetch(&worker_req_buffered, delta, __ATOMIC_RELAXED);
+    c->buffered = now;
+}
+
+/* Which budget is spent, or NULL. */
+static const char *
+budget_full(const struct call *c)
+{
+    const struct cfg_limits *lim = &c->cfg->limits;
+
+    if (c->fe != NULL && *fe_req_buffered(c->fe) >= lim->connection_request_buffer)
+        return "limits.connection_request_buffer";
+    if (__atomic_load_n(&worker_req_buffered, __ATOMIC_RELAXED) >= lim->process_request_buffer)
+        return "limits.process_request_buffer";
+    return NULL;
+}
+
+static void on_budget_timer(evutil_socket_t fd, short what, void *arg);
+
+/* Credit is withheld for the budget: come back to it (CALL_BUDGET_RETRY_MS). */
+static void
+budget_wait(struct call *c)
+{
+    struct timeval tv = {0, CALL_BUDGET_RETRY_MS * 1000};
+
+    if (c->budget_since_ms == 0)
+        c->budget_since_ms = util_now_ms();
+    if (c->budget_timer == NULL &&
+        (c->budget_timer = evtimer_new(c->w->base, on_budget_timer, c)) == NULL)
+        return; /* the stall timer still bounds the call */
+    if (!evtimer_pending(c->budget_timer, NULL))
+        evtimer_add(c->budget_timer, &tv);
+}
+
 /* ---- credit (flow control) ----------------------------------------------- */
 
 /*
@@ -434,8 +511,14 @@ credit_fe(struct call *c)
     if (c->state != CALL_ST_DONE &&
         evbuffer_get_length(c->req) >= c->cfg->limits.stream_buffer_size)
         return;
+    if (c->state != CALL_ST_DONE && budget_full(c) != NULL) {
+        budget_wait(c);
+        return;
+    }
+    c->budget_since_ms = 0;
     nghttp2_session_consume(fe_io(c->fe)->sess, c->fe_sid, c->fe_unconsumed);
     c->fe_unconsumed = 0;
+    c->fe_rx_ms = util_now_ms(); /* the client may send again: its idle time starts now */
     fe_kick(c->fe);
 }
 
@@ -608,6 +691,178 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
     CHECK_MAGIC(c, CALL_MAGIC);
     call_fail(c, GRPC_DEADLINE_EXCEEDED, "sparkgate: deadline of %" PRIu64 " ms exceeded",
               c->timeout_ms);
+}
+
+/* The partial message of a call that will not forward it leaves the budget. */
+static void
+drop_partial(struct call *c)
+{
+    free(c->mbuf);
+    c->mbuf = NULL;
+    c->mlen = c->mcap = 0;
+    evbuffer_drain(c->msg, evbuffer_get_length(c->msg));
+    budget_sync(c);
+}
+
+static size_t
+partial_len(const struct call *c)
+{
+    return c->mlen + evbuffer_get_length(c->msg);
+}
+
+/* |c| holds the largest partial message of the calls of its connection out of budget. */
+static bool
+largest_blocked(const struct call *c)
+{
+    const struct call *o;
+    size_t mine = partial_len(c), theirs;
+
+    TAILQ_FOREACH(o, fe_calls(c->fe), fe_link) {
+        if (o == c || o->budget_since_ms == 0 || o->state == CALL_ST_DONE)
+            continue;
+        theirs = partial_len(o);
+        if (theirs > mine || (theirs == mine && o->fe_sid > c->fe_sid))
+            return false;
+    }
+    return true;
+}
+
+static void
+on_budget_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct call *c = arg;
+    const char *which;
+
+    (void)fd;
+    (void)what;
+    CHECK_MAGIC(c, CALL_MAGIC);
+    if (c->fe == NULL || c->state == CALL_ST_DONE || c->budget_since_ms == 0)
+        return;
+    which = budget_full(c);
+    if (which == NULL) {
+        credit_fe(c);
+        return;
+    }
+    /*
+     * While partial messages fill the budget none of them may complete:
+     * after CALL_BUDGET_WAIT_MS the largest (the newest of equals) gives
+     * way, one per CALL_BUDGET_RETRY_MS, until the others get credit again.
+     */
+    if (util_now_ms() - c->budget_since_ms >= CALL_BUDGET_WAIT_MS &&
+        !grpc_deframer_at_boundary(&c->df) && largest_blocked(c)) {
+        log_info("conn=%" PRIu64 " peer=%s stream=%d: %s is full: refusing a partial request "
+                 "message of %" PRIu32 " bytes",
+                 fe_conn_id(c->fe), fe_peer(c->fe), c->fe_sid, which, c->df.msg_len);
+        call_fail(c, GRPC_RESOURCE_EXHAUSTED,
+                  "sparkgate: request buffer budget %s is full; a %" PRIu32
+                  "-byte request message cannot be received now",
+                  which, c->df.msg_len);
+        drop_partial(c);
+        credit_fe(c);
+        return;
+    }
+    budget_wait(c);
+}
+
+static void
+arm_stall(struct call *c, uint64_t ms)
+{
+    struct timeval tv = {.tv_sec = (time_t)(ms / 1000u),
+                         .tv_usec = (suseconds_t)((ms % 1000u) * 1000u)};
+
+    evtimer_add(c->stall_timer, &tv);
+}
+
+/*
+ * The call waits for the client's request bytes, and the client could send
+ * them: it has its credit (none withheld for the backend queue or a
+ * budget) and has not half-closed.
+ */
+static bool
+waiting_for_client(const struct call *c)
+{
+    return !c->fe_ended && c->fe_unconsumed == 0 && c->budget_since_ms == 0 &&
+           (c->state == CALL_ST_FIRST_MSG || c->state == CALL_ST_CONNECTING ||
+            c->state == CALL_ST_OPEN);
+}
+
+/*
+ * timeouts.stall_ms without progress on the client's side of the call: a
+ * response it does not read (zero window, or a socket it does not drain)
+ * or a request it does not send, or the end of its side of a call that is
+ * answered in full.  The client stream is reset (CANCEL; NO_ERROR for the
+ * answered call) and the backend stream cancelled, so the backend releases
+ * the operation.  A
+ * call still attached a stall period later means even the RST_STREAM
+ * could not be written: the client reads nothing at all and the
+ * connection is closed.
+ */
+static void
+on_stall(evutil_socket_t fd, short what, void *arg)
+{
+    struct call *c = arg;
+    uint64_t ms, now, next, last;
+    const char *why = NULL;
+    struct fe_conn *fe;
+    bool finished;
+
+    (void)fd;
+    (void)what;
+    CHECK_MAGIC(c, CALL_MAGIC);
+    fe = c->fe;
+    if (fe == NULL)
+        return;
+    if (c->stalled) {
+        fe_abort(fe, "stalled: the client reads nothing (timeouts.stall_ms)");
+        return; /* c may be gone */
+    }
+    ms = c->cfg->timeouts.stall_ms;
+    now = util_now_ms();
+    next = ms;
+    if (evbuffer_get_length(c->resp) > 0) {
+        if (now - c->fe_tx_ms >= ms)
+            why = "the client read no response data";
+        else
+            next = c->fe_tx_ms + ms - now;
+    }
+    if (why == NULL && waiting_for_client(c)) {
+        if (now - c->fe_rx_ms >= ms)
+            why = "the client sent no request data";
+        else if (c->fe_rx_ms + ms - now < next)
+            next = c->fe_rx_ms + ms - now;
+    }
+    /* answered in full, but the client never ends its side: the stream (and
+     * the connection's idle timer) would wait forever */
+    finished = c->state == CALL_ST_DONE && c->resp_eos && !c->fe_ended &&
+               evbuffer_get_length(c->resp) == 0;
+    if (why == NULL && finished) {
+        last = c->fe_rx_ms > c->fe_tx_ms ? c->fe_rx_ms : c->fe_tx_ms;
+        if (now - last >= ms)
+            why = "the client did not end its side of an answered call";
+        else if (last + ms - now < next)
+            next = last + ms - now;
+    }
+    if (why == NULL) {
+        arm_stall(c, next);
+        return;
+    }
+    log_info("conn=%" PRIu64 " peer=%s stream=%d: stalled: %s for timeouts.stall_ms "
+             "(%" PRIu64 " ms): resetting the call", fe_conn_id(fe), fe_peer(fe), c->fe_sid,
+             why, ms);
+    if (!finished) {
+        c->local = true;
+        c->status = GRPC_CANCELLED;
+        snprintf(c->reason, sizeof(c->reason), "stalled: %s for %" PRIu64 " ms", why, ms);
+    }
+    c->state = CALL_ST_DONE;
+    c->stalled = true;
+    cancel_backend(c);
+    drop_partial(c);
+    /* RFC 9113 section 8.1: NO_ERROR after a complete response */
+    nghttp2_submit_rst_stream(fe_io(fe)->sess, NGHTTP2_FLAG_NONE, c->fe_sid,
+                              finished ? NGHTTP2_NO_ERROR : NGHTTP2_CANCEL);
+    fe_kick(fe);
+    arm_stall(c, ms);
 }
 
 /* ---- client side ----------------------------------------------------------- */
@@ -939,6 +1194,8 @@ authenticate(struct call *c, bool may_retry)
     }
     auth_wait_unlist(c);
     c->authed = true;
+    if (c->fe != NULL)
+        fe_call_authenticated(c->fe);
     c->state = CALL_ST_FIRST_MSG;
     if (c->fe != NULL)
         fe_auth_open_window(c->fe, c->fe_sid);
@@ -1003,6 +1260,14 @@ call_fe_headers_done(struct call *c)
     CHECK_MAGIC(c, CALL_MAGIC);
     if (c->state != CALL_ST_HEADERS)
         return;
+    /* from here the client's progress is watched (before, fe.c's header timer) */
+    c->fe_rx_ms = c->fe_tx_ms = util_now_ms();
+    c->stall_timer = evtimer_new(c->w->base, on_stall, c);
+    if (c->stall_timer == NULL) {
+        call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+        return;
+    }
+    arm_stall(c, c->cfg->timeouts.stall_ms);
     if (c->hdr_overflow) {
         call_fail(c, GRPC_RESOURCE_EXHAUSTED,
                   "sparkgate: request headers exceed limits.max_header_count (%u) or "
@@ -1303,6 +1568,51 @@ on_message(struct call *c)
         resume_be(c);
 }
 
+/*
+ * Appends to the large message being received, growing its buffer as the
+ * bytes arrive (CALL_MSG_STEP, doubling, never past the declared length):
+ * a declared length reserves nothing, and above the mmap threshold
+ * realloc moves pages instead of copying them.
+ */
+static int
+msg_append(struct call *c, const uint8_t *p, size_t len)
+{
+    size_t want = grpc_msg_capacity(c->mcap, c->mlen + len, c->df.msg_len, CALL_MSG_STEP);
+
+    if (want > c->mcap) {
+        uint8_t *nb;
+
+        if ((nb = realloc(c->mbuf, want)) == NULL)
+            return SG_ERR_NOMEM;
+        c->mbuf = nb;
+        c->mcap = want;
+    }
+    memcpy(c->mbuf + c->mlen, p, len);
+    c->mlen += len;
+    return 0;
+}
+
+static void
+msg_buf_free(const void *data, size_t len, void *arg)
+{
+    (void)len;
+    (void)arg;
+    free((void *)(uintptr_t)data);
+}
+
+/* A complete large message: its buffer becomes c->msg's one chain, uncopied. */
+static int
+msg_seal(struct call *c)
+{
+    if (c->mbuf == NULL)
+        return 0;
+    if (evbuffer_add_reference(c->msg, c->mbuf, c->mlen, msg_buf_free, NULL) != 0)
+        return SG_ERR_NOMEM;
+    c->mbuf = NULL;
+    c->mlen = c->mcap = 0;
+    return 0;
+}
+
 void
 call_fe_data(struct call *c, const uint8_t *data, size_t len)
 {
@@ -1352,21 +1662,22 @@ call_fe_data(struct call *c, const uint8_t *data, size_t len)
         }
         /*
          * A large message is judged whole, so it must end up contiguous:
-         * one chain of its declared size (bounded by the deframer) makes
-         * the pullup in on_message free instead of a second full copy.
-         * Pages are touched only as data arrives.
+         * it is received into one buffer of its own (msg_append) that
+         * becomes the single chain of c->msg, so the pullup in on_message
+         * is free instead of a second full copy.
          */
-        if (ev == GRPC_DF_BEGIN && c->df.msg_len > CALL_CONTIG_MIN &&
-            evbuffer_get_length(c->msg) == 0 && evbuffer_expand(c->msg, c->df.msg_len) != 0) {
+        if (plen > 0 && (c->df.msg_len > CALL_CONTIG_MIN ? msg_append(c, piece, plen)
+                                                         : evbuffer_add(c->msg, piece, plen)) != 0) {
             call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
             break;
         }
-        if (plen > 0 && evbuffer_add(c->msg, piece, plen) != 0) {
-            call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
-            break;
-        }
-        if (ev == GRPC_DF_END)
+        if (ev == GRPC_DF_END) {
+            if (msg_seal(c) != 0) {
+                call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+                break;
+            }
             on_message(c);
+        }
     }
     if (c->state == CALL_ST_HEADERS) {
         /* DATA before HEADERS completed cannot happen in HTTP/2; be defensive */
@@ -1374,7 +1685,12 @@ call_fe_data(struct call *c, const uint8_t *data, size_t len)
     }
     if (c->fe == NULL)
         return;
-    /* credit now unless the backend queue is full; then when it drains */
+    if (c->state == CALL_ST_DONE)
+        drop_partial(c);
+    else
+        budget_sync(c);
+    c->fe_rx_ms = util_now_ms();
+    /* credit now unless the backend queue or a budget is full; then when it drains */
     c->fe_unconsumed += len;
     credit_fe(c);
 }
@@ -1434,6 +1750,13 @@ call_fe_closed(struct call *c, uint32_t error_code)
     c->fe_unconsumed = 0;
     if (c->deadline != NULL)
         event_del(c->deadline);
+    if (c->stall_timer != NULL)
+        event_del(c->stall_timer);
+    if (c->budget_timer != NULL)
+        event_del(c->budget_timer);
+    /* the connection's budget forgets the call; the process's waits for the free */
+    drop_partial(c);
+    *fe_req_buffered(fe) -= c->buffered;
     call_access_log(c);
     TAILQ_REMOVE(c->fe_list, c, fe_link);
     c->fe = NULL;
@@ -1482,6 +1805,7 @@ call_fe_send_data(struct call *c, const uint8_t *framehd, size_t length)
     CHECK_MAGIC(c, CALL_MAGIC);
     rv = h2io_write_data(fe_io(c->fe), framehd, c->resp, length);
     if (rv == 0) {
+        c->fe_tx_ms = util_now_ms();
         c->bytes_out += length;
         credit_be(c);
     }
@@ -1714,6 +2038,8 @@ call_be_data(struct call *c, const uint8_t *data, size_t len)
         return;
     }
     if (c->redact) {
+        if (evbuffer_get_length(c->resp) == 0)
+            c->fe_tx_ms = util_now_ms();
         /* bounded by the deframer's limit; the bytes are consumed from the backend now */
         if (config_response_data(c, data, len) != 0) {
             nghttp2_session_consume(be_io(c->be)->sess, c->be_sid, len);
@@ -1724,6 +2050,9 @@ call_be_data(struct call *c, const uint8_t *data, size_t len)
         resume_fe(c);
         return;
     }
+    /* the client's clock starts when it has something to read */
+    if (evbuffer_get_length(c->resp) == 0)
+        c->fe_tx_ms = util_now_ms();
     if (evbuffer_add(c->resp, data, len) != 0) {
         call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
         return;
@@ -1831,7 +2160,9 @@ call_be_send_data(struct call *c, const uint8_t *framehd, size_t length)
 
     CHECK_MAGIC(c, CALL_MAGIC);
     rv = h2io_write_data(be_io(c->be), framehd, c->req, length);
-    if (rv == 0)
+    if (rv == 0) {
+        budget_sync(c);
         credit_fe(c);
+    }
     return rv;
 }

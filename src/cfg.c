@@ -82,6 +82,9 @@ static const struct cfg_field cfg_limit_fields[] = {
     CFG_LIMIT(unauthenticated_stream_window_size, 1024, 2147483647, 65535),
     CFG_LIMIT(max_auth_waiting_per_connection, 1, 10000, 8),
     CFG_LIMIT(max_auth_waiting_per_worker, 1, 1000000, 256),
+    /* two maximal messages per connection; eight for the whole process */
+    CFG_LIMIT(connection_request_buffer, 1048576, 4294967295u, 268435456),
+    CFG_LIMIT(process_request_buffer, 1048576, 4294967295u, 1073741824),
 };
 
 static const struct cfg_field cfg_timeout_fields[] = {
@@ -91,6 +94,7 @@ static const struct cfg_field cfg_timeout_fields[] = {
     CFG_TIMEOUT(backend_connect_ms, 1, 86400000, 5000),
     CFG_TIMEOUT(drain_ms, 1, 86400000, 30000),
     CFG_TIMEOUT(auth_key_wait_ms, 1, 60000, 2000),
+    CFG_TIMEOUT(stall_ms, 1, 86400000, 60000),
 };
 
 /* a member added to struct cfg_limits or cfg_timeouts needs its table entry */

@@ -173,6 +173,10 @@ struct cfg_limits {
                                                     once the stream's call is authenticated */
     uint32_t max_auth_waiting_per_connection; /* calls waiting for signing keys */
     uint32_t max_auth_waiting_per_worker;
+    /* request bytes buffered (assembling or queued for a backend): past these,
+     * clients get no more flow-control credit */
+    uint32_t connection_request_buffer;  /* per client connection */
+    uint32_t process_request_buffer;     /* all connections of the process together */
 };
 
 struct cfg_timeouts {
@@ -182,6 +186,8 @@ struct cfg_timeouts {
     uint32_t backend_connect_ms; /* TCP + TLS + SETTINGS to a backend */
     uint32_t drain_ms;           /* SIGTERM: in-flight calls get this long */
     uint32_t auth_key_wait_ms;   /* unknown kid: longest wait for the JWKS fetch */
+    uint32_t stall_ms;           /* a call that cannot move its client's bytes for this
+                                    long (zero window, no data) is reset */
 };
 
 struct cfg {

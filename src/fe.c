@@ -7,8 +7,14 @@
  * priorities off).  Streams become calls (call.c); fe.c only translates
  * nghttp2 callbacks and keeps the connection's timers:
  *   - TLS handshake: timeouts.tls_handshake_ms from accept;
- *   - first request: timeouts.request_header_ms from accept;
+ *   - first request: timeouts.request_header_ms from accept until a request
+ *     is authenticated; calls in progress do not stop it (a refused or
+ *     never-finished request is no reason to keep a connection);
+ *   - header block: timeouts.request_header_ms from a HEADERS frame to the
+ *     frame that ends its block (every stream, every block);
  *   - idle: timeouts.idle_ms without any open call -> GOAWAY, close.
+ * Every state in which a connection holds a slot without progress is under
+ * one of these, or under a call's own stall timer (call.c).
  * Any negative return from nghttp2_session_mem_recv is fatal: we stop
  * reading and close, and never feed that session again (CVE-2026-27135).
  *
@@ -37,6 +43,8 @@
 #include "worker.h"
 
 #define FE_MAGIC 0x46454331u /* "FEC1" */
+#define FE_WU_PER_DATA 2.0      /* free WINDOW_UPDATEs per DATA frame sent (see glitch) */
+#define FE_WU_ALLOW_MAX 4096.0  /* ... banked at most */
 
 enum fe_state {
     FE_HANDSHAKE, /* TLS handshake in progress */
@@ -51,12 +59,15 @@ struct fe_conn {
     struct h2io io;
     enum fe_state state;
     bool tls;
-    bool got_request;       /* a request's headers completed */
+    bool got_request;       /* a request was authenticated (fe_call_authenticated) */
     bool final_goaway;      /* the GOAWAY with the real last stream id went out */
     char peer[64];
     double glitch_tokens;   /* token bucket for frames that cost us and serve nobody */
     uint64_t glitch_at_ms;
     bool calmed;            /* GOAWAY(ENHANCE_YOUR_CALM) sent */
+    double wu_allow;        /* WINDOW_UPDATEs earned by DATA frames we sent */
+    struct event *hdr_timer; /* a header block is incomplete */
+    uint64_t req_buffered;  /* request bytes its calls buffer (call.c accounts) */
     struct call_list calls;
     size_t ncalls;
     struct event *timer;
@@ -64,6 +75,7 @@ struct fe_conn {
     uint32_t idle_ms;
     uint32_t auth_stream_window; /* a stream's window once its call is authenticated */
     uint32_t nauth_waiting;      /* calls waiting for signing keys (call.c) */
+    uint32_t request_header_ms;
     TAILQ_ENTRY(fe_conn) link;
 };
 
@@ -116,7 +128,8 @@ fe_call_detached(struct fe_conn *c)
 {
     CHECK_MAGIC(c, FE_MAGIC);
     c->ncalls--;
-    if (c->ncalls == 0 && c->state == FE_OPEN)
+    /* before any authenticated request the first-request timer keeps running */
+    if (c->ncalls == 0 && c->state == FE_OPEN && c->got_request)
         arm_timer(c, c->idle_ms);
     if (c->state == FE_DRAINING) {
         maybe_final_goaway(c);
@@ -144,6 +157,40 @@ fe_auth_waiting(struct fe_conn *c, int delta)
     return c->nauth_waiting;
 }
 
+void
+fe_abort(struct fe_conn *c, const char *why)
+{
+    CHECK_MAGIC(c, FE_MAGIC);
+    log_info("conn=%" PRIu64 " peer=%s: %s: closing", c->id, c->peer, why);
+    fe_close_now(c, why);
+}
+
+void
+fe_call_authenticated(struct fe_conn *c)
+{
+    CHECK_MAGIC(c, FE_MAGIC);
+    if (c->got_request)
+        return;
+    /* the first-request timer is done; the idle timer takes over when calls end */
+    c->got_request = true;
+    if (c->state == FE_OPEN)
+        evtimer_del(c->timer);
+}
+
+uint64_t *
+fe_req_buffered(struct fe_conn *c)
+{
+    CHECK_MAGIC(c, FE_MAGIC);
+    return &c->req_buffered;
+}
+
+struct call_list *
+fe_calls(struct fe_conn *c)
+{
+    CHECK_MAGIC(c, FE_MAGIC);
+    return &c->calls;
+}
+
 /* ---- nghttp2 callbacks (server session) ---------------------------------- */
 
 static ssize_t
@@ -161,11 +208,14 @@ on_send_data(nghttp2_session *s, nghttp2_frame *frame, const uint8_t *framehd, s
              nghttp2_data_source *src, void *arg)
 {
     struct call *call = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
+    struct fe_conn *c = arg;
 
     (void)src;
-    (void)arg;
     if (call == NULL)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
+    c->wu_allow += FE_WU_PER_DATA;
+    if (c->wu_allow > FE_WU_ALLOW_MAX)
+        c->wu_allow = FE_WU_ALLOW_MAX;
     return call_fe_send_data(call, framehd, length);
 }
 
@@ -196,7 +246,10 @@ on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     nghttp2_session_set_stream_user_data(s, frame->hd.stream_id, call);
     c->ncalls++;
-    evtimer_del(c->timer);
+    /* the idle timer stops while a call is open; the first-request timer
+     * runs on until a request is authenticated (fe_call_authenticated) */
+    if (c->got_request)
+        evtimer_del(c->timer);
     return 0;
 }
 
@@ -228,6 +281,13 @@ on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name, s
  * resets and SETTINGS/PING ACK queues but not these floods
  * (security-notes H02, H07, H08, H13).  Legitimate gRPC clients send a
  * few keepalive and BDP pings a second.
+ *
+ * WINDOW_UPDATE is counted too, but a client that reads what we send
+ * answers our DATA with updates (one for the stream, one for the
+ * connection, per frame or less often): each DATA frame sent earns
+ * FE_WU_PER_DATA free updates, up to FE_WU_ALLOW_MAX banked.  Only updates beyond that
+ * draw from the bucket, so a download of any size is never cut while a
+ * stream of updates nobody asked for is.
  */
 #define FE_GLITCH_BURST 1000.0
 #define FE_GLITCH_RATE 200.0
@@ -258,6 +318,32 @@ glitch(struct fe_conn *c, nghttp2_session *s, double cost)
 }
 
 /*
+ * A header block (HEADERS + CONTINUATIONs, requests and trailers alike)
+ * must be whole within request_header_ms of its first frame.  Until it is,
+ * RFC 9113 section 6.10 allows no other frame on the connection, so a
+ * stalled block stalls every call on it: the timer closes the connection.
+ * Armed at the frame header, before nghttp2 decides anything about the
+ * stream, so blocks it ignores (refused streams) are covered too; disarmed
+ * when the frame carrying END_HEADERS begins (what is left is one frame,
+ * bounded like any other by the connection's timers).
+ */
+static void
+header_block_timer(struct fe_conn *c, const nghttp2_frame_hd *hd)
+{
+    struct timeval tv;
+
+    if (hd->flags & NGHTTP2_FLAG_END_HEADERS) {
+        evtimer_del(c->hdr_timer);
+        return;
+    }
+    if (hd->type != NGHTTP2_HEADERS || evtimer_pending(c->hdr_timer, NULL))
+        return;
+    tv.tv_sec = (time_t)(c->request_header_ms / 1000u);
+    tv.tv_usec = (suseconds_t)((c->request_header_ms % 1000u) * 1000u);
+    evtimer_add(c->hdr_timer, &tv);
+}
+
+/*
  * Counted at the frame header: with SETTINGS_NO_RFC7540_PRIORITIES nghttp2
  * never reports PRIORITY frames to on_frame_recv, but every frame begins.
  */
@@ -280,6 +366,16 @@ on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *arg)
         if (hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM))
             glitch(c, s, 1.0);
         break;
+    case NGHTTP2_WINDOW_UPDATE:
+        if (c->wu_allow >= 1.0)
+            c->wu_allow -= 1.0;
+        else
+            glitch(c, s, 1.0);
+        break;
+    case NGHTTP2_HEADERS:
+    case NGHTTP2_CONTINUATION:
+        header_block_timer(c, hd);
+        break;
     default:
         break;
     }
@@ -298,18 +394,16 @@ on_invalid_frame(nghttp2_session *s, const nghttp2_frame *frame, int err, void *
 static int
 on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 {
-    struct fe_conn *c = arg;
     struct call *call;
 
+    (void)arg;
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
         return 0;
     call = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
     if (call == NULL)
         return 0;
-    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-        c->got_request = true;
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
         call_fe_headers_done(call);
-    }
     if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
         call_fe_end_stream(call);
     return 0;
@@ -452,6 +546,20 @@ static const struct h2io_ops fe_io_ops = {
     .on_close = on_io_close,
 };
 
+/* GOAWAY(|code|) at once, no more reading; closes when flushed (calls are cut). */
+static void
+fe_terminate(struct fe_conn *c, uint32_t code)
+{
+    if (c->io.sess == NULL) {
+        fe_close_now(c, "timeout");
+        return;
+    }
+    nghttp2_session_terminate_session(c->io.sess, code);
+    c->state = FE_DRAINING;
+    c->final_goaway = true;
+    h2io_kick(&c->io);
+}
+
 static void
 on_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -464,15 +572,28 @@ on_timer(evutil_socket_t fd, short what, void *arg)
         fe_close_now(c, "TLS handshake timeout");
         return;
     }
-    if (c->ncalls > 0)
+    /* serving: the idle timer starts again when the last call ends */
+    if (c->got_request && c->ncalls > 0)
         return;
-    /* no request in time, or idle: say goodbye properly, then close when flushed */
+    /* no request in time (calls in progress or not: none was authenticated),
+     * or idle: say goodbye properly, then close when flushed */
     log_debug("conn=%" PRIu64 " peer=%s: %s", c->id, c->peer,
-              c->got_request ? "idle timeout" : "no request in time");
-    nghttp2_session_terminate_session(c->io.sess, NGHTTP2_NO_ERROR);
-    c->state = FE_DRAINING;
-    c->final_goaway = true;
-    h2io_kick(&c->io);
+              c->got_request ? "idle timeout" : "no authenticated request in time");
+    fe_terminate(c, NGHTTP2_NO_ERROR);
+}
+
+static void
+on_hdr_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct fe_conn *c = arg;
+
+    (void)fd;
+    (void)what;
+    CHECK_MAGIC(c, FE_MAGIC);
+    log_info("conn=%" PRIu64 " peer=%s: request header block not complete within "
+             "timeouts.request_header_ms (%" PRIu32 " ms): closing",
+             c->id, c->peer, c->request_header_ms);
+    fe_terminate(c, NGHTTP2_PROTOCOL_ERROR);
 }
 
 void
@@ -495,11 +616,13 @@ fe_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, int s
     c->id = __atomic_add_fetch(&fe_next_id, 1, __ATOMIC_RELAXED);
     c->tls = l->tls;
     c->idle_ms = w->cfg->timeouts.idle_ms;
+    c->request_header_ms = w->cfg->timeouts.request_header_ms;
     c->state = l->tls ? FE_HANDSHAKE : FE_OPEN;
     TAILQ_INIT(&c->calls);
     util_sockaddr_str(sa, c->peer, sizeof(c->peer));
     c->timer = evtimer_new(w->base, on_timer, c);
-    if (c->timer == NULL)
+    c->hdr_timer = evtimer_new(w->base, on_hdr_timer, c);
+    if (c->timer == NULL || c->hdr_timer == NULL)
         goto fail;
     if (l->tls) {
         ssl = SSL_new(l->ssl_ctx);
@@ -528,6 +651,8 @@ fail:
     if (c != NULL) {
         if (c->timer != NULL)
             event_free(c->timer);
+        if (c->hdr_timer != NULL)
+            event_free(c->hdr_timer);
         free(c);
     }
     __atomic_sub_fetch(&worker_nconns, 1, __ATOMIC_RELAXED);
@@ -579,6 +704,7 @@ fe_close_now(struct fe_conn *c, const char *why)
     call_fe_abort_all(&c->calls);
     h2io_free(&c->io);
     event_free(c->timer);
+    event_free(c->hdr_timer);
     c->magic = 0;
     free(c);
     worker_fe_closed(w);

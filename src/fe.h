@@ -16,6 +16,7 @@
 
 struct worker;
 struct fe_conn;
+struct call_list;
 struct h2io;
 
 /*
@@ -64,6 +65,17 @@ void fe_call_detached(struct fe_conn *c);
 void fe_auth_open_window(struct fe_conn *c, int32_t sid);
 /* Calls of this connection waiting for signing keys: adds |delta|, returns the count. */
 uint32_t fe_auth_waiting(struct fe_conn *c, int delta);
+/* Closes |c| now (a connection that makes no progress at all). */
+void fe_abort(struct fe_conn *c, const char *why);
+
+/* A call on this connection was authenticated: the first-request timer stops. */
+void fe_call_authenticated(struct fe_conn *c);
+
+/* Request bytes buffered by the connection's calls (call.c keeps it). */
+uint64_t *fe_req_buffered(struct fe_conn *c);
+
+/* The connection's calls. */
+struct call_list *fe_calls(struct fe_conn *c);
 
 uint64_t fe_conn_id(const struct fe_conn *c);
 const char *fe_peer(const struct fe_conn *c);

@@ -75,6 +75,19 @@ grpc_deframer_feed(struct grpc_deframer *d, const uint8_t *src, size_t len,
     return (ssize_t)want;
 }
 
+size_t
+grpc_msg_capacity(size_t cap, size_t need, size_t declared, size_t step)
+{
+    size_t want;
+
+    if (need <= cap)
+        return cap;
+    want = cap > 0 ? cap * 2 : step;
+    while (want < need)
+        want *= 2;
+    return want < declared ? want : declared;
+}
+
 bool
 grpc_deframer_at_boundary(const struct grpc_deframer *d)
 {

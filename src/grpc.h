@@ -68,6 +68,16 @@ void grpc_deframer_init(struct grpc_deframer *d, uint32_t max_len);
 ssize_t grpc_deframer_feed(struct grpc_deframer *d, const uint8_t *src, size_t len,
                            enum grpc_df_event *ev, const uint8_t **piece, size_t *piece_len);
 
+/*
+ * Capacity for the first |need| bytes of a message declared |declared|
+ * bytes long, when |cap| are held: |cap| if it is enough, else |step|,
+ * doubled until it holds |need|, never above |declared|.  The peer controls
+ * |declared|, so it alone reserves nothing: the result stays at most
+ * max(step, 2 * need), and growing to a message's end costs O(log n)
+ * reallocations.  |need| <= |declared| (the deframer's bound).
+ */
+size_t grpc_msg_capacity(size_t cap, size_t need, size_t declared, size_t step);
+
 /* True when no message is partly received (a clean end of stream). */
 bool grpc_deframer_at_boundary(const struct grpc_deframer *d);
 

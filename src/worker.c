@@ -34,6 +34,7 @@
 #include "worker.h"
 
 int worker_nconns;
+uint64_t worker_req_buffered;
 
 static void on_jwks_fetch_end(void *arg);
 

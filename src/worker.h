@@ -86,6 +86,13 @@ void worker_join_all(void);
 /* Process-wide count of open client connections. */
 extern int worker_nconns;
 
+/*
+ * Process-wide request bytes buffered by calls (assembling or queued for a
+ * backend); call.c adds and subtracts with relaxed atomics and checks it
+ * against limits.process_request_buffer before granting clients credit.
+ */
+extern uint64_t worker_req_buffered;
+
 /* Called by fe.c when a connection closes (connection accounting, drain). */
 void worker_fe_closed(struct worker *w);
 

@@ -346,6 +346,9 @@ START_TEST(tc_defaults)
     ck_assert_uint_eq(c->timeouts.idle_ms, 300000);
     ck_assert_uint_eq(c->timeouts.backend_connect_ms, 5000);
     ck_assert_uint_eq(c->timeouts.drain_ms, 30000);
+    ck_assert_uint_eq(c->timeouts.stall_ms, 60000);
+    ck_assert_uint_eq(c->limits.connection_request_buffer, 268435456);
+    ck_assert_uint_eq(c->limits.process_request_buffer, 1073741824);
     ck_assert_int_eq(c->log_level, LOG_LVL_INFO);
     ck_assert(c->access_log);
     cfg_unref(c);

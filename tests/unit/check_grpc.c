@@ -156,6 +156,52 @@ START_TEST(tc_deframer_compressed_flag_reported)
 }
 END_TEST
 
+/*
+ * Receiving a message reserves memory as its bytes arrive, never as the
+ * peer declares it: whatever the declared length and however the bytes are
+ * split, capacity holds what arrived, stays within the declared length and
+ * within max(step, 2 * received), and grows in few steps.
+ */
+START_TEST(tc_msg_capacity_follows_data)
+{
+    static const size_t step = 4u << 20;
+    static const size_t declared[] = {1, 65537, step - 1, step, step + 1, 128u << 20, 1u << 30};
+    unsigned seed = 12345;
+    size_t i, got, cap, ncap, need, grows, bound, n;
+    int round;
+
+    for (i = 0; i < sizeof(declared) / sizeof(declared[0]); i++) {
+        for (round = 0; round < 4; round++) {
+            got = cap = grows = 0;
+            /* 1..16 bytes per DATA chunk (the first 100 000), or up to 1 MiB */
+            for (n = 0; got < declared[i] && (round > 0 || n < 100000); n++) {
+                seed = seed * 1103515245u + 12345u;
+                need = got + 1 + (seed >> 8) % (round == 0 ? 16u : 1u << 20);
+                if (need > declared[i])
+                    need = declared[i];
+                ncap = grpc_msg_capacity(cap, need, declared[i], step);
+
+                if (ncap != cap)
+                    grows++;
+                cap = ncap;
+                bound = 2 * need > step ? 2 * need : step;
+                /* (one check per step would cost Check a write(2) each) */
+                if (cap < need || cap > declared[i] || cap > bound)
+                    ck_abort_msg("declared %zu, %zu received: capacity %zu", declared[i], need,
+                                 cap);
+                got = need;
+            }
+            ck_assert_uint_le(grows, 12);
+        }
+    }
+    /* the first byte of a message declared 128 MiB reserves one step */
+    ck_assert_uint_eq(grpc_msg_capacity(0, 1, 128u << 20, step), step);
+    ck_assert_uint_eq(grpc_msg_capacity(0, 1, 100, step), 100);
+    ck_assert_uint_eq(grpc_msg_capacity(step, step, 128u << 20, step), step);
+    ck_assert_uint_eq(grpc_msg_capacity(step, step + 1, 128u << 20, step), 2 * step);
+}
+END_TEST
+
 START_TEST(tc_frame_header)
 {
     uint8_t h[5];
@@ -252,6 +298,7 @@ grpc_suite(void)
     tcase_add_test(tc, tc_deframer_rejects_bad_flag);
     tcase_add_test(tc, tc_deframer_partial_is_not_boundary);
     tcase_add_test(tc, tc_deframer_compressed_flag_reported);
+    tcase_add_test(tc, tc_msg_capacity_follows_data);
     tcase_add_test(tc, tc_frame_header);
     tcase_add_test(tc, tc_message_encode);
     tcase_add_test(tc, tc_timeout_parse);

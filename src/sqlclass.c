@@ -1,13 +1,13 @@
 /*
  * sqlclass.c: classify Spark SQL text (see sqlclass.h for the rules).
  *
- * Three passes, each a forward walk with an explicit cursor: the raw bytes
- * are checked for NUL, "${" and UTF-8; the whole text is lexed once so that
- * an unterminated comment or quote, or a character Spark would read as
- * something other than ASCII (see sqlclass_wordch), refuses it before
- * anything else; then the
- * statements are classified.  Each statement is lexed a bounded number of
- * times (find its end, classify it), so the whole is linear.  Nothing
+ * Two passes, each a forward walk with an explicit cursor: the raw bytes
+ * are checked for NUL, "${" and UTF-8; then the statements are split and
+ * classified, and an unterminated comment or quote, or a character Spark
+ * would read as something other than ASCII (see sqlclass_wordch), anywhere
+ * refuses the whole text.  Each statement is lexed a bounded number of
+ * times (find its end, classify it; classifying mostly stops after a few
+ * tokens), so the whole is linear.  Nothing
  * recurses: EXPLAIN and WITH loop back to the dispatch, scripts keep a
  * nesting counter instead of a stack.
  *
@@ -449,11 +449,9 @@ sqlclass_create_function(struct sqlclass_lex *lx, const char **label)
 {
     struct sqlclass_tok t, n;
 
-    for (;;) {
-        sqlclass_next(lx, &t);
-        if (t.kind == TK_EOF || t.kind == TK_ERR)
-            break;
-        sqlclass_peek(lx, &n);
+    /* each token with the next one: one lexing per token, not two */
+    for (sqlclass_next(lx, &t); t.kind != TK_EOF && t.kind != TK_ERR; t = n) {
+        sqlclass_next(lx, &n);
         if (sqlclass_kw(lx, &t, "USING") && n.kind == TK_WORD) {
             if (sqlclass_kw(lx, &n, "JAR") || sqlclass_kw(lx, &n, "JARS"))
                 *label = "CREATE FUNCTION ... USING JAR";
@@ -668,13 +666,13 @@ sqlclass_simple(struct sqlclass_lex *lx, struct sqlclass_acc *acc, bool need_sem
     struct sqlclass_lex sub = *lx;
     struct sqlclass_tok t;
     const char *label;
-    size_t start;
+    size_t start = SIZE_MAX;
     int cls;
 
-    sqlclass_peek(lx, &t);
-    start = t.off;
     for (;;) {
         sqlclass_next(lx, &t);
+        if (start == SIZE_MAX)
+            start = t.off;
         if (t.kind == TK_ERR)
             return false;
         if (t.kind == TK_EOF) {
@@ -963,33 +961,29 @@ sqlclass_classify(const char *sql, size_t len, struct sqlclass_result *out)
         }
         i++;
     }
-    /* one lexing pass first: an unclosed comment or quote refuses the whole text */
-    do {
-        sqlclass_next(&lx, &t);
-    } while (t.kind != TK_EOF && t.kind != TK_ERR);
-    if (t.kind == TK_ERR) {
-        acc.label = lx.err;
-        acc.off = t.off;
-        goto unknown;
-    }
-    lx.pos = 0;
+    /*
+     * The statement walk below reads every token of the text and fails on the
+     * first unclosed comment or quote or unlexable character, so the text is
+     * lexed once here, not once to check it and once more to classify it.
+     */
     for (;;) {
         struct sqlclass_acc one = {SQLCLASS_EMPTY, SQLCLASS_EMPTY, 0, "empty"};
-        struct sqlclass_lex after;
+        struct sqlclass_lex after = lx;
         struct sqlclass_tok n;
 
-        sqlclass_peek(&lx, &t);
+        sqlclass_next(&after, &t);
         if (t.kind == TK_EOF)
             break;
-        if (sqlclass_ch(&lx, &t, ';')) {
-            sqlclass_next(&lx, &t);
+        if (t.kind == TK_ERR)
+            goto bad;
+        if (sqlclass_ch(&after, &t, ';')) {
+            lx = after;
             continue;
         }
         nstmt++;
         /* [label:] BEGIN opens a script */
-        after = lx;
-        sqlclass_next(&after, &n);
-        if (n.kind == TK_WORD || n.kind == TK_QID) {
+        n = t;
+        if (t.kind == TK_WORD || t.kind == TK_QID) {
             struct sqlclass_tok colon;
 
             sqlclass_next(&after, &colon);
@@ -997,14 +991,11 @@ sqlclass_classify(const char *sql, size_t len, struct sqlclass_result *out)
                 sqlclass_next(&after, &n);
         }
         if (sqlclass_kw(&after, &n, "BEGIN")) {
-            if (!sqlclass_script(&lx, &one)) {
-                acc.label = "malformed BEGIN ... END block";
-                acc.off = t.off;
-                goto unknown;
-            }
+            if (!sqlclass_script(&lx, &one))
+                goto bad;
             sqlclass_merge(&acc, SQLCLASS_SCRIPT, one.strictest, t.off, one.label);
-        } else {
-            sqlclass_simple(&lx, &acc, false);
+        } else if (!sqlclass_simple(&lx, &acc, false)) {
+            goto bad;
         }
     }
     out->cls = acc.cls;
@@ -1014,6 +1005,23 @@ sqlclass_classify(const char *sql, size_t len, struct sqlclass_result *out)
     out->label = acc.label;
     return out->strictest;
 
+bad:
+    /*
+     * Rare, so the text is lexed again to say why: the first unclosed
+     * comment or quote or unlexable character refuses the whole text, else
+     * the script that started at t.off is malformed.
+     */
+    acc.label = "malformed BEGIN ... END block";
+    acc.off = t.off;
+    lx.pos = 0;
+    do {
+        sqlclass_next(&lx, &t);
+    } while (t.kind != TK_EOF && t.kind != TK_ERR);
+    if (t.kind == TK_ERR) {
+        acc.label = lx.err;
+        acc.off = t.off;
+        nstmt = 0;
+    }
 unknown:
     out->cls = SQLCLASS_UNKNOWN;
     out->strictest = SQLCLASS_UNKNOWN;

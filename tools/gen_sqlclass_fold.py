@@ -13,8 +13,9 @@ the non-ASCII ones (U+0131 -> I and U+017F -> S as of Unicode 15); the classifie
 any other non-ASCII character outside quotes and comments.
 
 The generator also checks what the classifier relies on: no non-ASCII code point upper-cases
-to an ASCII character that is not a letter (a quote, ';', '-', a digit, ...), since such a
-character would change where Spark's tokens and comments start and end.  Output is sorted and
+to an ASCII character that is not a letter (a quote, ';', '-', a digit, ...) or to one of
+the spaces of Spark's WS rule, since such a character would change where Spark's tokens and
+comments start and end.  Output is sorted and
 contains no timestamps, so re-running it gives byte-identical files.
 """
 import hashlib
@@ -49,6 +50,12 @@ def main():
             sys.exit("U+%04X %s upper-cases to ASCII %r, not a letter: the classifier's "
                      "lexer assumes only letters can" % (cp, name, chr(up)))
         rows.append((cp, chr(up), name))
+    # Spark's WS rule outside ASCII: a code point upper-casing into it would be a space to
+    # Spark and an identifier character to the classifier
+    spaces = {0xA0, 0x1680, 0x2028, 0x202F, 0x205F, 0x3000} | set(range(0x2000, 0x200B))
+    for cp, (up, name) in sorted(upper.items()):
+        if up in spaces and cp not in spaces:
+            sys.exit("U+%04X %s upper-cases to the Spark space U+%04X" % (cp, name, up))
     for c in range(ord("a"), ord("z") + 1):
         if upper.get(c, (None,))[0] != c - 32:
             sys.exit("U+%04X does not upper-case to %s" % (c, chr(c - 32)))

@@ -28,7 +28,7 @@ DEFAULT_MAX_SQL = 1 << 20  # the default of max_sql_bytes
 SMALL_MAX_SQL = 300        # test-sqlcap
 
 # principals of test_80_policy.WHO, so its helpers find their tokens
-SHIPPED_WHO = {"sql-only": "sam", "analyst": "ann", "admin": "adam"}
+SHIPPED_WHO = {"sql-only": "sam", "analyst": "ann", "data-scientist": "dora", "admin": "adam"}
 SQLCAP_WHO = "cap"  # test_80_policy maps "cap" to "test-capped": re-mapped here
 
 
@@ -80,11 +80,12 @@ BYPASSES = [
     ("long-s-insert", "FROM src IN\u017fERT INTO dst SELECT *", ("sql-only",), "INSERT"),
     ("dotless-i-overwrite-directory",
      "FROM src \u0131nsert overwr\u0131te local d\u0131rectory '/x' SELECT *",
-     ("sql-only", "analyst"), "DIRECTORY"),
+     ("sql-only", "analyst", "data-scientist"), "DIRECTORY"),
     ("dotless-i-create-function-jar",
      "CREATE FUNCT\u0131ON f AS 'c' USING JAR 'https://example.invalid/f.jar'",
-     ("sql-only", "analyst"), "FUNCTION"),
-    ("long-s-set", "\u017fET spark.sql.ansi.enabled=false", ("sql-only", "analyst"), None),
+     ("sql-only", "analyst", "data-scientist"), "FUNCTION"),
+    ("long-s-set", "\u017fET spark.sql.ansi.enabled=false",
+     ("sql-only", "analyst", "data-scientist"), None),
     # other non-ASCII outside quotes cannot be a Spark keyword: unknown, not guessed
     ("fullwidth-insert", "FROM src \uff29NSERT INTO dst SELECT *", ("sql-only", "analyst"),
      None),
@@ -149,7 +150,7 @@ def test_sql_size_cap(bst, carrier):
     assert "max_sql_bytes" in d and str(SMALL_MAX_SQL) in d and frag in d, d
 
 
-@pytest.mark.parametrize("prof", ["sql-only", "analyst", "admin"])
+@pytest.mark.parametrize("prof", ["sql-only", "analyst", "data-scientist", "admin"])
 def test_sql_size_cap_default(bst, prof):
     """Every profile has the default cap, well under the message limit."""
     who = SHIPPED_WHO[prof]

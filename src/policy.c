@@ -97,7 +97,7 @@ struct pctx {
     bool in_compressed;
     unsigned depth_base;
     int inner_err;                    /* walker error inside a compressed plan */
-    size_t sql_bytes;                 /* SQL text classified so far (max_sql_bytes) */
+    size_t sql_bytes;                 /* SQL text of the message so far (max_sql_bytes) */
 };
 
 /* ---- names ------------------------------------------------------------------- */

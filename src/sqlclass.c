@@ -7,9 +7,9 @@
  * would read as something other than ASCII (see sqlclass_wordch), anywhere
  * refuses the whole text.  Each statement is lexed a bounded number of
  * times (find its end, classify it; classifying mostly stops after a few
- * tokens), so the whole is linear.  Nothing
- * recurses: EXPLAIN and WITH loop back to the dispatch, scripts keep a
- * nesting counter instead of a stack.
+ * tokens), so the whole is linear.  Nothing recurses: EXPLAIN and WITH
+ * loop back to the dispatch, scripts keep a nesting counter instead of a
+ * stack.
  *
  * The classifier errs towards the stricter class: a column called "insert"
  * after FROM makes the statement DML, a string after AS in CREATE FUNCTION

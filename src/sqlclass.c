@@ -108,11 +108,17 @@ sqlclass_utf8(const unsigned char *s, size_t pos, size_t end, uint32_t *cp)
         return 1;
     }
     if (c >= 0xc2 && c <= 0xdf) {
-        n = 2, v = c & 0x1fu, min = 0x80;
+        n = 2;
+        v = c & 0x1fu;
+        min = 0x80;
     } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3, v = c & 0x0fu, min = 0x800;
+        n = 3;
+        v = c & 0x0fu;
+        min = 0x800;
     } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4, v = c & 0x07u, min = 0x10000;
+        n = 4;
+        v = c & 0x07u;
+        min = 0x10000;
     } else {
         return 0;
     }

@@ -562,7 +562,9 @@ START_TEST(tc_fold_property)
                     buf[n++] = c;
                     continue;
                 }
-                rnd ^= rnd << 13, rnd ^= rnd >> 7, rnd ^= rnd << 17;
+                rnd ^= rnd << 13;
+                rnd ^= rnd >> 7;
+                rnd ^= rnd << 17;
                 size_t j = (size_t)(rnd % npre[l]);
                 memcpy(buf + n, pre[l][j], prelen[l][j]);
                 n += prelen[l][j];

@@ -204,6 +204,19 @@ sqlclass_wordch(struct sqlclass_lex *lx, size_t pos, bool uri, size_t *n, unsign
     return 1;
 }
 
+/* sqlclass_wordch() outside a URI path, with ASCII (nearly every byte) handled inline. */
+static inline int
+sqlclass_wordch_fast(struct sqlclass_lex *lx, size_t pos, size_t *n, unsigned char *up)
+{
+    unsigned char c = lx->s[pos];
+
+    if (c >= 0x80)
+        return sqlclass_wordch(lx, pos, false, n, up);
+    *n = 1;
+    *up = (sqlclass_cc[c] & CC_LETTER) ? (unsigned char)(c & ~0x20u) : c;
+    return (sqlclass_cc[c] & CC_WORD) != 0;
+}
+
 /* Skips blanks and comments; returns false (and sets lx->err) on an unclosed comment. */
 static bool
 sqlclass_skip_blank(struct sqlclass_lex *lx)
@@ -317,7 +330,7 @@ sqlclass_next(struct sqlclass_lex *lx, struct sqlclass_tok *t)
     c = s[lx->pos];
     if (c == '\'' || c == '"' || c == '`') {
         t->kind = sqlclass_scan_quoted(lx, c, c != '`') ? (c == '`' ? TK_QID : TK_STR) : TK_ERR;
-    } else if ((k = sqlclass_wordch(lx, lx->pos, false, &n, &up)) != 0) {
+    } else if ((k = sqlclass_wordch_fast(lx, lx->pos, &n, &up)) != 0) {
         bool letters = true;
 
         /* a Spark space cannot start a word: sqlclass_skip_blank took it */
@@ -327,7 +340,7 @@ sqlclass_next(struct sqlclass_lex *lx, struct sqlclass_tok *t)
                 letters = false;
             sqlclass_tok_put(t, up);
             lx->pos += n;
-            k = lx->pos < lx->end ? sqlclass_wordch(lx, lx->pos, false, &n, &up) : 0;
+            k = lx->pos < lx->end ? sqlclass_wordch_fast(lx, lx->pos, &n, &up) : 0;
         }
         if (k < 0) {
             t->kind = TK_ERR;
@@ -377,13 +390,16 @@ sqlclass_peek(const struct sqlclass_lex *lx, struct sqlclass_tok *t)
 static bool
 sqlclass_kw(const struct sqlclass_lex *lx, const struct sqlclass_tok *t, const char *kw)
 {
-    size_t n;
+    size_t i;
 
     (void)lx;
-    if (t->kind != TK_WORD || t->nup == 0 || t->up[0] != (unsigned char)kw[0])
+    if (t->kind != TK_WORD || t->nup > SQLCLASS_KW_MAX)
         return false;
-    n = strlen(kw);
-    return n <= SQLCLASS_KW_MAX && t->nup == n && memcmp(t->up, kw, n) == 0;
+    /* kw's NUL differs from every word character, so this stops inside kw */
+    for (i = 0; i < t->nup; i++)
+        if (t->up[i] != (unsigned char)kw[i])
+            return false;
+    return kw[i] == '\0';
 }
 
 static bool
@@ -807,20 +823,19 @@ sqlclass_script(struct sqlclass_lex *lx, struct sqlclass_acc *acc)
 
     sqlclass_merge(acc, SQLCLASS_QUERY, SQLCLASS_QUERY, lx->pos, "BEGIN ... END");
     for (;;) {
-        sqlclass_peek(lx, &t);
+        struct sqlclass_lex after = *lx;
+
+        sqlclass_next(&after, &t); /* a peek whose end the label check goes on from */
         if (t.kind == TK_EOF || t.kind == TK_ERR)
             return false;
         if (sqlclass_ch(lx, &t, ';')) {
             if (depth == 0)
                 return false;
-            sqlclass_next(lx, &t);
+            *lx = after;
             continue;
         }
         /* label: BEGIN | WHILE | LOOP | REPEAT | FOR */
         if (t.kind == TK_WORD || t.kind == TK_QID) {
-            struct sqlclass_lex after = *lx;
-
-            sqlclass_next(&after, &n);
             sqlclass_next(&after, &n);
             if (sqlclass_ch(&after, &n, ':')) {
                 *lx = after;

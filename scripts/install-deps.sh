@@ -4,6 +4,8 @@
 # security fixes sparkgate relies on:
 #   libnghttp2-14 >= 1.52.0-1+deb12u3 (CVE-2026-27135: abort after terminate)
 #   libevent 2.1.12-stable-8+deb12u1
+# unicode-data: the SQL classifier's unit test checks its case-folding table
+# against UnicodeData.txt over every code point.
 # Idempotent: a second run installs nothing.  Needs root (or sudo).
 set -eu
 
@@ -18,6 +20,7 @@ PKGS="
   python3 python3-grpcio python3-protobuf protobuf-compiler
   python3-jwt python3-cryptography python3-h2 python3-hyperframe python3-hpack
   mandoc procps python3-pytest python3-pytest-timeout
+  unicode-data
 "
 
 missing=

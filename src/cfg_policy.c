@@ -26,7 +26,7 @@
 
 static const char *const profile_keys[] = {
     "description", "methods", "relations", "commands", "expressions", "catalog", "user_code",
-    "sql", "conf", "artifacts", "extensions", "unknown",
+    "sql", "max_sql_bytes", "conf", "artifacts", "extensions", "unknown",
 };
 static const char *const list_keys[] = {"allow", "deny"};
 static const char *const user_code_keys[] = {"languages", "python_eval_types"};
@@ -390,6 +390,7 @@ static int
 parse_profile(struct cfg_ctx *x, json_t *o, struct policy_profile *p)
 {
     const char *unknown = NULL, *desc = NULL;
+    uint32_t max_sql;
     json_t *sql;
     size_t old;
     int rc, cat;
@@ -423,6 +424,11 @@ parse_profile(struct cfg_ctx *x, json_t *o, struct policy_profile *p)
         if (p->sql_classes != (1u << (SQLCLASS_UNKNOWN + 1)) - 1u)
             p->restricted = true;
     }
+    /* a cost cap, not a rule: every profile has one, so it leaves "restricted" alone */
+    max_sql = POLICY_MAX_SQL_BYTES_DEFAULT;
+    if ((rc = cfgp_get_u32(x, o, "max_sql_bytes", 1, 1073741824u, &max_sql)) < 0)
+        return rc;
+    p->max_sql_bytes = max_sql;
     if ((rc = parse_conf(x, o, p)) < 0 || (rc = parse_artifacts(x, o, p)) < 0)
         return rc;
     if (json_object_get(o, "extensions") != NULL) {

@@ -97,6 +97,7 @@ struct pctx {
     bool in_compressed;
     unsigned depth_base;
     int inner_err;                    /* walker error inside a compressed plan */
+    size_t sql_bytes;                 /* SQL text of the message so far (max_sql_bytes) */
 };
 
 /* ---- names ------------------------------------------------------------------- */
@@ -548,12 +549,28 @@ judge(const struct plan_node *n, void *arg)
                    p->cat_mode[ci] == POLICY_ALLOW ? cat_allow_rule[ci] : cat_deny_rule[ci]);
             return POLICY_STOP;
         }
-        if (p->has_sql && n->text != NULL &&
+        if (n->text != NULL &&
             ((n->cat == PLAN_CAT_RELATION && strcmp(n->kind, "sql") == 0) ||
              (n->cat == PLAN_CAT_COMMAND && strcmp(n->kind, "sql_command") == 0))) {
             struct sqlclass_result r;
-            int cls = sqlclass_classify((const char *)n->text, n->text_len, &r);
+            int cls;
 
+            /*
+             * Summed over the message, so that many texts under the cap cannot
+             * add up to what one text over it would cost to classify (and to
+             * parse, at the backend).
+             */
+            x->sql_bytes += n->text_len;
+            if (p->max_sql_bytes > 0 && x->sql_bytes > p->max_sql_bytes) {
+                refuse(v, GRPC_RESOURCE_EXHAUSTED, "max_sql_bytes",
+                       "sparkgate: SQL text at %s brings the request to %zu bytes of SQL, "
+                       "over profile \"%s\" max_sql_bytes (%zu)",
+                       PATH, x->sql_bytes, p->name, p->max_sql_bytes);
+                return POLICY_STOP;
+            }
+            if (!p->has_sql)
+                return 0;
+            cls = sqlclass_classify((const char *)n->text, n->text_len, &r);
             if (cls != SQLCLASS_EMPTY && !(p->sql_classes & (1u << (unsigned)cls))) {
                 refuse(v, GRPC_PERMISSION_DENIED, "sql",
                        "sparkgate: profile \"%s\" does not allow %s SQL (%s) "

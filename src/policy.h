@@ -65,6 +65,7 @@ enum policy_list_mode {
 #define POLICY_NCATS 4 /* relations, commands, expressions, catalog */
 #define POLICY_KIND_BYTES ((PLAN_SCHEMA_NFIELDS + 7u) / 8u)
 #define POLICY_MAX_EVAL_TYPES 64
+#define POLICY_MAX_SQL_BYTES_DEFAULT (1u << 20) /* "max_sql_bytes" when absent */
 
 /* One compiled profile.  Immutable once built; owned by the cfg snapshot. */
 struct policy_profile {
@@ -79,6 +80,8 @@ struct policy_profile {
     size_t neval_types;
     bool has_sql;                            /* "sql" present */
     uint32_t sql_classes;                    /* bit (1 << sqlclass): allowed */
+    size_t max_sql_bytes;                    /* SQL text per message; 0 no cap (the */
+                                             /* configuration always sets one) */
     bool has_conf;                           /* "conf" present */
     struct policy_globs conf_allow, conf_deny;
     bool has_artifacts;                      /* "artifacts" present */

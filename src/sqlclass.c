@@ -1,13 +1,15 @@
 /*
  * sqlclass.c: classify Spark SQL text (see sqlclass.h for the rules).
  *
- * Three passes, each a forward walk with an explicit cursor: the raw bytes
- * are checked for NUL and "${"; the whole text is lexed once so that an
- * unterminated comment or quote refuses it before anything else; then the
- * statements are classified.  Each statement is lexed a bounded number of
- * times (find its end, classify it), so the whole is linear.  Nothing
- * recurses: EXPLAIN and WITH loop back to the dispatch, scripts keep a
- * nesting counter instead of a stack.
+ * Two passes, each a forward walk with an explicit cursor: the raw bytes
+ * are checked for NUL, "${" and UTF-8; then the statements are split and
+ * classified, and an unterminated comment or quote, or a character Spark
+ * would read as something other than ASCII (see sqlclass_wordch), anywhere
+ * refuses the whole text.  Each statement is lexed a bounded number of
+ * times (find its end, classify it; classifying mostly stops after a few
+ * tokens), so the whole is linear.  Nothing recurses: EXPLAIN and WITH
+ * loop back to the dispatch, scripts keep a nesting counter instead of a
+ * stack.
  *
  * The classifier errs towards the stricter class: a column called "insert"
  * after FROM makes the statement DML, a string after AS in CREATE FUNCTION
@@ -17,9 +19,14 @@
 #include "config.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "sqlclass.h"
+#include "sqlclass_fold.h"
+
+/* Longest keyword compared (the classifier's own list, not Spark's). */
+#define SQLCLASS_KW_MAX 15
 
 enum sqlclass_tk {
     TK_EOF,
@@ -27,12 +34,19 @@ enum sqlclass_tk {
     TK_STR,   /* '...', "...", R'...' */
     TK_QID,   /* `...` */
     TK_PUNCT, /* anything else, one byte (three for a hint opener) */
-    TK_ERR,   /* unterminated comment or quote */
+    TK_ERR,   /* unterminated comment or quote, a character Spark cannot lex */
 };
 
 struct sqlclass_tok {
     enum sqlclass_tk kind;
     size_t off, len;
+    /*
+     * TK_WORD: the word as Spark's lexer reads it (upper-cased per code
+     * point, so "\u0131nsert" is "INSERT"), cut at SQLCLASS_KW_MAX; nup is
+     * the number of characters, SQLCLASS_KW_MAX + 1 for any longer word.
+     */
+    unsigned char up[SQLCLASS_KW_MAX];
+    size_t nup;
 };
 
 /* A cursor over s[pos..end): end is the text's length or a statement's end. */
@@ -50,49 +64,157 @@ struct sqlclass_acc {
     const char *label;
 };
 
+/* Classes of ASCII bytes for the lexer; non-ASCII bytes are 0 and decoded instead. */
+#define CC_BLANK 1u  /* skipped by Spark's WS rule */
+#define CC_WORD 2u   /* letter, digit or '_' */
+#define CC_LETTER 4u /* A-Z, a-z */
+#define CC_URI 8u    /* what Spark's IDENTIFIER takes after "://" besides word characters */
+#define CC_L (CC_WORD | CC_LETTER)
+static const unsigned char sqlclass_cc[128] = {
+    ['\t'] = CC_BLANK, ['\n'] = CC_BLANK, ['\v'] = CC_BLANK, ['\f'] = CC_BLANK,
+    ['\r'] = CC_BLANK, [' '] = CC_BLANK,
+    ['#'] = CC_URI, ['%'] = CC_URI, ['&'] = CC_URI, ['-'] = CC_URI, ['.'] = CC_URI,
+    ['/'] = CC_URI, ['='] = CC_URI, ['?'] = CC_URI,
+    ['0'] = CC_WORD, ['1'] = CC_WORD, ['2'] = CC_WORD, ['3'] = CC_WORD, ['4'] = CC_WORD,
+    ['5'] = CC_WORD, ['6'] = CC_WORD, ['7'] = CC_WORD, ['8'] = CC_WORD, ['9'] = CC_WORD,
+    ['_'] = CC_WORD,
+    ['A'] = CC_L, ['B'] = CC_L, ['C'] = CC_L, ['D'] = CC_L, ['E'] = CC_L, ['F'] = CC_L,
+    ['G'] = CC_L, ['H'] = CC_L, ['I'] = CC_L, ['J'] = CC_L, ['K'] = CC_L, ['L'] = CC_L,
+    ['M'] = CC_L, ['N'] = CC_L, ['O'] = CC_L, ['P'] = CC_L, ['Q'] = CC_L, ['R'] = CC_L,
+    ['S'] = CC_L, ['T'] = CC_L, ['U'] = CC_L, ['V'] = CC_L, ['W'] = CC_L, ['X'] = CC_L,
+    ['Y'] = CC_L, ['Z'] = CC_L,
+    ['a'] = CC_L, ['b'] = CC_L, ['c'] = CC_L, ['d'] = CC_L, ['e'] = CC_L, ['f'] = CC_L,
+    ['g'] = CC_L, ['h'] = CC_L, ['i'] = CC_L, ['j'] = CC_L, ['k'] = CC_L, ['l'] = CC_L,
+    ['m'] = CC_L, ['n'] = CC_L, ['o'] = CC_L, ['p'] = CC_L, ['q'] = CC_L, ['r'] = CC_L,
+    ['s'] = CC_L, ['t'] = CC_L, ['u'] = CC_L, ['v'] = CC_L, ['w'] = CC_L, ['x'] = CC_L,
+    ['y'] = CC_L, ['z'] = CC_L,
+};
+
 /*
- * Length of a Unicode space Spark's WS rule skips (UTF-8) at s[pos], or 0.
- * Treating these as identifier bytes would hide a keyword boundary Spark
- * sees ("FROM t<NBSP>INSERT ...").
+ * Decodes the UTF-8 sequence at s[pos] into *cp and returns its length, or 0
+ * if it is not valid UTF-8 (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF, nothing cut by |end|), the same bytes
+ * protobuf-java refuses in a string field.
  */
 static size_t
-sqlclass_uws_len(const unsigned char *s, size_t pos, size_t end)
+sqlclass_utf8(const unsigned char *s, size_t pos, size_t end, uint32_t *cp)
 {
-    size_t n = end - pos;
+    unsigned char c = s[pos];
+    uint32_t v, min;
+    size_t n, i;
 
-    if (n >= 2 && s[pos] == 0xc2 && s[pos + 1] == 0xa0)
-        return 2;
-    if (n < 3)
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        v = c & 0x1fu;
+        min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        v = c & 0x0fu;
+        min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        v = c & 0x07u;
+        min = 0x10000;
+    } else {
         return 0;
-    if (s[pos] == 0xe1 && s[pos + 1] == 0x9a && s[pos + 2] == 0x80)
-        return 3; /* U+1680 */
-    if (s[pos] == 0xe2 && s[pos + 1] == 0x80 &&
-        (s[pos + 2] <= 0x8a || s[pos + 2] == 0xa8 || s[pos + 2] == 0xaf) && s[pos + 2] >= 0x80)
-        return 3; /* U+2000..U+200A, U+2028, U+202F */
-    if (s[pos] == 0xe2 && s[pos + 1] == 0x81 && s[pos + 2] == 0x9f)
-        return 3; /* U+205F */
-    if (s[pos] == 0xe3 && s[pos + 1] == 0x80 && s[pos + 2] == 0x80)
-        return 3; /* U+3000 */
+    }
+    if (end - pos < n)
+        return 0;
+    for (i = 1; i < n; i++) {
+        if ((s[pos + i] & 0xc0u) != 0x80u)
+            return 0;
+        v = (v << 6) | (s[pos + i] & 0x3fu);
+    }
+    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    *cp = v;
+    return n;
+}
+
+/*
+ * Is |cp| a non-ASCII space Spark's WS rule skips?  Treating these as
+ * identifier characters would hide a keyword boundary Spark sees
+ * ("FROM t<NBSP>INSERT ...").
+ */
+static bool
+sqlclass_is_uws(uint32_t cp)
+{
+    return cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 ||
+           cp == 0x202f || cp == 0x205f || cp == 0x3000;
+}
+
+int
+sqlclass_fold_cp(uint32_t cp)
+{
+    size_t lo = 0, hi = sizeof(sqlclass_fold_tab) / sizeof(sqlclass_fold_tab[0]);
+
+    if (cp < 0x80)
+        return (sqlclass_cc[cp] & CC_LETTER) ? (int)(cp & ~0x20u) : 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (sqlclass_fold_tab[mid].cp == cp)
+            return sqlclass_fold_tab[mid].upper;
+        if (sqlclass_fold_tab[mid].cp < cp)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return 0;
 }
 
-static bool
-sqlclass_is_letter(unsigned char c)
+/*
+ * What Spark's lexer reads at s[pos] inside a word (or, with |uri|, inside
+ * the path of a "scheme://" identifier): 1 when the character continues the
+ * word, with its length in *n and its upper-case ASCII form in *up; 0 when
+ * it ends the word; -1 when it is a non-ASCII character that is neither a
+ * Spark space nor upper-cased to an ASCII letter, or not UTF-8 at all.
+ * Spark would lex such a character as part of an identifier or as an
+ * unrecognised token; the classifier does not guess which (lx->err says why).
+ */
+static int
+sqlclass_wordch(struct sqlclass_lex *lx, size_t pos, bool uri, size_t *n, unsigned char *up)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c >= 0x80;
+    unsigned char c = lx->s[pos];
+    uint32_t cp;
+    int f;
+
+    if (c < 0x80) {
+        if (!(sqlclass_cc[c] & (uri ? (CC_WORD | CC_URI) : CC_WORD)))
+            return 0;
+        *n = 1;
+        *up = (sqlclass_cc[c] & CC_LETTER) ? (unsigned char)(c & ~0x20u) : c;
+        return 1;
+    }
+    if ((*n = sqlclass_utf8(lx->s, pos, lx->end, &cp)) == 0) {
+        lx->err = "invalid UTF-8";
+        return -1;
+    }
+    if (sqlclass_is_uws(cp))
+        return 0;
+    if ((f = sqlclass_fold_cp(cp)) == 0) {
+        lx->err = "non-ASCII character outside quotes and comments";
+        return -1;
+    }
+    *up = (unsigned char)f;
+    return 1;
 }
 
-static bool
-sqlclass_is_word(unsigned char c)
+/* sqlclass_wordch() outside a URI path, with ASCII (nearly every byte) handled inline. */
+static inline int
+sqlclass_wordch_fast(struct sqlclass_lex *lx, size_t pos, size_t *n, unsigned char *up)
 {
-    return sqlclass_is_letter(c) || (c >= '0' && c <= '9') || c == '_';
-}
+    unsigned char c = lx->s[pos];
 
-/* The characters Spark's IDENTIFIER allows after "://" (a URI path). */
-static bool
-sqlclass_is_uri(unsigned char c)
-{
-    return sqlclass_is_word(c) || (c != '\0' && strchr("/-.?=&#%", c) != NULL);
+    if (c >= 0x80)
+        return sqlclass_wordch(lx, pos, false, n, up);
+    *n = 1;
+    *up = (sqlclass_cc[c] & CC_LETTER) ? (unsigned char)(c & ~0x20u) : c;
+    return (sqlclass_cc[c] & CC_WORD) != 0;
 }
 
 /* Skips blanks and comments; returns false (and sets lx->err) on an unclosed comment. */
@@ -100,14 +222,16 @@ static bool
 sqlclass_skip_blank(struct sqlclass_lex *lx)
 {
     const unsigned char *s = lx->s;
+    uint32_t cp;
     size_t n;
 
     while (lx->pos < lx->end) {
         unsigned char c = s[lx->pos];
 
-        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+        if (c < 0x80 && (sqlclass_cc[c] & CC_BLANK)) {
             lx->pos++;
-        } else if ((n = sqlclass_uws_len(s, lx->pos, lx->end)) > 0) {
+        } else if (c >= 0x80 && (n = sqlclass_utf8(s, lx->pos, lx->end, &cp)) > 0 &&
+                   sqlclass_is_uws(cp)) {
             lx->pos += n;
         } else if (c == '-' && lx->pos + 1 < lx->end && s[lx->pos + 1] == '-') {
             /* Spark: '--' ('\\\n' | ~[\r\n])*, so backslash-newline continues it */
@@ -173,13 +297,26 @@ sqlclass_scan_quoted(struct sqlclass_lex *lx, unsigned char q, bool esc)
     return false;
 }
 
+/* Appends the upper-case character |up| to the word |t|. */
+static void
+sqlclass_tok_put(struct sqlclass_tok *t, unsigned char up)
+{
+    if (t->nup < SQLCLASS_KW_MAX)
+        t->up[t->nup] = up;
+    if (t->nup <= SQLCLASS_KW_MAX)
+        t->nup++;
+}
+
 static void
 sqlclass_next(struct sqlclass_lex *lx, struct sqlclass_tok *t)
 {
     const unsigned char *s = lx->s;
-    unsigned char c;
+    unsigned char c, up;
+    size_t n;
+    int k;
 
     t->len = 0;
+    t->nup = 0;
     if (!sqlclass_skip_blank(lx)) {
         t->kind = TK_ERR;
         t->off = lx->pos;
@@ -193,27 +330,41 @@ sqlclass_next(struct sqlclass_lex *lx, struct sqlclass_tok *t)
     c = s[lx->pos];
     if (c == '\'' || c == '"' || c == '`') {
         t->kind = sqlclass_scan_quoted(lx, c, c != '`') ? (c == '`' ? TK_QID : TK_STR) : TK_ERR;
-    } else if (sqlclass_is_word(c) && sqlclass_uws_len(s, lx->pos, lx->end) == 0) {
+    } else if ((k = sqlclass_wordch_fast(lx, lx->pos, &n, &up)) != 0) {
         bool letters = true;
 
-        while (lx->pos < lx->end && sqlclass_is_word(s[lx->pos]) &&
-               sqlclass_uws_len(s, lx->pos, lx->end) == 0) {
-            if (!sqlclass_is_letter(s[lx->pos]))
-                letters = false;
-            lx->pos++;
-        }
+        /* a Spark space cannot start a word: sqlclass_skip_blank took it */
         t->kind = TK_WORD;
-        if (lx->pos - t->off == 1 && (c | 0x20) == 'r' && lx->pos < lx->end &&
+        while (k > 0) {
+            if (up < 'A' || up > 'Z')
+                letters = false;
+            sqlclass_tok_put(t, up);
+            lx->pos += n;
+            k = lx->pos < lx->end ? sqlclass_wordch_fast(lx, lx->pos, &n, &up) : 0;
+        }
+        if (k < 0) {
+            t->kind = TK_ERR;
+            t->off = lx->pos;
+            return;
+        }
+        if (t->nup == 1 && t->up[0] == 'R' && lx->pos < lx->end &&
             (s[lx->pos] == '\'' || s[lx->pos] == '"')) {
             /* raw string: no escapes, so R'\' is complete */
             t->kind = sqlclass_scan_quoted(lx, s[lx->pos], false) ? TK_STR : TK_ERR;
         } else if (letters && lx->end - lx->pos > 3 && memcmp(s + lx->pos, "://", 3) == 0 &&
-                   sqlclass_is_uri(s[lx->pos + 3])) {
+                   sqlclass_wordch(lx, lx->pos + 3, true, &n, &up) != 0) {
             /* Spark's IDENTIFIER takes "file:///x" whole, so "/" "*" there opens no comment */
             lx->pos += 3;
-            while (lx->pos < lx->end && sqlclass_is_uri(s[lx->pos]) &&
-                   sqlclass_uws_len(s, lx->pos, lx->end) == 0)
-                lx->pos++;
+            while ((k = sqlclass_wordch(lx, lx->pos, true, &n, &up)) > 0) {
+                lx->pos += n;
+                if (lx->pos >= lx->end)
+                    break;
+            }
+            if (k < 0) {
+                t->kind = TK_ERR;
+                t->off = lx->pos;
+                return;
+            }
         }
     } else if (c == '/' && lx->pos + 2 < lx->end && s[lx->pos + 1] == '*' &&
                s[lx->pos + 2] == '+') {
@@ -235,23 +386,20 @@ sqlclass_peek(const struct sqlclass_lex *lx, struct sqlclass_tok *t)
     sqlclass_next(&copy, t);
 }
 
-/* Is |t| the keyword |kw| (upper case), in any case? */
+/* Is |t| the keyword |kw| (upper case) as Spark's lexer reads it? */
 static bool
 sqlclass_kw(const struct sqlclass_lex *lx, const struct sqlclass_tok *t, const char *kw)
 {
     size_t i;
 
-    if (t->kind != TK_WORD || t->len != strlen(kw))
+    (void)lx;
+    if (t->kind != TK_WORD || t->nup > SQLCLASS_KW_MAX)
         return false;
-    for (i = 0; i < t->len; i++) {
-        unsigned char c = lx->s[t->off + i];
-
-        if (c >= 'a' && c <= 'z')
-            c = (unsigned char)(c - 'a' + 'A');
-        if (c != (unsigned char)kw[i])
+    /* kw's NUL differs from every word character, so this stops inside kw */
+    for (i = 0; i < t->nup; i++)
+        if (t->up[i] != (unsigned char)kw[i])
             return false;
-    }
-    return true;
+    return kw[i] == '\0';
 }
 
 static bool
@@ -323,11 +471,9 @@ sqlclass_create_function(struct sqlclass_lex *lx, const char **label)
 {
     struct sqlclass_tok t, n;
 
-    for (;;) {
-        sqlclass_next(lx, &t);
-        if (t.kind == TK_EOF || t.kind == TK_ERR)
-            break;
-        sqlclass_peek(lx, &n);
+    /* each token with the next one: one lexing per token, not two */
+    for (sqlclass_next(lx, &t); t.kind != TK_EOF && t.kind != TK_ERR; t = n) {
+        sqlclass_next(lx, &n);
         if (sqlclass_kw(lx, &t, "USING") && n.kind == TK_WORD) {
             if (sqlclass_kw(lx, &n, "JAR") || sqlclass_kw(lx, &n, "JARS"))
                 *label = "CREATE FUNCTION ... USING JAR";
@@ -542,13 +688,13 @@ sqlclass_simple(struct sqlclass_lex *lx, struct sqlclass_acc *acc, bool need_sem
     struct sqlclass_lex sub = *lx;
     struct sqlclass_tok t;
     const char *label;
-    size_t start;
+    size_t start = SIZE_MAX;
     int cls;
 
-    sqlclass_peek(lx, &t);
-    start = t.off;
     for (;;) {
         sqlclass_next(lx, &t);
+        if (start == SIZE_MAX)
+            start = t.off;
         if (t.kind == TK_ERR)
             return false;
         if (t.kind == TK_EOF) {
@@ -677,20 +823,19 @@ sqlclass_script(struct sqlclass_lex *lx, struct sqlclass_acc *acc)
 
     sqlclass_merge(acc, SQLCLASS_QUERY, SQLCLASS_QUERY, lx->pos, "BEGIN ... END");
     for (;;) {
-        sqlclass_peek(lx, &t);
+        struct sqlclass_lex after = *lx;
+
+        sqlclass_next(&after, &t); /* a peek whose end the label check goes on from */
         if (t.kind == TK_EOF || t.kind == TK_ERR)
             return false;
         if (sqlclass_ch(lx, &t, ';')) {
             if (depth == 0)
                 return false;
-            sqlclass_next(lx, &t);
+            *lx = after;
             continue;
         }
         /* label: BEGIN | WHILE | LOOP | REPEAT | FOR */
         if (t.kind == TK_WORD || t.kind == TK_QID) {
-            struct sqlclass_lex after = *lx;
-
-            sqlclass_next(&after, &n);
             sqlclass_next(&after, &n);
             if (sqlclass_ch(&after, &n, ':')) {
                 *lx = after;
@@ -809,44 +954,57 @@ sqlclass_classify(const char *sql, size_t len, struct sqlclass_result *out)
     lx.end = len;
     lx.pos = 0;
     lx.err = NULL;
-    if (len > 0 && memchr(sql, '\0', len) != NULL) {
-        acc.label = "NUL byte";
-        goto unknown;
-    }
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (sql[i] == '$' && sql[i + 1] == '{') {
+    /* one pass over the raw bytes: NUL, "${" and UTF-8 */
+    for (size_t i = 0; i < len;) {
+        unsigned char c = lx.s[i];
+        uint32_t cp;
+        size_t n;
+
+        if (c >= 0x80) {
+            if ((n = sqlclass_utf8(lx.s, i, len, &cp)) == 0) {
+                /* protobuf-java refuses the message; never call it a query */
+                acc.label = "invalid UTF-8";
+                acc.off = i;
+                goto unknown;
+            }
+            i += n;
+            continue;
+        }
+        if (c == '\0') {
+            acc.label = "NUL byte";
+            acc.off = i;
+            goto unknown;
+        }
+        if (c == '$' && i + 1 < len && lx.s[i + 1] == '{') {
             acc.label = "${...} substitution";
             acc.off = i;
             goto unknown;
         }
+        i++;
     }
-    /* one lexing pass first: an unclosed comment or quote refuses the whole text */
-    do {
-        sqlclass_next(&lx, &t);
-    } while (t.kind != TK_EOF && t.kind != TK_ERR);
-    if (t.kind == TK_ERR) {
-        acc.label = lx.err;
-        acc.off = t.off;
-        goto unknown;
-    }
-    lx.pos = 0;
+    /*
+     * The statement walk below reads every token of the text and fails on the
+     * first unclosed comment or quote or unlexable character, so the text is
+     * lexed once here, not once to check it and once more to classify it.
+     */
     for (;;) {
         struct sqlclass_acc one = {SQLCLASS_EMPTY, SQLCLASS_EMPTY, 0, "empty"};
-        struct sqlclass_lex after;
+        struct sqlclass_lex after = lx;
         struct sqlclass_tok n;
 
-        sqlclass_peek(&lx, &t);
+        sqlclass_next(&after, &t);
         if (t.kind == TK_EOF)
             break;
-        if (sqlclass_ch(&lx, &t, ';')) {
-            sqlclass_next(&lx, &t);
+        if (t.kind == TK_ERR)
+            goto bad;
+        if (sqlclass_ch(&after, &t, ';')) {
+            lx = after;
             continue;
         }
         nstmt++;
         /* [label:] BEGIN opens a script */
-        after = lx;
-        sqlclass_next(&after, &n);
-        if (n.kind == TK_WORD || n.kind == TK_QID) {
+        n = t;
+        if (t.kind == TK_WORD || t.kind == TK_QID) {
             struct sqlclass_tok colon;
 
             sqlclass_next(&after, &colon);
@@ -854,14 +1012,11 @@ sqlclass_classify(const char *sql, size_t len, struct sqlclass_result *out)
                 sqlclass_next(&after, &n);
         }
         if (sqlclass_kw(&after, &n, "BEGIN")) {
-            if (!sqlclass_script(&lx, &one)) {
-                acc.label = "malformed BEGIN ... END block";
-                acc.off = t.off;
-                goto unknown;
-            }
+            if (!sqlclass_script(&lx, &one))
+                goto bad;
             sqlclass_merge(&acc, SQLCLASS_SCRIPT, one.strictest, t.off, one.label);
-        } else {
-            sqlclass_simple(&lx, &acc, false);
+        } else if (!sqlclass_simple(&lx, &acc, false)) {
+            goto bad;
         }
     }
     out->cls = acc.cls;
@@ -871,6 +1026,23 @@ sqlclass_classify(const char *sql, size_t len, struct sqlclass_result *out)
     out->label = acc.label;
     return out->strictest;
 
+bad:
+    /*
+     * Rare, so the text is lexed again to say why: the first unclosed
+     * comment or quote or unlexable character refuses the whole text, else
+     * the script that started at t.off is malformed.
+     */
+    acc.label = "malformed BEGIN ... END block";
+    acc.off = t.off;
+    lx.pos = 0;
+    do {
+        sqlclass_next(&lx, &t);
+    } while (t.kind != TK_EOF && t.kind != TK_ERR);
+    if (t.kind == TK_ERR) {
+        acc.label = lx.err;
+        acc.off = t.off;
+        nstmt = 0;
+    }
 unknown:
     out->cls = SQLCLASS_UNKNOWN;
     out->strictest = SQLCLASS_UNKNOWN;

@@ -16,7 +16,18 @@
  * backslash escapes; R'...' and R"..." take none; `...` doubles its quote;
  * an identifier made of letters followed by "://" swallows a URI path.
  * Unicode spaces that Spark skips (U+00A0, U+2000..U+200A, ...) separate
- * tokens; other non-ASCII bytes are identifier characters.
+ * tokens.
+ *
+ * Keywords are read as Spark reads them: its lexer upper-cases every code
+ * point with Java's Character.toUpperCase before matching, so U+0131
+ * (dotless i) is the letter I and U+017F (long s) the letter S
+ * ("FROM t \u0131nsert \u0131nto u ..." is an INSERT).  sqlclass_fold_cp()
+ * says which code points Spark reads as which ASCII letter (a table
+ * generated from UnicodeData.txt).  Any other non-ASCII character outside
+ * string literals, backquoted names and comments makes the text UNKNOWN:
+ * Spark would lex it as part of a Unicode identifier or refuse it, and
+ * the classifier does not guess which.  Text that is not valid UTF-8
+ * (which protobuf-java refuses in a string field) is UNKNOWN too.
  *
  * Rules where Spark leaves us a choice (the "why" is in sqlclass.c):
  *  - EXPLAIN <stmt> is QUERY (Spark plans the statement, does not run it),
@@ -42,6 +53,7 @@
 #define SPARKGATE_SQLCLASS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Classes, in increasing order of strictness (SCRIPT is outside the order). */
 enum sqlclass {
@@ -74,6 +86,13 @@ struct sqlclass_result {
  * walked statement by statement.
  */
 int sqlclass_classify(const char *sql, size_t len, struct sqlclass_result *out);
+
+/*
+ * The ASCII letter ('A'..'Z') Spark's SQL lexer reads for code point |cp|
+ * (its Java simple uppercase mapping, when that is an ASCII letter), or 0:
+ * 'a' and 'A' give 'A', U+0131 gives 'I', U+017F 'S', a digit or U+212A 0.
+ */
+int sqlclass_fold_cp(uint32_t cp);
 
 /* "EMPTY", "QUERY", ... for an enum sqlclass value; "?" for others. */
 const char *sqlclass_name(int cls);

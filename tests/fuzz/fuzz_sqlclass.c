@@ -5,9 +5,12 @@
  * (an open comment, quote, script or hint), the result must be at least
  * ADMIN, so no input can make the classifier hide a statement that follows
  * it.  (Two newlines: a "--" comment ending in a backslash continues onto
- * the next line.)  Finally the input is upper-cased: keywords are
+ * the next line.)  Then the input is upper-cased: keywords are
  * case-insensitive and no token boundary depends on case, so the class
- * must not change.
+ * must not change.  Finally every I and S (either case) is replaced by
+ * U+0131 and U+017F, which Spark's lexer upper-cases to I and S: again the
+ * class must not change (the replacement keeps valid UTF-8 valid and
+ * invalid UTF-8 invalid).
  */
 #include "config.h"
 
@@ -36,6 +39,33 @@ fuzz_check(const char *sql, size_t len, struct sqlclass_result *r)
         abort();
 }
 
+/* |data| with I/i as U+0131 and S/s as U+017F classifies as |r| did. */
+static void
+fuzz_unicode(const uint8_t *data, size_t size, const struct sqlclass_result *r)
+{
+    struct sqlclass_result u;
+    char *buf;
+    size_t i, n = 0;
+
+    if (size > SIZE_MAX / 2 || (buf = malloc(2 * size + 1)) == NULL)
+        return;
+    for (i = 0; i < size; i++) {
+        if ((data[i] | 0x20) == 'i') {
+            buf[n++] = (char)0xc4;
+            buf[n++] = (char)0xb1;
+        } else if ((data[i] | 0x20) == 's') {
+            buf[n++] = (char)0xc5;
+            buf[n++] = (char)0xbf;
+        } else {
+            buf[n++] = (char)data[i];
+        }
+    }
+    fuzz_check(buf, n, &u);
+    if (u.strictest != r->strictest || u.cls != r->cls || u.nstmt != r->nstmt)
+        abort();
+    free(buf);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -54,9 +84,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     memcpy(buf, data, size);
     memcpy(buf + size, fuzz_tail, sizeof(fuzz_tail) - 1);
-    fuzz_check(buf, size + sizeof(fuzz_tail) - 1, &r);
-    if (r.strictest < SQLCLASS_ADMIN)
+    fuzz_check(buf, size + sizeof(fuzz_tail) - 1, &up);
+    if (up.strictest < SQLCLASS_ADMIN)
         abort();
     free(buf);
+    fuzz_unicode(data, size, &r);
     return 0;
 }

@@ -26,6 +26,7 @@
 #include "auth_jwt.h"
 #include "cfg.h"
 #include "jpos.h"
+#include "policy.h"
 #include "check_suites.h"
 
 #define NAME   "t.json"
@@ -1153,6 +1154,52 @@ docs_agree_auth(const char *man)
 }
 
 /*
+ * The same for the integer key of a profile (max_sql_bytes): the man page's
+ * range and default are the parser's, and conf/sparkgate.json's sql-only
+ * profile shows the default.  Returns how many keys were checked.
+ */
+static size_t
+docs_agree_profile(const char *man, json_t *root)
+{
+    static const char head[] = "{" L_PLAIN ", " B_ONE ", \"profiles\": {\"p\": {";
+    unsigned long min, max, def, probe[4];
+    char json[512], want[512], err[ERRLEN];
+    json_t *v;
+    struct cfg *c;
+    size_t j;
+
+    ck_assert_msg(man_entry(man, "max_sql_bytes", &min, &max, &def), "max_sql_bytes: no entry");
+    v = json_object_get(json_object_get(json_object_get(root, "profiles"), "sql-only"),
+                        "max_sql_bytes");
+    ck_assert_msg(json_is_integer(v), "conf/sparkgate.json: sql-only has no max_sql_bytes");
+    ck_assert_int_eq(json_integer_value(v), (json_int_t)def);
+    snprintf(json, sizeof(json), "%s}}}", head);
+    c = load(json, err);
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_uint_eq(cfg_profile(c, "p")->max_sql_bytes, def);
+    cfg_unref(c);
+    probe[0] = min - 1;
+    probe[1] = min;
+    probe[2] = max;
+    probe[3] = max + 1;
+    for (j = 0; j < 4; j++) {
+        snprintf(json, sizeof(json), "%s\"max_sql_bytes\": %lu}}}", head, probe[j]);
+        c = load(json, err);
+        if (j == 1 || j == 2) {
+            ck_assert_msg(c != NULL, "%s", err);
+            ck_assert_uint_eq(cfg_profile(c, "p")->max_sql_bytes, probe[j]);
+            cfg_unref(c);
+            continue;
+        }
+        snprintf(want, sizeof(want), NAME ":1:%zu: profiles.p.max_sql_bytes: %lu is out of "
+                 "range %lu..%lu", strlen(head) + 1, probe[j], min, max);
+        ck_assert_ptr_null(c);
+        ck_assert_str_eq(err, want);
+    }
+    return 1;
+}
+
+/*
  * Parser, docs and example cannot drift: for every key of "limits" and
  * "timeouts" in conf/sparkgate.json (which must hold them all), the man
  * page's default equals the example's value (tc_conf_files: equals the
@@ -1216,8 +1263,9 @@ START_TEST(tc_docs_agree)
     /* and the man page documents no table key the example lacks */
     for (k = 0, key = man; (key = strstr(key, " Pq integer, ")) != NULL; key++)
         k++;
-    /* + workers, max_streams_per_connection, and the keys of "auth" */
-    ck_assert_uint_eq(k, sections[0].nkeys + sections[1].nkeys + 2 + docs_agree_auth(man));
+    /* + workers, max_streams_per_connection, the keys of "auth" and of a profile */
+    ck_assert_uint_eq(k, sections[0].nkeys + sections[1].nkeys + 2 + docs_agree_auth(man) +
+                             docs_agree_profile(man, root));
     /* the example's token_cache_entries is the documented default */
     ck_assert_msg(man_entry(man, "token_cache_entries", &min, &max, &def), "no entry");
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(root, "auth"),

@@ -645,6 +645,57 @@ START_TEST(tc_schema_strict)
 }
 END_TEST
 
+/* max_sql_bytes: default, the cap on the SQL text of one message (summed), config errors */
+START_TEST(tc_max_sql_bytes)
+{
+    static const char json[] =
+        HEAD "\"profiles\": {\"c\": {\"sql\": [\"query\"], \"max_sql_bytes\": 10}}}";
+    static const struct {
+        const char *json, *want;
+    } bad[] = {
+        {HEAD "\"profiles\": {\"c\": {\"max_sql_bytes\": 0}}}",
+         "test.json:1:135: profiles.c.max_sql_bytes: 0 is out of range 1..1073741824"},
+        {HEAD "\"profiles\": {\"c\": {\"max_sql_bytes\": \"1M\"}}}",
+         "profiles.c.max_sql_bytes: expected an integer, got string"},
+    };
+    struct policy_limits lim;
+    struct policy_verdict v;
+    struct cfg *c;
+    char err[512];
+    struct buf *b;
+
+    ck_assert_uint_eq(P("admin")->max_sql_bytes, POLICY_MAX_SQL_BYTES_DEFAULT);
+    ck_assert_uint_eq(P("sql-only")->max_sql_bytes, 1u << 20);
+    c = cfg_load_buf("test.json", json, strlen(json), false, err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s", err);
+    policy_limits_default(&lim);
+    b = exec_root(sql_rel("SELECT 100"));
+    ck_assert_int_eq(policy_check_request(cfg_profile(c, "c"), SC_M_EXECUTE_PLAN, b->p, b->n,
+                                          &lim, &v), POLICY_ALLOWED);
+    bfree(b);
+    b = exec_root(sql_rel("SELECT 1000"));
+    ck_assert_int_eq(policy_check_request(cfg_profile(c, "c"), SC_M_EXECUTE_PLAN, b->p, b->n,
+                                          &lim, &v), POLICY_REFUSED);
+    ck_assert_int_eq(v.status, GRPC_RESOURCE_EXHAUSTED);
+    ck_assert_str_eq(v.rule, "max_sql_bytes");
+    ck_assert_str_eq(v.msg, "sparkgate: SQL text at plan.root.sql brings the request to 11 "
+                            "bytes of SQL, over profile \"c\" max_sql_bytes (10)");
+    bfree(b);
+    /* two texts of 8 bytes, each under the cap, 16 together */
+    b = exec_cmd(F(5, C(2, S(1, "SELECT 1"), F(6, sql_rel("SELECT 2")))));
+    ck_assert_int_eq(policy_check_request(cfg_profile(c, "c"), SC_M_EXECUTE_PLAN, b->p, b->n,
+                                          &lim, &v), POLICY_REFUSED);
+    ck_assert_int_eq(v.status, GRPC_RESOURCE_EXHAUSTED);
+    bfree(b);
+    cfg_unref(c);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        c = cfg_load_buf("test.json", bad[i].json, strlen(bad[i].json), false, err, sizeof(err));
+        ck_assert_msg(c == NULL, "case %zu loaded", i);
+        ck_assert_msg(strstr(err, bad[i].want) != NULL, "case %zu: %s", i, err);
+    }
+}
+END_TEST
+
 START_TEST(tc_glob)
 {
 #define G(p, s) policy_glob_match(p, (const uint8_t *)(s), strlen(s))
@@ -898,6 +949,7 @@ policy_suite(void)
     tcase_add_test(tc, tc_smuggling);
     tcase_add_test(tc, tc_methods_and_kinds);
     tcase_add_test(tc, tc_sql_classes);
+    tcase_add_test(tc, tc_max_sql_bytes);
     tcase_add_test(tc, tc_config_keys);
     tcase_add_test(tc, tc_artifacts);
     tcase_add_test(tc, tc_compressed);

@@ -8,6 +8,9 @@
  */
 #include "config.h"
 
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <check.h>
@@ -247,6 +250,40 @@ static const struct sql_case sql_cases[] = {
     {"BEGIN SELECT 1; END; ADD JAR x", A, -1, "ADD JAR"},
     {"BEGIN IF a THEN SELECT 1; END", U, -1, NULL},
     {"EXPLAIN BEGIN SELECT 1; END", U, -1, NULL},
+
+    /* ---- Unicode: Spark upper-cases every code point (U+0131 is I, U+017F S) ---- */
+    {"FROM src \xc4\xb1nsert \xc4\xb1nto dst SELECT *", M, -1, "INSERT"},
+    {"FROM src \xc4\xb1nsert overwr\xc4\xb1te local d\xc4\xb1rectory '/x' SELECT *", A, -1,
+     "INSERT OVERWRITE DIRECTORY"},
+    {"CREATE FUNCT\xc4\xb1ON f AS 'c' USING JAR 'https://x/f.jar'", A, -1, NULL},
+    {"FROM src IN\xc5\xbf" "ERT INTO dst SELECT *", M, -1, "INSERT"},
+    {"\xc5\xbf" "ET spark.sql.ansi.enabled=false", A, -1, "SET"},
+    {"SELECT 1; DROP TABLE t; \xc5\xbf" "ELECT 2", D, -1, "DROP"},
+    {"ADD J\xc4\xb0R x", U, -1, NULL},                  /* U+0130 upper-cases to itself */
+    {"\xe2\x84\xaaILL QUERY", U, -1, NULL},             /* KELVIN SIGN is not K */
+    {"r\xc4\xb1ght", U, -1, NULL},
+    /* other non-ASCII outside quotes and comments: not guessed */
+    {"SELECT caf\xc3\xa9 FROM t", U, -1, "non-ASCII character outside quotes and comments"},
+    {"FROM src \xef\xbc\xa9NSERT INTO dst SELECT *", U, -1, NULL}, /* fullwidth I */
+    {"SELECT 1 /*+ \xc3\xa9 */", U, -1, NULL},          /* a hint is lexed, not skipped */
+    {"SELECT file://h/\xc3\xa9", U, -1, NULL},
+    {"SELECT \xc2\xad" "1", U, -1, NULL},                  /* soft hyphen: not a Spark space */
+    /* inside quotes, backquotes and comments anything goes */
+    {"SELECT '\xc4\xb1nsert \xc3\xa9', \"\xe4\xb8\xad\" FROM `caf\xc3\xa9`", Q, -1, "SELECT"},
+    {"SELECT 1 -- \xc4\xb1nsert \xf0\x9f\x98\x80\n/* \xc3\xa9 /* \xc4\xb1 */ */ FROM t", Q, -1, NULL},
+    {"SELECT R'\xc3\xa9' FROM t", Q, -1, NULL},
+    {"SELECT\xc2\xa0" "1\xe3\x80\x80" "FROM\xe2\x80\x83t", Q, -1, "SELECT"},
+    {"SELECT file://h/\xc5\xbf/x", Q, -1, NULL},
+    {"SELECT \xc4\xb1" "d FROM t", Q, -1, NULL},
+    /* not UTF-8: protobuf-java refuses it, so never a query */
+    {"SELECT 1 \xc4", U, -1, "invalid UTF-8"},
+    {"SELECT '\x80'", U, -1, "invalid UTF-8"},
+    {"SELECT 1 -- \xc0\xaf", U, -1, "invalid UTF-8"},       /* overlong '/' */
+    {"SELECT 1 /* \xe0\x80\xaf */", U, -1, "invalid UTF-8"}, /* overlong */
+    {"SELECT `\xed\xa0\x80`", U, -1, "invalid UTF-8"},       /* surrogate */
+    {"SELECT '\xf4\x90\x80\x80'", U, -1, "invalid UTF-8"},  /* above U+10FFFF */
+    {"SELECT '\xf8\x88\x80\x80\x80'", U, -1, "invalid UTF-8"},
+    {"FROM src \xc1\xa9nsert into dst SELECT *", U, -1, "invalid UTF-8"},
 };
 
 START_TEST(tc_table)
@@ -313,6 +350,236 @@ START_TEST(tc_nul_byte)
 }
 END_TEST
 
+/* UTF-8 of |cp| (any value below 0x110000, surrogates too) into |b|; returns the length. */
+static size_t
+u8enc(uint32_t cp, char *b)
+{
+    if (cp < 0x80) {
+        b[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        b[0] = (char)(0xc0 | (cp >> 6));
+        b[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        b[0] = (char)(0xe0 | (cp >> 12));
+        b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        b[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    b[0] = (char)(0xf0 | (cp >> 18));
+    b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    b[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+#define NCP 0x110000u
+
+/* The Spark spaces of SqlBaseLexer's WS rule outside ASCII. */
+static bool
+spark_uws(uint32_t cp)
+{
+    return cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 ||
+           cp == 0x202f || cp == 0x205f || cp == 0x3000;
+}
+
+/*
+ * Simple uppercase mappings (field 12) of UnicodeData.txt into |up| (the
+ * code point itself where the field is empty).  False if the file is not
+ * there (Debian's unicode-data is not a build dependency).
+ */
+static bool
+read_unicode_data(uint32_t *up)
+{
+    const char *path = getenv("SG_UNICODE_DATA");
+    char line[512];
+    FILE *f;
+    size_t lines = 0;
+
+    for (uint32_t cp = 0; cp < NCP; cp++)
+        up[cp] = cp;
+    f = fopen(path != NULL ? path : "/usr/share/unicode/UnicodeData.txt", "r");
+    if (f == NULL)
+        return false;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *field[15], *p = line;
+        int i;
+
+        for (i = 0; i < 15 && p != NULL; i++) {
+            field[i] = p;
+            p = strchr(p, ';');
+            if (p != NULL)
+                *p++ = '\0';
+        }
+        ck_assert_int_eq(i, 15);
+        if (field[12][0] != '\0') {
+            unsigned long cp = strtoul(field[0], NULL, 16), u = strtoul(field[12], NULL, 16);
+
+            ck_assert_uint_lt(cp, NCP);
+            up[cp] = (uint32_t)u;
+        }
+        lines++;
+    }
+    fclose(f);
+    ck_assert_uint_gt(lines, 30000);
+    return true;
+}
+
+/*
+ * Every code point: sqlclass_fold_cp() against Java's simple uppercase
+ * mapping (UnicodeData.txt, when installed; the two known non-ASCII
+ * pre-images otherwise), and the classifier's lexer against
+ * sqlclass_fold_cp(): inside a word, a code point continues it iff it is
+ * read as an ASCII letter, ends it iff it is a Spark space, and makes the
+ * text UNKNOWN otherwise; inside a string literal it never matters.
+ */
+START_TEST(tc_fold_every_code_point)
+{
+    uint32_t *up = malloc(NCP * sizeof(*up));
+    bool have_data;
+    size_t nfold = 0;
+
+    ck_assert_ptr_nonnull(up);
+    have_data = read_unicode_data(up);
+    for (uint32_t cp = 0; cp < NCP; cp++) {
+        int want, got = sqlclass_fold_cp(cp);
+        struct sqlclass_result r;
+        char buf[64];
+        size_t n;
+
+        if (have_data)
+            want = up[cp] >= 'A' && up[cp] <= 'Z' ? (int)up[cp] : 0;
+        else if (cp < 0x80)
+            want = (cp | 0x20) >= 'a' && (cp | 0x20) <= 'z' ? (int)(cp & ~0x20u) : 0;
+        else
+            want = cp == 0x131 ? 'I' : cp == 0x17f ? 'S' : 0;
+        ck_assert_msg(got == want, "U+%04X: folds to %d, Spark reads %d", (unsigned)cp, got,
+                      want);
+        if (got != 0)
+            nfold++;
+        if (cp < 0x80)
+            continue;
+        memcpy(buf, "SELECT a", 8);
+        n = 8 + u8enc(cp, buf + 8);
+        memcpy(buf + n, "b FROM t", 8);
+        n += 8;
+        sqlclass_classify(buf, n, &r);
+        if (cp >= 0xd800 && cp <= 0xdfff) {
+            ck_assert_int_eq(r.strictest, SQLCLASS_UNKNOWN);
+            ck_assert_str_eq(r.label, "invalid UTF-8");
+            continue;
+        }
+        ck_assert_msg(r.strictest == (got != 0 || spark_uws(cp) ? SQLCLASS_QUERY
+                                                                 : SQLCLASS_UNKNOWN),
+                      "U+%04X in a word: %s (%s)", (unsigned)cp, sqlclass_name(r.strictest),
+                      r.label);
+        memcpy(buf, "SELECT '", 8);
+        n = 8 + u8enc(cp, buf + 8);
+        memcpy(buf + n, "' FROM t", 8);
+        n += 8;
+        ck_assert_msg(sqlclass_classify(buf, n, &r) == SQLCLASS_QUERY, "U+%04X in a string: %s",
+                      (unsigned)cp, sqlclass_name(r.strictest));
+    }
+    ck_assert_uint_eq(nfold, 52 + 2);
+    free(up);
+}
+END_TEST
+
+/*
+ * Property: a statement whose letters outside quotes are replaced at random
+ * by any of their pre-images (upper case, lower case, U+0131 for I, U+017F
+ * for S: every code point sqlclass_fold_cp() maps to the letter) classifies
+ * exactly as the ASCII statement does.
+ */
+START_TEST(tc_fold_property)
+{
+    static const char *const stmts[] = {
+        "FROM src INSERT INTO dst SELECT *",
+        "FROM src INSERT OVERWRITE LOCAL DIRECTORY '/x' SELECT *",
+        "CREATE FUNCTION f AS 'c' USING JAR 'https://x/f.jar'",
+        "CREATE OR REPLACE TEMPORARY FUNCTION f() RETURNS INT RETURN 1",
+        "SET spark.sql.ansi.enabled = false",
+        "RESET",
+        "ADD JARS x y",
+        "LIST FILES",
+        "SELECT 1; DROP TABLE t",
+        "EXPLAIN EXTENDED INSERT INTO t SELECT 1",
+        "WITH a AS (SELECT 1) INSERT INTO t SELECT * FROM a",
+        "MSCK REPAIR TABLE t",
+        "LOAD DATA LOCAL INPATH 'x' INTO TABLE t",
+        "BEGIN SELECT 1; IF x THEN DROP TABLE t; END IF; END",
+        "USE db; SHOW TABLES; DESCRIBE t",
+        "EXECUTE IMMEDIATE 'SELECT 1'",
+        "ANALYZE TABLE t COMPUTE STATISTICS",
+        "DECLARE VARIABLE v INT",
+        "MERGE INTO t USING s ON a = b WHEN MATCHED THEN DELETE",
+        "CACHE TABLE t; UNCACHE TABLE t; REFRESH TABLE t; CLEAR CACHE",
+        "VALUES (1); TABLE t; UPDATE t SET a = 1; DELETE FROM t",
+        "TRUNCATE TABLE t; ALTER TABLE t ADD COLUMNS (x INT); COMMENT ON TABLE t IS 'x'",
+    };
+    /* pre-images of each letter, as UTF-8, found from sqlclass_fold_cp() itself */
+    static char pre[26][8][4];
+    static size_t npre[26], prelen[26][8];
+    uint64_t rnd = 0x9e3779b97f4a7c15u;
+
+    memset(npre, 0, sizeof(npre));
+    for (uint32_t cp = 0; cp < NCP; cp++) {
+        int f = sqlclass_fold_cp(cp);
+
+        if (f == 0 || (cp >= 0xd800 && cp <= 0xdfff))
+            continue;
+        ck_assert_int_ge(f, 'A');
+        ck_assert_int_le(f, 'Z');
+        ck_assert_uint_lt(npre[f - 'A'], 8);
+        prelen[f - 'A'][npre[f - 'A']] = u8enc(cp, pre[f - 'A'][npre[f - 'A']]);
+        npre[f - 'A']++;
+    }
+    ck_assert_uint_eq(npre['I' - 'A'], 3);
+    ck_assert_uint_eq(npre['S' - 'A'], 3);
+    for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+        struct sqlclass_result want, got;
+        size_t len = strlen(stmts[i]);
+
+        sqlclass_classify(stmts[i], len, &want);
+        ck_assert_int_ne(want.strictest, SQLCLASS_EMPTY);
+        for (int round = 0; round < 200; round++) {
+            char buf[512];
+            size_t n = 0;
+            char quote = 0;
+
+            for (size_t k = 0; k < len; k++) {
+                char c = stmts[i][k];
+                int l = (c | 0x20) - 'a';
+
+                if (quote == 0 && (c == '\'' || c == '`'))
+                    quote = c;
+                else if (quote != 0 && c == quote)
+                    quote = 0;
+                if (quote != 0 || l < 0 || l >= 26) {
+                    buf[n++] = c;
+                    continue;
+                }
+                rnd ^= rnd << 13;
+                rnd ^= rnd >> 7;
+                rnd ^= rnd << 17;
+                size_t j = (size_t)(rnd % npre[l]);
+                memcpy(buf + n, pre[l][j], prelen[l][j]);
+                n += prelen[l][j];
+            }
+            sqlclass_classify(buf, n, &got);
+            ck_assert_msg(got.strictest == want.strictest && got.cls == want.cls &&
+                              strcmp(got.label, want.label) == 0 && got.nstmt == want.nstmt,
+                          "%.*s: %s (%s), ASCII: %s (%s)", (int)n, buf,
+                          sqlclass_name(got.strictest), got.label,
+                          sqlclass_name(want.strictest), want.label);
+        }
+    }
+}
+END_TEST
+
 /* 1 MiB of blanks, comments or nesting: must stay linear (the test timeout catches it). */
 START_TEST(tc_long_input)
 {
@@ -366,6 +633,12 @@ sqlclass_suite(void)
     tcase_add_test(tc, tc_explicit_length);
     tcase_add_test(tc, tc_nul_byte);
     tcase_add_test(tc, tc_long_input);
+    suite_add_tcase(s, tc);
+    /* 0x110000 code points, twice through the classifier: seconds under sanitizers */
+    tc = tcase_create("unicode");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, tc_fold_every_code_point);
+    tcase_add_test(tc, tc_fold_property);
     suite_add_tcase(s, tc);
     return s;
 }

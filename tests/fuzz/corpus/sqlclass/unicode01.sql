@@ -1,0 +1,1 @@
+FROM src ınsert ınto dst SELECT *

@@ -1,0 +1,1 @@
+FROM src ınsert overwrıte local dırectory '/x' SELECT *

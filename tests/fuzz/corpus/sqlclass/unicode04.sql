@@ -1,0 +1,1 @@
+FROM src INſERT INTO dst SELECT *

@@ -1,0 +1,2 @@
+SELECT 'ınsert', `café` FROM t -- é
+/* 中 */

@@ -1,0 +1,1 @@
+FROM src Á©nsert into dst SELECT *

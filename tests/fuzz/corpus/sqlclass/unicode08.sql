@@ -1,0 +1,1 @@
+SELECT 1Â FROMã€€t; í €

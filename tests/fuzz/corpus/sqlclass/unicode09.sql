@@ -1,0 +1,1 @@
+SELECT file://x/ſ/é

@@ -192,20 +192,26 @@ plan_path_restore(struct plan_walker *w, size_t len, bool trunc)
     w->path[len] = '\0';
 }
 
+static int plan_fail_in(struct plan_walker *w, uint16_t msg, enum plan_err e, uint32_t num,
+                        unsigned wt, const struct plan_schema_field *sf);
+
 /*
  * Reads the facts (SQL text, class name, eval_type) of a node whose payload
- * is message |msg|: one flat pass over its top-level fields.  These readers
- * stop quietly at malformed input: the walk enters the same bytes next and
- * refuses them with the field and path.
+ * is message |msg|: one flat pass over its top-level fields.  A text fact
+ * that is a string must be valid UTF-8 before anyone judges it (protobuf-java
+ * refuses the whole message, so it is malformed, not "unknown SQL"); any
+ * other malformed input is left to the walk, which enters the same bytes
+ * next and refuses them with the field and path.
  */
-static void
-plan_read_facts(uint16_t msg, const uint8_t *p, size_t len, struct plan_node *n)
+static int
+plan_read_facts(struct plan_walker *w, uint16_t msg, const uint8_t *p, size_t len,
+                struct plan_node *n)
 {
     struct pb_cur c;
     struct pb_field f;
 
     if (!(plan_schema_msgs[msg].flags & PLAN_SCHEMA_M_FACTS))
-        return;
+        return 0;
     pb_cur_init(&c, p, len);
     while (pb_next(&c, &f) == 1) {
         const struct plan_schema_field *sf = plan_lookup(msg, f.num);
@@ -213,6 +219,9 @@ plan_read_facts(uint16_t msg, const uint8_t *p, size_t len, struct plan_node *n)
         /* a wrong wire type here is refused when the walk enters the message */
         if (sf == NULL || sf->flags == 0)
             continue;
+        if ((sf->flags & (PLAN_SCHEMA_FF_TEXT | PLAN_SCHEMA_FF_TEXT2)) && f.wt == PB_WT_LEN &&
+            sf->kind == PLAN_SCHEMA_F_STRING && !pb_utf8_valid(f.data, f.len))
+            return plan_fail_in(w, msg, PLAN_ERR_UTF8, f.num, f.wt, sf);
         if ((sf->flags & PLAN_SCHEMA_FF_TEXT) && f.wt == PB_WT_LEN) {
             n->text = f.data;
             n->text_len = f.len;
@@ -224,6 +233,7 @@ plan_read_facts(uint16_t msg, const uint8_t *p, size_t len, struct plan_node *n)
             n->eval_type = (int32_t)(uint32_t)f.v; /* int32 on the wire: low 32 bits */
         }
     }
+    return 0;
 }
 
 /* google.protobuf.Any: type_url = 1 (string), value = 2. */
@@ -322,10 +332,10 @@ plan_cat_of(uint8_t schema_cat)
     }
 }
 
-/* Records why the walk stops: the field, its wire type and the message holding it. */
+/* Records why the walk stops: the field, its wire type and message |msg| holding it. */
 static int
-plan_fail(struct plan_walker *w, enum plan_err e, uint32_t num, unsigned wt,
-          const struct plan_schema_field *sf)
+plan_fail_in(struct plan_walker *w, uint16_t msg, enum plan_err e, uint32_t num, unsigned wt,
+             const struct plan_schema_field *sf)
 {
     struct plan_facts *fa = w->facts;
 
@@ -333,9 +343,17 @@ plan_fail(struct plan_walker *w, enum plan_err e, uint32_t num, unsigned wt,
     fa->err_field = num;
     fa->err_wt = wt;
     fa->err_name = sf != NULL ? sf->name : NULL;
-    fa->err_msg_type = plan_schema_msgs[w->stack[w->top].msg].name;
+    fa->err_msg_type = plan_schema_msgs[msg].name;
     memcpy(fa->err_path, w->path, w->path_len + 1);
     return SG_ERR_PROTO;
+}
+
+/* The same, for a field of the message on top of the stack. */
+static int
+plan_fail(struct plan_walker *w, enum plan_err e, uint32_t num, unsigned wt,
+          const struct plan_schema_field *sf)
+{
+    return plan_fail_in(w, w->stack[w->top].msg, e, num, wt, sf);
 }
 
 /*
@@ -446,14 +464,14 @@ plan_field(struct plan_walker *w, const struct pb_field *f)
 
     if (m->cat != PLAN_SCHEMA_C_NONE && sf->oneof != NULL) {
         plan_node_init(&n, plan_cat_of(m->cat), sf, plan_schema_msgs[target].name, f, depth);
-        plan_read_facts(target, f->data, f->len, &n);
-        if ((rv = plan_report(w, &n)) < 0)
+        if ((rv = plan_read_facts(w, target, f->data, f->len, &n)) < 0 ||
+            (rv = plan_report(w, &n)) < 0)
             goto out;
     }
     if (plan_schema_msgs[target].flags & PLAN_SCHEMA_M_USER_CODE) {
         plan_node_init(&n, PLAN_CAT_USER_CODE, sf, plan_schema_msgs[target].name, f, depth);
-        plan_read_facts(target, f->data, f->len, &n);
-        if ((rv = plan_report(w, &n)) < 0)
+        if ((rv = plan_read_facts(w, target, f->data, f->len, &n)) < 0 ||
+            (rv = plan_report(w, &n)) < 0)
             goto out;
     }
 push:

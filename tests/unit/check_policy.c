@@ -609,6 +609,13 @@ START_TEST(tc_schema_strict)
                                         "plan.root.read.named_table (Read.NamedTable): string "
                                         "field is not valid UTF-8"));
 
+    /* ... also in SQL text, which is malformed before it is "unknown SQL" */
+    REFUSED(judge("sql-only", SC_M_EXECUTE_PLAN, exec_root(sql_rel("SELECT '\xed\xa0\x80'")),
+                  &v));
+    ck_assert_int_eq(v.status, GRPC_INVALID_ARGUMENT);
+    ck_assert_str_eq(v.rule, "proto");
+    ck_assert_ptr_nonnull(strstr(v.msg, "field 1 query (wire type 2) at plan.root.sql (SQL)"));
+
     /* AddArtifacts: unknown fields at any level follow "unknown", for every profile */
     memset(&st, 0, sizeof(st));
     REFUSED(art("ds", &st, C(2, art_batch("pyfiles/a.py", 1), F(3, F(2, S(1, "jars/x.jar")))),

@@ -522,6 +522,11 @@ cfg_policy_parse(struct cfg_ctx *x, json_t *root, struct cfg *c)
             c->redact_keys.n++;
         }
     }
+    /* matched ignoring ASCII case: stored lowered, so redact.c lowers only the key */
+    for (n = 0; n < c->redact_keys.n; n++)
+        for (char *q = c->redact_keys.v[n]; *q != '\0'; q++)
+            if (*q >= 'A' && *q <= 'Z')
+                *q = (char)(*q - 'A' + 'a');
 
     if ((rc = cfgp_get_typed(x, root, "profiles", JSON_OBJECT, "an object", false, &obj)) < 0 ||
         obj == NULL)

@@ -100,21 +100,71 @@ redact_key_match(const char *pat, const uint8_t *s, size_t len)
     return *pat == '\0';
 }
 
+/*
+ * One pattern against key |s| (|low|: the same key ASCII-lowered, or NULL
+ * when it was too long to copy).  Most patterns are "*word*": with the key
+ * lowered once per key and the patterns lowered at load (cfg_policy.c),
+ * those are one substring search instead of a backtracking match per pattern, which
+ * had made redaction the largest cost of a Config call.
+ */
+static bool
+has_literal(const uint8_t *h, size_t hl, const char *lit, size_t ll)
+{
+    const uint8_t *p = h, *last;
+
+    if (ll == 0)
+        return true;
+    if (ll > hl)
+        return false;
+    /* keys are short: memchr for the first byte beats memmem's set-up */
+    last = h + (hl - ll);
+    while (p <= last && (p = memchr(p, (uint8_t)lit[0], (size_t)(last - p) + 1)) != NULL) {
+        if (memcmp(p, lit, ll) == 0)
+            return true;
+        p++;
+    }
+    return false;
+}
+
+static bool
+pattern_matches(const char *pat, const uint8_t *s, const uint8_t *low, size_t len)
+{
+    if (low != NULL && pat[0] == '*') {
+        const char *lit = pat + 1;
+        size_t ll = strcspn(lit, "*?");
+
+        if (lit[ll] == '*' && lit[ll + 1] == '\0')
+            return has_literal(low, len, lit, ll);
+    }
+    return redact_key_match(pat, s, len);
+}
+
+static bool
+patterns_match(const struct policy_globs *g, const uint8_t *s, uint8_t *low, size_t len)
+{
+    for (size_t i = 0; i < len && low != NULL; i++)
+        low[i] = lower(s[i]);
+    for (size_t i = 0; i < g->n; i++)
+        if (pattern_matches(g->v[i], s, low, len))
+            return true;
+    return false;
+}
+
 static bool
 key_matches(const struct redact_rules *r, const uint8_t *k, size_t len, int *err)
 {
+    uint8_t low[256];
     uint8_t *full;
     bool hit;
 
     if (r->keys == NULL)
         return false;
-    for (size_t i = 0; i < r->keys->n; i++)
-        if (redact_key_match(r->keys->v[i], k, len))
-            return true;
+    if (patterns_match(r->keys, k, len <= sizeof(low) ? low : NULL, len))
+        return true;
     if (r->prefix_len == 0)
         return false;
     /* get_all answers with keys relative to the prefix: judge the full name too */
-    full = malloc(r->prefix_len + len + 1);
+    full = malloc(2 * (r->prefix_len + len) + 1);
     if (full == NULL) {
         *err = SG_ERR_NOMEM;
         return false;
@@ -122,9 +172,7 @@ key_matches(const struct redact_rules *r, const uint8_t *k, size_t len, int *err
     memcpy(full, r->prefix, r->prefix_len);
     if (len > 0)
         memcpy(full + r->prefix_len, k, len);
-    hit = false;
-    for (size_t i = 0; i < r->keys->n && !hit; i++)
-        hit = redact_key_match(r->keys->v[i], full, r->prefix_len + len);
+    hit = patterns_match(r->keys, full, full + r->prefix_len + len, r->prefix_len + len);
     free(full);
     return hit;
 }

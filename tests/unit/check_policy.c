@@ -864,6 +864,59 @@ START_TEST(tc_redact_case)
 }
 END_TEST
 
+/*
+ * Property: redaction hides a value exactly when one pattern matches its key
+ * by redact_key_match (the plain backtracking matcher), whatever path the
+ * redactor takes (a memmem for "*word*" over the lowered key, long keys,
+ * keys judged again under a get_all prefix).  Patterns stored lowered, as
+ * cfg_policy.c stores them.
+ */
+START_TEST(tc_redact_matches_reference)
+{
+    static const char *const keys[] = {"*secret*", "*token*", "*access.key*", "spark.a?c*",
+                                       "*k*y", "*"};
+    static const char alpha[] = "aAbBcCkKyYsSeEtT.oOn*?x";
+    struct policy_globs g = {(char **)(uintptr_t)keys, 0};
+    struct redact_rules r = {&g, NULL, 0, NULL, 0};
+    char key[400], full[420];
+    unsigned seed = 7;
+
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t len, n;
+        bool want = false, with_prefix = (iter & 1) != 0;
+        struct buf *in;
+        uint8_t *out;
+        size_t outlen;
+        int rv;
+
+        seed = seed * 1103515245u + 12345u;
+        g.n = 1 + (seed >> 16) % (sizeof(keys) / sizeof(keys[0]) - 1);
+        seed = seed * 1103515245u + 12345u;
+        len = (seed >> 16) % ((iter % 50) == 0 ? 380 : 24);
+        for (n = 0; n < len; n++) {
+            seed = seed * 1103515245u + 12345u;
+            key[n] = alpha[(seed >> 16) % (sizeof(alpha) - 1)];
+        }
+        key[len] = '\0';
+        r.prefix = with_prefix ? (const uint8_t *)"spark." : NULL;
+        r.prefix_len = with_prefix ? 6 : 0;
+        snprintf(full, sizeof(full), "spark.%s", key);
+        for (n = 0; n < g.n; n++) {
+            want = want || redact_key_match(keys[n], (const uint8_t *)key, len);
+            if (with_prefix)
+                want = want || redact_key_match(keys[n], (const uint8_t *)full, len + 6);
+        }
+        in = kv(key, "v");
+        rv = redact_config_response(in->p, in->n, &r, &out, &outlen);
+        ck_assert_msg(rv == (want ? 1 : 0), "key \"%s\" patterns %zu prefix %d: %d", key, g.n,
+                      (int)with_prefix, rv);
+        if (rv > 0)
+            free(out);
+        bfree(in);
+    }
+}
+END_TEST
+
 static void
 scrub_is(const char *in, const char *want, int removed)
 {
@@ -968,6 +1021,7 @@ policy_suite(void)
     tcase_add_test(tc, tc_config_errors);
     tcase_add_test(tc, tc_redact);
     tcase_add_test(tc, tc_redact_case);
+    tcase_add_test(tc, tc_redact_matches_reference);
     tcase_add_test(tc, tc_remote_scrub);
     tcase_add_test(tc, tc_config_request_scrub);
     suite_add_tcase(s, tc);

@@ -192,13 +192,20 @@ policy_limits_default(struct policy_limits *lim)
     lim->max_ratio = 256;
 }
 
+static uint8_t
+fold(uint8_t ch, bool ci)
+{
+    return ci && ch >= 'A' && ch <= 'Z' ? (uint8_t)(ch - 'A' + 'a') : ch;
+}
+
 /*
- * Glob match with '*' (any run) and '?' (one byte).  Iterative: on a
+ * Glob match with '*' (any run) and '?' (one byte), bytes compared as they
+ * are or (|ci|) with ASCII case folded on both sides.  Iterative: on a
  * mismatch, back up to the last '*' and let it eat one more byte, which is
  * O(len(pat) * len(s)) at worst and needs no recursion.
  */
 bool
-policy_glob_match(const char *pat, const uint8_t *s, size_t len)
+policy_glob_match_case(const char *pat, const uint8_t *s, size_t len, bool ci)
 {
     const char *star = NULL;
     size_t i = 0, si = 0;
@@ -207,7 +214,8 @@ policy_glob_match(const char *pat, const uint8_t *s, size_t len)
         if (*pat == '*') {
             star = pat++;
             si = i;
-        } else if (*pat != '\0' && (*pat == '?' || (uint8_t)*pat == s[i])) {
+        } else if (*pat != '\0' &&
+                   (*pat == '?' || fold((uint8_t)*pat, ci) == fold(s[i], ci))) {
             pat++;
             i++;
         } else if (star != NULL) {
@@ -220,6 +228,12 @@ policy_glob_match(const char *pat, const uint8_t *s, size_t len)
     while (*pat == '*')
         pat++;
     return *pat == '\0';
+}
+
+bool
+policy_glob_match(const char *pat, const uint8_t *s, size_t len)
+{
+    return policy_glob_match_case(pat, s, len, false);
 }
 
 static bool

@@ -169,6 +169,8 @@ int policy_walk_all(enum sc_method_id m, const uint8_t *msg, size_t len,
 
 /* '*' matches any run (dots included), '?' one byte; iterative, linear-ish. */
 bool policy_glob_match(const char *pat, const uint8_t *s, size_t len);
+/* The same; |ci|: ASCII letters of either case are equal. */
+bool policy_glob_match_case(const char *pat, const uint8_t *s, size_t len, bool ci);
 
 /* Names used in the configuration and in messages. */
 const char *policy_lang_name(enum policy_lang l);

@@ -77,36 +77,9 @@ lower(uint8_t ch)
 bool
 redact_key_match(const char *pat, const uint8_t *s, size_t len)
 {
-    const char *star = NULL;
-    size_t i = 0, si = 0;
-
-    /* policy_glob_match's backtracking, with ASCII case folded on both sides */
-    while (i < len) {
-        if (*pat == '*') {
-            star = pat++;
-            si = i;
-        } else if (*pat != '\0' && (*pat == '?' || lower((uint8_t)*pat) == lower(s[i]))) {
-            pat++;
-            i++;
-        } else if (star != NULL) {
-            pat = star + 1;
-            i = ++si;
-        } else {
-            return false;
-        }
-    }
-    while (*pat == '*')
-        pat++;
-    return *pat == '\0';
+    return policy_glob_match_case(pat, s, len, true);
 }
 
-/*
- * One pattern against key |s| (|low|: the same key ASCII-lowered, or NULL
- * when it was too long to copy).  Most patterns are "*word*": with the key
- * lowered once per key and the patterns lowered at load (cfg_policy.c),
- * those are one substring search instead of a backtracking match per pattern, which
- * had made redaction the largest cost of a Config call.
- */
 static bool
 has_literal(const uint8_t *h, size_t hl, const char *lit, size_t ll)
 {
@@ -126,6 +99,13 @@ has_literal(const uint8_t *h, size_t hl, const char *lit, size_t ll)
     return false;
 }
 
+/*
+ * One pattern against key |s| (|low|: the same key ASCII-lowered, or NULL
+ * when it was too long to copy).  Most patterns are "*word*": with the key
+ * lowered once per key and the patterns lowered at load (cfg_policy.c),
+ * those are one substring search instead of a backtracking match per
+ * pattern, which had made redaction the largest cost of a Config call.
+ */
 static bool
 pattern_matches(const char *pat, const uint8_t *s, const uint8_t *low, size_t len)
 {

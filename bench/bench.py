@@ -2095,7 +2095,7 @@ def policy_noise_note(P):
 def write_policy(add, res):
     P = res.get("policy") or {}
     m = res["machine"]
-    add("## 5. Plan inspection and policy (issue #4)")
+    add("## 5. Plan inspection and policy")
     add("")
     if not P or not (P.get("micro") or P.get("big") or P.get("unary")):
         add("Not measured in this run%s." % (" (see \"Problems in this run\")"

@@ -1,6 +1,6 @@
 /*
- * cfg_auth.c: the "auth" section of the configuration (issue #3), and the
- * backends' pre-shared tokens.
+ * cfg_auth.c: the "auth" section of the configuration, and the backends'
+ * pre-shared tokens.
  *
  * Parsing is strict like the rest of cfg.c (unknown keys, wrong types,
  * duplicates are errors with file:line:col: key.path).  Key material named

@@ -1,6 +1,6 @@
 /*
  * cfg_policy.c: the "profiles" and "redact_conf_keys" sections of the
- * configuration (issue #4), compiled into struct policy_profile.
+ * configuration, compiled into struct policy_profile.
  *
  * Strict like the rest of the configuration: unknown keys, unknown node
  * kinds, unknown languages, SQL classes, artifact kinds and RPC names are

@@ -129,16 +129,27 @@ static struct cfg *cfg_cur; /* under cfg_cur_lock; owns one reference */
 
 /* ---- messages ------------------------------------------------------------ */
 
+/*
+ * Every configuration message is written here, and is one line whatever
+ * it quotes: file text in jansson's "near '...'", file names, OpenSSL
+ * reasons.  Control bytes become '?', so a message can neither break the
+ * line nor forge another one in a log.
+ */
 void
 cfgp_set_err(struct cfg_ctx *x, const char *fmt, ...)
 {
     va_list ap;
+    char *p;
 
     if (x->err == NULL || x->errlen == 0)
         return;
     va_start(ap, fmt);
     vsnprintf(x->err, x->errlen, fmt, ap);
     va_end(ap);
+    for (p = x->err; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    }
 }
 
 /*

@@ -88,6 +88,8 @@ static const struct err_case err_cases[] = {
      NAME ":4:33: syntax error: too big integer near '99999999999999999999'", false},
     {HEAD "  \"log\": {\"level\": \"info\"}\n}\n}",
      NAME ":6:1: syntax error: end of file expected near '}'", false},
+    /* jansson quotes a backslash and a raw newline: still one line */
+    {"{\"w\\\n\t\": 1}", NAME ":2:1: syntax error: invalid escape near '\"w\\?'", false},
     {"[]", NAME ":1:1: expected an object at the top level, got array", false},
 
     /* duplicate keys: pointed at the second one, with its path */

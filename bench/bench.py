@@ -1683,16 +1683,16 @@ def write_doc(res):
                                                   for k, v in neg.items()))
     add("")
     add("sparkgate configuration (every limit at its default: stream/connection windows 1 MiB / "
-        "16 MiB both sides, 100 streams per connection):")
+        "16 MiB both sides, 100 streams per connection; paths relative to the repository):")
     add("")
     add("```json")
-    add(json.dumps(res["sparkgate_config"], indent=1))
+    add(json.dumps(res["sparkgate_config"], indent=1).replace(ROOT + "/", ""))
     add("```")
     add("")
     add("nghttpx command line and why each flag:")
     add("")
     add("```")
-    add(" ".join(shlex.quote(a) for a in res["nghttpx_argv"]))
+    add(" ".join(shlex.quote(a) for a in res["nghttpx_argv"]).replace(ROOT + "/", ""))
     add("```")
     add("")
     add("| flag | why |")
@@ -2095,7 +2095,7 @@ def policy_noise_note(P):
 def write_policy(add, res):
     P = res.get("policy") or {}
     m = res["machine"]
-    add("## 5. Plan inspection and policy (issue #4)")
+    add("## 5. Plan inspection and policy")
     add("")
     if not P or not (P.get("micro") or P.get("big") or P.get("unary")):
         add("Not measured in this run%s." % (" (see \"Problems in this run\")"

@@ -6,6 +6,8 @@
 #   libevent 2.1.12-stable-8+deb12u1
 # unicode-data: the SQL classifier's unit test checks its case-folding table
 # against UnicodeData.txt over every code point.
+# clang-format-14: `make format-check` (scripts/test.sh runs it); the style
+# in .clang-format is tuned for version 14.
 # Idempotent: a second run installs nothing.  Needs root (or sudo).
 set -eu
 
@@ -14,7 +16,7 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 
 PKGS="
   build-essential autoconf automake libtool pkg-config autoconf-archive
-  clang-14 libclang-rt-14-dev
+  clang-14 libclang-rt-14-dev clang-format-14
   libnghttp2-dev libevent-dev libssl-dev libjansson-dev libjwt-dev libzstd-dev check
   nghttp2-client nghttp2-proxy openssl zstd
   python3 python3-grpcio python3-protobuf protobuf-compiler

@@ -2,11 +2,14 @@
 # The test command (README.md, and what .ci/run calls).
 #
 # 1. installs every missing dependency from Debian (scripts/install-deps.sh);
-# 2. builds with gcc, warnings as errors, and runs `make check`
+# 2. checks the C sources against .clang-format (`make format-check`, i.e.
+#    scripts/format.sh --check), once, before any build; a failure is
+#    reported and fails the run, but the builds still run;
+# 3. builds with gcc, warnings as errors, and runs `make check`
 #    (Check unit suites + the integration suite against the real process);
-# 3. builds again with clang, warnings as errors, ASan+UBSan, and runs
+# 4. builds again with clang, warnings as errors, ASan+UBSan, and runs
 #    `make check` again;
-# 4. prints one summary line: "N passed, N failed".
+# 5. prints one summary line: "N passed, N failed".
 #
 # Builds are out of tree (build-gcc/, build-asan/) so the source tree stays
 # clean and the VPATH build is exercised.  Usage: scripts/test.sh [gcc|asan]...
@@ -28,6 +31,11 @@ fi
 jobs=$(nproc 2>/dev/null || echo 2)
 builds=${*:-gcc asan}
 failed_builds=
+
+# the same check as `make format-check`, run from the source tree so that it
+# needs no configured build directory
+echo "=== format-check"
+sh scripts/format.sh --check || failed_builds="$failed_builds format-check"
 
 run_build() {
     name=$1

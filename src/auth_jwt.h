@@ -2,9 +2,10 @@
  * auth_jwt.h: JWT access-token verification and JWK key sets, done with
  * OpenSSL EVP directly (not libjwt 1.10.2, which takes the algorithm from
  * the token, verifies nothing without a key, checks no claims, knows no
- * JWKS, no PS* or EdDSA, and rejects typ at+jwt: ../shared/security-notes.md
- * section 1).  No I/O, no logging (dropped keys are reported through a
- * callback), no global state: unit tests and fuzzers drive it directly.
+ * JWKS, no PS* or EdDSA, and rejects typ at+jwt: "libjwt 1.10.2" in
+ * docs/security.md).  No I/O, no logging (dropped keys are reported
+ * through a callback), no global state: unit tests and fuzzers drive it
+ * directly.
  *
  * Verification order, fail closed at every step:
  *   size cap -> exactly 3 segments -> strict base64url (no padding, no

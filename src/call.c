@@ -145,7 +145,7 @@ struct call {
     bool req_eos;           /* no more request data will be queued */
     size_t fe_unconsumed;   /* client bytes not yet credited back */
 
-    /* plan policy (issue #4): judged in on_message, before anything is queued */
+    /* plan policy: judged in on_message, before anything is queued */
     const struct policy_profile *prof; /* NULL: not inspected (no profiles) */
     struct policy_art_state art;       /* AddArtifacts: the chunked artifact in progress */
     /* Config responses: configured secrets are redacted (redact.c) */
@@ -876,7 +876,7 @@ call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *
     CHECK_MAGIC(c, CALL_MAGIC);
     if (c->hdr_overflow)
         return 0;
-    /* security-notes H05: nghttp2 advertises but does not enforce the list size */
+    /* docs/security.md H05: nghttp2 advertises but does not enforce the list size */
     if (c->fwd.n + 1 > lim->max_header_count ||
         c->fwd.bytes + nlen + vlen + 32 > lim->max_header_list_size) {
         c->hdr_overflow = true;
@@ -945,7 +945,7 @@ call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *
 
 static void on_auth_timer(evutil_socket_t fd, short what, void *arg);
 
-/* ---- policy (issue #4) ------------------------------------------------------ */
+/* ---- policy ----------------------------------------------------------------- */
 
 /* Copy of untrusted bytes safe inside a log line: printable ASCII, no blanks or quotes. */
 static void
@@ -1503,7 +1503,7 @@ on_message(struct call *c)
     int rv;
 
     if (c->df.nmsgs > 1 && c->m->kind != SC_CLIENT_STREAMING) {
-        /* security-notes G08: never judge one message and pass the next */
+        /* docs/security.md G08: never judge one message and pass the next */
         call_fail(c, GRPC_INVALID_ARGUMENT,
                   "sparkgate: %s takes exactly one request message, got more", c->m->name);
         return;
@@ -1654,7 +1654,7 @@ call_fe_data(struct call *c, const uint8_t *data, size_t len)
             break;
         }
         if (c->df.flags != 0) {
-            /* the plan must be read to be judged; fail closed (security-notes G03-G05) */
+            /* the plan must be read to be judged; fail closed (docs/security.md G03-G05) */
             call_fail(c, GRPC_UNIMPLEMENTED,
                       "sparkgate: compressed request messages are not supported; "
                       "disable request compression in the client");
@@ -1704,7 +1704,7 @@ call_fe_end_stream(struct call *c)
         c->state == CALL_ST_AUTH_WAIT)
         return; /* AUTH_WAIT: replayed after authentication */
     if (!grpc_deframer_at_boundary(&c->df)) {
-        /* security-notes G07: a partial message is never forwarded */
+        /* docs/security.md G07: a partial message is never forwarded */
         call_fail(c, GRPC_INTERNAL, "sparkgate: request ended inside a gRPC message");
         return;
     }
@@ -1904,7 +1904,7 @@ call_be_header(struct call *c, bool trailer, const uint8_t *name, size_t nlen,
     CHECK_MAGIC(c, CALL_MAGIC);
     if (c->state == CALL_ST_DONE)
         return 0;
-    /* security-notes H19: the backend is a peer too; bound what we keep */
+    /* docs/security.md H19: the backend is a peer too; bound what we keep */
     if (h->bytes + nlen + vlen + 32 > c->cfg->limits.max_header_list_size ||
         h->n + 1 > c->cfg->limits.max_header_count)
         return -1;

@@ -129,16 +129,27 @@ static struct cfg *cfg_cur; /* under cfg_cur_lock; owns one reference */
 
 /* ---- messages ------------------------------------------------------------ */
 
+/*
+ * Every configuration message is written here, and is one line whatever
+ * it quotes: file text in jansson's "near '...'", file names, OpenSSL
+ * reasons.  Control bytes become '?', so a message can neither break the
+ * line nor forge another one in a log.
+ */
 void
 cfgp_set_err(struct cfg_ctx *x, const char *fmt, ...)
 {
     va_list ap;
+    char *p;
 
     if (x->err == NULL || x->errlen == 0)
         return;
     va_start(ap, fmt);
     vsnprintf(x->err, x->errlen, fmt, ap);
     va_end(ap);
+    for (p = x->err; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    }
 }
 
 /*
@@ -490,6 +501,42 @@ cfgp_get_typed(struct cfg_ctx *x, json_t *obj, const char *key, json_type type, 
     return rc;
 }
 
+int
+cfgp_get_array(struct cfg_ctx *x, json_t *obj, const struct cfgp_array *a, void *arg, void **items,
+               size_t *n)
+{
+    json_t *arr;
+    void *mem = NULL;
+    size_t len, i, old, old2;
+    int rc;
+
+    if ((rc = cfgp_get_typed(x, obj, a->key, JSON_ARRAY, a->want, a->required, &arr)) < 0 ||
+        arr == NULL)
+        return rc;
+    old = cfgp_push_key(x, a->key);
+    len = json_array_size(arr);
+    if (a->max != 0 && (len < a->min || len > a->max)) {
+        rc = cfgp_fail(x, "expected %zu..%zu entries, got %zu", a->min, a->max, len);
+        goto out;
+    }
+    if (a->size != 0) {
+        if ((mem = calloc(len + 1, a->size)) == NULL) {
+            rc = cfgp_fail(x, "out of memory");
+            goto out;
+        }
+        *items = mem;
+        *n = len;
+    }
+    for (i = 0; i < len && rc == 0; i++) {
+        old2 = cfgp_push_index(x, i);
+        rc = a->each(x, json_array_get(arr, i), mem, i, arg);
+        cfgp_pop(x, old2);
+    }
+out:
+    cfgp_pop(x, old);
+    return rc;
+}
+
 /* ---- sections ------------------------------------------------------------ */
 
 /*
@@ -582,11 +629,11 @@ parse_listener_tls(struct cfg_ctx *x, json_t *o, struct cfg_listener *l)
     return rc;
 }
 
-/* listen[i]: |c->listeners[0..i-1]| are already valid (duplicate check). */
+/* listen[i]: |ls[0..i-1]| are already valid (duplicate check). */
 static int
-parse_listener(struct cfg_ctx *x, json_t *o, struct cfg *c, size_t i)
+parse_listener(struct cfg_ctx *x, json_t *o, void *items, size_t i, void *arg)
 {
-    struct cfg_listener *l = &c->listeners[i];
+    struct cfg_listener *ls = items, *l = &ls[i];
     char host[CFG_HOST_MAX], port[CFG_PORT_MAX];
     const char *why = NULL;
     json_t *tls = NULL;
@@ -594,6 +641,7 @@ parse_listener(struct cfg_ctx *x, json_t *o, struct cfg *c, size_t i)
     size_t old, j;
     int rc;
 
+    (void)arg;
     if (!json_is_object(o))
         return cfgp_fail(x, "expected an object, got %s", cfgp_jtype(o));
     if ((rc = cfgp_check_keys(x, o, cfg_listen_keys, ARRAY_SIZE(cfg_listen_keys))) < 0 ||
@@ -609,8 +657,7 @@ parse_listener(struct cfg_ctx *x, json_t *o, struct cfg *c, size_t i)
         rc = cfgp_fail(x, "not a host:port (port must be 1..65535)");
     } else {
         for (j = 0; j < i; j++) {
-            if (c->listeners[j].sslen == l->sslen &&
-                memcmp(&c->listeners[j].ss, &l->ss, l->sslen) == 0) {
+            if (ls[j].sslen == l->sslen && memcmp(&ls[j].ss, &l->ss, l->sslen) == 0) {
                 rc = cfgp_fail(x, "duplicate address \"%s\" (first at listen[%zu])", l->address, j);
                 break;
             }
@@ -637,35 +684,23 @@ parse_listener(struct cfg_ctx *x, json_t *o, struct cfg *c, size_t i)
     return rc;
 }
 
+static const struct cfgp_array listen_array = {
+    .key = "listen",
+    .want = "an array",
+    .required = true,
+    .min = 1,
+    .max = CFG_MAX_LISTENERS,
+    .size = sizeof(struct cfg_listener),
+    .each = parse_listener,
+};
+
 static int
 parse_listeners(struct cfg_ctx *x, json_t *root, struct cfg *c)
 {
-    json_t *arr;
-    size_t n, i, old, old2;
-    int rc;
+    void *items = NULL;
+    int rc = cfgp_get_array(x, root, &listen_array, NULL, &items, &c->nlisteners);
 
-    if ((rc = cfgp_get_typed(x, root, "listen", JSON_ARRAY, "an array", true, &arr)) < 0)
-        return rc;
-    old = cfgp_push_key(x, "listen");
-    n = json_array_size(arr);
-    if (n < 1 || n > CFG_MAX_LISTENERS) {
-        rc = cfgp_fail(x, "expected 1..%d entries, got %zu", CFG_MAX_LISTENERS, n);
-        goto out;
-    }
-    if ((c->listeners = calloc(n, sizeof(*c->listeners))) == NULL) {
-        rc = cfgp_fail(x, "out of memory");
-        goto out;
-    }
-    c->nlisteners = n;
-    for (i = 0; i < n; i++) {
-        old2 = cfgp_push_index(x, i);
-        rc = parse_listener(x, json_array_get(arr, i), c, i);
-        cfgp_pop(x, old2);
-        if (rc < 0)
-            break;
-    }
-out:
-    cfgp_pop(x, old);
+    c->listeners = items;
     return rc;
 }
 
@@ -707,17 +742,18 @@ parse_backend_tls(struct cfg_ctx *x, json_t *o, struct cfg_backend *b)
     return 0;
 }
 
-/* backends[i]: |c->backends[0..i-1]| are already valid (duplicate check). */
+/* backends[i]: |bs[0..i-1]| are already valid (duplicate check). */
 static int
-parse_backend(struct cfg_ctx *x, json_t *o, struct cfg *c, size_t i)
+parse_backend(struct cfg_ctx *x, json_t *o, void *items, size_t i, void *arg)
 {
-    struct cfg_backend *b = &c->backends[i];
+    struct cfg_backend *bs = items, *b = &bs[i];
     char host[CFG_HOST_MAX], port[CFG_PORT_MAX];
     const char *why = NULL, *p;
     json_t *tls = NULL;
     size_t old, j;
     int rc = 0;
 
+    (void)arg;
     b->verify = true;
     b->max_streams_per_conn = 100;
     if (!json_is_object(o))
@@ -729,7 +765,7 @@ parse_backend(struct cfg_ctx *x, json_t *o, struct cfg *c, size_t i)
     old = cfgp_push_key(x, "name");
     rc = check_backend_name(x, b->name);
     for (j = 0; rc == 0 && j < i; j++) {
-        if (strcmp(c->backends[j].name, b->name) == 0)
+        if (strcmp(bs[j].name, b->name) == 0)
             rc = cfgp_fail(x, "duplicate backend name \"%s\" (first at backends[%zu])", b->name, j);
     }
     cfgp_pop(x, old);
@@ -781,35 +817,23 @@ parse_backend(struct cfg_ctx *x, json_t *o, struct cfg *c, size_t i)
     return cfgp_get_u32(x, o, "max_streams_per_connection", 1, 10000, &b->max_streams_per_conn);
 }
 
+static const struct cfgp_array backends_array = {
+    .key = "backends",
+    .want = "an array",
+    .required = true,
+    .min = 1,
+    .max = CFG_MAX_BACKENDS,
+    .size = sizeof(struct cfg_backend),
+    .each = parse_backend,
+};
+
 static int
 parse_backends(struct cfg_ctx *x, json_t *root, struct cfg *c)
 {
-    json_t *arr;
-    size_t n, i, old, old2;
-    int rc;
+    void *items = NULL;
+    int rc = cfgp_get_array(x, root, &backends_array, NULL, &items, &c->nbackends);
 
-    if ((rc = cfgp_get_typed(x, root, "backends", JSON_ARRAY, "an array", true, &arr)) < 0)
-        return rc;
-    old = cfgp_push_key(x, "backends");
-    n = json_array_size(arr);
-    if (n < 1 || n > CFG_MAX_BACKENDS) {
-        rc = cfgp_fail(x, "expected 1..%d entries, got %zu", CFG_MAX_BACKENDS, n);
-        goto out;
-    }
-    if ((c->backends = calloc(n, sizeof(*c->backends))) == NULL) {
-        rc = cfgp_fail(x, "out of memory");
-        goto out;
-    }
-    c->nbackends = n;
-    for (i = 0; i < n; i++) {
-        old2 = cfgp_push_index(x, i);
-        rc = parse_backend(x, json_array_get(arr, i), c, i);
-        cfgp_pop(x, old2);
-        if (rc < 0)
-            break;
-    }
-out:
-    cfgp_pop(x, old);
+    c->backends = items;
     return rc;
 }
 

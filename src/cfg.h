@@ -68,7 +68,7 @@ struct cfg_backend {
     SSL_CTX *ssl_ctx;             /* built by cfg_load via tls_client_ctx_new; owned */
 };
 
-/* ---- authentication ("auth"), issue #3 ---------------------------------- */
+/* ---- authentication ("auth") ---------------------------------------------- */
 
 struct auth_jwks;
 struct auth_jwks_fetcher;
@@ -163,7 +163,7 @@ struct cfg_limits {
                                           sparkgate stops granting flow-control credit */
     uint32_t backend_stream_window_size;     /* initial window we give backends */
     uint32_t backend_connection_window_size; /* connection window we give backends */
-    /* plan inspection (issue #4): the same for every profile */
+    /* plan inspection: the same for every profile */
     uint32_t max_plan_depth;             /* nested messages below the request (Spark: 1024) */
     uint32_t max_plan_nodes;             /* reported nodes per request, 0 unlimited */
     uint32_t max_decompressed_plan_size; /* Plan.compressed_operation output cap */
@@ -206,7 +206,7 @@ struct cfg {
     enum log_level log_level;     /* log.level */
     bool access_log;              /* log.access: one line per call */
     bool audit_log;               /* log.audit: one line per policy decision */
-    /* plan policy (issue #4, cfg_policy.c): no profiles = nothing is inspected */
+    /* plan policy (cfg_policy.c): no profiles = nothing is inspected */
     struct policy_profile *profiles;
     size_t nprofiles;
     struct policy_globs redact_keys; /* Config response values never shown */

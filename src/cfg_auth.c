@@ -1,6 +1,6 @@
 /*
- * cfg_auth.c: the "auth" section of the configuration (issue #3), and the
- * backends' pre-shared tokens.
+ * cfg_auth.c: the "auth" section of the configuration, and the backends'
+ * pre-shared tokens.
  *
  * Parsing is strict like the rest of cfg.c (unknown keys, wrong types,
  * duplicates are errors with file:line:col: key.path).  Key material named
@@ -190,38 +190,37 @@ out:
     return rc;
 }
 
+/* profile_map[i] */
+static int
+parse_rule(struct cfg_ctx *x, json_t *e, void *items, size_t i, void *arg)
+{
+    struct cfg_profile_rule *r = &((struct cfg_profile_rule *)items)[i];
+    int rc;
+
+    (void)arg;
+    if (!json_is_object(e))
+        return cfgp_fail(x, "expected an object, got %s", cfgp_jtype(e));
+    if ((rc = cfgp_check_keys(x, e, rule_keys, ARRAY_SIZE(rule_keys))) < 0 ||
+        (rc = cfgp_get_str(x, e, "value", true, &r->value)) < 0 ||
+        (rc = cfgp_get_str(x, e, "profile", true, &r->profile)) < 0)
+        return rc;
+    return check_name(x, e, "profile", r->profile, AUTH_PROFILE_NAME_MAX);
+}
+
+static const struct cfgp_array rules_array = {
+    .key = "profile_map",
+    .want = "an array",
+    .size = sizeof(struct cfg_profile_rule),
+    .each = parse_rule,
+};
+
 static int
 parse_rules(struct cfg_ctx *x, json_t *o, struct cfg_issuer *is)
 {
-    json_t *arr, *e;
-    size_t old, old2, i, n;
-    int rc;
+    void *items = NULL;
+    int rc = cfgp_get_array(x, o, &rules_array, NULL, &items, &is->nrules);
 
-    if ((rc = cfgp_get_typed(x, o, "profile_map", JSON_ARRAY, "an array", false, &arr)) < 0 ||
-        arr == NULL)
-        return rc;
-    old = cfgp_push_key(x, "profile_map");
-    n = json_array_size(arr);
-    if ((is->rules = calloc(n + 1, sizeof(*is->rules))) == NULL) {
-        rc = cfgp_fail(x, "out of memory");
-        goto out;
-    }
-    is->nrules = n;
-    for (i = 0; i < n; i++) {
-        e = json_array_get(arr, i);
-        old2 = cfgp_push_index(x, i);
-        if (!json_is_object(e))
-            rc = cfgp_fail(x, "expected an object, got %s", cfgp_jtype(e));
-        else if ((rc = cfgp_check_keys(x, e, rule_keys, ARRAY_SIZE(rule_keys))) == 0 &&
-                 (rc = cfgp_get_str(x, e, "value", true, &is->rules[i].value)) == 0 &&
-                 (rc = cfgp_get_str(x, e, "profile", true, &is->rules[i].profile)) == 0)
-            rc = check_name(x, e, "profile", is->rules[i].profile, AUTH_PROFILE_NAME_MAX);
-        cfgp_pop(x, old2);
-        if (rc < 0)
-            break;
-    }
-out:
-    cfgp_pop(x, old);
+    is->rules = items;
     return rc;
 }
 
@@ -261,39 +260,37 @@ parse_algs(struct cfg_ctx *x, json_t *o, struct cfg_issuer *is)
     return rc;
 }
 
+/* public_keys[i] / hmac_secrets[i]: only checked here, read by load_issuer_keys() */
+static int
+check_keyfile(struct cfg_ctx *x, json_t *e, void *items, size_t i, void *arg)
+{
+    const char *s = NULL;
+    int rc;
+
+    (void)items;
+    (void)i;
+    (void)arg;
+    if (!json_is_object(e))
+        return cfgp_fail(x, "expected an object, got %s", cfgp_jtype(e));
+    if ((rc = cfgp_check_keys(x, e, keyfile_keys, ARRAY_SIZE(keyfile_keys))) < 0 ||
+        (rc = cfgp_get_str_ref(x, e, "kid", true, &s)) < 0)
+        return rc;
+    return cfgp_get_str_ref(x, e, "file", true, &s);
+}
+
 static int
 parse_keyfiles(struct cfg_ctx *x, json_t *o, const char *key, json_t **out)
 {
-    json_t *arr, *e;
-    size_t old, old2, i;
-    int rc;
+    const struct cfgp_array a = {
+        .key = key,
+        .want = "an array",
+        .min = 1,
+        .max = AUTH_MAX_KEY_SOURCES,
+        .each = check_keyfile,
+    };
+    int rc = cfgp_get_array(x, o, &a, NULL, NULL, NULL);
 
-    *out = NULL;
-    if ((rc = cfgp_get_typed(x, o, key, JSON_ARRAY, "an array", false, &arr)) < 0 || arr == NULL)
-        return rc;
-    old = cfgp_push_key(x, key);
-    if (json_array_size(arr) == 0 || json_array_size(arr) > AUTH_MAX_KEY_SOURCES) {
-        rc = cfgp_fail(x, "expected 1..%d entries, got %zu", AUTH_MAX_KEY_SOURCES,
-                       json_array_size(arr));
-        cfgp_pop(x, old);
-        return rc;
-    }
-    json_array_foreach (arr, i, e) {
-        const char *s = NULL;
-
-        old2 = cfgp_push_index(x, i);
-        if (!json_is_object(e))
-            rc = cfgp_fail(x, "expected an object, got %s", cfgp_jtype(e));
-        else if ((rc = cfgp_check_keys(x, e, keyfile_keys, ARRAY_SIZE(keyfile_keys))) == 0 &&
-                 (rc = cfgp_get_str_ref(x, e, "kid", true, &s)) == 0)
-            rc = cfgp_get_str_ref(x, e, "file", true, &s);
-        cfgp_pop(x, old2);
-        if (rc < 0)
-            break;
-    }
-    cfgp_pop(x, old);
-    if (rc == 0)
-        *out = arr;
+    *out = rc == 0 ? json_object_get(o, key) : NULL;
     return rc;
 }
 
@@ -599,12 +596,70 @@ check_name(struct cfg_ctx *x, json_t *o, const char *key, const char *v, size_t 
     return rc;
 }
 
+/* static_tokens[i]; |arg| is the auth section (static_principal_prefix) */
+static int
+parse_static_token(struct cfg_ctx *x, json_t *e, void *items, size_t i, void *arg)
+{
+    struct cfg_static_token *ts = items, *t = &ts[i];
+    const struct cfg_auth *a = arg;
+    size_t old, j;
+    int rc;
+
+    if ((rc = parse_token(x, e, t)) < 0)
+        return rc;
+    if (a->static_prefix != NULL &&
+        strlen(a->static_prefix) + strlen(t->principal) >= AUTH_NAME_MAX) {
+        old = cfgp_push_key(x, "principal");
+        rc = cfgp_fail(x, "longer than %d bytes with static_principal_prefix", AUTH_NAME_MAX - 1);
+        cfgp_pop(x, old);
+        return rc;
+    }
+    for (j = 0; j < i; j++) {
+        if (CRYPTO_memcmp(ts[j].sha256, t->sha256, 32) == 0)
+            return cfgp_fail(x, "duplicate token digest (first at static_tokens[%zu])", j);
+    }
+    return 0;
+}
+
+static const struct cfgp_array tokens_array = {
+    .key = "static_tokens",
+    .want = "an array",
+    .size = sizeof(struct cfg_static_token),
+    .each = parse_static_token,
+};
+
+/* issuers[i] */
+static int
+parse_issuer_at(struct cfg_ctx *x, json_t *e, void *items, size_t i, void *arg)
+{
+    struct cfg_issuer *iss = items, *is = &iss[i];
+    size_t j;
+    int rc;
+
+    (void)arg;
+    if ((rc = parse_issuer(x, e, is)) < 0)
+        return rc;
+    for (j = 0; j < i; j++) {
+        if (strcmp(iss[j].issuer, is->issuer) == 0)
+            return cfgp_fail(x, "duplicate issuer \"%s\" (first at issuers[%zu])", is->issuer, j);
+    }
+    return 0;
+}
+
+static const struct cfgp_array issuers_array = {
+    .key = "issuers",
+    .want = "an array",
+    .size = sizeof(struct cfg_issuer),
+    .each = parse_issuer_at,
+};
+
 int
 cfg_auth_parse(struct cfg_ctx *x, json_t *root, struct cfg *c)
 {
     struct cfg_auth *a = &c->auth;
-    json_t *o, *arr, *e;
-    size_t old, old2, i, j, n;
+    void *items;
+    json_t *o;
+    size_t old, old2;
     int rc;
 
     if ((rc = set_defaults(x, a)) < 0)
@@ -647,63 +702,16 @@ cfg_auth_parse(struct cfg_ctx *x, json_t *root, struct cfg *c)
         goto out;
     }
 
-    if ((rc = cfgp_get_typed(x, o, "static_tokens", JSON_ARRAY, "an array", false, &arr)) < 0)
+    items = NULL;
+    rc = cfgp_get_array(x, o, &tokens_array, a, &items, &a->ntokens);
+    a->tokens = items;
+    if (rc < 0)
         goto out;
-    if (arr != NULL) {
-        old2 = cfgp_push_key(x, "static_tokens");
-        n = json_array_size(arr);
-        a->tokens = calloc(n + 1, sizeof(*a->tokens));
-        if (a->tokens == NULL)
-            rc = cfgp_fail(x, "out of memory");
-        a->ntokens = a->tokens != NULL ? n : 0;
-        for (i = 0; rc == 0 && i < n; i++) {
-            size_t old3 = cfgp_push_index(x, i);
-
-            e = json_array_get(arr, i);
-            rc = parse_token(x, e, &a->tokens[i]);
-            if (rc == 0 && a->static_prefix != NULL &&
-                strlen(a->static_prefix) + strlen(a->tokens[i].principal) >= AUTH_NAME_MAX) {
-                size_t old4 = cfgp_push_key(x, "principal");
-
-                rc = cfgp_fail(x, "longer than %d bytes with static_principal_prefix",
-                               AUTH_NAME_MAX - 1);
-                cfgp_pop(x, old4);
-            }
-            for (j = 0; rc == 0 && j < i; j++) {
-                if (CRYPTO_memcmp(a->tokens[j].sha256, a->tokens[i].sha256, 32) == 0)
-                    rc = cfgp_fail(x, "duplicate token digest (first at static_tokens[%zu])", j);
-            }
-            cfgp_pop(x, old3);
-        }
-        cfgp_pop(x, old2);
-        if (rc < 0)
-            goto out;
-    }
-
-    if ((rc = cfgp_get_typed(x, o, "issuers", JSON_ARRAY, "an array", false, &arr)) < 0)
+    items = NULL;
+    rc = cfgp_get_array(x, o, &issuers_array, NULL, &items, &a->nissuers);
+    a->issuers = items;
+    if (rc < 0)
         goto out;
-    if (arr != NULL) {
-        old2 = cfgp_push_key(x, "issuers");
-        n = json_array_size(arr);
-        a->issuers = calloc(n + 1, sizeof(*a->issuers));
-        if (a->issuers == NULL)
-            rc = cfgp_fail(x, "out of memory");
-        a->nissuers = a->issuers != NULL ? n : 0;
-        for (i = 0; rc == 0 && i < n; i++) {
-            size_t old3 = cfgp_push_index(x, i);
-
-            rc = parse_issuer(x, json_array_get(arr, i), &a->issuers[i]);
-            for (j = 0; rc == 0 && j < i; j++) {
-                if (strcmp(a->issuers[j].issuer, a->issuers[i].issuer) == 0)
-                    rc = cfgp_fail(x, "duplicate issuer \"%s\" (first at issuers[%zu])",
-                                   a->issuers[i].issuer, j);
-            }
-            cfgp_pop(x, old3);
-        }
-        cfgp_pop(x, old2);
-        if (rc < 0)
-            goto out;
-    }
     if (!a->anonymous && a->ntokens == 0 && a->nissuers == 0 && !a->mtls)
         rc = cfgp_fail(x, "no way to authenticate: give \"static_tokens\", \"issuers\" or "
                           "\"mtls\" (or \"anonymous\": true on loopback)");

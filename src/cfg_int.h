@@ -53,6 +53,33 @@ int cfgp_get_str(struct cfg_ctx *x, json_t *obj, const char *key, bool required,
 int cfgp_get_typed(struct cfg_ctx *x, json_t *obj, const char *key, json_type type,
                    const char *want, bool required, json_t **out);
 
+/*
+ * An array section ("listen", "backends", "auth.issuers", a list of names):
+ * how cfgp_get_array() checks it and what it calls for each element.
+ */
+struct cfgp_array {
+    const char *key;
+    const char *want; /* named when the value is not an array: "an array" */
+    bool required;    /* absent: "required key missing" instead of nothing */
+    size_t min, max;  /* entry count bounds, checked when max is not 0 */
+    size_t size;      /* bytes per parsed element; 0: nothing is allocated */
+    /* Parses element |i| (the key path at key[i]) into ((T *)items)[i];
+     * items[0..i-1] are parsed already (duplicate checks). */
+    int (*each)(struct cfg_ctx *x, json_t *e, void *items, size_t i, void *arg);
+};
+
+/*
+ * Checks |obj|.|a->key| and calls a->each on its elements in order, stopping
+ * at the first error.  Absent and not required: 0, nothing allocated.  With
+ * a->size, *|items| receives n + 1 zeroed elements (the spare one keeps an
+ * empty array allocated and a pointer array NULL-terminated) and *|n| the
+ * count, before any element is parsed and also when one fails, so the
+ * caller's release frees what the parsed ones hold; without, both are left
+ * alone.
+ */
+int cfgp_get_array(struct cfg_ctx *x, json_t *obj, const struct cfgp_array *a, void *arg,
+                   void **items, size_t *n);
+
 /* 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
 struct sockaddr_storage;
 bool cfgp_sockaddr_is_loopback(const struct sockaddr_storage *ss);

@@ -1,6 +1,6 @@
 /*
  * cfg_policy.c: the "profiles" and "redact_conf_keys" sections of the
- * configuration (issue #4), compiled into struct policy_profile.
+ * configuration, compiled into struct policy_profile.
  *
  * Strict like the rest of the configuration: unknown keys, unknown node
  * kinds, unknown languages, SQL classes, artifact kinds and RPC names are
@@ -58,50 +58,51 @@ globs_free(struct policy_globs *g)
     g->n = 0;
 }
 
+struct names_arg {
+    int (*each)(struct cfg_ctx *x, const char *s, void *arg);
+    void *arg;
+};
+
+/* One name: a non-empty string without NUL that |each| accepts; copied when |items|. */
+static int
+get_name(struct cfg_ctx *x, json_t *e, void *items, size_t i, void *arg)
+{
+    const struct names_arg *na = arg;
+    int rc = 0;
+
+    if (!json_is_string(e) || json_string_length(e) == 0 ||
+        strlen(json_string_value(e)) != json_string_length(e))
+        return cfgp_fail(x, "expected a non-empty string without NUL, got %s", cfgp_jtype(e));
+    if (na->each != NULL && (rc = na->each(x, json_string_value(e), na->arg)) < 0)
+        return rc;
+    if (items != NULL && (((char **)items)[i] = strdup(json_string_value(e))) == NULL)
+        return cfgp_fail(x, "out of memory");
+    return rc;
+}
+
 /*
- * Array of strings at |o|.|key| (|o| itself when |key| is NULL).  Each
- * element goes through |each|, which may refuse it; |out| receives copies
- * when not NULL.
+ * Array of strings at |o|.|key|.  Each element goes through |each|, which
+ * may refuse it; |out| receives copies when not NULL.
  */
 static int
 get_names(struct cfg_ctx *x, json_t *o, const char *key, struct policy_globs *out,
           int (*each)(struct cfg_ctx *x, const char *s, void *arg), void *arg)
 {
-    json_t *arr = o, *e;
-    size_t old = x->plen, old2, i, n;
-    int rc = 0;
+    struct names_arg na = {each, arg};
+    const struct cfgp_array a = {
+        .key = key,
+        .want = "an array of strings",
+        .size = out != NULL ? sizeof(char *) : 0,
+        .each = get_name,
+    };
+    void *items = NULL;
+    int rc;
 
-    if (key != NULL) {
-        if ((rc = cfgp_get_typed(x, o, key, JSON_ARRAY, "an array of strings", false, &arr)) < 0 ||
-            arr == NULL)
-            return rc;
-        old = cfgp_push_key(x, key);
-    } else if (!json_is_array(arr)) {
-        return cfgp_fail(x, "expected an array of strings, got %s", cfgp_jtype(arr));
-    }
-    n = json_array_size(arr);
-    if (out != NULL && n > 0 && (out->v = calloc(n, sizeof(*out->v))) == NULL) {
-        rc = cfgp_fail(x, "out of memory");
-        goto out;
-    }
-    for (i = 0; i < n && rc == 0; i++) {
-        e = json_array_get(arr, i);
-        old2 = cfgp_push_index(x, i);
-        if (!json_is_string(e) || json_string_length(e) == 0 ||
-            strlen(json_string_value(e)) != json_string_length(e))
-            rc = cfgp_fail(x, "expected a non-empty string without NUL, got %s", cfgp_jtype(e));
-        else if (each != NULL)
-            rc = each(x, json_string_value(e), arg);
-        if (rc == 0 && out != NULL) {
-            if ((out->v[out->n] = strdup(json_string_value(e))) == NULL)
-                rc = cfgp_fail(x, "out of memory");
-            else
-                out->n++;
-        }
-        cfgp_pop(x, old2);
-    }
-out:
-    cfgp_pop(x, old);
+    if (out == NULL)
+        return cfgp_get_array(x, o, &a, &na, NULL, NULL);
+    rc = cfgp_get_array(x, o, &a, &na, &items, &out->n);
+    if (items != NULL)
+        out->v = items;
     return rc;
 }
 

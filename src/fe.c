@@ -261,7 +261,7 @@ on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name, s
 
     (void)flags;
     (void)arg;
-    /* request trailers never carry anything we act on or forward (security-notes I06) */
+    /* request trailers never carry anything we act on or forward (docs/security.md I06) */
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
     call = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
@@ -279,7 +279,7 @@ on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name, s
  * FE_GLITCH_BURST, refilled FE_GLITCH_RATE per second).  Empty, the
  * connection gets GOAWAY(ENHANCE_YOUR_CALM): nghttp2 1.52 limits rapid
  * resets and SETTINGS/PING ACK queues but not these floods
- * (security-notes H02, H07, H08, H13).  Legitimate gRPC clients send a
+ * (docs/security.md H02, H07, H08, H13).  Legitimate gRPC clients send a
  * few keepalive and BDP pings a second.
  *
  * WINDOW_UPDATE is counted too, but a client that reads what we send
@@ -460,7 +460,7 @@ start_h2(struct fe_conn *c)
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
     nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, on_invalid_frame);
     nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, on_begin_frame);
-    /* credit goes back only as call.c forwards (security-notes H11) */
+    /* credit goes back only as call.c forwards (docs/security.md H11) */
     nghttp2_option_set_no_auto_window_update(opt, 1);
     if (nghttp2_session_server_new2(&c->io.sess, cbs, c, opt) != 0)
         goto out;
@@ -479,7 +479,7 @@ start_h2(struct fe_conn *c)
     c->auth_stream_window = lim->stream_window_size > iv[1].value ? lim->stream_window_size : 0;
     iv[2].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE;
     iv[2].value = lim->max_header_list_size;
-    /* RFC 9218: priority signals carry no weight here (security-notes H13) */
+    /* RFC 9218: priority signals carry no weight here (docs/security.md H13) */
     iv[3].settings_id = NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES;
     iv[3].value = 1;
     if (nghttp2_submit_settings(c->io.sess, NGHTTP2_FLAG_NONE, iv, 4) != 0)

@@ -1,5 +1,5 @@
 /*
- * plan.h: Spark Connect plan walker (issue #4, first building block).
+ * plan.h: Spark Connect plan walker.
  *
  * Pure: no I/O, no logging, no heap.  The walker reads the request message
  * of any SparkConnectService method and reports every "node" a policy must

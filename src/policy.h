@@ -1,5 +1,5 @@
 /*
- * policy.h: per-profile plan policy (issue #4).
+ * policy.h: per-profile plan policy.
  *
  * A profile is the compiled form of one "profiles.<name>" object of the
  * configuration (cfg_policy.c builds it; docs/sparkgate.json.5 describes

@@ -1,6 +1,6 @@
 /*
  * redact.h: Config responses never carry a configured secret back to a
- * client (issue #4).  A backend Spark 4 server knows the pre-shared key
+ * client.  A backend Spark 4 server knows the pre-shared key
  * sparkgate authenticates with (spark.connect.authenticate.token) and will
  * answer Config get / get_all / get_option / get_with_default with it; so
  * will any conf a client set to a secret value.  This module rewrites a

@@ -14,7 +14,7 @@
         id, name, SC_SERVICE_PREFIX name, sizeof(SC_SERVICE_PREFIX name) - 1, kind, since \
     }
 
-/* ../shared/spark-connect-protocol.md section 1: no bidirectional RPCs exist */
+/* SparkConnectService has no bidirectional-streaming method */
 static const struct sc_method methods[SC_M_COUNT] = {
     M(SC_M_EXECUTE_PLAN, "ExecutePlan", SC_SERVER_STREAMING, "3.4"),
     M(SC_M_ANALYZE_PLAN, "AnalyzePlan", SC_UNARY, "3.4"),

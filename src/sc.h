@@ -3,7 +3,7 @@
  * method table (path, call shape, release) and the request fields every
  * method shares.  Pure: no I/O, no allocation, no logging.
  *
- * Field numbers come from ../shared/spark-connect-protocol.md section 2.1:
+ * Field numbers are Spark's (tools/spark-connect-fields.json lists them):
  * every request message has session_id = 1 (string) and
  * user_context = 2 (UserContext).
  */

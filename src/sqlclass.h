@@ -1,5 +1,5 @@
 /*
- * sqlclass.h: classify Spark SQL text (issue #4, per-profile SQL policy).
+ * sqlclass.h: classify Spark SQL text (per-profile SQL policy).
  *
  * Spark Connect carries SQL text in Relation.sql.query, SqlCommand.sql,
  * ExpressionString and pipeline definitions.  The policy layer asks this

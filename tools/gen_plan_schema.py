@@ -36,7 +36,7 @@ CATEGORY = {
 }
 
 # Message types that carry user code, class names or SQL outside the node oneofs: entering one
-# through any field reports a user_code node (protocol section 5).
+# through any field reports a user_code node (docs/policy.md, "user_code").
 USER_CODE = [
     "PythonUDF", "ScalarScalaUDF", "JavaUDF", "PythonUDTF", "PythonDataSource",
     "StreamingForeachFunction", "StreamingQueryManagerCommand.StreamingQueryListenerCommand",

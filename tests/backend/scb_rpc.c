@@ -1,9 +1,9 @@
 /*
  * scb_rpc.c - SparkConnectService methods of the test backend.
  *
- * Requests are decoded with the field numbers of the protocol reference
- * (spark-connect-protocol.md); responses are built field by field in
- * number order.  Every call is answered once the client half-closes, like
+ * Requests are decoded with Spark's field numbers (the request side is
+ * listed in tools/spark-connect-fields.json); responses are built field
+ * by field in number order.  Every call is answered once the client half-closes, like
  * grpc-java's unary and server-streaming handlers do; AddArtifacts checks
  * each message as it arrives so big uploads are not kept.
  */

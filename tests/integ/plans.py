@@ -1,5 +1,5 @@
 """plans.py: Spark Connect request builders for the plan-policy tests
-(issue #4, tests/integ/test_80_policy.py).
+(tests/integ/test_80_policy.py).
 
 Every builder returns the serialized request (bytes) a real client would
 send, made by python3-protobuf from the project's own .proto subset

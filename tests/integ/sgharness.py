@@ -911,7 +911,7 @@ class H2Client:
 
 
 # --------------------------------------------------------------------------
-# authentication (issue #3): tokens, identity, the test IdP
+# authentication: tokens, identity, the test IdP
 
 def hash_token(token):
     """The sha256 hex digest sparkgate's config wants for a static token

@@ -1,5 +1,5 @@
 """Hostile clients: HTTP/2 floods and malformed gRPC/protobuf requests
-(security-notes sections 3.3 and 4.2).
+(the H, G, P and I rows of the attack catalogue in docs/security.md).
 
 Frames are written raw (hyperframe + hpack over ssl, ALPN h2) so the tests
 can send what a well-behaved HTTP/2 stack never would.  After every attack
@@ -354,7 +354,7 @@ def assert_rss_bounded(stack, before):
 
 
 # --------------------------------------------------------------------------
-# HTTP/2 floods (security-notes 3.3)
+# HTTP/2 floods (docs/security.md, H rows)
 
 def test_h01_rapid_reset(hstack):
     """2 000 x (HEADERS + DATA + RST_STREAM) in one write: GOAWAY and close
@@ -612,7 +612,7 @@ def test_h04_garbage_after_termination(hstack, trigger):
 
 
 # --------------------------------------------------------------------------
-# gRPC framing, protobuf and request-shape attacks (security-notes 4.2)
+# gRPC framing, protobuf and request-shape attacks (docs/security.md, G, P and I rows)
 
 def one_request(stack, path=H.SERVICE + "Config", body=None, extra=(), end_stream=True,
                 method="POST", ctype="application/grpc", auth=True, trailers=None,

@@ -86,6 +86,10 @@ CASES = {
     "syntax_unterminated": (
         # jansson points at the last character read, or just past it
         '{"workers": [1, ' + MARK + '2', None, r"syntax error: .*end of file", 2),
+    "syntax_newline_in_quoted_text": (
+        # jansson quotes the text near the error, here a backslash and a
+        # raw newline: the message must still be one line
+        '{\n  "workers\\\n' + MARK + '": 2\n}\n', None, r"syntax error: invalid escape", 1),
     "duplicate_key": (
         '{\n  "workers": 2,\n  ' + MARK + '"workers": 3\n}\n', "workers",
         r'duplicate key "workers"', 0),

@@ -1,4 +1,4 @@
-"""Authentication and identity binding (issue #3): static tokens, refusals,
+"""Authentication and identity binding: static tokens, refusals,
 identity rewriting on every RPC, stripped identity headers, the backend's
 pre-shared token, require_match, sessions per principal, per-stream
 credentials on one connection, mTLS as identity, and no secret in the log.

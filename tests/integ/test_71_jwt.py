@@ -1,4 +1,4 @@
-"""JWT access tokens (issue #3): keys served by the test IdP over TLS (JWKS
+"""JWT access tokens: keys served by the test IdP over TLS (JWKS
 URL, dev CA), tokens minted by python3-jwt, by hand (exact header bytes) and
 by `sparkgate mint-token` (libjwt); every algorithm; typ; profile selection;
 key rotation and the refetch rate limit; a catalogue of forged and malformed

@@ -1,4 +1,4 @@
-"""Plan inspection and per-profile policy (issue #4), through the real
+"""Plan inspection and per-profile policy, through the real
 process: one sparkgate in front of one test backend for the whole module,
 static tokens for principals mapped to the four shipped profiles (sql-only,
 analyst, data-scientist, admin) and to three test-only profiles.

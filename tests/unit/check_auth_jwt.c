@@ -1,6 +1,7 @@
 /*
- * Unit tests for src/auth_jwt.c and src/auth_jwk.c: the JWT attack catalog
- * of security-notes.md §2, JWKS parsing, PEM keys, base64url.
+ * Unit tests for src/auth_jwt.c and src/auth_jwk.c: the JWT rows (J01-J29)
+ * of the attack catalogue in docs/security.md, JWKS parsing, PEM keys,
+ * base64url.
  *
  * Keys are generated once per test case (unchecked fixture) with
  * EVP_PKEY_Q_keygen and exported as JWK JSON and PEM by code of this file.

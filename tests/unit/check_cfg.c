@@ -25,8 +25,10 @@
 
 #include "auth_jwt.h"
 #include "cfg.h"
+#include "cfg_int.h"
 #include "jpos.h"
 #include "policy.h"
+#include "sg_err.h"
 #include "check_suites.h"
 
 #define NAME   "t.json"
@@ -86,6 +88,8 @@ static const struct err_case err_cases[] = {
      NAME ":4:33: syntax error: too big integer near '99999999999999999999'", false},
     {HEAD "  \"log\": {\"level\": \"info\"}\n}\n}",
      NAME ":6:1: syntax error: end of file expected near '}'", false},
+    /* jansson quotes a backslash and a raw newline: still one line */
+    {"{\"w\\\n\t\": 1}", NAME ":2:1: syntax error: invalid escape near '\"w\\?'", false},
     {"[]", NAME ":1:1: expected an object at the top level, got array", false},
 
     /* duplicate keys: pointed at the second one, with its path */
@@ -1301,6 +1305,130 @@ START_TEST(tc_man_examples)
 }
 END_TEST
 
+/* ---- cfgp_get_array: the array-section walk every section uses ----------- */
+
+struct arr_elem {
+    int v;
+    bool seen;
+};
+
+/* refuses a negative number, and a number equal to an earlier one */
+static int
+arr_each(struct cfg_ctx *x, json_t *e, void *items, size_t i, void *arg)
+{
+    struct arr_elem *el = items;
+    int *calls = arg;
+    size_t j;
+
+    (*calls)++;
+    if (!json_is_integer(e) || json_integer_value(e) < 0)
+        return cfgp_fail(x, "expected a natural number");
+    if (el == NULL)
+        return 0;
+    el[i].v = (int)json_integer_value(e);
+    el[i].seen = true;
+    for (j = 0; j < i; j++) {
+        if (el[j].v == el[i].v)
+            return cfgp_fail(x, "duplicate of [%zu]", j);
+    }
+    return 0;
+}
+
+/* Runs cfgp_get_array on |text| with |a|; returns its result, *err the message. */
+static int
+run_array(const char *text, const struct cfgp_array *a, int *calls, void **items, size_t *n,
+          char *err)
+{
+    struct cfg_ctx x;
+    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    int rc;
+
+    ck_assert_ptr_nonnull(root);
+    memset(&x, 0, sizeof(x));
+    x.name = NAME;
+    x.text = text;
+    x.len = strlen(text);
+    x.err = err;
+    x.errlen = ERRLEN;
+    err[0] = '\0';
+    *calls = 0;
+    rc = cfgp_get_array(&x, root, a, calls, items, n);
+    ck_assert_uint_eq(x.plen, 0); /* the key path is back where it was */
+    json_decref(root);
+    return rc;
+}
+
+START_TEST(tc_array_helper)
+{
+    struct cfgp_array a = {
+        .key = "k",
+        .want = "an array of numbers",
+        .size = sizeof(struct arr_elem),
+        .each = arr_each,
+    };
+    char err[ERRLEN];
+    struct arr_elem *el;
+    void *items;
+    size_t n;
+    int calls;
+
+    /* absent and optional: nothing called, nothing allocated */
+    items = NULL;
+    n = 7;
+    ck_assert_int_eq(run_array("{}", &a, &calls, &items, &n, err), 0);
+    ck_assert_ptr_null(items);
+    ck_assert_uint_eq(n, 7);
+    ck_assert_int_eq(calls, 0);
+    /* absent and required */
+    a.required = true;
+    ck_assert_int_eq(run_array("{\"x\": 1}", &a, &calls, &items, &n, err), SG_ERR_BADCFG);
+    ck_assert_str_eq(err, NAME ":1:1: k: required key missing");
+    /* not an array: named with |want| */
+    ck_assert_int_eq(run_array("{\"k\": {}}", &a, &calls, &items, &n, err), SG_ERR_BADCFG);
+    ck_assert_str_eq(err, NAME ":1:2: k: expected an array of numbers, got object");
+    ck_assert_ptr_null(items);
+    /* an empty array still allocates (the spare element) */
+    ck_assert_int_eq(run_array("{\"k\": []}", &a, &calls, &items, &n, err), 0);
+    ck_assert_ptr_nonnull(items);
+    ck_assert_uint_eq(n, 0);
+    free(items);
+    /* every element in order, each seeing the ones before it */
+    items = NULL;
+    ck_assert_int_eq(run_array("{\"k\": [3, 1, 2]}", &a, &calls, &items, &n, err), 0);
+    el = items;
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(calls, 3);
+    ck_assert_int_eq(el[0].v, 3);
+    ck_assert_int_eq(el[2].v, 2);
+    ck_assert(!el[3].seen); /* the spare element is zeroed */
+    free(items);
+    /* the first error stops the walk, names the element, and leaves the
+     * allocation and the full count with the caller to release */
+    items = NULL;
+    ck_assert_int_eq(run_array("{\"k\": [3, 1, 3, 4]}", &a, &calls, &items, &n, err),
+                     SG_ERR_BADCFG);
+    ck_assert_str_eq(err, NAME ":1:14: k[2]: duplicate of [0]");
+    ck_assert_int_eq(calls, 3);
+    ck_assert_uint_eq(n, 4);
+    el = items;
+    ck_assert(el[2].seen && !el[3].seen);
+    free(items);
+    /* bounds, checked before any element */
+    a.min = 1;
+    a.max = 2;
+    items = NULL;
+    ck_assert_int_eq(run_array("{\"k\": [1, 2, 3]}", &a, &calls, &items, &n, err), SG_ERR_BADCFG);
+    ck_assert_str_eq(err, NAME ":1:2: k: expected 1..2 entries, got 3");
+    ck_assert_int_eq(calls, 0);
+    ck_assert_ptr_null(items);
+    /* size 0: elements are only checked, |items| and |n| may be NULL */
+    a.size = 0;
+    ck_assert_int_eq(run_array("{\"k\": [1, -1]}", &a, &calls, NULL, NULL, err), SG_ERR_BADCFG);
+    ck_assert_str_eq(err, NAME ":1:11: k[1]: expected a natural number");
+    ck_assert_int_eq(calls, 2);
+}
+END_TEST
+
 Suite *
 cfg_suite(void)
 {
@@ -1324,6 +1452,7 @@ cfg_suite(void)
     tcase_add_test(tc, tc_conf_files);
     tcase_add_test(tc, tc_docs_agree);
     tcase_add_test(tc, tc_man_examples);
+    tcase_add_test(tc, tc_array_helper);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,6 +1,6 @@
 /*
  * check_cfg_auth.c: unit tests for cfg_auth.c, the "auth" section of the
- * configuration and the backends' pre-shared tokens (issue #3).
+ * configuration and the backends' pre-shared tokens.
  *
  * Errors are compared whole ("t.json:LINE:COL: keypath: reason"), as in
  * check_cfg.c; the columns in the table were counted from the case text,

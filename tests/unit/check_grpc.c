@@ -86,7 +86,7 @@ END_TEST
 
 START_TEST(tc_deframer_rejects_oversize_before_body)
 {
-    /* security-notes G01: 4 GiB claimed, refused as soon as the length is known */
+    /* docs/security.md G01: 4 GiB claimed, refused as soon as the length is known */
     static const uint8_t in[] = {0, 0xff, 0xff, 0xff, 0xff};
     struct grpc_deframer d;
     struct collected c;

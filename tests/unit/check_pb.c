@@ -1,4 +1,4 @@
-/* Unit tests for src/pb.c: the protobuf wire cursor (security-notes P02-P05, P07). */
+/* Unit tests for src/pb.c: the protobuf wire cursor (docs/security.md P02-P05, P07). */
 #include "config.h"
 
 #include <string.h>
@@ -101,7 +101,7 @@ END_TEST
 
 START_TEST(tc_find_last_wins)
 {
-    /* security-notes P07: session_id twice, "A" then "B": protobuf-java keeps "B" */
+    /* docs/security.md P07: session_id twice, "A" then "B": protobuf-java keeps "B" */
     static const uint8_t msg[] = {0x0a, 1, 'A', 0x12, 0, 0x0a, 1, 'B'};
     const uint8_t *v;
     size_t n;

@@ -1,4 +1,4 @@
-/* Unit tests for src/sc.c: exact method matching (security-notes I05) and the request
+/* Unit tests for src/sc.c: exact method matching (docs/security.md I05) and the request
  * fields Spark requires. */
 #include "config.h"
 

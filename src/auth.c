@@ -234,7 +234,7 @@ check_jwt(const struct cfg *c, const char *tok, size_t toklen, time_t now, bool 
     const struct cfg_issuer *is = NULL;
     struct auth_jwt_issuer ji;
     struct auth_jwt_result r;
-    struct auth_jwks *fetched = NULL;
+    struct auth_jwk_set *fetched = NULL;
     const char *profile, *groups;
     json_t *gv;
     enum auth_jwt_err e;
@@ -313,7 +313,7 @@ check_jwt(const struct cfg *c, const char *tok, size_t toklen, time_t now, bool 
 out:
     if (r.claims != NULL)
         json_decref(r.claims);
-    auth_jwks_unref(fetched);
+    auth_jwk_set_unref(fetched);
     return rv;
 }
 

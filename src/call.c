@@ -1318,6 +1318,12 @@ queue_message(struct call *c)
     return 0;
 }
 
+static const char *
+backend_name(const void *set, size_t i)
+{
+    return ((const struct cfg_backend *)set)[i].name;
+}
+
 /* Picks the backend from the first message and starts (or joins) a connection. */
 static void
 route_and_attach(struct call *c, const uint8_t *key, size_t keylen)
@@ -1325,7 +1331,7 @@ route_and_attach(struct call *c, const uint8_t *key, size_t keylen)
     const struct cfg_backend *b;
     const char *why = NULL;
 
-    c->backend_idx = route_pick(c->cfg, key, keylen);
+    c->backend_idx = route_pick(backend_name, c->cfg->backends, c->cfg->nbackends, key, keylen);
     c->routed = true;
     c->state = CALL_ST_CONNECTING;
     b = &c->cfg->backends[c->backend_idx];
@@ -1544,18 +1550,9 @@ on_message(struct call *c)
             c->cfg_prefix_len = plen;
         }
     }
-    if (c->df.nmsgs == 1) {
-        /* Spark keys sessions by (user_id, session_id): so does routing */
-        size_t plen = c->cfg->auth.anonymous ? 0 : strlen(c->id.principal);
-
-        if (plen + 1 + sidlen > sizeof(c->route_key))
-            sidlen = sizeof(c->route_key) - plen - 1;
-        memcpy(c->route_key, c->id.principal, plen);
-        c->route_key[plen] = '\0';
-        if (sidlen > 0)
-            memcpy(c->route_key + plen + 1, sid, sidlen);
-        c->route_key_len = plen + 1 + sidlen;
-    }
+    if (c->df.nmsgs == 1)
+        c->route_key_len = route_key(c->route_key, sizeof(c->route_key),
+                                     c->cfg->auth.anonymous ? "" : c->id.principal, sid, sidlen);
     if (!c->cfg->auth.anonymous && bind_identity(c, body, len) != 0)
         return; /* answered; body is gone with the old message bytes */
     if (queue_message(c) != 0) {

@@ -35,6 +35,7 @@
 #include <event2/event.h>
 #include <nghttp2/nghttp2.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 
 #include "sg_err.h"
 #include "auth.h"
@@ -56,7 +57,6 @@
 #define CALL_MAGIC 0x43414c4cu /* "CALL" */
 #define CALL_PATH_MAX 256      /* longest :path we keep for messages */
 #define CALL_MSG_MAX 512       /* longest grpc-message we produce */
-#define CALL_CRED_MAX (16384 + 16) /* "Bearer " + AUTH_JWT_MAX_TOKEN, with slack */
 #define CALL_CONTIG_MIN (64u * 1024u) /* messages above this are received into one chain */
 #define CALL_MSG_STEP (4u << 20)      /* ... which starts this big and doubles as data comes */
 #define CALL_BUDGET_RETRY_MS 50       /* a call out of budget re-checks this often ... */
@@ -118,10 +118,7 @@ struct call {
     uint64_t timeout_ms;
     bool has_timeout;
     struct call_hdrs fwd;   /* headers forwarded to the backend */
-    char *cred;             /* credential header value (secret: wiped on free) */
-    size_t credlen;
-    unsigned ncred;         /* credential headers seen */
-    bool cred_too_long;     /* a credential header above CALL_CRED_MAX */
+    struct auth_cred cred;  /* credential headers (secret: wiped once judged, or on free) */
     struct auth_ident id;   /* who is calling, once authenticated */
     bool authed;
     struct event *auth_timer;   /* AUTH_WAIT: timeouts.auth_key_wait_ms deadline */
@@ -277,10 +274,8 @@ classify_header(const struct cfg_auth *a, const uint8_t *name, size_t len)
 {
     size_t i, pl;
 
-    for (i = 0; i < a->nheader_names; i++) {
-        if (name_is(name, len, a->header_names[i]))
-            return HDR_CREDENTIAL;
-    }
+    if (auth_cred_header(a, name, len))
+        return HDR_CREDENTIAL;
     /* never forwarded, whatever auth.header_names says: the backend's own check
      * (Spark 4 pre-shared key) reads authorization */
     if (name_is(name, len, "authorization") || name_is(name, len, "authentication"))
@@ -429,7 +424,7 @@ call_maybe_free(struct call *c)
     if (c->rmsg != NULL)
         evbuffer_free(c->rmsg);
     free(c->cfg_prefix);
-    util_free_secret(c->cred, c->credlen + 1);
+    auth_cred_clear(&c->cred);
     hdrs_clear(&c->fwd);
     hdrs_clear(&c->rhdr);
     hdrs_clear(&c->trl);
@@ -919,19 +914,7 @@ call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *
     switch (classify_header(&c->cfg->auth, name, nlen)) {
     case HDR_CREDENTIAL:
         /* kept for auth only: a client's token never reaches a backend */
-        c->ncred++;
-        if (vlen >= CALL_CRED_MAX) {
-            c->cred_too_long = true; /* refused as malformed, not as missing */
-            return 0;
-        }
-        if (c->cred == NULL) {
-            if ((c->cred = malloc(vlen + 1)) == NULL)
-                return -1;
-            memcpy(c->cred, value, vlen);
-            c->cred[vlen] = '\0';
-            c->credlen = vlen;
-        }
-        return 0;
+        return auth_cred_add(&c->cred, value, vlen) == SG_OK ? 0 : -1;
     case HDR_STRIP:
         /* identity is what sparkgate says, never what the client claims */
         return 0;
@@ -1103,15 +1086,6 @@ call_policy_message(struct call *c, const uint8_t *body, size_t len, const uint8
     return 0;
 }
 
-/* Forgets the client's credential as soon as it is judged. */
-static void
-drop_cred(struct call *c)
-{
-    util_free_secret(c->cred, c->credlen + 1);
-    c->cred = NULL;
-    c->credlen = 0;
-}
-
 /*
  * A token names a key the JWKS does not have yet and a fetch will end soon:
  * the call waits for it, listed on its worker, and is re-checked when the
@@ -1156,6 +1130,20 @@ auth_wait_begin(struct call *c)
     return 0;
 }
 
+/* The gRPC status of each kind of refusal a decider returns: the one place
+ * where an auth verdict becomes a status. */
+static int
+refusal_status(int err)
+{
+    switch (err) {
+    case SG_ERR_DENIED:
+        return GRPC_PERMISSION_DENIED;
+    case SG_ERR_AUTH:
+    default:
+        return GRPC_UNAUTHENTICATED;
+    }
+}
+
 /*
  * Authenticates the call (auth.c).  On success the stream's window opens
  * (fe_auth_open_window) and the call moves on to its first message,
@@ -1167,29 +1155,31 @@ auth_wait_begin(struct call *c)
 static void
 authenticate(struct call *c, bool may_retry)
 {
-    char msg[CALL_MSG_MAX];
+    struct auth_verdict v;
+    struct auth_peer peer, *pp = NULL;
     struct evbuffer *held;
-    enum auth_result r;
-    int status = GRPC_UNAUTHENTICATED;
+    SSL *ssl = c->fe != NULL ? fe_io(c->fe)->ssl : NULL;
 
-    if (c->cred_too_long && c->ncred == 1) {
-        call_fail(c, GRPC_UNAUTHENTICATED, AUTH_TOO_LARGE_FMT, c->cfg->auth.max_token_bytes);
-        return;
+    if (ssl != NULL) {
+        peer.cert = SSL_get0_peer_certificate(ssl);
+        peer.verify_result = SSL_get_verify_result(ssl);
+        pp = &peer;
     }
-    r = auth_check(c->cfg, c->w->auth_cache, c->cred, c->credlen, c->ncred,
-                   c->fe != NULL ? fe_io(c->fe)->ssl : NULL, time(NULL), may_retry, &c->id,
-                   &status, msg, sizeof(msg));
-    if (r == AUTH_RETRY) {
+    auth_check(c->cfg, c->w->auth_cache, &c->cred, pp, time(NULL), may_retry, &v);
+    if (v.outcome == AUTH_RETRY) {
         if (c->state == CALL_ST_AUTH_WAIT || auth_wait_begin(c) == 0)
             return;
         /* may not wait: refused now, as the unknown key it is */
-        r = auth_check(c->cfg, c->w->auth_cache, c->cred, c->credlen, c->ncred,
-                       c->fe != NULL ? fe_io(c->fe)->ssl : NULL, time(NULL), false, &c->id,
-                       &status, msg, sizeof(msg));
+        auth_check(c->cfg, c->w->auth_cache, &c->cred, pp, time(NULL), false, &v);
     }
-    drop_cred(c);
-    if (r != AUTH_OK) {
-        call_fail(c, status, "%s", msg);
+    /* forgotten as soon as it is judged */
+    auth_cred_clear(&c->cred);
+    c->id = v.id;
+    if (v.rule != NULL && c->cfg->audit_log)
+        log_info("audit decision=deny principal=%s auth=%s rule=%s[%zu]", v.id.principal,
+                 auth_via_name(v.id.via), v.rule, v.rule_index);
+    if (v.outcome != AUTH_OK) {
+        call_fail(c, refusal_status(v.err), "%s", v.msg);
         return;
     }
     auth_wait_unlist(c);

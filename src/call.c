@@ -45,6 +45,7 @@
 #include "fe.h"
 #include "grpc.h"
 #include "h2io.h"
+#include "ident.h"
 #include "log.h"
 #include "pb.h"
 #include "policy.h"
@@ -1335,117 +1336,40 @@ route_and_attach(struct call *c, const uint8_t *key, size_t keylen)
     be_dispatch(c->be);
 }
 
-/* Appends a length-delimited field. */
-static int
-put_len_field(struct evbuffer *out, uint32_t num, const void *p, size_t len)
-{
-    uint8_t hdr[20];
-    size_t n = pb_put_varint(hdr, (uint64_t)num << 3 | PB_WT_LEN);
-
-    n += pb_put_varint(hdr + n, len);
-    if (evbuffer_add(out, hdr, n) != 0 || (len > 0 && evbuffer_add(out, p, len) != 0))
-        return SG_ERR_NOMEM;
-    return 0;
-}
-
 /*
- * Identity binding: the backend must see the authenticated principal and
- * nothing else.  Every user_context (field 2) of the message - duplicates
- * included, with their user_name and extensions - is removed and one
- * UserContext{user_id = user_name = principal} is put first.  In
- * require_match mode a user_id that differs from the principal (the last
- * one, as protobuf-java merges) is refused instead.  Returns 0, or -1 after
- * answering the client.
- *
- * Only the head of the message, up to the end of its last user_context
- * (clients put it second, after session_id), is rewritten; the rest - a
- * 64 MiB LocalRelation, say - stays where it is in c->msg, uncopied.
+ * Identity binding (ident.c): the backend sees the authenticated principal
+ * as the one user_context, and nothing the client claimed.  Returns 0, or
+ * -1 after answering the client.
  */
 static int
 bind_identity(struct call *c, const uint8_t *body, size_t len)
 {
-    const char *who = c->id.principal;
-    size_t wlen = strlen(who);
-    const uint8_t *claimed = NULL;
-    size_t claimed_len = 0, head_end = 0;
-    struct evbuffer *out = NULL;
-    struct pb_cur cur, sub;
-    struct pb_field f, g;
-    uint8_t uc[2 * (AUTH_PRINCIPAL_MAX + 12)];
-    size_t ucl;
-    int rv = -1, r;
+    struct ident_head h;
+    char msg[CALL_MSG_MAX];
+    int rv = ident_bind(body, len, c->id.principal, c->cfg->auth.require_match, &h, msg,
+                        sizeof(msg));
 
-    out = evbuffer_new();
-    if (out == NULL)
-        goto nomem;
-    /* first pass: validate, find the claimed user_id and where the last user_context ends */
-    pb_cur_init(&cur, body, len);
-    while ((r = pb_next(&cur, &f)) == 1) {
-        if (f.num != SC_FIELD_USER_CONTEXT)
-            continue;
-        if (f.wt != PB_WT_LEN) {
-            r = SG_ERR_PROTO;
-            break;
-        }
-        head_end = (size_t)(f.end - body);
-        pb_sub(&f, &sub);
-        while ((r = pb_next(&sub, &g)) == 1) {
-            if (g.num == 1 && g.wt == PB_WT_LEN) {
-                claimed = g.data;
-                claimed_len = g.len;
-            }
-        }
-        if (r < 0)
-            break;
-    }
-    if (r < 0) {
+    if (rv == SG_ERR_PROTO) {
         call_fail(c, GRPC_INVALID_ARGUMENT,
                   "sparkgate: %s request message is not valid protobuf", c->m->name);
-        goto out;
+        return -1;
     }
-    if (c->cfg->auth.require_match && claimed != NULL &&
-        (claimed_len != wlen || memcmp(claimed, who, wlen) != 0)) {
-        char shown[101];
-        size_t i, n = claimed_len < 100 ? claimed_len : 100;
-
-        for (i = 0; i < n; i++)
-            shown[i] = claimed[i] >= 0x20 && claimed[i] < 0x7f ? (char)claimed[i] : '?';
-        shown[n] = '\0';
-        call_fail(c, GRPC_PERMISSION_DENIED,
-                  "sparkgate: user_id \"%s\" does not match the authenticated principal \"%s\"",
-                  shown, who);
-        goto out;
+    if (rv == SG_ERR_DENIED) {
+        call_fail(c, refusal_status(rv), "%s", msg);
+        return -1;
     }
-    /* UserContext{user_id = 1, user_name = 2}: principal < AUTH_PRINCIPAL_MAX, so it fits */
-    ucl = 0;
-    uc[ucl++] = 1 << 3 | PB_WT_LEN;
-    ucl += pb_put_varint(uc + ucl, wlen);
-    memcpy(uc + ucl, who, wlen);
-    ucl += wlen;
-    uc[ucl++] = 2 << 3 | PB_WT_LEN;
-    ucl += pb_put_varint(uc + ucl, wlen);
-    memcpy(uc + ucl, who, wlen);
-    ucl += wlen;
-    if (put_len_field(out, SC_FIELD_USER_CONTEXT, uc, ucl) != 0)
-        goto nomem;
-    /* the head's other fields (session_id, ...) follow; the tail is not touched */
-    pb_cur_init(&cur, body, head_end);
-    while (pb_next(&cur, &f) == 1) {
-        if (f.num != SC_FIELD_USER_CONTEXT &&
-            evbuffer_add(out, f.start, (size_t)(f.end - f.start)) != 0)
-            goto nomem;
+    if (rv == SG_OK) {
+        /* only the head is replaced: the tail stays where it is in c->msg */
+        evbuffer_drain(c->msg, h.replaced);
+        if (evbuffer_prepend(c->msg, h.p, h.len) != 0)
+            rv = SG_ERR_NOMEM;
+        free(h.p);
     }
-    evbuffer_drain(c->msg, head_end);
-    if (evbuffer_prepend_buffer(c->msg, out) != 0)
-        goto nomem;
-    rv = 0;
-    goto out;
-nomem:
-    call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
-out:
-    if (out != NULL)
-        evbuffer_free(out);
-    return rv;
+    if (rv != SG_OK) {
+        call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+        return -1;
+    }
+    return 0;
 }
 
 /*

@@ -1,6 +1,7 @@
 /* Unit tests for src/ident.c: the user_context rewrite. */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,92 @@ START_TEST(tc_refuses_malformed)
 }
 END_TEST
 
+/* xorshift32: deterministic, so a failure reproduces */
+static uint32_t
+rnd(uint32_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+/* Random messages (user_contexts, other fields, garbage): whatever ident_bind
+ * accepts comes out valid, bound to the principal, other fields kept in order. */
+START_TEST(tc_property_random_messages)
+{
+    static const char *const ids[] = {"alice", "bob", NULL};
+    uint32_t seed = 0x9a9a9a9au;
+    int iter;
+
+    for (iter = 0; iter < 20000; iter++) {
+        struct msg m = {.n = 0}, out;
+        struct ident_head h;
+        struct pb_cur a, b;
+        struct pb_field fa, fb;
+        char err[256];
+        int i, nf = (int)(rnd(&seed) % 6), rv;
+        bool strict = rnd(&seed) & 1;
+
+        for (i = 0; i < nf; i++) {
+            uint8_t junk[3];
+            size_t k;
+
+            switch (rnd(&seed) % 5) {
+            case 0:
+                add_uc(&m, ids[rnd(&seed) % 3], rnd(&seed) & 1 ? "n" : NULL);
+                break;
+            case 1:
+                add(&m, 1, "session", rnd(&seed) % 8);
+                break;
+            case 2:
+                add(&m, 3, "plan-plan-plan", rnd(&seed) % 15);
+                break;
+            case 3:
+                m.p[m.n++] = 4 << 3 | PB_WT_VARINT;
+                m.n += pb_put_varint(m.p + m.n, rnd(&seed));
+                break;
+            default:
+                for (k = 0; k < 1 + rnd(&seed) % 3; k++)
+                    junk[k] = (uint8_t)rnd(&seed);
+                memcpy(m.p + m.n, junk, k);
+                m.n += k;
+                break;
+            }
+        }
+        memset(&h, 0xa5, sizeof(h));
+        rv = ident_bind(m.p, m.n, "alice", strict, &h, err, sizeof(err));
+        if (rv != SG_OK) {
+            ck_assert_msg(rv == SG_ERR_PROTO || (rv == SG_ERR_DENIED && strict), "rv %d", rv);
+            ck_assert_ptr_null(h.p);
+            continue;
+        }
+        ck_assert_int_eq(pb_validate(m.p, m.n), 0);
+        ck_assert_uint_le(h.replaced, m.n);
+        out = apply(&m, &h);
+        ck_assert_int_eq(pb_validate(out.p, out.n), 0);
+        assert_bound(&out, "alice");
+        /* every other field, in order, byte for byte */
+        pb_cur_init(&a, m.p, m.n);
+        pb_cur_init(&b, out.p, out.n);
+        for (;;) {
+            int ra, rb;
+
+            while ((ra = pb_next(&a, &fa)) == 1 && fa.num == 2)
+                ;
+            while ((rb = pb_next(&b, &fb)) == 1 && fb.num == 2)
+                ;
+            ck_assert_int_eq(ra, rb);
+            if (ra != 1)
+                break;
+            ck_assert_uint_eq((size_t)(fa.end - fa.start), (size_t)(fb.end - fb.start));
+            ck_assert_int_eq(memcmp(fa.start, fb.start, (size_t)(fa.end - fa.start)), 0);
+        }
+        free(h.p);
+    }
+}
+END_TEST
+
 Suite *
 ident_suite(void)
 {
@@ -174,6 +261,7 @@ ident_suite(void)
     tcase_add_test(tc, tc_adds_when_absent);
     tcase_add_test(tc, tc_require_match);
     tcase_add_test(tc, tc_refuses_malformed);
+    tcase_add_test(tc, tc_property_random_messages);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -10,8 +10,10 @@
  * configured.  Whatever the source, the principal then gets that source's
  * prefix and meets the deny list (auth.deny) before any profile is chosen.
  *
- * No logging: a refusal by the deny list names its rule in the verdict,
- * and the caller writes the audit line.
+ * Pure: no I/O, no logging (a refusal by the deny list names its rule in
+ * the verdict, and the caller writes the audit line), no global state but
+ * the SHA-256 method fetched once; fetched key sets come through the
+ * caller's auth_keys_ops.
  */
 #include "config.h"
 
@@ -25,11 +27,9 @@
 #include <openssl/x509v3.h>
 
 #include "auth.h"
-#include "auth_jwks.h"
 #include "auth_jwt.h"
 #include "cfg.h"
 #include "sg_err.h"
-#include "util.h"
 
 struct auth_cache_slot {
     uint8_t digest[32];
@@ -231,8 +231,8 @@ issuer_profile(const struct cfg_issuer *is, json_t *claims)
 }
 
 static enum auth_result
-check_jwt(const struct cfg *c, const char *tok, size_t toklen, time_t now, bool may_retry,
-          struct auth_verdict *v)
+check_jwt(const struct cfg *c, const struct auth_keys_ops *keys, const char *tok, size_t toklen,
+          time_t now, bool may_retry, struct auth_verdict *v)
 {
     const struct cfg_auth *a = &c->auth;
     struct auth_ident *id = &v->id;
@@ -266,17 +266,17 @@ check_jwt(const struct cfg *c, const char *tok, size_t toklen, time_t now, bool 
     ji.skew_s = is->skew_s;
     ji.principal_claim = is->principal_claim;
 
-    if (is->fetcher != NULL)
-        fetched = auth_jwks_fetcher_current(is->fetcher);
+    if (is->fetcher != NULL && keys != NULL)
+        fetched = keys->current(is->fetcher);
     e = AUTH_JWT_UNKNOWN_KEY;
     if (fetched != NULL)
         e = auth_jwt_verify(tok, toklen, &ji, fetched, now, &r);
     if (e == AUTH_JWT_UNKNOWN_KEY && is->static_keys != NULL)
         e = auth_jwt_verify(tok, toklen, &ji, is->static_keys, now, &r);
-    if (e == AUTH_JWT_UNKNOWN_KEY && is->fetcher != NULL) {
+    if (e == AUTH_JWT_UNKNOWN_KEY && is->fetcher != NULL && keys != NULL) {
         /* rotation: the IdP may have a key we have not fetched yet; when no
          * fetch can end soon (rate limit, none in flight), waiting is pointless */
-        bool pending = auth_jwks_fetcher_request_refresh(is->fetcher, r.kid);
+        bool pending = keys->request_refresh(is->fetcher, r.kid);
 
         if (may_retry && pending) {
             rv = AUTH_RETRY;
@@ -444,6 +444,20 @@ sha256_md(void)
     return m;
 }
 
+/* The first 8 bytes of the token digest in hex: correlates log lines, reveals nothing. */
+static void
+token_id(const uint8_t digest[32], char out[17])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i;
+
+    for (i = 0; i < 8; i++) {
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 0xf];
+    }
+    out[16] = '\0';
+}
+
 static bool
 looks_like_jwt(const char *t, size_t len)
 {
@@ -489,13 +503,17 @@ auth_cred_add(struct auth_cred *cr, const uint8_t *value, size_t len)
 void
 auth_cred_clear(struct auth_cred *cr)
 {
-    util_free_secret(cr->value, cr->len + 1);
+    if (cr->value != NULL) {
+        OPENSSL_cleanse(cr->value, cr->len + 1);
+        free(cr->value);
+    }
     memset(cr, 0, sizeof(*cr));
 }
 
 static enum auth_result
-decide(const struct cfg *c, struct auth_cache *cache, const struct auth_cred *cr,
-       const struct auth_peer *peer, time_t now, bool may_retry, struct auth_verdict *v)
+decide(const struct cfg *c, struct auth_cache *cache, const struct auth_keys_ops *keys,
+       const struct auth_cred *cr, const struct auth_peer *peer, time_t now, bool may_retry,
+       struct auth_verdict *v)
 {
     const struct cfg_auth *a = &c->auth;
     struct auth_ident *id = &v->id;
@@ -561,12 +579,12 @@ decide(const struct cfg *c, struct auth_cache *cache, const struct auth_cred *cr
     }
 
     if (a->nissuers > 0 && looks_like_jwt(tok, toklen))
-        rv = check_jwt(c, tok, toklen, now, may_retry, v);
+        rv = check_jwt(c, keys, tok, toklen, now, may_retry, v);
     else
         rv = check_static(c, digest, v);
     if (rv != AUTH_OK)
         return rv;
-    util_hex(digest, 8, id->token_id);
+    token_id(digest, id->token_id);
     if (slot != NULL) {
         memcpy(slot->digest, digest, 32);
         slot->generation = c->generation;
@@ -577,11 +595,12 @@ decide(const struct cfg *c, struct auth_cache *cache, const struct auth_cred *cr
 }
 
 enum auth_result
-auth_check(const struct cfg *c, struct auth_cache *cache, const struct auth_cred *cr,
-           const struct auth_peer *peer, time_t now, bool may_retry, struct auth_verdict *v)
+auth_check(const struct cfg *c, struct auth_cache *cache, const struct auth_keys_ops *keys,
+           const struct auth_cred *cr, const struct auth_peer *peer, time_t now, bool may_retry,
+           struct auth_verdict *v)
 {
     memset(v, 0, sizeof(*v));
-    v->outcome = decide(c, cache, cr, peer, now, may_retry, v);
+    v->outcome = decide(c, cache, keys, cr, peer, now, may_retry, v);
     if (v->outcome == AUTH_RETRY)
         v->err = SG_ERR_AGAIN;
     return v->outcome;

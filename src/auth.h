@@ -102,6 +102,21 @@ struct auth_peer {
     long verify_result; /* X509_V_OK, or why the chain did not verify */
 };
 
+struct auth_jwks_fetcher;
+struct auth_jwk_set;
+
+/*
+ * Where auth_check reads an issuer's fetched keys (cfg_issuer.fetcher): the
+ * daemon passes auth_jwks_key_ops (auth_jwks.c, whose fetchers take a mutex
+ * and run on the main loop); auth itself stays pure.
+ */
+struct auth_keys_ops {
+    /* the current key set (a new reference) or NULL before the first fetch */
+    struct auth_jwk_set *(*current)(struct auth_jwks_fetcher *f);
+    /* asks for a refetch for an unknown |kid|; true when a fetch will end soon */
+    bool (*request_refresh)(struct auth_jwks_fetcher *f, const char *kid);
+};
+
 /* A per-worker cache of verified tokens with |entries| slots (0: no cache). */
 struct auth_cache *auth_cache_new(uint32_t entries);
 void auth_cache_free(struct auth_cache *cache);
@@ -112,17 +127,20 @@ void auth_cache_stats(const struct auth_cache *cache, uint64_t *hits, uint64_t *
 /*
  * Authenticates one request under snapshot |c| from its credential headers
  * |cr| and, over TLS, the client certificate |peer| (NULL: not a TLS
- * connection).
+ * connection).  |keys| reads the issuers' fetched key sets (NULL: fetchers
+ * are not consulted, only the issuers' file keys).
  * |may_retry|: an unknown kid may answer AUTH_RETRY (a refetch was asked
  * for, or one is in flight; the JWKS fetch-end hook says when to ask again);
  * false turns it into a refusal (the caller's wait is over).  An unknown kid
  * that no fetch can bring now (rate limit) is refused at once.
- * Fills |v| and returns v->outcome.  Never blocks; takes the JWKS fetcher's
- * mutex on a cache miss of a JWT (auth_jwks_fetcher_current).
+ * Fills |v| and returns v->outcome.  Never blocks; on a cache miss of a JWT
+ * |keys| is asked for the key set (auth_jwks_key_ops takes the fetcher's
+ * mutex).
  */
 enum auth_result auth_check(const struct cfg *c, struct auth_cache *cache,
-                            const struct auth_cred *cr, const struct auth_peer *peer, time_t now,
-                            bool may_retry, struct auth_verdict *v);
+                            const struct auth_keys_ops *keys, const struct auth_cred *cr,
+                            const struct auth_peer *peer, time_t now, bool may_retry,
+                            struct auth_verdict *v);
 
 /* The refusal of a token longer than auth.max_token_bytes (%u: the limit). */
 #define AUTH_TOO_LARGE_FMT "sparkgate: token larger than auth.max_token_bytes (%u bytes)"

@@ -38,6 +38,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "auth.h"
 #include "auth_jwks.h"
 #include "auth_jwk.h"
 #include "log.h"
@@ -1028,3 +1029,8 @@ auth_jwks_fetcher_stats(struct auth_jwks_fetcher *f, struct auth_jwks_stats *out
     out->refetch_suppressed = __atomic_load_n(&f->stats.refetch_suppressed, __ATOMIC_RELAXED);
     out->last_success_unix = __atomic_load_n(&f->stats.last_success_unix, __ATOMIC_RELAXED);
 }
+
+const struct auth_keys_ops auth_jwks_key_ops = {
+    .current = auth_jwks_fetcher_current,
+    .request_refresh = auth_jwks_fetcher_request_refresh,
+};

@@ -78,6 +78,10 @@ struct auth_jwk_set *auth_jwks_fetcher_current(struct auth_jwks_fetcher *f);
  */
 bool auth_jwks_fetcher_request_refresh(struct auth_jwks_fetcher *f, const char *kid);
 
+/* The two calls above, as the key source auth_check reads (auth.h). */
+struct auth_keys_ops;
+extern const struct auth_keys_ops auth_jwks_key_ops;
+
 /*
  * |fn|(|arg|) runs on the main thread each time a fetch of any fetcher ends
  * (success or failure, its keys published), and when a requested refetch is

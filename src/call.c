@@ -39,6 +39,7 @@
 
 #include "sg_err.h"
 #include "auth.h"
+#include "auth_jwks.h"
 #include "be.h"
 #include "call.h"
 #include "cfg.h"
@@ -1166,12 +1167,14 @@ authenticate(struct call *c, bool may_retry)
         peer.verify_result = SSL_get_verify_result(ssl);
         pp = &peer;
     }
-    auth_check(c->cfg, c->w->auth_cache, &c->cred, pp, time(NULL), may_retry, &v);
+    auth_check(c->cfg, c->w->auth_cache, &auth_jwks_key_ops, &c->cred, pp, time(NULL), may_retry,
+               &v);
     if (v.outcome == AUTH_RETRY) {
         if (c->state == CALL_ST_AUTH_WAIT || auth_wait_begin(c) == 0)
             return;
         /* may not wait: refused now, as the unknown key it is */
-        auth_check(c->cfg, c->w->auth_cache, &c->cred, pp, time(NULL), false, &v);
+        auth_check(c->cfg, c->w->auth_cache, &auth_jwks_key_ops, &c->cred, pp, time(NULL), false,
+                   &v);
     }
     /* forgotten as soon as it is judged */
     auth_cred_clear(&c->cred);

@@ -87,7 +87,7 @@ check_at(struct cfg *c, struct auth_cache *cache, const char *cred, unsigned n, 
     struct auth_cred cr = {(char *)(uintptr_t)cred, cred != NULL ? strlen(cred) : 0, n, false};
     struct auth_verdict v;
 
-    auth_check(c, cache, &cr, NULL, now, false, &v);
+    auth_check(c, cache, NULL, &cr, NULL, now, false, &v);
     *id = v.id;
     *status = v.outcome != AUTH_REFUSED ? 0 : v.err == SG_ERR_DENIED ? 7 : 16;
     snprintf(msg, 512, "%s", v.msg);
@@ -529,14 +529,14 @@ START_TEST(tc_cred_gathering)
 
     memset(&cr, 0, sizeof(cr));
     ck_assert_int_eq(auth_cred_add(&cr, (const uint8_t *)"Bearer alice-token", 18), SG_OK);
-    ck_assert_int_eq(auth_check(c, NULL, &cr, NULL, time(NULL), false, &v), AUTH_OK);
+    ck_assert_int_eq(auth_check(c, NULL, NULL, &cr, NULL, time(NULL), false, &v), AUTH_OK);
     ck_assert_int_eq(v.err, SG_OK);
     ck_assert_str_eq(v.id.principal, "alice");
     /* a second credential, even a valid one, is refused as ambiguous */
     ck_assert_int_eq(auth_cred_add(&cr, (const uint8_t *)"Bearer carol-token", 18), SG_OK);
     ck_assert_uint_eq(cr.n, 2);
     ck_assert_str_eq(cr.value, "Bearer alice-token");
-    ck_assert_int_eq(auth_check(c, NULL, &cr, NULL, time(NULL), false, &v), AUTH_REFUSED);
+    ck_assert_int_eq(auth_check(c, NULL, NULL, &cr, NULL, time(NULL), false, &v), AUTH_REFUSED);
     ck_assert_int_eq(v.err, SG_ERR_AUTH);
     ck_assert_ptr_nonnull(strstr(v.msg, "more than one credential"));
     auth_cred_clear(&cr);
@@ -548,7 +548,7 @@ START_TEST(tc_cred_gathering)
     ck_assert_int_eq(auth_cred_add(&cr, (const uint8_t *)big, sizeof(big)), SG_OK);
     ck_assert_ptr_null(cr.value);
     ck_assert(cr.too_long);
-    ck_assert_int_eq(auth_check(c, NULL, &cr, NULL, time(NULL), false, &v), AUTH_REFUSED);
+    ck_assert_int_eq(auth_check(c, NULL, NULL, &cr, NULL, time(NULL), false, &v), AUTH_REFUSED);
     ck_assert_int_eq(v.err, SG_ERR_AUTH);
     ck_assert_ptr_nonnull(strstr(v.msg, "token larger than auth.max_token_bytes"));
     auth_cred_clear(&cr);
@@ -563,11 +563,11 @@ START_TEST(tc_verdict_kinds)
     struct auth_cred cr = {NULL, 0, 0, false};
     struct auth_verdict v;
 
-    ck_assert_int_eq(auth_check(c, NULL, &cr, NULL, time(NULL), false, &v), AUTH_REFUSED);
+    ck_assert_int_eq(auth_check(c, NULL, NULL, &cr, NULL, time(NULL), false, &v), AUTH_REFUSED);
     ck_assert_int_eq(v.outcome, AUTH_REFUSED);
     ck_assert_int_eq(v.err, SG_ERR_AUTH); /* who is calling is not known */
     ck_assert_int_eq(auth_cred_add(&cr, (const uint8_t *)"Bearer bob-token", 16), SG_OK);
-    ck_assert_int_eq(auth_check(c, NULL, &cr, NULL, time(NULL), false, &v), AUTH_REFUSED);
+    ck_assert_int_eq(auth_check(c, NULL, NULL, &cr, NULL, time(NULL), false, &v), AUTH_REFUSED);
     ck_assert_int_eq(v.err, SG_ERR_DENIED); /* known (bob), disabled */
     ck_assert_str_eq(v.id.principal, "bob");
     auth_cred_clear(&cr);
@@ -611,19 +611,19 @@ START_TEST(tc_mtls_peer)
     X509 *x = make_cert("carol");
 
     /* not a TLS connection: only a token could do */
-    ck_assert_int_eq(auth_check(c, NULL, &cr, NULL, time(NULL), false, &v), AUTH_REFUSED);
+    ck_assert_int_eq(auth_check(c, NULL, NULL, &cr, NULL, time(NULL), false, &v), AUTH_REFUSED);
     ck_assert_ptr_null(strstr(v.msg, "client certificate"));
     /* TLS without a certificate */
-    ck_assert_int_eq(auth_check(c, NULL, &cr, &peer, time(NULL), false, &v), AUTH_REFUSED);
+    ck_assert_int_eq(auth_check(c, NULL, NULL, &cr, &peer, time(NULL), false, &v), AUTH_REFUSED);
     ck_assert_int_eq(v.err, SG_ERR_AUTH);
     ck_assert_ptr_nonnull(strstr(v.msg, "or a client certificate"));
     peer.cert = x;
-    ck_assert_int_eq(auth_check(c, NULL, &cr, &peer, time(NULL), false, &v), AUTH_OK);
+    ck_assert_int_eq(auth_check(c, NULL, NULL, &cr, &peer, time(NULL), false, &v), AUTH_OK);
     ck_assert_str_eq(v.id.principal, "cert:carol");
     ck_assert_str_eq(v.id.profile, "p");
     ck_assert_int_eq(v.id.via, AUTH_VIA_MTLS);
     peer.verify_result = X509_V_ERR_CERT_HAS_EXPIRED;
-    ck_assert_int_eq(auth_check(c, NULL, &cr, &peer, time(NULL), false, &v), AUTH_REFUSED);
+    ck_assert_int_eq(auth_check(c, NULL, NULL, &cr, &peer, time(NULL), false, &v), AUTH_REFUSED);
     ck_assert_int_eq(v.err, SG_ERR_AUTH);
     ck_assert_ptr_nonnull(strstr(v.msg, "client certificate not trusted"));
     X509_free(x);

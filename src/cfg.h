@@ -94,7 +94,7 @@ struct cfg_issuer {
     char *issuer;                /* exact "iss" */
     char **audiences;
     size_t naudiences;
-    unsigned algs;               /* AUTH_JWT_* bits */
+    unsigned algs;               /* JOSE_* bits */
     int64_t skew_s;
     char *principal_claim;       /* default "sub" */
     char *profile_claim;         /* NULL: no claim-based profile */

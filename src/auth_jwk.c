@@ -1,8 +1,8 @@
 /*
  * auth_jwk.c: key sets for auth_jwt.c (see auth_jwk.h).  JWKS documents
- * (RFC 7517, 7518 §6, RFC 8037), PEM public keys and configured HMAC secrets become immutable,
- * refcounted sets of EVP_PKEY, parsed and checked once, so verifying a
- * token never parses a key.
+ * (RFC 7517, 7518 §6, RFC 8037), PEM public keys and configured HMAC
+ * secrets become immutable, refcounted sets of EVP_PKEY, parsed and checked
+ * once, so verifying a token never parses a key.
  *
  * Pure: no I/O, no logging (a key that cannot be used is reported through
  * the caller's drop callback and left out), no global state.  What a key

@@ -5,7 +5,7 @@
  *
  *   jwt-verify-bench SECS NAME PEM KID ISS AUD TOKENFILE [NAME PEM ... TOKENFILE]...
  *
- * For each token: loads the public key with auth_jwks_from_pem() (as
+ * For each token: loads the public key with auth_jwk_set_from_pem() (as
  * "public_keys" does), checks that auth_jwt_verify() accepts the token, then
  * times, each for about SECS seconds of thread CPU (bounded: at most
  * MAX_ITERS calls):
@@ -77,7 +77,7 @@ struct ctx {
     char *tok;
     size_t len;
     struct auth_jwt_issuer iss;
-    struct auth_jwks *keys;
+    struct auth_jwk_set *keys;
     const char *aud[1];
     /* signature only */
     const struct auth_jwk *key;
@@ -168,12 +168,12 @@ prepare_sig(struct ctx *c, const char *name, unsigned alg)
     long n;
 
     c->signing_len = (size_t)(dot2 - c->tok);
-    n = auth_b64url_decode(dot2 + 1, c->len - c->signing_len - 1, raw);
+    n = jose_b64url_decode(dot2 + 1, c->len - c->signing_len - 1, raw);
     if (n <= 0 || (size_t)n > sizeof(raw)) {
         fprintf(stderr, "jwt-verify-bench: %s: bad signature segment\n", name);
         exit(2);
     }
-    if (alg == AUTH_JWT_ES256) {
+    if (alg == JOSE_ES256) {
         ECDSA_SIG *s = ECDSA_SIG_new();
         unsigned char *p = c->sig;
         int dl;
@@ -217,7 +217,7 @@ main(int argc, char **argv)
 
         memset(&c, 0, sizeof(c));
         c.tok = slurp(argv[i + 5], &c.len);
-        c.keys = auth_jwks_from_pem(pem, pemlen, kid, err, sizeof(err));
+        c.keys = auth_jwk_set_from_pem(pem, pemlen, kid, err, sizeof(err));
         if (c.keys == NULL) {
             fprintf(stderr, "jwt-verify-bench: %s: %s\n", argv[i + 1], err);
             return 2;
@@ -228,7 +228,7 @@ main(int argc, char **argv)
         c.iss.naudiences = 1;
         c.iss.skew_s = 60;
         c.iss.principal_claim = "sub";
-        c.iss.algs = AUTH_JWT_RS256 | AUTH_JWT_ES256;
+        c.iss.algs = JOSE_RS256 | JOSE_ES256;
         c.now = time(NULL);
         if (auth_jwt_verify(c.tok, c.len, &c.iss, c.keys, c.now, &r) != AUTH_JWT_OK) {
             fprintf(stderr, "jwt-verify-bench: %s: token refused: %s\n", name, r.reason);
@@ -236,9 +236,9 @@ main(int argc, char **argv)
         }
         alg = r.alg;
         json_decref(r.claims);
-        c.key = auth_jwks_find(c.keys, kid);
+        c.key = auth_jwk_set_find(c.keys, kid);
         c.md = EVP_sha256();
-        if (c.key == NULL || (alg != AUTH_JWT_RS256 && alg != AUTH_JWT_ES256)) {
+        if (c.key == NULL || (alg != JOSE_RS256 && alg != JOSE_ES256)) {
             fprintf(stderr, "jwt-verify-bench: %s: RS256 or ES256 with kid %s expected\n", name,
                     kid);
             return 2;
@@ -248,7 +248,7 @@ main(int argc, char **argv)
         timeit(name, "verify", op_verify, &c, secs);
         timeit(name, "sig", op_sig, &c, secs);
         timeit(name, "sha256", op_sha256, &c, secs);
-        auth_jwks_unref(c.keys);
+        auth_jwk_set_unref(c.keys);
         free(c.tok);
         free(pem);
     }

@@ -9,6 +9,11 @@
  * digest) -> no token: a verified client certificate when mtls is
  * configured.  Whatever the source, the principal then gets that source's
  * prefix and meets the deny list (auth.deny) before any profile is chosen.
+ *
+ * Pure: no I/O, no logging (a refusal by the deny list names its rule in
+ * the verdict, and the caller writes the audit line), no global state but
+ * the SHA-256 method fetched once; fetched key sets come through the
+ * caller's auth_keys_ops.
  */
 #include "config.h"
 
@@ -22,11 +27,9 @@
 #include <openssl/x509v3.h>
 
 #include "auth.h"
-#include "auth_jwks.h"
 #include "auth_jwt.h"
 #include "cfg.h"
-#include "log.h"
-#include "util.h"
+#include "sg_err.h"
 
 struct auth_cache_slot {
     uint8_t digest[32];
@@ -96,18 +99,19 @@ auth_via_name(enum auth_via via)
     }
 }
 
+/* A refusal of kind |err| (SG_ERR_AUTH, SG_ERR_DENIED), with its message. */
 static enum auth_result
-refuse(int *status, int code, char *msg, size_t msglen, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+refuse(struct auth_verdict *v, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static enum auth_result
-refuse(int *status, int code, char *msg, size_t msglen, const char *fmt, ...)
+refuse(struct auth_verdict *v, int err, const char *fmt, ...)
 {
     va_list ap;
 
-    *status = code;
+    v->outcome = AUTH_REFUSED;
+    v->err = err;
     va_start(ap, fmt);
-    vsnprintf(msg, msglen, fmt, ap);
+    vsnprintf(v->msg, sizeof(v->msg), fmt, ap);
     va_end(ap);
     return AUTH_REFUSED;
 }
@@ -178,16 +182,17 @@ set_principal(struct auth_ident *id, const char *prefix, const char *name)
  * group names are the organisation's, not the caller's to learn.
  */
 static enum auth_result
-check_denied(const struct cfg *c, const struct auth_ident *id, char *const *groups,
-             size_t ngroups, json_t *claim, int *status, char *msg, size_t msglen)
+check_denied(const struct cfg *c, char *const *groups, size_t ngroups, json_t *claim,
+             struct auth_verdict *v)
 {
     const struct cfg_auth *a = &c->auth;
+    const struct auth_ident *id = &v->id;
     const char *rule = NULL;
     size_t i, j, n = 0;
 
     for (i = 0; i < a->ndeny_principals && rule == NULL; i++) {
         if (strcmp(a->deny_principals[i], id->principal) == 0) {
-            rule = "principals";
+            rule = "auth.deny.principals";
             n = i;
         }
     }
@@ -197,16 +202,15 @@ check_denied(const struct cfg *c, const struct auth_ident *id, char *const *grou
         for (j = 0; j < ngroups && !hit; j++)
             hit = strcmp(groups[j], a->deny_groups[i]) == 0;
         if (hit) {
-            rule = "groups";
+            rule = "auth.deny.groups";
             n = i;
         }
     }
     if (rule == NULL)
         return AUTH_OK;
-    if (c->audit_log)
-        log_info("audit decision=deny principal=%s auth=%s rule=auth.deny.%s[%zu]",
-                 id->principal, auth_via_name(id->via), rule, n);
-    return refuse(status, 7, msg, msglen, "sparkgate: principal \"%.100s\" is denied (auth.deny)",
+    v->rule = rule; /* for the caller's audit line */
+    v->rule_index = n;
+    return refuse(v, SG_ERR_DENIED, "sparkgate: principal \"%.100s\" is denied (auth.deny)",
                   id->principal);
 }
 
@@ -227,14 +231,15 @@ issuer_profile(const struct cfg_issuer *is, json_t *claims)
 }
 
 static enum auth_result
-check_jwt(const struct cfg *c, const char *tok, size_t toklen, time_t now, bool may_retry,
-          struct auth_ident *id, int *status, char *msg, size_t msglen)
+check_jwt(const struct cfg *c, const struct auth_keys_ops *keys, const char *tok, size_t toklen,
+          time_t now, bool may_retry, struct auth_verdict *v)
 {
     const struct cfg_auth *a = &c->auth;
+    struct auth_ident *id = &v->id;
     const struct cfg_issuer *is = NULL;
     struct auth_jwt_issuer ji;
     struct auth_jwt_result r;
-    struct auth_jwks *fetched = NULL;
+    struct auth_jwk_set *fetched = NULL;
     const char *profile, *groups;
     json_t *gv;
     enum auth_jwt_err e;
@@ -243,7 +248,7 @@ check_jwt(const struct cfg *c, const char *tok, size_t toklen, time_t now, bool 
 
     memset(&r, 0, sizeof(r));
     if (auth_jwt_peek(tok, toklen, &r) != AUTH_JWT_OK)
-        return refuse(status, 16, msg, msglen, "sparkgate: %s", r.reason);
+        return refuse(v, SG_ERR_AUTH, "sparkgate: %s", r.reason);
     for (i = 0; i < a->nissuers; i++) {
         if (strcmp(a->issuers[i].issuer, r.iss) == 0) {
             is = &a->issuers[i];
@@ -251,7 +256,7 @@ check_jwt(const struct cfg *c, const char *tok, size_t toklen, time_t now, bool 
         }
     }
     if (is == NULL)
-        return refuse(status, 16, msg, msglen, "sparkgate: token issuer \"%.100s\" is not trusted",
+        return refuse(v, SG_ERR_AUTH, "sparkgate: token issuer \"%.100s\" is not trusted",
                       r.iss);
     memset(&ji, 0, sizeof(ji));
     ji.issuer = is->issuer;
@@ -261,36 +266,36 @@ check_jwt(const struct cfg *c, const char *tok, size_t toklen, time_t now, bool 
     ji.skew_s = is->skew_s;
     ji.principal_claim = is->principal_claim;
 
-    if (is->fetcher != NULL)
-        fetched = auth_jwks_fetcher_current(is->fetcher);
+    if (is->fetcher != NULL && keys != NULL)
+        fetched = keys->current(is->fetcher);
     e = AUTH_JWT_UNKNOWN_KEY;
     if (fetched != NULL)
         e = auth_jwt_verify(tok, toklen, &ji, fetched, now, &r);
     if (e == AUTH_JWT_UNKNOWN_KEY && is->static_keys != NULL)
         e = auth_jwt_verify(tok, toklen, &ji, is->static_keys, now, &r);
-    if (e == AUTH_JWT_UNKNOWN_KEY && is->fetcher != NULL) {
+    if (e == AUTH_JWT_UNKNOWN_KEY && is->fetcher != NULL && keys != NULL) {
         /* rotation: the IdP may have a key we have not fetched yet; when no
          * fetch can end soon (rate limit, none in flight), waiting is pointless */
-        bool pending = auth_jwks_fetcher_request_refresh(is->fetcher, r.kid);
+        bool pending = keys->request_refresh(is->fetcher, r.kid);
 
         if (may_retry && pending) {
             rv = AUTH_RETRY;
             goto out;
         }
         if (fetched == NULL) {
-            rv = refuse(status, 16, msg, msglen,
+            rv = refuse(v, SG_ERR_AUTH,
                         "sparkgate: signing keys of issuer \"%.100s\" are not loaded yet",
                         is->issuer);
             goto out;
         }
     }
     if (e != AUTH_JWT_OK) {
-        rv = refuse(status, 16, msg, msglen, "sparkgate: %s", r.reason);
+        rv = refuse(v, SG_ERR_AUTH, "sparkgate: %s", r.reason);
         goto out;
     }
     profile = issuer_profile(is, r.claims);
     if (!set_principal(id, is->principal_prefix, r.principal)) {
-        rv = refuse(status, 16, msg, msglen, "sparkgate: principal claim \"%s\" is too long",
+        rv = refuse(v, SG_ERR_AUTH, "sparkgate: principal claim \"%s\" is too long",
                     is->principal_claim);
         goto out;
     }
@@ -298,10 +303,10 @@ check_jwt(const struct cfg *c, const char *tok, size_t toklen, time_t now, bool 
     /* groups: groups_claim, else the claim profile_map reads (usually the groups) */
     groups = is->groups_claim != NULL ? is->groups_claim : is->profile_claim;
     gv = groups != NULL ? json_object_get(r.claims, groups) : NULL;
-    if ((rv = check_denied(c, id, NULL, 0, gv, status, msg, msglen)) != AUTH_OK)
+    if ((rv = check_denied(c, NULL, 0, gv, v)) != AUTH_OK)
         goto out;
     if (profile == NULL) {
-        rv = refuse(status, 7, msg, msglen,
+        rv = refuse(v, SG_ERR_DENIED,
                     "sparkgate: principal \"%.100s\" has no profile (claim \"%s\" matched no "
                     "profile_map rule and the issuer has no default_profile)",
                     id->principal, is->profile_claim != NULL ? is->profile_claim : "-");
@@ -313,15 +318,15 @@ check_jwt(const struct cfg *c, const char *tok, size_t toklen, time_t now, bool 
 out:
     if (r.claims != NULL)
         json_decref(r.claims);
-    auth_jwks_unref(fetched);
+    auth_jwk_set_unref(fetched);
     return rv;
 }
 
 static enum auth_result
-check_static(const struct cfg *c, const uint8_t digest[32], struct auth_ident *id, int *status,
-             char *msg, size_t msglen)
+check_static(const struct cfg *c, const uint8_t digest[32], struct auth_verdict *v)
 {
     const struct cfg_auth *a = &c->auth;
+    struct auth_ident *id = &v->id;
     const struct cfg_static_token *found = NULL;
     const char *profile;
     enum auth_result rv;
@@ -333,21 +338,20 @@ check_static(const struct cfg *c, const uint8_t digest[32], struct auth_ident *i
             found = &a->tokens[i];
     }
     if (found == NULL)
-        return refuse(status, 16, msg, msglen,
+        return refuse(v, SG_ERR_AUTH,
                       "sparkgate: invalid token (not a configured token%s)",
                       a->nissuers > 0 ? " and not a JWT" : "");
     /* cfg_auth.c checked that the prefixed principal fits */
     set_principal(id, a->static_prefix, found->principal);
     id->via = AUTH_VIA_STATIC;
     if (found->disabled)
-        return refuse(status, 7, msg, msglen, "sparkgate: principal \"%.100s\" is disabled",
+        return refuse(v, SG_ERR_DENIED, "sparkgate: principal \"%.100s\" is disabled",
                       id->principal);
-    if ((rv = check_denied(c, id, found->groups, found->ngroups, NULL, status, msg, msglen)) !=
-        AUTH_OK)
+    if ((rv = check_denied(c, found->groups, found->ngroups, NULL, v)) != AUTH_OK)
         return rv;
     profile = found->profile != NULL ? found->profile : a->default_profile;
     if (profile == NULL)
-        return refuse(status, 7, msg, msglen, "sparkgate: principal \"%.100s\" has no profile",
+        return refuse(v, SG_ERR_DENIED, "sparkgate: principal \"%.100s\" has no profile",
                       id->principal);
     copy_str(id->profile, sizeof(id->profile), profile);
     id->exp = 0;
@@ -356,11 +360,11 @@ check_static(const struct cfg *c, const uint8_t digest[32], struct auth_ident *i
 
 /* Principal from a verified client certificate (subject CN or a SAN). */
 static enum auth_result
-check_mtls(const struct cfg *c, SSL *ssl, struct auth_ident *id, int *status, char *msg,
-           size_t msglen)
+check_mtls(const struct cfg *c, const struct auth_peer *peer, struct auth_verdict *v)
 {
     const struct cfg_auth *a = &c->auth;
-    X509 *cert = SSL_get0_peer_certificate(ssl);
+    struct auth_ident *id = &v->id;
+    const X509 *cert = peer->cert;
     GENERAL_NAMES *sans = NULL;
     const char *profile;
     char name[AUTH_PRINCIPAL_MAX] = "";
@@ -368,12 +372,12 @@ check_mtls(const struct cfg *c, SSL *ssl, struct auth_ident *id, int *status, ch
     int i, want;
 
     if (cert == NULL)
-        return refuse(status, 16, msg, msglen,
+        return refuse(v, SG_ERR_AUTH,
                       "sparkgate: missing credentials: send \"authorization: Bearer <token>\" or "
                       "a client certificate");
-    if (SSL_get_verify_result(ssl) != X509_V_OK)
-        return refuse(status, 16, msg, msglen, "sparkgate: client certificate not trusted: %s",
-                      X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
+    if (peer->verify_result != X509_V_OK)
+        return refuse(v, SG_ERR_AUTH, "sparkgate: client certificate not trusted: %s",
+                      X509_verify_cert_error_string(peer->verify_result));
     if (a->mtls_from == CFG_MTLS_CN) {
         if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, name,
                                       sizeof(name)) <= 0)
@@ -401,17 +405,17 @@ check_mtls(const struct cfg *c, SSL *ssl, struct auth_ident *id, int *status, ch
             name[0] = '\0';
     }
     if (name[0] == '\0')
-        return refuse(status, 16, msg, msglen,
+        return refuse(v, SG_ERR_AUTH,
                       "sparkgate: client certificate carries no usable principal name");
     if (!set_principal(id, a->mtls_prefix, name))
-        return refuse(status, 16, msg, msglen,
+        return refuse(v, SG_ERR_AUTH,
                       "sparkgate: client certificate name is too long with principal_prefix");
     id->via = AUTH_VIA_MTLS;
-    if ((rv = check_denied(c, id, NULL, 0, NULL, status, msg, msglen)) != AUTH_OK)
+    if ((rv = check_denied(c, NULL, 0, NULL, v)) != AUTH_OK)
         return rv;
     profile = a->mtls_profile != NULL ? a->mtls_profile : a->default_profile;
     if (profile == NULL)
-        return refuse(status, 7, msg, msglen, "sparkgate: principal \"%.100s\" has no profile",
+        return refuse(v, SG_ERR_DENIED, "sparkgate: principal \"%.100s\" has no profile",
                       id->principal);
     copy_str(id->profile, sizeof(id->profile), profile);
     return AUTH_OK;
@@ -440,6 +444,20 @@ sha256_md(void)
     return m;
 }
 
+/* The first 8 bytes of the token digest in hex: correlates log lines, reveals nothing. */
+static void
+token_id(const uint8_t digest[32], char out[17])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i;
+
+    for (i = 0; i < 8; i++) {
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 0xf];
+    }
+    out[16] = '\0';
+}
+
 static bool
 looks_like_jwt(const char *t, size_t len)
 {
@@ -451,19 +469,64 @@ looks_like_jwt(const char *t, size_t len)
     return d2 != NULL;
 }
 
-enum auth_result
-auth_check(const struct cfg *c, struct auth_cache *cache, const char *cred, size_t credlen,
-           unsigned ncred, SSL *ssl, time_t now, bool may_retry, struct auth_ident *id,
-           int *status, char *msg, size_t msglen)
+bool
+auth_cred_header(const struct cfg_auth *a, const uint8_t *name, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < a->nheader_names; i++) {
+        if (strlen(a->header_names[i]) == len && memcmp(name, a->header_names[i], len) == 0)
+            return true;
+    }
+    return false;
+}
+
+int
+auth_cred_add(struct auth_cred *cr, const uint8_t *value, size_t len)
+{
+    cr->n++;
+    if (len >= AUTH_CRED_MAX) {
+        cr->too_long = true;
+        return SG_OK;
+    }
+    /* only the first is kept: two credentials are refused, whichever they are */
+    if (cr->value == NULL) {
+        if ((cr->value = malloc(len + 1)) == NULL)
+            return SG_ERR_NOMEM;
+        memcpy(cr->value, value, len);
+        cr->value[len] = '\0';
+        cr->len = len;
+    }
+    return SG_OK;
+}
+
+void
+auth_cred_clear(struct auth_cred *cr)
+{
+    if (cr->value != NULL) {
+        OPENSSL_cleanse(cr->value, cr->len + 1);
+        free(cr->value);
+    }
+    memset(cr, 0, sizeof(*cr));
+}
+
+static enum auth_result
+decide(const struct cfg *c, struct auth_cache *cache, const struct auth_keys_ops *keys,
+       const struct auth_cred *cr, const struct auth_peer *peer, time_t now, bool may_retry,
+       struct auth_verdict *v)
 {
     const struct cfg_auth *a = &c->auth;
+    struct auth_ident *id = &v->id;
     struct auth_cache_slot *slot = NULL;
     uint8_t digest[32];
-    const char *tok;
-    size_t toklen;
+    const char *tok, *cred = cr->value;
+    size_t toklen, credlen = cr->len;
     enum auth_result rv;
 
-    memset(id, 0, sizeof(*id));
+    /* a single oversized header is refused as too large, not as missing, whatever
+     * the mode: it was never kept, so nothing later could judge it */
+    if (cr->too_long && cr->n == 1)
+        return refuse(v, SG_ERR_AUTH, AUTH_TOO_LARGE_FMT, a->max_token_bytes);
     if (a->anonymous) {
         copy_str(id->principal, sizeof(id->principal), "anonymous");
         if (a->default_profile != NULL)
@@ -471,20 +534,20 @@ auth_check(const struct cfg *c, struct auth_cache *cache, const char *cred, size
         id->via = AUTH_VIA_ANONYMOUS;
         return AUTH_OK;
     }
-    if (ncred > 1)
-        return refuse(status, 16, msg, msglen,
+    if (cr->n > 1)
+        return refuse(v, SG_ERR_AUTH,
                       "sparkgate: more than one credential header; send exactly one "
                       "\"authorization: Bearer <token>\"");
     if (cred == NULL) {
-        if (a->mtls && ssl != NULL)
-            return check_mtls(c, ssl, id, status, msg, msglen);
-        return refuse(status, 16, msg, msglen,
+        if (a->mtls && peer != NULL)
+            return check_mtls(c, peer, v);
+        return refuse(v, SG_ERR_AUTH,
                       "sparkgate: missing credentials: send \"authorization: Bearer <token>\" "
                       "(PySpark: sc://host:port/;use_ssl=true;token=...)");
     }
     /* RFC 6750 section 2.1: b64token after "Bearer" and one or more spaces */
     if (credlen < 7 || strncasecmp(cred, "Bearer ", 7) != 0)
-        return refuse(status, 16, msg, msglen,
+        return refuse(v, SG_ERR_AUTH,
                       "sparkgate: malformed credentials: expected \"Bearer <token>\"");
     tok = cred + 7;
     toklen = credlen - 7;
@@ -495,13 +558,13 @@ auth_check(const struct cfg *c, struct auth_cache *cache, const char *cred, size
     while (toklen > 0 && tok[toklen - 1] == ' ')
         toklen--;
     if (toklen == 0)
-        return refuse(status, 16, msg, msglen, "sparkgate: malformed credentials: empty token");
+        return refuse(v, SG_ERR_AUTH, "sparkgate: malformed credentials: empty token");
     /* before any hashing, decoding or signature work: the cost of a refusal
      * must not grow with what an unauthenticated caller sends */
     if (toklen > a->max_token_bytes)
-        return refuse(status, 16, msg, msglen, AUTH_TOO_LARGE_FMT, a->max_token_bytes);
+        return refuse(v, SG_ERR_AUTH, AUTH_TOO_LARGE_FMT, a->max_token_bytes);
     if (EVP_Digest(tok, toklen, digest, NULL, sha256_md(), NULL) != 1)
-        return refuse(status, 16, msg, msglen, "sparkgate: cannot hash the token");
+        return refuse(v, SG_ERR_AUTH, "sparkgate: cannot hash the token");
 
     if (cache != NULL && cache->n > 0) {
         slot = cache_slot(cache, digest);
@@ -516,12 +579,12 @@ auth_check(const struct cfg *c, struct auth_cache *cache, const char *cred, size
     }
 
     if (a->nissuers > 0 && looks_like_jwt(tok, toklen))
-        rv = check_jwt(c, tok, toklen, now, may_retry, id, status, msg, msglen);
+        rv = check_jwt(c, keys, tok, toklen, now, may_retry, v);
     else
-        rv = check_static(c, digest, id, status, msg, msglen);
+        rv = check_static(c, digest, v);
     if (rv != AUTH_OK)
         return rv;
-    util_hex(digest, 8, id->token_id);
+    token_id(digest, id->token_id);
     if (slot != NULL) {
         memcpy(slot->digest, digest, 32);
         slot->generation = c->generation;
@@ -529,4 +592,16 @@ auth_check(const struct cfg *c, struct auth_cache *cache, const char *cred, size
         slot->used = true;
     }
     return AUTH_OK;
+}
+
+enum auth_result
+auth_check(const struct cfg *c, struct auth_cache *cache, const struct auth_keys_ops *keys,
+           const struct auth_cred *cr, const struct auth_peer *peer, time_t now, bool may_retry,
+           struct auth_verdict *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->outcome = decide(c, cache, keys, cr, peer, now, may_retry, v);
+    if (v->outcome == AUTH_RETRY)
+        v->err = SG_ERR_AGAIN;
+    return v->outcome;
 }

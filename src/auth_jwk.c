@@ -1,8 +1,8 @@
 /*
- * auth_jwk.c: key sets for auth_jwt.c.  JWKS documents (RFC 7517, 7518 §6,
- * RFC 8037), PEM public keys and configured HMAC secrets become immutable,
- * refcounted sets of EVP_PKEY, parsed and checked once, so verifying a
- * token never parses a key.
+ * auth_jwk.c: key sets for auth_jwt.c (see auth_jwk.h).  JWKS documents
+ * (RFC 7517, 7518 §6, RFC 8037), PEM public keys and configured HMAC
+ * secrets become immutable, refcounted sets of EVP_PKEY, parsed and checked
+ * once, so verifying a token never parses a key.
  *
  * Pure: no I/O, no logging (a key that cannot be used is reported through
  * the caller's drop callback and left out), no global state.  What a key
@@ -29,7 +29,7 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
-#include "auth_jwt.h"
+#include "auth_jwk.h"
 
 #define AUTH_JWKS_MAX_KEYS 256      /* keys beyond this in one document are dropped */
 #define AUTH_JWK_RSA_MIN_BITS 2048  /* NIST SP 800-131A: below is not acceptable */
@@ -68,10 +68,10 @@ set_err(char *err, size_t errlen, const char *msg)
     err[i] = '\0';
 }
 
-static struct auth_jwks *
+static struct auth_jwk_set *
 set_new(size_t cap)
 {
-    struct auth_jwks *s = calloc(1, sizeof(*s));
+    struct auth_jwk_set *s = calloc(1, sizeof(*s));
 
     if (s == NULL)
         return NULL;
@@ -97,8 +97,8 @@ key_clear(struct auth_jwk *k)
     k->secret_len = 0;
 }
 
-struct auth_jwks *
-auth_jwks_ref(struct auth_jwks *s)
+struct auth_jwk_set *
+auth_jwk_set_ref(struct auth_jwk_set *s)
 {
     if (s != NULL)
         __atomic_add_fetch(&s->refcnt, 1, __ATOMIC_RELAXED);
@@ -106,7 +106,7 @@ auth_jwks_ref(struct auth_jwks *s)
 }
 
 void
-auth_jwks_unref(struct auth_jwks *s)
+auth_jwk_set_unref(struct auth_jwk_set *s)
 {
     size_t i;
 
@@ -119,7 +119,7 @@ auth_jwks_unref(struct auth_jwks *s)
 }
 
 const struct auth_jwk *
-auth_jwks_find(const struct auth_jwks *s, const char *kid)
+auth_jwk_set_find(const struct auth_jwk_set *s, const char *kid)
 {
     size_t i;
 
@@ -240,7 +240,7 @@ b64_member(const json_t *o, const char *name, uint8_t *out, size_t cap, const ch
         *why = "key member of a wrong length";
         return -1;
     }
-    r = auth_b64url_decode(json_string_value(v), n, out);
+    r = jose_b64url_decode(json_string_value(v), n, out);
     if (r <= 0)
         *why = "key member is not base64url";
     return r;
@@ -455,7 +455,7 @@ jwk_parse(const json_t *o, bool allow_oct, struct auth_jwk *k, char *why, size_t
         return bad;
     alg = json_object_get(o, "alg");
     if (alg != NULL) {
-        k->alg = json_is_string(alg) ? auth_jwt_alg_from_name(json_string_value(alg)) : 0;
+        k->alg = json_is_string(alg) ? jose_alg_from_name(json_string_value(alg)) : 0;
         if (k->alg == 0)
             return "unsupported \"alg\"";
     }
@@ -481,18 +481,18 @@ jwk_parse(const json_t *o, bool allow_oct, struct auth_jwk *k, char *why, size_t
     if (bad != NULL)
         return bad;
     if (k->alg != 0 && !auth_jwk_fits_alg(k, k->alg)) {
-        snprintf(why, whylen, "\"alg\" %s does not fit this key", auth_jwt_alg_name(k->alg));
+        snprintf(why, whylen, "\"alg\" %s does not fit this key", jose_alg_name(k->alg));
         return why;
     }
     return NULL;
 }
 
-struct auth_jwks *
-auth_jwks_parse(const char *json, size_t len, bool allow_oct, auth_jwk_drop_cb *drop, void *arg,
+struct auth_jwk_set *
+auth_jwk_set_parse(const char *json, size_t len, bool allow_oct, auth_jwk_drop_cb *drop, void *arg,
                 char *err, size_t errlen)
 {
     char why[AUTH_JWK_WHY_MAX], msg[256];
-    struct auth_jwks *s = NULL;
+    struct auth_jwk_set *s = NULL;
     json_t *doc = NULL, *keys, *o;
     const json_t *kid;
     const char *bad;
@@ -533,7 +533,7 @@ auth_jwks_parse(const char *json, size_t len, bool allow_oct, auth_jwk_drop_cb *
             memset(k, 0, sizeof(*k));
             bad = jwk_parse(o, allow_oct, k, why, sizeof(why));
             /* RFC 7517 §4.5: kids should be unique; a token's kid must name one key */
-            if (bad == NULL && auth_jwks_find(s, k->kid) != NULL)
+            if (bad == NULL && auth_jwk_set_find(s, k->kid) != NULL)
                 bad = "duplicate \"kid\" (an earlier key has it)";
             if (bad != NULL)
                 key_clear(k);
@@ -559,11 +559,11 @@ kid_ok(const char *kid)
     return kid == NULL || strlen(kid) < AUTH_JWK_KID_MAX;
 }
 
-struct auth_jwks *
-auth_jwks_from_pem(const char *pem, size_t len, const char *kid, char *err, size_t errlen)
+struct auth_jwk_set *
+auth_jwk_set_from_pem(const char *pem, size_t len, const char *kid, char *err, size_t errlen)
 {
     char why[AUTH_JWK_WHY_MAX], msg[256];
-    struct auth_jwks *s = NULL;
+    struct auth_jwk_set *s = NULL;
     EVP_PKEY *pkey = NULL;
     const char *bad, *rest;
     BIO *bio = NULL;
@@ -605,7 +605,7 @@ auth_jwks_from_pem(const char *pem, size_t len, const char *kid, char *err, size
         snprintf(msg, sizeof(msg), "unusable public key: %s", bad);
         set_err(err, errlen, msg);
         key_clear(&s->keys[0]);
-        auth_jwks_unref(s);
+        auth_jwk_set_unref(s);
         s = NULL;
         goto out;
     }
@@ -619,10 +619,10 @@ out:
     return s;
 }
 
-struct auth_jwks *
-auth_jwks_from_secret(const uint8_t *secret, size_t len, const char *kid)
+struct auth_jwk_set *
+auth_jwk_set_from_secret(const uint8_t *secret, size_t len, const char *kid)
 {
-    struct auth_jwks *s;
+    struct auth_jwk_set *s;
 
     if (secret == NULL || len == 0 || !kid_ok(kid))
         return NULL;
@@ -632,7 +632,7 @@ auth_jwks_from_secret(const uint8_t *secret, size_t len, const char *kid)
     s->keys[0].type = AUTH_JWK_OCT;
     s->keys[0].secret = OPENSSL_memdup(secret, len);
     if (s->keys[0].secret == NULL) {
-        auth_jwks_unref(s);
+        auth_jwk_set_unref(s);
         return NULL;
     }
     s->keys[0].secret_len = len;
@@ -641,10 +641,10 @@ auth_jwks_from_secret(const uint8_t *secret, size_t len, const char *kid)
     return s;
 }
 
-struct auth_jwks *
-auth_jwks_merge(struct auth_jwks *const *sets, size_t n)
+struct auth_jwk_set *
+auth_jwk_set_merge(struct auth_jwk_set *const *sets, size_t n)
 {
-    struct auth_jwks *s;
+    struct auth_jwk_set *s;
     size_t i, j, total = 0;
 
     for (i = 0; i < n; i++)
@@ -658,7 +658,7 @@ auth_jwks_merge(struct auth_jwks *const *sets, size_t n)
             struct auth_jwk *k = &s->keys[s->nkeys];
 
             /* the first set that names a kid owns it, as within one JWKS */
-            if (auth_jwks_find(s, from->kid) != NULL)
+            if (auth_jwk_set_find(s, from->kid) != NULL)
                 continue;
             *k = *from;
             k->pkey = NULL;
@@ -684,6 +684,74 @@ auth_jwks_merge(struct auth_jwks *const *sets, size_t n)
     return s;
 
 fail:
-    auth_jwks_unref(s);
+    auth_jwk_set_unref(s);
     return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* what a key may verify */
+
+const char *
+auth_jwk_type_name(const struct auth_jwk *k)
+{
+    switch (k->type) {
+    case AUTH_JWK_RSA:
+        return "RSA";
+    case AUTH_JWK_EC:
+        return k->curve_nid == NID_X9_62_prime256v1 ? "EC P-256"
+               : k->curve_nid == NID_secp384r1      ? "EC P-384"
+               : k->curve_nid == NID_secp521r1      ? "EC P-521"
+                                                    : "EC";
+    case AUTH_JWK_OKP:
+        return "Ed25519";
+    case AUTH_JWK_OCT:
+        return "HMAC secret";
+    }
+    return "?";
+}
+
+/*
+ * Why |k| cannot verify |ai|, or NULL when it can.  The key type decides,
+ * never the key's optional "alg" alone (CVE-2026-44699: an RSA key without
+ * "alg" must not become an HMAC secret); the "alg" member only narrows.
+ */
+const char *
+auth_jwk_misfit(const struct auth_jwk *k, const struct jose_alg *ai)
+{
+    switch (ai->fam) {
+    case JOSE_FAM_RSA:
+    case JOSE_FAM_PSS:
+        if (k->type != AUTH_JWK_RSA || k->pkey == NULL ||
+            EVP_PKEY_get_base_id(k->pkey) != EVP_PKEY_RSA)
+            return "wrong key type";
+        break;
+    case JOSE_FAM_EC:
+        if (k->type != AUTH_JWK_EC || k->pkey == NULL)
+            return "wrong key type";
+        if (k->curve_nid != ai->curve_nid)
+            return "wrong curve";
+        break;
+    case JOSE_FAM_ED:
+        if (k->type != AUTH_JWK_OKP || k->pkey == NULL)
+            return "wrong key type";
+        break;
+    case JOSE_FAM_HMAC:
+        if (k->type != AUTH_JWK_OCT || k->secret == NULL)
+            return "wrong key type";
+        /* RFC 7518 §3.2: the key must be at least as long as the hash output */
+        if (k->secret_len < (size_t)EVP_MD_get_size(ai->md()))
+            return "secret too short";
+        break;
+    }
+    if (k->alg != 0 && k->alg != ai->bit)
+        return "key restricted to another algorithm";
+    return NULL;
+}
+
+bool
+auth_jwk_fits_alg(const struct auth_jwk *k, unsigned alg)
+{
+    const struct jose_alg *ai = jose_alg_lookup(alg);
+
+    return ai != NULL && k != NULL && auth_jwk_misfit(k, ai) == NULL;
 }

@@ -38,8 +38,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "auth.h"
 #include "auth_jwks.h"
-#include "auth_jwt.h"
+#include "auth_jwk.h"
 #include "log.h"
 #include "sg_err.h"
 #include "util.h"
@@ -90,7 +91,7 @@ struct auth_jwks_fetcher {
 
     /* shared with workers */
     pthread_mutex_t lock;
-    struct auth_jwks *keys;      /* guarded by lock; a reference is owned */
+    struct auth_jwk_set *keys;      /* guarded by lock; a reference is owned */
     uint64_t last_start_ms;      /* atomic: last fetch start (monotonic), 0 never */
     /*
      * Whether a fetch is still to end, for callers deciding to wait: every
@@ -507,16 +508,16 @@ refresh_ms(const struct auth_jwks_fetcher *f)
 
 /* Publishes |set| (the reference is taken over) and drops the old set. */
 static void
-publish(struct auth_jwks_fetcher *f, struct auth_jwks *set)
+publish(struct auth_jwks_fetcher *f, struct auth_jwk_set *set)
 {
-    struct auth_jwks *old;
+    struct auth_jwk_set *old;
 
     pthread_mutex_lock(&f->lock);
     old = f->keys;
     f->keys = set;
     pthread_mutex_unlock(&f->lock);
     if (old != NULL)
-        auth_jwks_unref(old);
+        auth_jwk_set_unref(old);
 }
 
 static size_t
@@ -540,7 +541,7 @@ static void
 on_fetch_done(evutil_socket_t fd, short what, void *arg)
 {
     struct auth_jwks_fetcher *f = arg;
-    struct auth_jwks *set = NULL;
+    struct auth_jwk_set *set = NULL;
     char perr[200], keep[64];
     uint64_t next_ms;
     bool ok = false;
@@ -558,7 +559,7 @@ on_fetch_done(evutil_socket_t fd, short what, void *arg)
 
     if (f->body != NULL) {
         perr[0] = '\0';
-        set = auth_jwks_parse(f->body, f->body_len, false, on_key_dropped, f, perr,
+        set = auth_jwk_set_parse(f->body, f->body_len, false, on_key_dropped, f, perr,
                               sizeof(perr));
         if (set != NULL) {
             ok = true;
@@ -766,7 +767,7 @@ fetcher_free(struct auth_jwks_fetcher *f)
         event_free(f->ev_deadline);
     SSL_CTX_free(f->ssl_ctx);
     if (f->keys != NULL)
-        auth_jwks_unref(f->keys);
+        auth_jwk_set_unref(f->keys);
     pthread_mutex_destroy(&f->lock);
     free(f->body);
     free(f->url);
@@ -970,14 +971,14 @@ auth_jwks_registry_free(void)
 
 /* ---- any thread --------------------------------------------------------- */
 
-struct auth_jwks *
+struct auth_jwk_set *
 auth_jwks_fetcher_current(struct auth_jwks_fetcher *f)
 {
-    struct auth_jwks *s;
+    struct auth_jwk_set *s;
 
     CHECK_MAGIC(f, AUTH_JWKS_MAGIC);
     pthread_mutex_lock(&f->lock);
-    s = f->keys != NULL ? auth_jwks_ref(f->keys) : NULL;
+    s = f->keys != NULL ? auth_jwk_set_ref(f->keys) : NULL;
     pthread_mutex_unlock(&f->lock);
     return s;
 }
@@ -1028,3 +1029,8 @@ auth_jwks_fetcher_stats(struct auth_jwks_fetcher *f, struct auth_jwks_stats *out
     out->refetch_suppressed = __atomic_load_n(&f->stats.refetch_suppressed, __ATOMIC_RELAXED);
     out->last_success_unix = __atomic_load_n(&f->stats.last_success_unix, __ATOMIC_RELAXED);
 }
+
+const struct auth_keys_ops auth_jwks_key_ops = {
+    .current = auth_jwks_fetcher_current,
+    .request_refresh = auth_jwks_fetcher_request_refresh,
+};

@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 struct event_base;
-struct auth_jwks;
+struct auth_jwk_set;
 struct auth_jwks_fetcher;
 
 struct auth_jwks_source {
@@ -64,9 +64,9 @@ bool auth_jwks_registry_wait_ready(uint32_t timeout_ms);
 /* Frees every fetcher (exit). */
 void auth_jwks_registry_free(void);
 
-/* The current key set (a new reference: auth_jwks_unref it) or NULL before
+/* The current key set (a new reference: auth_jwk_set_unref it) or NULL before
  * the first successful fetch.  Any thread. */
-struct auth_jwks *auth_jwks_fetcher_current(struct auth_jwks_fetcher *f);
+struct auth_jwk_set *auth_jwks_fetcher_current(struct auth_jwks_fetcher *f);
 
 /*
  * Asks for a refetch because |kid| was unknown; ignored within
@@ -77,6 +77,10 @@ struct auth_jwks *auth_jwks_fetcher_current(struct auth_jwks_fetcher *f);
  * arrive now, and waiting would only hold the caller.  Any thread.
  */
 bool auth_jwks_fetcher_request_refresh(struct auth_jwks_fetcher *f, const char *kid);
+
+/* The two calls above, as the key source auth_check reads (auth.h). */
+struct auth_keys_ops;
+extern const struct auth_keys_ops auth_jwks_key_ops;
 
 /*
  * |fn|(|arg|) runs on the main thread each time a fetch of any fetcher ends

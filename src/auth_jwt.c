@@ -1,7 +1,7 @@
 /*
  * auth_jwt.c: JWS compact-serialisation verification (RFC 7515, 7518,
  * 7519, 9068) with OpenSSL EVP against keys already parsed into EVP_PKEY
- * (auth_jwk.c), plus the strict base64url codec both files use.
+ * (auth_jwk.c); algorithms and base64url come from jose.c.
  *
  * Pure: no I/O, no logging, no global state but constant tables.  Every
  * step fails closed and fills a reason meant for an honest client ("token
@@ -35,42 +35,6 @@
 #define AUTH_JWT_SKEW_MAX 86400 /* a larger configured skew is clamped */
 #define AUTH_JWT_SHOW_MAX 64    /* bytes of an untrusted string shown in a reason */
 
-/* How an algorithm verifies; decides which key type fits it. */
-enum alg_family {
-    FAM_RSA,  /* RSASSA-PKCS1-v1_5 */
-    FAM_PSS,  /* RSASSA-PSS, MGF1 with the same hash, salt = hash length */
-    FAM_EC,   /* ECDSA, JOSE signature is r||s */
-    FAM_ED,   /* EdDSA, Ed25519 only */
-    FAM_HMAC, /* only with a configured secret */
-};
-
-struct alg_info {
-    unsigned bit;
-    const char *name;
-    enum alg_family fam;
-    const EVP_MD *(*md)(void); /* NULL for EdDSA (the hash is part of Ed25519) */
-    int curve_nid;             /* ES*: the only curve the algorithm is defined on */
-    size_t sig_len;            /* fixed signature length (ES*, EdDSA), 0 when it varies */
-};
-
-/* RFC 7518 §3.1 and RFC 8037 §3.1; ES sizes are 2 * ceil(field bits / 8) (RFC 7518 §3.4) */
-static const struct alg_info alg_table[] = {
-    {AUTH_JWT_RS256, "RS256", FAM_RSA, EVP_sha256, NID_undef, 0},
-    {AUTH_JWT_RS384, "RS384", FAM_RSA, EVP_sha384, NID_undef, 0},
-    {AUTH_JWT_RS512, "RS512", FAM_RSA, EVP_sha512, NID_undef, 0},
-    {AUTH_JWT_PS256, "PS256", FAM_PSS, EVP_sha256, NID_undef, 0},
-    {AUTH_JWT_PS384, "PS384", FAM_PSS, EVP_sha384, NID_undef, 0},
-    {AUTH_JWT_PS512, "PS512", FAM_PSS, EVP_sha512, NID_undef, 0},
-    {AUTH_JWT_ES256, "ES256", FAM_EC, EVP_sha256, NID_X9_62_prime256v1, 64},
-    {AUTH_JWT_ES384, "ES384", FAM_EC, EVP_sha384, NID_secp384r1, 96},
-    {AUTH_JWT_ES512, "ES512", FAM_EC, EVP_sha512, NID_secp521r1, 132},
-    {AUTH_JWT_EDDSA, "EdDSA", FAM_ED, NULL, NID_undef, 64},
-    {AUTH_JWT_HS256, "HS256", FAM_HMAC, EVP_sha256, NID_undef, 0},
-    {AUTH_JWT_HS384, "HS384", FAM_HMAC, EVP_sha384, NID_undef, 0},
-    {AUTH_JWT_HS512, "HS512", FAM_HMAC, EVP_sha512, NID_undef, 0},
-};
-
-#define ALG_COUNT (sizeof(alg_table) / sizeof(alg_table[0]))
 
 /* RFC 7515 §4.1: header members whose meaning we do not implement, or that
  * would let the token pick its own key; a token carrying one is refused. */
@@ -86,132 +50,6 @@ struct jws {
     json_t *header; /* owned */
 };
 
-/* ------------------------------------------------------------------------ */
-/* algorithm names */
-
-static const struct alg_info *
-alg_lookup(unsigned alg)
-{
-    size_t i;
-
-    for (i = 0; i < ALG_COUNT; i++) {
-        if (alg_table[i].bit == alg)
-            return &alg_table[i];
-    }
-    return NULL;
-}
-
-unsigned
-auth_jwt_alg_from_name(const char *name)
-{
-    size_t i;
-
-    if (name == NULL)
-        return 0;
-    /* RFC 7515 §4.1.1: the alg value is case-sensitive ("rs256" is not RS256) */
-    for (i = 0; i < ALG_COUNT; i++) {
-        if (strcmp(alg_table[i].name, name) == 0)
-            return alg_table[i].bit;
-    }
-    return 0;
-}
-
-const char *
-auth_jwt_alg_name(unsigned alg)
-{
-    const struct alg_info *ai = alg_lookup(alg);
-
-    return ai != NULL ? ai->name : "?";
-}
-
-/* ------------------------------------------------------------------------ */
-/* base64url, RFC 4648 §5 without padding (RFC 7515 appendix C) */
-
-static int
-b64url_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-long
-auth_b64url_decode(const char *in, size_t len, uint8_t *out)
-{
-    const unsigned char *p = (const unsigned char *)in;
-    size_t i, o = 0, rem = len % 4;
-    uint32_t acc;
-    int v[4];
-
-    /* a single leftover character cannot encode a whole byte */
-    if (rem == 1 || len > (size_t)LONG_MAX)
-        return -1;
-    for (i = 0; i + 4 <= len; i += 4) {
-        v[0] = b64url_value(p[i]);
-        v[1] = b64url_value(p[i + 1]);
-        v[2] = b64url_value(p[i + 2]);
-        v[3] = b64url_value(p[i + 3]);
-        if ((v[0] | v[1] | v[2] | v[3]) < 0)
-            return -1;
-        acc = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-        out[o++] = (uint8_t)(acc >> 16);
-        out[o++] = (uint8_t)(acc >> 8);
-        out[o++] = (uint8_t)acc;
-    }
-    if (rem == 0)
-        return (long)o;
-    v[0] = b64url_value(p[i]);
-    v[1] = b64url_value(p[i + 1]);
-    v[2] = rem == 3 ? b64url_value(p[i + 2]) : 0;
-    if ((v[0] | v[1] | v[2]) < 0)
-        return -1;
-    /* RFC 4648 §3.5: the unused low bits of the last character must be zero, so
-     * that each byte string has exactly one encoding (no malleable tokens) */
-    if ((rem == 2 && (v[1] & 0x0f) != 0) || (rem == 3 && (v[2] & 0x03) != 0))
-        return -1;
-    acc = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6;
-    out[o++] = (uint8_t)(acc >> 16);
-    if (rem == 3)
-        out[o++] = (uint8_t)(acc >> 8);
-    return (long)o;
-}
-
-size_t
-auth_b64url_encode(const uint8_t *in, size_t len, char *out)
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t i, o = 0;
-    uint32_t acc;
-
-    for (i = 0; i + 3 <= len; i += 3) {
-        acc = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | (uint32_t)in[i + 2];
-        out[o++] = alphabet[acc >> 18 & 0x3f];
-        out[o++] = alphabet[acc >> 12 & 0x3f];
-        out[o++] = alphabet[acc >> 6 & 0x3f];
-        out[o++] = alphabet[acc & 0x3f];
-    }
-    if (len - i == 1) {
-        acc = (uint32_t)in[i] << 16;
-        out[o++] = alphabet[acc >> 18 & 0x3f];
-        out[o++] = alphabet[acc >> 12 & 0x3f];
-    } else if (len - i == 2) {
-        acc = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-        out[o++] = alphabet[acc >> 18 & 0x3f];
-        out[o++] = alphabet[acc >> 12 & 0x3f];
-        out[o++] = alphabet[acc >> 6 & 0x3f];
-    }
-    out[o] = '\0';
-    return o;
-}
 
 /* ------------------------------------------------------------------------ */
 /* reasons */
@@ -305,14 +143,15 @@ fmt_time(int64_t t, char *buf, size_t len)
 static void
 fmt_algs(unsigned algs, char *buf, size_t len)
 {
+    const struct jose_alg *ai;
     size_t i, o = 0;
     int n;
 
     buf[0] = '\0';
-    for (i = 0; i < ALG_COUNT; i++) {
-        if ((algs & alg_table[i].bit) == 0)
+    for (i = 0; (ai = jose_alg_at(i)) != NULL; i++) {
+        if ((algs & ai->bit) == 0)
             continue;
-        n = snprintf(buf + o, len - o, "%s%s", o > 0 ? " " : "", alg_table[i].name);
+        n = snprintf(buf + o, len - o, "%s%s", o > 0 ? " " : "", ai->name);
         if (n < 0 || (size_t)n >= len - o)
             break;
         o += (size_t)n;
@@ -427,7 +266,7 @@ jws_open(struct jws *j, const char *token, size_t len, struct auth_jwt_result *r
     if (j->buf == NULL)
         return fail(res, AUTH_JWT_MALFORMED, "token could not be checked (out of memory)");
     for (i = 0; i < 3; i++) {
-        n = auth_b64url_decode(seg[i], seglen[i], j->buf + off);
+        n = jose_b64url_decode(seg[i], seglen[i], j->buf + off);
         if (n <= 0) {
             jws_close(j);
             return fail(res, AUTH_JWT_MALFORMED, "malformed token: bad base64url in %s",
@@ -497,7 +336,7 @@ typ_ok(const char *typ)
  * acceptable, kid well-formed.  Sets *|aip| and res->alg / res->kid.
  */
 static enum auth_jwt_err
-check_header(const json_t *header, unsigned algs, const struct alg_info **aip, int *has_kid,
+check_header(const json_t *header, unsigned algs, const struct jose_alg **aip, int *has_kid,
              struct auth_jwt_result *res)
 {
     char q[AUTH_JWT_SHOW_MAX * 4 + 8], allowed[128];
@@ -511,7 +350,7 @@ check_header(const json_t *header, unsigned algs, const struct alg_info **aip, i
     if (!json_is_string(v))
         return fail(res, AUTH_JWT_MALFORMED, "malformed token: header alg is not a string");
     /* an allowlist by exact name: "none", "nOnE", "none " and "rs256" all miss it */
-    alg = auth_jwt_alg_from_name(json_string_value(v));
+    alg = jose_alg_from_name(json_string_value(v));
     if (alg == 0 || (alg & algs) == 0) {
         quote_json(q, sizeof(q), v);
         fmt_algs(algs, allowed, sizeof(allowed));
@@ -519,7 +358,7 @@ check_header(const json_t *header, unsigned algs, const struct alg_info **aip, i
                     allowed);
     }
     res->alg = alg;
-    *aip = alg_lookup(alg);
+    *aip = jose_alg_lookup(alg);
 
     for (i = 0; i < sizeof(untrusted_members) / sizeof(untrusted_members[0]); i++) {
         if (json_object_get(header, untrusted_members[i]) != NULL)
@@ -550,70 +389,6 @@ check_header(const json_t *header, unsigned algs, const struct alg_info **aip, i
 /* ------------------------------------------------------------------------ */
 /* keys */
 
-static const char *
-key_type_name(const struct auth_jwk *k)
-{
-    switch (k->type) {
-    case AUTH_JWK_RSA:
-        return "RSA";
-    case AUTH_JWK_EC:
-        return k->curve_nid == NID_X9_62_prime256v1 ? "EC P-256"
-               : k->curve_nid == NID_secp384r1      ? "EC P-384"
-               : k->curve_nid == NID_secp521r1      ? "EC P-521"
-                                                    : "EC";
-    case AUTH_JWK_OKP:
-        return "Ed25519";
-    case AUTH_JWK_OCT:
-        return "HMAC secret";
-    }
-    return "?";
-}
-
-/*
- * Why |k| cannot verify |ai|, or NULL when it can.  The key type decides,
- * never the key's optional "alg" alone (CVE-2026-44699: an RSA key without
- * "alg" must not become an HMAC secret); the "alg" member only narrows.
- */
-static const char *
-key_misfit(const struct auth_jwk *k, const struct alg_info *ai)
-{
-    switch (ai->fam) {
-    case FAM_RSA:
-    case FAM_PSS:
-        if (k->type != AUTH_JWK_RSA || k->pkey == NULL ||
-            EVP_PKEY_get_base_id(k->pkey) != EVP_PKEY_RSA)
-            return "wrong key type";
-        break;
-    case FAM_EC:
-        if (k->type != AUTH_JWK_EC || k->pkey == NULL)
-            return "wrong key type";
-        if (k->curve_nid != ai->curve_nid)
-            return "wrong curve";
-        break;
-    case FAM_ED:
-        if (k->type != AUTH_JWK_OKP || k->pkey == NULL)
-            return "wrong key type";
-        break;
-    case FAM_HMAC:
-        if (k->type != AUTH_JWK_OCT || k->secret == NULL)
-            return "wrong key type";
-        /* RFC 7518 §3.2: the key must be at least as long as the hash output */
-        if (k->secret_len < (size_t)EVP_MD_get_size(ai->md()))
-            return "secret too short";
-        break;
-    }
-    if (k->alg != 0 && k->alg != ai->bit)
-        return "key restricted to another algorithm";
-    return NULL;
-}
-
-bool
-auth_jwk_fits_alg(const struct auth_jwk *k, unsigned alg)
-{
-    const struct alg_info *ai = alg_lookup(alg);
-
-    return ai != NULL && k != NULL && key_misfit(k, ai) == NULL;
-}
 
 /*
  * Picks the one key that may verify the token: by exact kid when the token
@@ -621,7 +396,7 @@ auth_jwk_fits_alg(const struct auth_jwk *k, unsigned alg)
  * set that fits the algorithm.
  */
 static enum auth_jwt_err
-select_key(const struct auth_jwks *keys, const struct alg_info *ai, int has_kid,
+select_key(const struct auth_jwk_set *keys, const struct jose_alg *ai, int has_kid,
            const struct auth_jwk **out, struct auth_jwt_result *res)
 {
     char q[AUTH_JWT_SHOW_MAX * 4 + 8];
@@ -630,18 +405,18 @@ select_key(const struct auth_jwks *keys, const struct alg_info *ai, int has_kid,
     size_t i, n = 0;
 
     if (has_kid) {
-        k = keys != NULL ? auth_jwks_find(keys, res->kid) : NULL;
+        k = keys != NULL ? auth_jwk_set_find(keys, res->kid) : NULL;
         quote_str(q, sizeof(q), res->kid);
         if (k == NULL)
             return fail(res, AUTH_JWT_UNKNOWN_KEY, "unknown signing key %s", q);
-        why = key_misfit(k, ai);
+        why = auth_jwk_misfit(k, ai);
         if (why != NULL)
             return fail(res, AUTH_JWT_ALG_NOT_ALLOWED,
                         "algorithm \"%s\" does not fit signing key %s (%s, %s)", ai->name, q,
-                        key_type_name(k), why);
+                        auth_jwk_type_name(k), why);
     } else {
         for (i = 0; keys != NULL && i < keys->nkeys; i++) {
-            if (key_misfit(&keys->keys[i], ai) == NULL) {
+            if (auth_jwk_misfit(&keys->keys[i], ai) == NULL) {
                 k = &keys->keys[i];
                 n++;
             }
@@ -706,7 +481,7 @@ ecdsa_raw_to_der(const uint8_t *sig, size_t sig_len, uint8_t out[ECDSA_DER_MAX])
 }
 
 static enum auth_jwt_err
-verify_hmac(const struct jws *j, const struct auth_jwk *k, const struct alg_info *ai,
+verify_hmac(const struct jws *j, const struct auth_jwk *k, const struct jose_alg *ai,
             struct auth_jwt_result *res)
 {
     uint8_t mac[EVP_MAX_MD_SIZE];
@@ -735,7 +510,7 @@ verify_hmac(const struct jws *j, const struct auth_jwk *k, const struct alg_info
  * worker thread whose next SSL_get_error() must not see them.
  */
 static enum auth_jwt_err
-verify_pkey(const struct jws *j, const struct auth_jwk *k, const struct alg_info *ai,
+verify_pkey(const struct jws *j, const struct auth_jwk *k, const struct jose_alg *ai,
             struct auth_jwt_result *res)
 {
     uint8_t der[ECDSA_DER_MAX];
@@ -749,13 +524,13 @@ verify_pkey(const struct jws *j, const struct auth_jwk *k, const struct alg_info
         return fail(res, AUTH_JWT_BAD_SIGNATURE,
                     "signature invalid (%s signatures are %zu bytes, got %zu)", ai->name,
                     ai->sig_len, sig_len);
-    if (ai->fam == FAM_RSA || ai->fam == FAM_PSS) {
+    if (ai->fam == JOSE_FAM_RSA || ai->fam == JOSE_FAM_PSS) {
         /* RFC 8017 §8.2.2: the signature is exactly as long as the modulus */
         if (sig_len != (size_t)EVP_PKEY_get_size(k->pkey))
             return fail(res, AUTH_JWT_BAD_SIGNATURE,
                         "signature invalid (%zu bytes for a %d-bit key)", sig_len, k->bits);
     }
-    if (ai->fam == FAM_EC) {
+    if (ai->fam == JOSE_FAM_EC) {
         sig_len = ecdsa_raw_to_der(j->sig, j->sig_len, der);
         sig = der;
     }
@@ -766,7 +541,7 @@ verify_pkey(const struct jws *j, const struct auth_jwk *k, const struct alg_info
         goto broken;
     if (EVP_DigestVerifyInit(mctx, &pctx, ai->md != NULL ? ai->md() : NULL, NULL, k->pkey) != 1)
         goto broken;
-    if (ai->fam == FAM_PSS) {
+    if (ai->fam == JOSE_FAM_PSS) {
         /* RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash */
         if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
             EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, ai->md()) != 1 ||
@@ -1006,7 +781,7 @@ auth_jwt_peek(const char *token, size_t len, struct auth_jwt_result *res)
         return res->err;
     v = json_object_get(j.header, "alg");
     if (json_is_string(v))
-        res->alg = auth_jwt_alg_from_name(json_string_value(v));
+        res->alg = jose_alg_from_name(json_string_value(v));
     if (header_kid(j.header, res) < 0)
         goto out;
     pl = parse_object(j.pl, j.pl_len, "payload", res);
@@ -1033,9 +808,9 @@ out:
 
 enum auth_jwt_err
 auth_jwt_verify(const char *token, size_t len, const struct auth_jwt_issuer *iss,
-                const struct auth_jwks *keys, time_t now, struct auth_jwt_result *res)
+                const struct auth_jwk_set *keys, time_t now, struct auth_jwt_result *res)
 {
-    const struct alg_info *ai = NULL;
+    const struct jose_alg *ai = NULL;
     const struct auth_jwk *key = NULL;
     json_t *pl = NULL;
     struct jws j;
@@ -1049,7 +824,7 @@ auth_jwt_verify(const char *token, size_t len, const struct auth_jwt_issuer *iss
         goto out;
     if (select_key(keys, ai, has_kid, &key, res) != AUTH_JWT_OK)
         goto out;
-    if (ai->fam == FAM_HMAC) {
+    if (ai->fam == JOSE_FAM_HMAC) {
         if (verify_hmac(&j, key, ai, res) != AUTH_JWT_OK)
             goto out;
     } else if (verify_pkey(&j, key, ai, res) != AUTH_JWT_OK) {

@@ -1,11 +1,10 @@
 /*
- * auth_jwt.h: JWT access-token verification and JWK key sets, done with
- * OpenSSL EVP directly (not libjwt 1.10.2, which takes the algorithm from
- * the token, verifies nothing without a key, checks no claims, knows no
- * JWKS, no PS* or EdDSA, and rejects typ at+jwt: "libjwt 1.10.2" in
- * docs/security.md).  No I/O, no logging (dropped keys are reported
- * through a callback), no global state: unit tests and fuzzers drive it
- * directly.
+ * auth_jwt.h: JWT access-token verification against key sets (auth_jwk.h),
+ * done with OpenSSL EVP directly (not libjwt 1.10.2, which takes the
+ * algorithm from the token, verifies nothing without a key, checks no
+ * claims, knows no JWKS, no PS* or EdDSA, and rejects typ at+jwt: "libjwt 1.10.2"
+ * in docs/security.md).  No I/O, no logging, no global state: unit tests and
+ * fuzzers drive it directly.
  *
  * Verification order, fail closed at every step:
  *   size cap -> exactly 3 segments -> strict base64url (no padding, no
@@ -32,102 +31,16 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "auth_jwk.h"
+
 #define AUTH_JWT_MAX_TOKEN 16384 /* bytes; larger tokens are refused before decoding */
-#define AUTH_JWK_KID_MAX 256
-
-/* Algorithms, as a bit set for allowlists. */
-enum auth_jwt_alg {
-    AUTH_JWT_RS256 = 1u << 0,
-    AUTH_JWT_RS384 = 1u << 1,
-    AUTH_JWT_RS512 = 1u << 2,
-    AUTH_JWT_PS256 = 1u << 3,
-    AUTH_JWT_PS384 = 1u << 4,
-    AUTH_JWT_PS512 = 1u << 5,
-    AUTH_JWT_ES256 = 1u << 6,
-    AUTH_JWT_ES384 = 1u << 7,
-    AUTH_JWT_ES512 = 1u << 8,
-    AUTH_JWT_EDDSA = 1u << 9,
-    AUTH_JWT_HS256 = 1u << 10,
-    AUTH_JWT_HS384 = 1u << 11,
-    AUTH_JWT_HS512 = 1u << 12,
-};
-
-/* "RS256" -> AUTH_JWT_RS256; 0 for unknown names (and for "none"). Exact case. */
-unsigned auth_jwt_alg_from_name(const char *name);
-const char *auth_jwt_alg_name(unsigned alg);
-
-enum auth_jwk_type {
-    AUTH_JWK_RSA,
-    AUTH_JWK_EC,
-    AUTH_JWK_OKP, /* Ed25519 */
-    AUTH_JWK_OCT, /* HMAC secret: only from explicit configuration, never from a JWKS URL */
-};
-
-struct auth_jwk {
-    char kid[AUTH_JWK_KID_MAX]; /* "" when the key has none */
-    enum auth_jwk_type type;
-    int curve_nid;              /* EC: NID_X9_62_prime256v1, NID_secp384r1, NID_secp521r1 */
-    int bits;                   /* RSA modulus bits */
-    unsigned alg;               /* the key's "alg" member if present, else 0 (any compatible) */
-    EVP_PKEY *pkey;             /* RSA/EC/OKP; owned */
-    uint8_t *secret;            /* OCT; owned, wiped on free */
-    size_t secret_len;
-};
-
-/* An immutable, refcounted key set (one JWKS document, file or PEM list). */
-struct auth_jwks {
-    int refcnt;                 /* atomic */
-    struct auth_jwk *keys;
-    size_t nkeys;
-};
-
-/* Called for each key dropped while loading (weak RSA, unknown curve, bad
- * encoding, "use" other than "sig", duplicate kid...), with a reason. */
-typedef void auth_jwk_drop_cb(void *arg, const char *kid, const char *reason);
-
-/*
- * Parses a JWKS document ({"keys": [...]}) into a new key set (refcount 1).
- * Keys that cannot be used are dropped through |drop| (may be NULL), not
- * fatal; RSA below 2048 bits is dropped; "oct" keys are refused unless
- * |allow_oct|.  A document that is not JSON, has duplicate members, or has
- * no "keys" array is an error.  Returns the set, or NULL with |err| set.
- * An empty set (every key dropped) is returned, not an error.
- */
-struct auth_jwks *auth_jwks_parse(const char *json, size_t len, bool allow_oct,
-                                  auth_jwk_drop_cb *drop, void *arg, char *err, size_t errlen);
-
-/* Builds a one-key set from a PEM public key (RSA, EC or Ed25519) with |kid|
- * (NULL: none), checked as a JWKS key is; one PEM block only. */
-struct auth_jwks *auth_jwks_from_pem(const char *pem, size_t len, const char *kid, char *err,
-                                     size_t errlen);
-
-/* Builds a one-key HMAC set (secret copied, wiped on free).  NULL for an
- * empty secret or a kid of AUTH_JWK_KID_MAX bytes or more. */
-struct auth_jwks *auth_jwks_from_secret(const uint8_t *secret, size_t len, const char *kid);
-
-/* Merges sets (keys are re-referenced, NULL sets skipped; when two keys
- * share a kid the first set's wins, as within one JWKS). Returns a new set
- * or NULL. */
-struct auth_jwks *auth_jwks_merge(struct auth_jwks *const *sets, size_t n);
-
-/* Finds a key by exact kid; NULL if none (and for "": a token's empty kid
- * never selects a key that has no kid). */
-const struct auth_jwk *auth_jwks_find(const struct auth_jwks *s, const char *kid);
-
-/* Whether |k| can verify tokens of |alg| (one AUTH_JWT_* bit): decided by
- * the key type and curve (an asymmetric key never fits HS*), narrowed by
- * the key's own "alg"; HMAC secrets shorter than the hash never fit. */
-bool auth_jwk_fits_alg(const struct auth_jwk *k, unsigned alg);
-
-struct auth_jwks *auth_jwks_ref(struct auth_jwks *s);
-void auth_jwks_unref(struct auth_jwks *s);
 
 /* What an issuer accepts (built from the configuration). */
 struct auth_jwt_issuer {
     const char *issuer;          /* exact "iss"; NULL refuses every token */
     const char *const *audiences;/* any of these in "aud"; none refuses every token */
     size_t naudiences;
-    unsigned algs;               /* allowlist, AUTH_JWT_* bits */
+    unsigned algs;               /* allowlist, JOSE_* bits */
     int64_t skew_s;              /* clock skew for exp/nbf/iat, default 60; 0..86400 */
     const char *principal_claim; /* "sub" (NULL), "email", "preferred_username", ... */
 };
@@ -173,14 +86,7 @@ enum auth_jwt_err auth_jwt_peek(const char *token, size_t len, struct auth_jwt_r
  * Fills |res| (res->claims set only on success).  Returns res->err.
  */
 enum auth_jwt_err auth_jwt_verify(const char *token, size_t len, const struct auth_jwt_issuer *iss,
-                                  const struct auth_jwks *keys, time_t now,
+                                  const struct auth_jwk_set *keys, time_t now,
                                   struct auth_jwt_result *res);
-
-/* Strict base64url (RFC 7515 appendix C: no padding, no whitespace).
- * Returns decoded length, or -1.  |out| needs (len * 3) / 4 + 1 bytes. */
-long auth_b64url_decode(const char *in, size_t len, uint8_t *out);
-
-/* Encodes without padding; |out| needs (len * 4 + 2) / 3 + 1 bytes. Returns length. */
-size_t auth_b64url_encode(const uint8_t *in, size_t len, char *out);
 
 #endif

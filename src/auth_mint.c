@@ -6,7 +6,7 @@
  * libjwt 1.10.2 knows no PS* or EdDSA and always writes "typ":"JWT", so
  * those algorithms and any other --typ go through a small EVP signer here.
  * Before signing, the key is checked with the verifier's own rules
- * (auth_jwks_from_pem / auth_jwk_fits_alg), so a minted token is one
+ * (auth_jwk_set_from_pem / auth_jwk_fits_alg), so a minted token is one
  * sparkgate can accept.  Key material read from files is wiped after use.
  */
 #include "config.h"
@@ -123,11 +123,11 @@ read_file(const char *what, const char *path, char **out, size_t *len)
 static const EVP_MD *
 alg_md(unsigned alg)
 {
-    if (alg & (AUTH_JWT_RS384 | AUTH_JWT_PS384 | AUTH_JWT_ES384 | AUTH_JWT_HS384))
+    if (alg & (JOSE_RS384 | JOSE_PS384 | JOSE_ES384 | JOSE_HS384))
         return EVP_sha384();
-    if (alg & (AUTH_JWT_RS512 | AUTH_JWT_PS512 | AUTH_JWT_ES512 | AUTH_JWT_HS512))
+    if (alg & (JOSE_RS512 | JOSE_PS512 | JOSE_ES512 | JOSE_HS512))
         return EVP_sha512();
-    if (alg == AUTH_JWT_EDDSA)
+    if (alg == JOSE_EDDSA)
         return NULL;
     return EVP_sha256();
 }
@@ -135,7 +135,7 @@ alg_md(unsigned alg)
 static bool
 alg_is_hmac(unsigned alg)
 {
-    return (alg & (AUTH_JWT_HS256 | AUTH_JWT_HS384 | AUTH_JWT_HS512)) != 0;
+    return (alg & (JOSE_HS256 | JOSE_HS384 | JOSE_HS512)) != 0;
 }
 
 /* libjwt 1.10.2's name for |alg|, or JWT_ALG_INVAL where it has none. */
@@ -143,23 +143,23 @@ static jwt_alg_t
 libjwt_alg(unsigned alg)
 {
     switch (alg) {
-    case AUTH_JWT_HS256:
+    case JOSE_HS256:
         return JWT_ALG_HS256;
-    case AUTH_JWT_HS384:
+    case JOSE_HS384:
         return JWT_ALG_HS384;
-    case AUTH_JWT_HS512:
+    case JOSE_HS512:
         return JWT_ALG_HS512;
-    case AUTH_JWT_RS256:
+    case JOSE_RS256:
         return JWT_ALG_RS256;
-    case AUTH_JWT_RS384:
+    case JOSE_RS384:
         return JWT_ALG_RS384;
-    case AUTH_JWT_RS512:
+    case JOSE_RS512:
         return JWT_ALG_RS512;
-    case AUTH_JWT_ES256:
+    case JOSE_ES256:
         return JWT_ALG_ES256;
-    case AUTH_JWT_ES384:
+    case JOSE_ES384:
         return JWT_ALG_ES384;
-    case AUTH_JWT_ES512:
+    case JOSE_ES512:
         return JWT_ALG_ES512;
     default:
         return JWT_ALG_INVAL;
@@ -185,19 +185,19 @@ static const char *
 alg_needs(unsigned alg)
 {
     switch (alg) {
-    case AUTH_JWT_ES256:
+    case JOSE_ES256:
         return "an EC P-256 key";
-    case AUTH_JWT_ES384:
+    case JOSE_ES384:
         return "an EC P-384 key";
-    case AUTH_JWT_ES512:
+    case JOSE_ES512:
         return "an EC P-521 key";
-    case AUTH_JWT_EDDSA:
+    case JOSE_EDDSA:
         return "an Ed25519 key";
-    case AUTH_JWT_HS256:
+    case JOSE_HS256:
         return "a secret of at least 32 bytes";
-    case AUTH_JWT_HS384:
+    case JOSE_HS384:
         return "a secret of at least 48 bytes";
-    case AUTH_JWT_HS512:
+    case JOSE_HS512:
         return "a secret of at least 64 bytes";
     default:
         return "an RSA key of at least 2048 bits";
@@ -206,7 +206,7 @@ alg_needs(unsigned alg)
 
 /* Runs the verifier's key rules on |set| (one key) for |alg|; consumes |set|. */
 static int
-check_fits(struct auth_jwks *set, unsigned alg, const char *err)
+check_fits(struct auth_jwk_set *set, unsigned alg, const char *err)
 {
     int ok;
 
@@ -215,9 +215,9 @@ check_fits(struct auth_jwks *set, unsigned alg, const char *err)
         return -1;
     }
     ok = auth_jwk_fits_alg(&set->keys[0], alg);
-    auth_jwks_unref(set);
+    auth_jwk_set_unref(set);
     if (!ok) {
-        fprintf(stderr, "sparkgate mint-token: %s needs %s\n", auth_jwt_alg_name(alg),
+        fprintf(stderr, "sparkgate mint-token: %s needs %s\n", jose_alg_name(alg),
                 alg_needs(alg));
         return -1;
     }
@@ -251,7 +251,7 @@ load_private_key(const struct mint_opts *o, char **pem, size_t *pemlen, EVP_PKEY
     if (pub == NULL || PEM_write_bio_PUBKEY(pub, *pkey) != 1)
         goto out;
     publen = BIO_get_mem_data(pub, &pubpem);
-    rc = check_fits(auth_jwks_from_pem(pubpem, (size_t)publen, NULL, err, sizeof(err)), o->alg,
+    rc = check_fits(auth_jwk_set_from_pem(pubpem, (size_t)publen, NULL, err, sizeof(err)), o->alg,
                     err);
 
 out:
@@ -275,7 +275,7 @@ load_secret(const struct mint_opts *o, char **secret, size_t *len)
     while (*len > 0 && ((*secret)[*len - 1] == '\n' || (*secret)[*len - 1] == '\r'))
         (*len)--;
     if (*len == 0 ||
-        check_fits(auth_jwks_from_secret((const uint8_t *)*secret, *len, NULL), o->alg,
+        check_fits(auth_jwk_set_from_secret((const uint8_t *)*secret, *len, NULL), o->alg,
                    "empty secret") != 0) {
         if (*len == 0)
             fprintf(stderr, "sparkgate mint-token: secret file %s is empty\n", o->secret_file);
@@ -394,7 +394,7 @@ out:
 static size_t
 append_b64(char *out, const void *in, size_t len)
 {
-    return auth_b64url_encode(in, len, out);
+    return jose_b64url_encode(in, len, out);
 }
 
 /*
@@ -416,7 +416,7 @@ sign_evp(const struct mint_opts *o, EVP_PKEY *pkey, const char *secret, size_t s
     unsigned maclen = 0;
     int half;
 
-    hdr = json_pack("{s:s}", "alg", auth_jwt_alg_name(o->alg));
+    hdr = json_pack("{s:s}", "alg", jose_alg_name(o->alg));
     if (hdr == NULL || (o->kid != NULL && json_object_set_new(hdr, "kid", json_string(o->kid))) ||
         json_object_set_new(hdr, "typ", json_string(o->typ != NULL ? o->typ : "JWT")) != 0)
         goto out;
@@ -442,7 +442,7 @@ sign_evp(const struct mint_opts *o, EVP_PKEY *pkey, const char *secret, size_t s
         mctx = EVP_MD_CTX_new();
         if (mctx == NULL || EVP_DigestSignInit(mctx, &pctx, alg_md(o->alg), NULL, pkey) != 1)
             goto fail;
-        if ((o->alg & (AUTH_JWT_PS256 | AUTH_JWT_PS384 | AUTH_JWT_PS512)) != 0 &&
+        if ((o->alg & (JOSE_PS256 | JOSE_PS384 | JOSE_PS512)) != 0 &&
             (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
              EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, alg_md(o->alg)) != 1 ||
              EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
@@ -567,7 +567,7 @@ parse_mint_args(int argc, char **argv, struct mint_opts *o)
         mint_usage(stderr);
         return 2;
     }
-    o->alg = auth_jwt_alg_from_name(alg);
+    o->alg = jose_alg_from_name(alg);
     if (o->alg == 0) {
         fprintf(stderr, "sparkgate mint-token: unknown algorithm \"%s\" (see --help)\n", alg);
         return 2;

@@ -35,15 +35,18 @@
 #include <event2/event.h>
 #include <nghttp2/nghttp2.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 
 #include "sg_err.h"
 #include "auth.h"
+#include "auth_jwks.h"
 #include "be.h"
 #include "call.h"
 #include "cfg.h"
 #include "fe.h"
 #include "grpc.h"
 #include "h2io.h"
+#include "ident.h"
 #include "log.h"
 #include "pb.h"
 #include "policy.h"
@@ -56,7 +59,6 @@
 #define CALL_MAGIC 0x43414c4cu /* "CALL" */
 #define CALL_PATH_MAX 256      /* longest :path we keep for messages */
 #define CALL_MSG_MAX 512       /* longest grpc-message we produce */
-#define CALL_CRED_MAX (16384 + 16) /* "Bearer " + AUTH_JWT_MAX_TOKEN, with slack */
 #define CALL_CONTIG_MIN (64u * 1024u) /* messages above this are received into one chain */
 #define CALL_MSG_STEP (4u << 20)      /* ... which starts this big and doubles as data comes */
 #define CALL_BUDGET_RETRY_MS 50       /* a call out of budget re-checks this often ... */
@@ -118,10 +120,7 @@ struct call {
     uint64_t timeout_ms;
     bool has_timeout;
     struct call_hdrs fwd;   /* headers forwarded to the backend */
-    char *cred;             /* credential header value (secret: wiped on free) */
-    size_t credlen;
-    unsigned ncred;         /* credential headers seen */
-    bool cred_too_long;     /* a credential header above CALL_CRED_MAX */
+    struct auth_cred cred;  /* credential headers (secret: wiped once judged, or on free) */
     struct auth_ident id;   /* who is calling, once authenticated */
     bool authed;
     struct event *auth_timer;   /* AUTH_WAIT: timeouts.auth_key_wait_ms deadline */
@@ -277,10 +276,8 @@ classify_header(const struct cfg_auth *a, const uint8_t *name, size_t len)
 {
     size_t i, pl;
 
-    for (i = 0; i < a->nheader_names; i++) {
-        if (name_is(name, len, a->header_names[i]))
-            return HDR_CREDENTIAL;
-    }
+    if (auth_cred_header(a, name, len))
+        return HDR_CREDENTIAL;
     /* never forwarded, whatever auth.header_names says: the backend's own check
      * (Spark 4 pre-shared key) reads authorization */
     if (name_is(name, len, "authorization") || name_is(name, len, "authentication"))
@@ -429,7 +426,7 @@ call_maybe_free(struct call *c)
     if (c->rmsg != NULL)
         evbuffer_free(c->rmsg);
     free(c->cfg_prefix);
-    util_free_secret(c->cred, c->credlen + 1);
+    auth_cred_clear(&c->cred);
     hdrs_clear(&c->fwd);
     hdrs_clear(&c->rhdr);
     hdrs_clear(&c->trl);
@@ -919,19 +916,7 @@ call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *
     switch (classify_header(&c->cfg->auth, name, nlen)) {
     case HDR_CREDENTIAL:
         /* kept for auth only: a client's token never reaches a backend */
-        c->ncred++;
-        if (vlen >= CALL_CRED_MAX) {
-            c->cred_too_long = true; /* refused as malformed, not as missing */
-            return 0;
-        }
-        if (c->cred == NULL) {
-            if ((c->cred = malloc(vlen + 1)) == NULL)
-                return -1;
-            memcpy(c->cred, value, vlen);
-            c->cred[vlen] = '\0';
-            c->credlen = vlen;
-        }
-        return 0;
+        return auth_cred_add(&c->cred, value, vlen) == SG_OK ? 0 : -1;
     case HDR_STRIP:
         /* identity is what sparkgate says, never what the client claims */
         return 0;
@@ -1103,15 +1088,6 @@ call_policy_message(struct call *c, const uint8_t *body, size_t len, const uint8
     return 0;
 }
 
-/* Forgets the client's credential as soon as it is judged. */
-static void
-drop_cred(struct call *c)
-{
-    util_free_secret(c->cred, c->credlen + 1);
-    c->cred = NULL;
-    c->credlen = 0;
-}
-
 /*
  * A token names a key the JWKS does not have yet and a fetch will end soon:
  * the call waits for it, listed on its worker, and is re-checked when the
@@ -1156,6 +1132,20 @@ auth_wait_begin(struct call *c)
     return 0;
 }
 
+/* The gRPC status of each kind of refusal a decider returns: the one place
+ * where an auth verdict becomes a status. */
+static int
+refusal_status(int err)
+{
+    switch (err) {
+    case SG_ERR_DENIED:
+        return GRPC_PERMISSION_DENIED;
+    case SG_ERR_AUTH:
+    default:
+        return GRPC_UNAUTHENTICATED;
+    }
+}
+
 /*
  * Authenticates the call (auth.c).  On success the stream's window opens
  * (fe_auth_open_window) and the call moves on to its first message,
@@ -1167,29 +1157,33 @@ auth_wait_begin(struct call *c)
 static void
 authenticate(struct call *c, bool may_retry)
 {
-    char msg[CALL_MSG_MAX];
+    struct auth_verdict v;
+    struct auth_peer peer, *pp = NULL;
     struct evbuffer *held;
-    enum auth_result r;
-    int status = GRPC_UNAUTHENTICATED;
+    SSL *ssl = c->fe != NULL ? fe_io(c->fe)->ssl : NULL;
 
-    if (c->cred_too_long && c->ncred == 1) {
-        call_fail(c, GRPC_UNAUTHENTICATED, AUTH_TOO_LARGE_FMT, c->cfg->auth.max_token_bytes);
-        return;
+    if (ssl != NULL) {
+        peer.cert = SSL_get0_peer_certificate(ssl);
+        peer.verify_result = SSL_get_verify_result(ssl);
+        pp = &peer;
     }
-    r = auth_check(c->cfg, c->w->auth_cache, c->cred, c->credlen, c->ncred,
-                   c->fe != NULL ? fe_io(c->fe)->ssl : NULL, time(NULL), may_retry, &c->id,
-                   &status, msg, sizeof(msg));
-    if (r == AUTH_RETRY) {
+    auth_check(c->cfg, c->w->auth_cache, &auth_jwks_key_ops, &c->cred, pp, time(NULL), may_retry,
+               &v);
+    if (v.outcome == AUTH_RETRY) {
         if (c->state == CALL_ST_AUTH_WAIT || auth_wait_begin(c) == 0)
             return;
         /* may not wait: refused now, as the unknown key it is */
-        r = auth_check(c->cfg, c->w->auth_cache, c->cred, c->credlen, c->ncred,
-                       c->fe != NULL ? fe_io(c->fe)->ssl : NULL, time(NULL), false, &c->id,
-                       &status, msg, sizeof(msg));
+        auth_check(c->cfg, c->w->auth_cache, &auth_jwks_key_ops, &c->cred, pp, time(NULL), false,
+                   &v);
     }
-    drop_cred(c);
-    if (r != AUTH_OK) {
-        call_fail(c, status, "%s", msg);
+    /* forgotten as soon as it is judged */
+    auth_cred_clear(&c->cred);
+    c->id = v.id;
+    if (v.rule != NULL && c->cfg->audit_log)
+        log_info("audit decision=deny principal=%s auth=%s rule=%s[%zu]", v.id.principal,
+                 auth_via_name(v.id.via), v.rule, v.rule_index);
+    if (v.outcome != AUTH_OK) {
+        call_fail(c, refusal_status(v.err), "%s", v.msg);
         return;
     }
     auth_wait_unlist(c);
@@ -1318,6 +1312,12 @@ queue_message(struct call *c)
     return 0;
 }
 
+static const char *
+backend_name(const void *set, size_t i)
+{
+    return ((const struct cfg_backend *)set)[i].name;
+}
+
 /* Picks the backend from the first message and starts (or joins) a connection. */
 static void
 route_and_attach(struct call *c, const uint8_t *key, size_t keylen)
@@ -1325,7 +1325,7 @@ route_and_attach(struct call *c, const uint8_t *key, size_t keylen)
     const struct cfg_backend *b;
     const char *why = NULL;
 
-    c->backend_idx = route_pick(c->cfg, key, keylen);
+    c->backend_idx = route_pick(backend_name, c->cfg->backends, c->cfg->nbackends, key, keylen);
     c->routed = true;
     c->state = CALL_ST_CONNECTING;
     b = &c->cfg->backends[c->backend_idx];
@@ -1339,117 +1339,40 @@ route_and_attach(struct call *c, const uint8_t *key, size_t keylen)
     be_dispatch(c->be);
 }
 
-/* Appends a length-delimited field. */
-static int
-put_len_field(struct evbuffer *out, uint32_t num, const void *p, size_t len)
-{
-    uint8_t hdr[20];
-    size_t n = pb_put_varint(hdr, (uint64_t)num << 3 | PB_WT_LEN);
-
-    n += pb_put_varint(hdr + n, len);
-    if (evbuffer_add(out, hdr, n) != 0 || (len > 0 && evbuffer_add(out, p, len) != 0))
-        return SG_ERR_NOMEM;
-    return 0;
-}
-
 /*
- * Identity binding: the backend must see the authenticated principal and
- * nothing else.  Every user_context (field 2) of the message - duplicates
- * included, with their user_name and extensions - is removed and one
- * UserContext{user_id = user_name = principal} is put first.  In
- * require_match mode a user_id that differs from the principal (the last
- * one, as protobuf-java merges) is refused instead.  Returns 0, or -1 after
- * answering the client.
- *
- * Only the head of the message, up to the end of its last user_context
- * (clients put it second, after session_id), is rewritten; the rest - a
- * 64 MiB LocalRelation, say - stays where it is in c->msg, uncopied.
+ * Identity binding (ident.c): the backend sees the authenticated principal
+ * as the one user_context, and nothing the client claimed.  Returns 0, or
+ * -1 after answering the client.
  */
 static int
 bind_identity(struct call *c, const uint8_t *body, size_t len)
 {
-    const char *who = c->id.principal;
-    size_t wlen = strlen(who);
-    const uint8_t *claimed = NULL;
-    size_t claimed_len = 0, head_end = 0;
-    struct evbuffer *out = NULL;
-    struct pb_cur cur, sub;
-    struct pb_field f, g;
-    uint8_t uc[2 * (AUTH_PRINCIPAL_MAX + 12)];
-    size_t ucl;
-    int rv = -1, r;
+    struct ident_head h;
+    char msg[CALL_MSG_MAX];
+    int rv = ident_bind(body, len, c->id.principal, c->cfg->auth.require_match, &h, msg,
+                        sizeof(msg));
 
-    out = evbuffer_new();
-    if (out == NULL)
-        goto nomem;
-    /* first pass: validate, find the claimed user_id and where the last user_context ends */
-    pb_cur_init(&cur, body, len);
-    while ((r = pb_next(&cur, &f)) == 1) {
-        if (f.num != SC_FIELD_USER_CONTEXT)
-            continue;
-        if (f.wt != PB_WT_LEN) {
-            r = SG_ERR_PROTO;
-            break;
-        }
-        head_end = (size_t)(f.end - body);
-        pb_sub(&f, &sub);
-        while ((r = pb_next(&sub, &g)) == 1) {
-            if (g.num == 1 && g.wt == PB_WT_LEN) {
-                claimed = g.data;
-                claimed_len = g.len;
-            }
-        }
-        if (r < 0)
-            break;
-    }
-    if (r < 0) {
+    if (rv == SG_ERR_PROTO) {
         call_fail(c, GRPC_INVALID_ARGUMENT,
                   "sparkgate: %s request message is not valid protobuf", c->m->name);
-        goto out;
+        return -1;
     }
-    if (c->cfg->auth.require_match && claimed != NULL &&
-        (claimed_len != wlen || memcmp(claimed, who, wlen) != 0)) {
-        char shown[101];
-        size_t i, n = claimed_len < 100 ? claimed_len : 100;
-
-        for (i = 0; i < n; i++)
-            shown[i] = claimed[i] >= 0x20 && claimed[i] < 0x7f ? (char)claimed[i] : '?';
-        shown[n] = '\0';
-        call_fail(c, GRPC_PERMISSION_DENIED,
-                  "sparkgate: user_id \"%s\" does not match the authenticated principal \"%s\"",
-                  shown, who);
-        goto out;
+    if (rv == SG_ERR_DENIED) {
+        call_fail(c, refusal_status(rv), "%s", msg);
+        return -1;
     }
-    /* UserContext{user_id = 1, user_name = 2}: principal < AUTH_PRINCIPAL_MAX, so it fits */
-    ucl = 0;
-    uc[ucl++] = 1 << 3 | PB_WT_LEN;
-    ucl += pb_put_varint(uc + ucl, wlen);
-    memcpy(uc + ucl, who, wlen);
-    ucl += wlen;
-    uc[ucl++] = 2 << 3 | PB_WT_LEN;
-    ucl += pb_put_varint(uc + ucl, wlen);
-    memcpy(uc + ucl, who, wlen);
-    ucl += wlen;
-    if (put_len_field(out, SC_FIELD_USER_CONTEXT, uc, ucl) != 0)
-        goto nomem;
-    /* the head's other fields (session_id, ...) follow; the tail is not touched */
-    pb_cur_init(&cur, body, head_end);
-    while (pb_next(&cur, &f) == 1) {
-        if (f.num != SC_FIELD_USER_CONTEXT &&
-            evbuffer_add(out, f.start, (size_t)(f.end - f.start)) != 0)
-            goto nomem;
+    if (rv == SG_OK) {
+        /* only the head is replaced: the tail stays where it is in c->msg */
+        evbuffer_drain(c->msg, h.replaced);
+        if (evbuffer_prepend(c->msg, h.p, h.len) != 0)
+            rv = SG_ERR_NOMEM;
+        free(h.p);
     }
-    evbuffer_drain(c->msg, head_end);
-    if (evbuffer_prepend_buffer(c->msg, out) != 0)
-        goto nomem;
-    rv = 0;
-    goto out;
-nomem:
-    call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
-out:
-    if (out != NULL)
-        evbuffer_free(out);
-    return rv;
+    if (rv != SG_OK) {
+        call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+        return -1;
+    }
+    return 0;
 }
 
 /*
@@ -1544,18 +1467,9 @@ on_message(struct call *c)
             c->cfg_prefix_len = plen;
         }
     }
-    if (c->df.nmsgs == 1) {
-        /* Spark keys sessions by (user_id, session_id): so does routing */
-        size_t plen = c->cfg->auth.anonymous ? 0 : strlen(c->id.principal);
-
-        if (plen + 1 + sidlen > sizeof(c->route_key))
-            sidlen = sizeof(c->route_key) - plen - 1;
-        memcpy(c->route_key, c->id.principal, plen);
-        c->route_key[plen] = '\0';
-        if (sidlen > 0)
-            memcpy(c->route_key + plen + 1, sid, sidlen);
-        c->route_key_len = plen + 1 + sidlen;
-    }
+    if (c->df.nmsgs == 1)
+        c->route_key_len = route_key(c->route_key, sizeof(c->route_key),
+                                     c->cfg->auth.anonymous ? "" : c->id.principal, sid, sidlen);
     if (!c->cfg->auth.anonymous && bind_identity(c, body, len) != 0)
         return; /* answered; body is gone with the old message bytes */
     if (queue_message(c) != 0) {

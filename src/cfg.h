@@ -70,7 +70,7 @@ struct cfg_backend {
 
 /* ---- authentication ("auth") ---------------------------------------------- */
 
-struct auth_jwks;
+struct auth_jwk_set;
 struct auth_jwks_fetcher;
 
 /* One static bearer token: only its SHA-256 is ever stored. */
@@ -94,7 +94,7 @@ struct cfg_issuer {
     char *issuer;                /* exact "iss" */
     char **audiences;
     size_t naudiences;
-    unsigned algs;               /* AUTH_JWT_* bits */
+    unsigned algs;               /* JOSE_* bits */
     int64_t skew_s;
     char *principal_claim;       /* default "sub" */
     char *profile_claim;         /* NULL: no claim-based profile */
@@ -108,7 +108,7 @@ struct cfg_issuer {
     char *jwks_ca;
     uint32_t jwks_refresh_s, jwks_min_refetch_s, jwks_max_bytes, jwks_timeout_ms;
     bool jwks_required_at_start; /* true: fail to start without keys */
-    struct auth_jwks *static_keys;       /* jwks_file + public_keys + hmac_secrets; owned ref */
+    struct auth_jwk_set *static_keys;       /* jwks_file + public_keys + hmac_secrets; owned ref */
     struct auth_jwks_fetcher *fetcher;   /* set by daemon.c after load; not owned */
 };
 

@@ -234,15 +234,15 @@ parse_algs(struct cfg_ctx *x, json_t *o, struct cfg_issuer *is)
     int rc;
 
     /* default: the asymmetric algorithms real IdPs use; HS* only when named */
-    is->algs = AUTH_JWT_RS256 | AUTH_JWT_RS384 | AUTH_JWT_RS512 | AUTH_JWT_PS256 |
-               AUTH_JWT_PS384 | AUTH_JWT_PS512 | AUTH_JWT_ES256 | AUTH_JWT_ES384 |
-               AUTH_JWT_ES512 | AUTH_JWT_EDDSA;
+    is->algs = JOSE_RS256 | JOSE_RS384 | JOSE_RS512 | JOSE_PS256 |
+               JOSE_PS384 | JOSE_PS512 | JOSE_ES256 | JOSE_ES384 |
+               JOSE_ES512 | JOSE_EDDSA;
     if ((rc = get_strv(x, o, "algorithms", false, false, &names, &n)) < 0 || names == NULL)
         return rc;
     old = cfgp_push_key(x, "algorithms");
     is->algs = 0;
     for (i = 0; i < n; i++) {
-        a = auth_jwt_alg_from_name(names[i]);
+        a = jose_alg_from_name(names[i]);
         if (a == 0) {
             old2 = cfgp_push_index(x, i);
             rc = cfgp_fail(x, "unknown algorithm \"%s\" (RS256/384/512, PS256/384/512, "
@@ -354,7 +354,7 @@ parse_issuer(struct cfg_ctx *x, json_t *o, struct cfg_issuer *is)
         cfgp_pop(x, old);
         return rc;
     }
-    if ((is->algs & (AUTH_JWT_HS256 | AUTH_JWT_HS384 | AUTH_JWT_HS512)) != 0 && hs == NULL)
+    if ((is->algs & (JOSE_HS256 | JOSE_HS384 | JOSE_HS512)) != 0 && hs == NULL)
         return cfgp_fail_missing(x, "hmac_secrets",
                                  "required when \"algorithms\" names an HS algorithm");
     if (is->jwks_url == NULL && json_object_get(o, "jwks_file") == NULL && pk == NULL &&
@@ -900,7 +900,7 @@ static int
 load_issuer_keys(struct cfg_ctx *x, json_t *io, struct cfg_issuer *is, size_t i)
 {
     char err[256], shown[CFG_SHOW_MAX + 4];
-    struct auth_jwks *sets[64];
+    struct auth_jwk_set *sets[64];
     size_t nsets = 0, j;
     const char *why;
     json_t *arr, *e;
@@ -915,7 +915,7 @@ load_issuer_keys(struct cfg_ctx *x, json_t *io, struct cfg_issuer *is, size_t i)
         if (read_secret(file, &buf, &len, &why) != 0)
             return cfgp_fail(x, "cannot read \"%s\": %s", cfgp_show(file, shown, sizeof(shown)),
                              why);
-        sets[nsets] = auth_jwks_parse(buf, len, false, on_drop, (void *)(uintptr_t)file, err,
+        sets[nsets] = auth_jwk_set_parse(buf, len, false, on_drop, (void *)(uintptr_t)file, err,
                                       sizeof(err));
         free(buf);
         if (sets[nsets] == NULL)
@@ -936,7 +936,7 @@ load_issuer_keys(struct cfg_ctx *x, json_t *io, struct cfg_issuer *is, size_t i)
             rc = cfgp_fail(x, "cannot read \"%s\": %s", cfgp_show(file, shown, sizeof(shown)), why);
             goto out;
         }
-        sets[nsets] = auth_jwks_from_pem(buf, len, kid, err, sizeof(err));
+        sets[nsets] = auth_jwk_set_from_pem(buf, len, kid, err, sizeof(err));
         free(buf);
         if (sets[nsets] == NULL) {
             rc = cfgp_fail(x, "%s", err);
@@ -963,7 +963,7 @@ load_issuer_keys(struct cfg_ctx *x, json_t *io, struct cfg_issuer *is, size_t i)
             rc = cfgp_fail(x, "HMAC secret shorter than 32 bytes (RFC 7518 section 3.2)");
             goto out;
         }
-        sets[nsets] = auth_jwks_from_secret((const uint8_t *)buf, len, kid);
+        sets[nsets] = auth_jwk_set_from_secret((const uint8_t *)buf, len, kid);
         util_free_secret(buf, AUTH_SECRET_MAX + 1);
         if (sets[nsets] == NULL) {
             rc = cfgp_fail(x, "out of memory");
@@ -971,11 +971,11 @@ load_issuer_keys(struct cfg_ctx *x, json_t *io, struct cfg_issuer *is, size_t i)
         }
         nsets++;
     }
-    if (nsets > 0 && (is->static_keys = auth_jwks_merge(sets, nsets)) == NULL)
+    if (nsets > 0 && (is->static_keys = auth_jwk_set_merge(sets, nsets)) == NULL)
         rc = cfgp_fail(x, "out of memory");
 out:
     for (j = 0; j < nsets; j++)
-        auth_jwks_unref(sets[j]);
+        auth_jwk_set_unref(sets[j]);
     return rc;
 }
 
@@ -1068,7 +1068,7 @@ cfg_auth_free(struct cfg *c)
         free(is->groups_claim);
         free(is->jwks_url);
         free(is->jwks_ca);
-        auth_jwks_unref(is->static_keys);
+        auth_jwk_set_unref(is->static_keys);
     }
     free(a->issuers);
     free(a->default_profile);

@@ -135,13 +135,13 @@ wait_for_keys(struct cfg *c, char *err, size_t errlen)
         return 0;
     for (i = 0; i < c->auth.nissuers; i++) {
         struct cfg_issuer *is = &c->auth.issuers[i];
-        struct auth_jwks *k;
+        struct auth_jwk_set *k;
 
         if (is->fetcher == NULL)
             continue;
         k = auth_jwks_fetcher_current(is->fetcher);
         if (k != NULL) {
-            auth_jwks_unref(k);
+            auth_jwk_set_unref(k);
             continue;
         }
         if (is->jwks_required_at_start) {

@@ -225,3 +225,27 @@ pb_varint_size(uint64_t v)
     }
     return n;
 }
+
+size_t
+pb_put_len_hdr(uint8_t *out, uint32_t num, size_t len)
+{
+    size_t n = pb_put_varint(out, (uint64_t)num << 3 | PB_WT_LEN);
+
+    return n + pb_put_varint(out + n, len);
+}
+
+size_t
+pb_put_len_field(uint8_t *out, uint32_t num, const void *p, size_t len)
+{
+    size_t n = pb_put_len_hdr(out, num, len);
+
+    if (len > 0)
+        memcpy(out + n, p, len);
+    return n + len;
+}
+
+size_t
+pb_len_field_size(uint32_t num, size_t len)
+{
+    return pb_varint_size((uint64_t)num << 3 | PB_WT_LEN) + pb_varint_size(len) + len;
+}

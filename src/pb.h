@@ -103,4 +103,24 @@ size_t pb_put_varint(uint8_t *out, uint64_t v);
 /* Bytes a varint of |v| takes. */
 size_t pb_varint_size(uint64_t v);
 
+/* Longest tag + length prefix of a length-delimited field (two varints). */
+#define PB_LEN_HDR_MAX 20
+
+/*
+ * The one writer of a length-delimited field's prefix: puts the tag of
+ * field |num| (wire type LEN) and the varint |len| at |out| (room for
+ * PB_LEN_HDR_MAX bytes); returns the bytes written.  The payload follows.
+ */
+size_t pb_put_len_hdr(uint8_t *out, uint32_t num, size_t len);
+
+/*
+ * Puts a whole length-delimited field (prefix and the |len| bytes at |p|)
+ * at |out|, which has room for pb_len_field_size(num, len) bytes; returns
+ * the bytes written.
+ */
+size_t pb_put_len_field(uint8_t *out, uint32_t num, const void *p, size_t len);
+
+/* Bytes pb_put_len_field writes for field |num| with a |len|-byte payload. */
+size_t pb_len_field_size(uint32_t num, size_t len);
+
 #endif

@@ -518,18 +518,191 @@ walk_compressed(struct pctx *x, const struct plan_node *n)
     return 0;
 }
 
-/* The visitor: audit facts, explain's printer, then the profile's rules. */
+/*
+ * The profile's rules, one function per category of node.  Each returns 0
+ * (allowed), or POLICY_STOP after refuse() filled the verdict.
+ */
+
 /* The node's full path, built only for a refusal (decompressed plans pay a copy). */
 #define PATH node_path(x, n, pbuf, sizeof(pbuf))
 
+/* SQL text (Relation.sql, Command.sql_command): the size budget, then "sql" classes. */
+static int
+judge_sql(struct pctx *x, const struct plan_node *n)
+{
+    const struct policy_profile *p = x->p;
+    char pbuf[2 * PLAN_PATH_MAX + 2];
+    struct sqlclass_result r;
+    int cls;
+
+    /*
+     * Summed over the message, so that many texts under the cap cannot
+     * add up to what one text over it would cost to classify (and to
+     * parse, at the backend).
+     */
+    x->sql_bytes += n->text_len;
+    if (p->max_sql_bytes > 0 && x->sql_bytes > p->max_sql_bytes) {
+        refuse(x->v, GRPC_RESOURCE_EXHAUSTED, "max_sql_bytes",
+               "sparkgate: SQL text at %s brings the request to %zu bytes of SQL, "
+               "over profile \"%s\" max_sql_bytes (%zu)",
+               PATH, x->sql_bytes, p->name, p->max_sql_bytes);
+        return POLICY_STOP;
+    }
+    if (!p->has_sql)
+        return 0;
+    cls = sqlclass_classify((const char *)n->text, n->text_len, &r);
+    if (cls != SQLCLASS_EMPTY && !(p->sql_classes & (1u << (unsigned)cls))) {
+        refuse(x->v, GRPC_PERMISSION_DENIED, "sql",
+               "sparkgate: profile \"%s\" does not allow %s SQL (%s) "
+               "at %s (rule sql)",
+               p->name, sqlclass_name(cls), r.label != NULL ? r.label : "?", PATH);
+        return POLICY_STOP;
+    }
+    return 0;
+}
+
+/* Relations, commands, expressions, catalog: the kind's allow/deny list, then SQL. */
+static int
+judge_kind(struct pctx *x, const struct plan_node *n)
+{
+    const struct policy_profile *p = x->p;
+    char pbuf[2 * PLAN_PATH_MAX + 2];
+    int ci = cat_index(n->cat);
+
+    if (n->schema_idx >= 0 &&
+        (p->kind_denied[(unsigned)n->schema_idx / 8u] & (1u << ((unsigned)n->schema_idx % 8u)))) {
+        const char *rule =
+            p->cat_mode[ci] == POLICY_ALLOW ? cat_allow_rule[ci] : cat_deny_rule[ci];
+
+        refuse(x->v, GRPC_PERMISSION_DENIED, rule,
+               "sparkgate: profile \"%s\" does not allow %s %s at %s (rule %s)", p->name,
+               plan_cat_name(n->cat), n->kind, PATH, rule);
+        return POLICY_STOP;
+    }
+    if (n->text != NULL &&
+        ((n->cat == PLAN_CAT_RELATION && strcmp(n->kind, "sql") == 0) ||
+         (n->cat == PLAN_CAT_COMMAND && strcmp(n->kind, "sql_command") == 0)))
+        return judge_sql(x, n);
+    return 0;
+}
+
+/* Python eval types ("user_code.python_eval_types"), for an allowed Python function. */
+static int
+judge_eval_type(struct pctx *x, const struct plan_node *n)
+{
+    const struct policy_profile *p = x->p;
+    char pbuf[2 * PLAN_PATH_MAX + 2];
+    int32_t et = n->has_eval_type ? n->eval_type : 0;
+    const char *en = eval_name(et);
+    size_t i;
+
+    for (i = 0; i < p->neval_types; i++) {
+        if (p->eval_types[i] == et)
+            return 0;
+    }
+    refuse(x->v, GRPC_PERMISSION_DENIED, "user_code.python_eval_types",
+           "sparkgate: profile \"%s\" does not allow %s (python, eval_type %" PRId32
+           "%s%s) at %s (rule user_code.python_eval_types)",
+           p->name, n->kind, et, en != NULL ? " " : "", en != NULL ? en : "", PATH);
+    return POLICY_STOP;
+}
+
+/* User code: "user_code.languages", then the Python eval types. */
+static int
+judge_user_code(struct pctx *x, const struct plan_node *n)
+{
+    const struct policy_profile *p = x->p;
+    char pbuf[2 * PLAN_PATH_MAX + 2], what[160];
+    int lang = user_code_lang(n);
+
+    if (lang < 0 || !p->has_user_code)
+        return 0;
+    if (!(p->langs & (1u << (unsigned)lang))) {
+        if (lang == POLICY_LANG_PYTHON && n->has_eval_type) {
+            const char *en = eval_name(n->eval_type);
+
+            snprintf(what, sizeof(what), "%s (python, eval_type %" PRId32 "%s%s)", n->kind,
+                     n->eval_type, en != NULL ? " " : "", en != NULL ? en : "");
+        } else if (lang == POLICY_LANG_JAVA && n->text != NULL) {
+            char cls[96];
+
+            shown(cls, sizeof(cls), n->text, n->text_len);
+            snprintf(what, sizeof(what), "%s (java, class %s)", n->kind, cls);
+        } else {
+            snprintf(what, sizeof(what), "%s (%s)", n->kind, lang_names[lang]);
+        }
+        refuse(x->v, GRPC_PERMISSION_DENIED, "user_code.languages",
+               "sparkgate: profile \"%s\" does not allow %s at %s (rule user_code.languages)",
+               p->name, what, PATH);
+        return POLICY_STOP;
+    }
+    if (lang == POLICY_LANG_PYTHON && p->eval_types_set &&
+        strcmp(n->type, "PythonDataSource") != 0)
+        return judge_eval_type(x, n);
+    return 0;
+}
+
+/* google.protobuf.Any extensions: "extensions" globs, else "unknown". */
+static int
+judge_extension(struct pctx *x, const struct plan_node *n)
+{
+    const struct policy_profile *p = x->p;
+    char pbuf[2 * PLAN_PATH_MAX + 2], what[160];
+
+    if (p->has_extensions && n->text != NULL && globs_match(&p->extensions, n->text, n->text_len))
+        return 0;
+    if (!p->has_extensions && p->unknown_allowed)
+        return 0;
+    shown(what, 120, n->text != NULL ? n->text : (const uint8_t *)"", n->text_len);
+    refuse(x->v, GRPC_PERMISSION_DENIED, p->has_extensions ? "extensions" : "unknown",
+           "sparkgate: profile \"%s\" does not allow extension (type_url \"%s\") at %s "
+           "(rule %s)",
+           p->name, what, PATH, p->has_extensions ? "extensions" : "unknown");
+    return POLICY_STOP;
+}
+
+/* A member of a oneof this schema does not name: "unknown". */
+static int
+judge_unknown(struct pctx *x, const struct plan_node *n)
+{
+    const struct policy_profile *p = x->p;
+    char pbuf[2 * PLAN_PATH_MAX + 2];
+
+    if (p->unknown_allowed)
+        return 0;
+    refuse(x->v, GRPC_PERMISSION_DENIED, "unknown",
+           "sparkgate: profile \"%s\" does not allow unknown field %" PRIu32
+           " of %s at %s (rule unknown)",
+           p->name, n->field, n->type != NULL ? n->type : "?", PATH);
+    return POLICY_STOP;
+}
+
+/* Not a node kind but a field this schema lacks: malformed for us, like a bad type. */
+static int
+judge_unknown_field(struct pctx *x, const struct plan_node *n)
+{
+    const struct policy_profile *p = x->p;
+    char pbuf[2 * PLAN_PATH_MAX + 2];
+
+    if (p->unknown_allowed)
+        return 0;
+    refuse(x->v, GRPC_INVALID_ARGUMENT, "unknown",
+           "sparkgate: invalid request: unknown field %" PRIu32 " of %s at %s: profile "
+           "\"%s\" does not allow unknown fields (rule unknown)",
+           n->field, n->type != NULL ? n->type : "?", PATH, p->name);
+    return POLICY_STOP;
+}
+
+#undef PATH
+
+/* The visitor: audit facts, explain's printer, then the profile's rule for the node. */
 static int
 judge(const struct plan_node *n, void *arg)
 {
     struct pctx *x = arg;
-    const struct policy_profile *p = x->p;
     struct policy_verdict *v = x->v;
-    char pbuf[2 * PLAN_PATH_MAX + 2], what[160];
-    int ci, rv;
+    char pbuf[2 * PLAN_PATH_MAX + 2];
+    int rv;
 
     v->nodes++;
     if (n->cat != PLAN_CAT_COMPRESSED)
@@ -545,131 +718,26 @@ judge(const struct plan_node *n, void *arg)
     }
     if (n->cat == PLAN_CAT_COMPRESSED)
         return walk_compressed(x, n);
-    if (p == NULL)
+    if (x->p == NULL)
         return 0;
-
     switch (n->cat) {
     case PLAN_CAT_RELATION:
     case PLAN_CAT_COMMAND:
     case PLAN_CAT_EXPRESSION:
     case PLAN_CAT_CATALOG:
-        ci = cat_index(n->cat);
-        if (n->schema_idx >= 0 &&
-            (p->kind_denied[(unsigned)n->schema_idx / 8u] & (1u << ((unsigned)n->schema_idx % 8u)))) {
-            refuse(v, GRPC_PERMISSION_DENIED,
-                   p->cat_mode[ci] == POLICY_ALLOW ? cat_allow_rule[ci] : cat_deny_rule[ci],
-                   "sparkgate: profile \"%s\" does not allow %s %s at %s (rule %s)", p->name,
-                   plan_cat_name(n->cat), n->kind, PATH,
-                   p->cat_mode[ci] == POLICY_ALLOW ? cat_allow_rule[ci] : cat_deny_rule[ci]);
-            return POLICY_STOP;
-        }
-        if (n->text != NULL &&
-            ((n->cat == PLAN_CAT_RELATION && strcmp(n->kind, "sql") == 0) ||
-             (n->cat == PLAN_CAT_COMMAND && strcmp(n->kind, "sql_command") == 0))) {
-            struct sqlclass_result r;
-            int cls;
-
-            /*
-             * Summed over the message, so that many texts under the cap cannot
-             * add up to what one text over it would cost to classify (and to
-             * parse, at the backend).
-             */
-            x->sql_bytes += n->text_len;
-            if (p->max_sql_bytes > 0 && x->sql_bytes > p->max_sql_bytes) {
-                refuse(v, GRPC_RESOURCE_EXHAUSTED, "max_sql_bytes",
-                       "sparkgate: SQL text at %s brings the request to %zu bytes of SQL, "
-                       "over profile \"%s\" max_sql_bytes (%zu)",
-                       PATH, x->sql_bytes, p->name, p->max_sql_bytes);
-                return POLICY_STOP;
-            }
-            if (!p->has_sql)
-                return 0;
-            cls = sqlclass_classify((const char *)n->text, n->text_len, &r);
-            if (cls != SQLCLASS_EMPTY && !(p->sql_classes & (1u << (unsigned)cls))) {
-                refuse(v, GRPC_PERMISSION_DENIED, "sql",
-                       "sparkgate: profile \"%s\" does not allow %s SQL (%s) "
-                       "at %s (rule sql)",
-                       p->name, sqlclass_name(cls), r.label != NULL ? r.label : "?", PATH);
-                return POLICY_STOP;
-            }
-        }
-        return 0;
-    case PLAN_CAT_USER_CODE: {
-        int lang = user_code_lang(n);
-
-        if (lang < 0 || !p->has_user_code)
-            return 0;
-        if (!(p->langs & (1u << (unsigned)lang))) {
-            if (lang == POLICY_LANG_PYTHON && n->has_eval_type) {
-                const char *en = eval_name(n->eval_type);
-
-                snprintf(what, sizeof(what), "%s (python, eval_type %" PRId32 "%s%s)", n->kind,
-                         n->eval_type, en != NULL ? " " : "", en != NULL ? en : "");
-            } else if (lang == POLICY_LANG_JAVA && n->text != NULL) {
-                char cls[96];
-
-                shown(cls, sizeof(cls), n->text, n->text_len);
-                snprintf(what, sizeof(what), "%s (java, class %s)", n->kind, cls);
-            } else {
-                snprintf(what, sizeof(what), "%s (%s)", n->kind, lang_names[lang]);
-            }
-            refuse(v, GRPC_PERMISSION_DENIED, "user_code.languages",
-                   "sparkgate: profile \"%s\" does not allow %s at %s (rule user_code.languages)",
-                   p->name, what, PATH);
-            return POLICY_STOP;
-        }
-        if (lang == POLICY_LANG_PYTHON && p->eval_types_set &&
-            strcmp(n->type, "PythonDataSource") != 0) {
-            int32_t et = n->has_eval_type ? n->eval_type : 0;
-            const char *en = eval_name(et);
-            bool ok = false;
-
-            for (size_t i = 0; i < p->neval_types; i++)
-                ok = ok || p->eval_types[i] == et;
-            if (!ok) {
-                refuse(v, GRPC_PERMISSION_DENIED, "user_code.python_eval_types",
-                       "sparkgate: profile \"%s\" does not allow %s (python, eval_type %" PRId32
-                       "%s%s) at %s (rule user_code.python_eval_types)",
-                       p->name, n->kind, et, en != NULL ? " " : "", en != NULL ? en : "", PATH);
-                return POLICY_STOP;
-            }
-        }
-        return 0;
-    }
+        return judge_kind(x, n);
+    case PLAN_CAT_USER_CODE:
+        return judge_user_code(x, n);
     case PLAN_CAT_EXTENSION:
-        if (p->has_extensions && n->text != NULL && globs_match(&p->extensions, n->text, n->text_len))
-            return 0;
-        if (!p->has_extensions && p->unknown_allowed)
-            return 0;
-        shown(what, 120, n->text != NULL ? n->text : (const uint8_t *)"", n->text_len);
-        refuse(v, GRPC_PERMISSION_DENIED, p->has_extensions ? "extensions" : "unknown",
-               "sparkgate: profile \"%s\" does not allow extension (type_url \"%s\") at %s "
-               "(rule %s)",
-               p->name, what, PATH, p->has_extensions ? "extensions" : "unknown");
-        return POLICY_STOP;
+        return judge_extension(x, n);
     case PLAN_CAT_UNKNOWN:
-        if (p->unknown_allowed)
-            return 0;
-        refuse(v, GRPC_PERMISSION_DENIED, "unknown",
-               "sparkgate: profile \"%s\" does not allow unknown field %" PRIu32
-               " of %s at %s (rule unknown)",
-               p->name, n->field, n->type != NULL ? n->type : "?", PATH);
-        return POLICY_STOP;
+        return judge_unknown(x, n);
     case PLAN_CAT_UNKNOWN_FIELD:
-        /* not a node kind but a field this schema lacks: malformed for us, like a bad type */
-        if (p->unknown_allowed)
-            return 0;
-        refuse(v, GRPC_INVALID_ARGUMENT, "unknown",
-               "sparkgate: invalid request: unknown field %" PRIu32 " of %s at %s: profile "
-               "\"%s\" does not allow unknown fields (rule unknown)",
-               n->field, n->type != NULL ? n->type : "?", PATH, p->name);
-        return POLICY_STOP;
+        return judge_unknown_field(x, n);
     default:
         return 0;
     }
 }
-
-#undef PATH
 
 /* ---- Config set / unset ------------------------------------------------------ */
 

@@ -47,10 +47,9 @@ ob_put(struct obuf *b, const void *p, size_t n)
 static int
 ob_put_len_field(struct obuf *b, uint32_t num, const void *p, size_t n)
 {
-    uint8_t hdr[20];
-    size_t h = pb_put_varint(hdr, (uint64_t)num << 3 | PB_WT_LEN);
+    uint8_t hdr[PB_LEN_HDR_MAX];
+    size_t h = pb_put_len_hdr(hdr, num, n);
 
-    h += pb_put_varint(hdr + h, n);
     if (ob_put(b, hdr, h) < 0)
         return SG_ERR_NOMEM;
     return ob_put(b, p, n);

@@ -7,7 +7,6 @@
 
 #include <string.h>
 
-#include "cfg.h"
 #include "route.h"
 
 #define FNV_OFFSET 0xcbf29ce484222325ull
@@ -38,20 +37,36 @@ route_hash(const void *p, size_t len, uint64_t h)
 }
 
 size_t
-route_pick(const struct cfg *c, const uint8_t *key, size_t keylen)
+route_pick(route_name_fn *name, const void *set, size_t n, const uint8_t *key, size_t keylen)
 {
     uint64_t kh = route_hash(key, keylen, 0), best = 0, score;
     size_t i, besti = 0;
 
-    for (i = 0; i < c->nbackends; i++) {
-        const char *name = c->backends[i].name;
+    for (i = 0; i < n; i++) {
+        const char *nm = name(set, i);
 
         /* score = H(name, H(key)); ties go to the lower index, deterministically */
-        score = route_hash(name, strlen(name), kh ^ FNV_OFFSET);
+        score = route_hash(nm, strlen(nm), kh ^ FNV_OFFSET);
         if (i == 0 || score > best) {
             best = score;
             besti = i;
         }
     }
     return besti;
+}
+
+size_t
+route_key(char *out, size_t cap, const char *principal, const uint8_t *sid, size_t sidlen)
+{
+    size_t plen = strlen(principal);
+
+    if (plen > cap - 1)
+        plen = cap - 1;
+    if (plen + 1 + sidlen > cap)
+        sidlen = cap - plen - 1;
+    memcpy(out, principal, plen);
+    out[plen] = '\0';
+    if (sidlen > 0)
+        memcpy(out + plen + 1, sid, sidlen);
+    return plen + 1 + sidlen;
 }

@@ -27,6 +27,8 @@ sg_strerror(int err)
         return "I/O error";
     case SG_ERR_UNSUPP:
         return "not supported";
+    case SG_ERR_AUTH:
+        return "not authenticated";
     default:
         return "unknown error";
     }

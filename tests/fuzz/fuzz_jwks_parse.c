@@ -45,7 +45,7 @@ on_drop(void *arg, const char *kid, const char *reason)
 }
 
 static void
-check_set(const struct auth_jwks *s)
+check_set(const struct auth_jwk_set *s)
 {
     const struct auth_jwk *k;
     unsigned alg;
@@ -53,7 +53,7 @@ check_set(const struct auth_jwks *s)
 
     for (i = 0; i < s->nkeys; i++) {
         k = &s->keys[i];
-        if (k->kid[0] != '\0' && auth_jwks_find(s, k->kid) != k)
+        if (k->kid[0] != '\0' && auth_jwk_set_find(s, k->kid) != k)
             abort();
         if ((k->type == AUTH_JWK_OCT) != (k->secret != NULL) ||
             (k->type == AUTH_JWK_OCT) == (k->pkey != NULL))
@@ -61,8 +61,8 @@ check_set(const struct auth_jwks *s)
         if (k->type == AUTH_JWK_RSA && k->bits < 2048)
             abort();
         /* an asymmetric key never fits HMAC, a secret never fits anything else */
-        for (alg = 1; alg <= AUTH_JWT_HS512; alg <<= 1) {
-            bool hmac = alg >= AUTH_JWT_HS256;
+        for (alg = 1; alg <= JOSE_HS512; alg <<= 1) {
+            bool hmac = alg >= JOSE_HS256;
 
             if (auth_jwk_fits_alg(k, alg) && hmac != (k->type == AUTH_JWK_OCT))
                 abort();
@@ -77,16 +77,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const struct auth_jwt_issuer iss = {
         .issuer = "i", .audiences = auds, .naudiences = 1, .algs = 0x1fff, .skew_s = 60,
     };
-    struct auth_jwks *s, *strict, *m, *sets[2];
+    struct auth_jwk_set *s, *strict, *m, *sets[2];
     struct auth_jwt_result res;
     char err[256];
     size_t i;
 
     err[0] = '\0';
     if (size > 5 && memcmp(data, "-----", 5) == 0)
-        s = auth_jwks_from_pem((const char *)data, size, "1", err, sizeof(err));
+        s = auth_jwk_set_from_pem((const char *)data, size, "1", err, sizeof(err));
     else
-        s = auth_jwks_parse((const char *)data, size, true, on_drop, NULL, err, sizeof(err));
+        s = auth_jwk_set_parse((const char *)data, size, true, on_drop, NULL, err, sizeof(err));
     if (s == NULL) {
         if (err[0] == '\0' || strchr(err, '\n') != NULL)
             abort(); /* an error must be one non-empty line */
@@ -95,18 +95,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_set(s);
 
     /* without oct keys, the same document keeps a subset */
-    strict = auth_jwks_parse((const char *)data, size, false, NULL, NULL, err, sizeof(err));
+    strict = auth_jwk_set_parse((const char *)data, size, false, NULL, NULL, err, sizeof(err));
     if (strict != NULL) {
         for (i = 0; i < strict->nkeys; i++) {
             if (strict->keys[i].type == AUTH_JWK_OCT)
                 abort();
         }
-        auth_jwks_unref(strict);
+        auth_jwk_set_unref(strict);
     }
 
     sets[0] = s;
     sets[1] = s;
-    m = auth_jwks_merge(sets, 2);
+    m = auth_jwk_set_merge(sets, 2);
     if (m == NULL)
         abort();
     check_set(m);
@@ -116,8 +116,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (res.err == AUTH_JWT_OK)
             abort();
     }
-    auth_jwks_unref(auth_jwks_ref(m));
-    auth_jwks_unref(m);
-    auth_jwks_unref(s);
+    auth_jwk_set_unref(auth_jwk_set_ref(m));
+    auth_jwk_set_unref(m);
+    auth_jwk_set_unref(s);
     return 0;
 }

@@ -51,23 +51,23 @@ static const char fuzz_jwks[] =
 /* test-only secret, also in the corpus tokens signed with it */
 static const char fuzz_hmac[] = "fuzz-hmac-secret-0123456789abcdef";
 
-static struct auth_jwks *
+static struct auth_jwk_set *
 fuzz_keys(void)
 {
-    static struct auth_jwks *keys;
-    struct auth_jwks *parts[2];
+    static struct auth_jwk_set *keys;
+    struct auth_jwk_set *parts[2];
     char err[256];
 
     if (keys != NULL)
         return keys;
-    parts[0] = auth_jwks_parse(fuzz_jwks, sizeof(fuzz_jwks) - 1, false, NULL, NULL, err,
+    parts[0] = auth_jwk_set_parse(fuzz_jwks, sizeof(fuzz_jwks) - 1, false, NULL, NULL, err,
                                sizeof(err));
-    parts[1] = auth_jwks_from_secret((const uint8_t *)fuzz_hmac, sizeof(fuzz_hmac) - 1, "hs");
+    parts[1] = auth_jwk_set_from_secret((const uint8_t *)fuzz_hmac, sizeof(fuzz_hmac) - 1, "hs");
     if (parts[0] == NULL || parts[0]->nkeys != 6 || parts[1] == NULL)
         abort();
-    keys = auth_jwks_merge(parts, 2);
-    auth_jwks_unref(parts[0]);
-    auth_jwks_unref(parts[1]);
+    keys = auth_jwk_set_merge(parts, 2);
+    auth_jwk_set_unref(parts[0]);
+    auth_jwk_set_unref(parts[1]);
     if (keys == NULL)
         abort();
     return keys;
@@ -98,12 +98,12 @@ check_b64url(const uint8_t *data, size_t size)
     if (dec == NULL || enc == NULL || dec2 == NULL)
         abort();
     /* accepted input is canonical: re-encoding gives it back */
-    n = auth_b64url_decode((const char *)data, size, dec);
-    if (n >= 0 && (auth_b64url_encode(dec, (size_t)n, enc) != size || memcmp(enc, data, size)))
+    n = jose_b64url_decode((const char *)data, size, dec);
+    if (n >= 0 && (jose_b64url_encode(dec, (size_t)n, enc) != size || memcmp(enc, data, size)))
         abort();
     /* and every encoding decodes back to its bytes */
-    if (auth_b64url_encode(data, size, enc) != strlen(enc) ||
-        auth_b64url_decode(enc, strlen(enc), dec2) != (long)size || memcmp(dec2, data, size))
+    if (jose_b64url_encode(data, size, enc) != strlen(enc) ||
+        jose_b64url_decode(enc, strlen(enc), dec2) != (long)size || memcmp(dec2, data, size))
         abort();
     free(dec);
     free(dec2);
@@ -159,7 +159,7 @@ verify_hmac_signed(const uint8_t *data, size_t size)
         abort();
     memcpy(tok, data, size);
     tok[size] = '.';
-    verify(tok, size + 1 + auth_b64url_encode(mac, maclen, tok + size + 1));
+    verify(tok, size + 1 + jose_b64url_encode(mac, maclen, tok + size + 1));
     free(tok);
 }
 

@@ -12,9 +12,11 @@
 #include <check.h>
 #include <jwt.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "auth.h"
 #include "cfg.h"
+#include "sg_err.h"
 #include "util.h"
 #include "check_suites.h"
 
@@ -76,14 +78,27 @@ static_cfg(void)
     return load_text(text);
 }
 
+/* auth_check from a credential header value sent |n| times, at |now|; the
+ * verdict's kind becomes the gRPC status call.c answers with (16 or 7) */
+static enum auth_result
+check_at(struct cfg *c, struct auth_cache *cache, const char *cred, unsigned n, time_t now,
+         struct auth_ident *id, int *status, char *msg)
+{
+    struct auth_cred cr = {(char *)(uintptr_t)cred, cred != NULL ? strlen(cred) : 0, n, false};
+    struct auth_verdict v;
+
+    auth_check(c, cache, NULL, &cr, NULL, now, false, &v);
+    *id = v.id;
+    *status = v.outcome != AUTH_REFUSED ? 0 : v.err == SG_ERR_DENIED ? 7 : 16;
+    snprintf(msg, 512, "%s", v.msg);
+    return v.outcome;
+}
+
 static enum auth_result
 check(struct cfg *c, struct auth_cache *cache, const char *cred, unsigned n, struct auth_ident *id,
       int *status, char *msg)
 {
-    *status = 0;
-    msg[0] = '\0';
-    return auth_check(c, cache, cred, cred != NULL ? strlen(cred) : 0, n, NULL, time(NULL), false,
-                      id, status, msg, 512);
+    return check_at(c, cache, cred, n, time(NULL), id, status, msg);
 }
 
 START_TEST(tc_static_tokens)
@@ -490,16 +505,128 @@ START_TEST(tc_cache_respects_exp)
 
     t = mint_hs("h1", "alice", NULL, 2);
     snprintf(cred, sizeof(cred), "Bearer %s", t);
-    ck_assert_int_eq(auth_check(c, cache, cred, strlen(cred), 1, NULL, time(NULL), false, &id,
-                                &st, msg, sizeof(msg)),
-                     AUTH_OK);
+    ck_assert_int_eq(check_at(c, cache, cred, 1, time(NULL), &id, &st, msg), AUTH_OK);
     /* 10 s later: the cached entry is dead and the verifier says expired */
-    ck_assert_int_eq(auth_check(c, cache, cred, strlen(cred), 1, NULL, time(NULL) + 10, false,
-                                &id, &st, msg, sizeof(msg)),
-                     AUTH_REFUSED);
+    ck_assert_int_eq(check_at(c, cache, cred, 1, time(NULL) + 10, &id, &st, msg), AUTH_REFUSED);
     ck_assert_ptr_nonnull(strstr(msg, "expired"));
     free(t);
     auth_cache_free(cache);
+    cfg_unref(c);
+}
+END_TEST
+
+/* Credential headers are gathered by auth: counted, the first kept, an oversized one flagged. */
+START_TEST(tc_cred_gathering)
+{
+    struct cfg *c = static_cfg();
+    struct auth_cred cr;
+    struct auth_verdict v;
+    static char big[AUTH_CRED_MAX + 1];
+
+    ck_assert(auth_cred_header(&c->auth, (const uint8_t *)"authorization", 13));
+    ck_assert(!auth_cred_header(&c->auth, (const uint8_t *)"authorizatio", 12));
+    ck_assert(!auth_cred_header(&c->auth, (const uint8_t *)"x-other", 7));
+
+    memset(&cr, 0, sizeof(cr));
+    ck_assert_int_eq(auth_cred_add(&cr, (const uint8_t *)"Bearer alice-token", 18), SG_OK);
+    ck_assert_int_eq(auth_check(c, NULL, NULL, &cr, NULL, time(NULL), false, &v), AUTH_OK);
+    ck_assert_int_eq(v.err, SG_OK);
+    ck_assert_str_eq(v.id.principal, "alice");
+    /* a second credential, even a valid one, is refused as ambiguous */
+    ck_assert_int_eq(auth_cred_add(&cr, (const uint8_t *)"Bearer carol-token", 18), SG_OK);
+    ck_assert_uint_eq(cr.n, 2);
+    ck_assert_str_eq(cr.value, "Bearer alice-token");
+    ck_assert_int_eq(auth_check(c, NULL, NULL, &cr, NULL, time(NULL), false, &v), AUTH_REFUSED);
+    ck_assert_int_eq(v.err, SG_ERR_AUTH);
+    ck_assert_ptr_nonnull(strstr(v.msg, "more than one credential"));
+    auth_cred_clear(&cr);
+    ck_assert_ptr_null(cr.value);
+    ck_assert_uint_eq(cr.n, 0);
+
+    /* one oversized header is not kept, and refused as too large, not as missing */
+    memset(big, 'a', sizeof(big));
+    ck_assert_int_eq(auth_cred_add(&cr, (const uint8_t *)big, sizeof(big)), SG_OK);
+    ck_assert_ptr_null(cr.value);
+    ck_assert(cr.too_long);
+    ck_assert_int_eq(auth_check(c, NULL, NULL, &cr, NULL, time(NULL), false, &v), AUTH_REFUSED);
+    ck_assert_int_eq(v.err, SG_ERR_AUTH);
+    ck_assert_ptr_nonnull(strstr(v.msg, "token larger than auth.max_token_bytes"));
+    auth_cred_clear(&cr);
+    cfg_unref(c);
+}
+END_TEST
+
+/* The verdict names the kind of refusal, never a protocol status. */
+START_TEST(tc_verdict_kinds)
+{
+    struct cfg *c = static_cfg();
+    struct auth_cred cr = {NULL, 0, 0, false};
+    struct auth_verdict v;
+
+    ck_assert_int_eq(auth_check(c, NULL, NULL, &cr, NULL, time(NULL), false, &v), AUTH_REFUSED);
+    ck_assert_int_eq(v.outcome, AUTH_REFUSED);
+    ck_assert_int_eq(v.err, SG_ERR_AUTH); /* who is calling is not known */
+    ck_assert_int_eq(auth_cred_add(&cr, (const uint8_t *)"Bearer bob-token", 16), SG_OK);
+    ck_assert_int_eq(auth_check(c, NULL, NULL, &cr, NULL, time(NULL), false, &v), AUTH_REFUSED);
+    ck_assert_int_eq(v.err, SG_ERR_DENIED); /* known (bob), disabled */
+    ck_assert_str_eq(v.id.principal, "bob");
+    auth_cred_clear(&cr);
+    cfg_unref(c);
+}
+END_TEST
+
+/* A self-signed certificate with subject CN |cn| (the verify result is the caller's). */
+static X509 *
+make_cert(const char *cn)
+{
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    X509 *x = X509_new();
+    X509_NAME *nm;
+
+    ck_assert_ptr_nonnull(k);
+    ck_assert_ptr_nonnull(x);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, k);
+    nm = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+    X509_set_issuer_name(x, nm);
+    ck_assert_int_gt(X509_sign(x, k, EVP_sha256()), 0);
+    EVP_PKEY_free(k);
+    return x;
+}
+
+/* mTLS: the certificate and its verification come in as data, not as a TLS session. */
+START_TEST(tc_mtls_peer)
+{
+    struct cfg *c = load_text(
+        "{\"listen\":[{\"address\":\"127.0.0.1:1\",\"plaintext\":true}],"
+        "\"backends\":[{\"name\":\"b\",\"address\":\"127.0.0.1:2\"}],"
+        "\"auth\":{\"default_profile\":\"p\",\"mtls\":{\"ca\":\"/dev/null\","
+        "\"principal_prefix\":\"cert:\"}}}");
+    struct auth_cred cr = {NULL, 0, 0, false};
+    struct auth_peer peer = {NULL, X509_V_OK};
+    struct auth_verdict v;
+    X509 *x = make_cert("carol");
+
+    /* not a TLS connection: only a token could do */
+    ck_assert_int_eq(auth_check(c, NULL, NULL, &cr, NULL, time(NULL), false, &v), AUTH_REFUSED);
+    ck_assert_ptr_null(strstr(v.msg, "client certificate"));
+    /* TLS without a certificate */
+    ck_assert_int_eq(auth_check(c, NULL, NULL, &cr, &peer, time(NULL), false, &v), AUTH_REFUSED);
+    ck_assert_int_eq(v.err, SG_ERR_AUTH);
+    ck_assert_ptr_nonnull(strstr(v.msg, "or a client certificate"));
+    peer.cert = x;
+    ck_assert_int_eq(auth_check(c, NULL, NULL, &cr, &peer, time(NULL), false, &v), AUTH_OK);
+    ck_assert_str_eq(v.id.principal, "cert:carol");
+    ck_assert_str_eq(v.id.profile, "p");
+    ck_assert_int_eq(v.id.via, AUTH_VIA_MTLS);
+    peer.verify_result = X509_V_ERR_CERT_HAS_EXPIRED;
+    ck_assert_int_eq(auth_check(c, NULL, NULL, &cr, &peer, time(NULL), false, &v), AUTH_REFUSED);
+    ck_assert_int_eq(v.err, SG_ERR_AUTH);
+    ck_assert_ptr_nonnull(strstr(v.msg, "client certificate not trusted"));
+    X509_free(x);
     cfg_unref(c);
 }
 END_TEST
@@ -522,6 +649,9 @@ auth_suite(void)
     tcase_add_test(tc, tc_deny);
     tcase_add_test(tc, tc_deny_groups_from_profile_claim);
     tcase_add_test(tc, tc_deny_after_reload_beats_cache);
+    tcase_add_test(tc, tc_cred_gathering);
+    tcase_add_test(tc, tc_verdict_kinds);
+    tcase_add_test(tc, tc_mtls_peer);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -400,7 +400,7 @@ START_TEST(tc_fetch_ok)
     struct auth_jwks_source src, src2;
     struct auth_jwks_fetcher *f, *f2;
     struct auth_jwks_stats st;
-    struct auth_jwks *keys;
+    struct auth_jwk_set *keys;
     json_t *hdrs;
 
     idp_url(&idp1, "127.0.0.1", "/jwks.json", url, sizeof(url));
@@ -412,8 +412,8 @@ START_TEST(tc_fetch_ok)
     keys = auth_jwks_fetcher_current(f);
     ck_assert_ptr_nonnull(keys);
     ck_assert_uint_eq(keys->nkeys, 1);
-    ck_assert_ptr_nonnull(auth_jwks_find(keys, "a1"));
-    auth_jwks_unref(keys);
+    ck_assert_ptr_nonnull(auth_jwk_set_find(keys, "a1"));
+    auth_jwk_set_unref(keys);
     auth_jwks_fetcher_stats(f, &st);
     ck_assert_uint_eq(st.fetches, 1);
     ck_assert_uint_eq(st.successes, 1);
@@ -447,7 +447,7 @@ START_TEST(tc_rotation)
     char url[200];
     struct auth_jwks_source src;
     struct auth_jwks_fetcher *f;
-    struct auth_jwks *keys;
+    struct auth_jwk_set *keys;
     struct want w;
 
     idp_url(&idp1, "127.0.0.1", "/jwks.json", url, sizeof(url));
@@ -463,10 +463,10 @@ START_TEST(tc_rotation)
     ck_assert_ptr_nonnull(keys);
     /* the unusable third key was dropped, not fatal */
     ck_assert_uint_eq(keys->nkeys, 2);
-    ck_assert_ptr_nonnull(auth_jwks_find(keys, "a1"));
-    ck_assert_ptr_nonnull(auth_jwks_find(keys, "b1"));
-    ck_assert_ptr_null(auth_jwks_find(keys, "bad"));
-    auth_jwks_unref(keys);
+    ck_assert_ptr_nonnull(auth_jwk_set_find(keys, "a1"));
+    ck_assert_ptr_nonnull(auth_jwk_set_find(keys, "b1"));
+    ck_assert_ptr_null(auth_jwk_set_find(keys, "bad"));
+    auth_jwk_set_unref(keys);
 }
 END_TEST
 
@@ -483,7 +483,7 @@ START_TEST(tc_failures_keep_last_good)
     struct auth_jwks_source src;
     struct auth_jwks_fetcher *f;
     struct auth_jwks_stats st;
-    struct auth_jwks *good, *keys;
+    struct auth_jwk_set *good, *keys;
     size_t i;
 
     idp_url(&idp1, "127.0.0.1", "/jwks.json", url, sizeof(url));
@@ -501,7 +501,7 @@ START_TEST(tc_failures_keep_last_good)
         ck_assert_msg(st.failures == i + 1, "%s: not a failure", controls[i]);
         keys = auth_jwks_fetcher_current(f);
         ck_assert_msg(keys == good, "%s: last good set replaced", controls[i]);
-        auth_jwks_unref(keys);
+        auth_jwk_set_unref(keys);
     }
     /* the IdP recovers: a new set is published */
     ck_assert_int_eq(unlink(idp1.control), 0);
@@ -512,9 +512,9 @@ START_TEST(tc_failures_keep_last_good)
     keys = auth_jwks_fetcher_current(f);
     ck_assert_ptr_nonnull(keys);
     ck_assert_ptr_ne(keys, good);
-    ck_assert_ptr_nonnull(auth_jwks_find(keys, "a1"));
-    auth_jwks_unref(keys);
-    auth_jwks_unref(good);
+    ck_assert_ptr_nonnull(auth_jwk_set_find(keys, "a1"));
+    auth_jwk_set_unref(keys);
+    auth_jwk_set_unref(good);
     ck_assert_int_eq(count_gets(&idp1, "/jwks.json", NULL), (int)i + 2);
 }
 END_TEST
@@ -529,7 +529,7 @@ START_TEST(tc_max_bytes)
     struct auth_jwks_source src;
     struct auth_jwks_fetcher *f;
     struct auth_jwks_stats st;
-    struct auth_jwks *keys;
+    struct auth_jwk_set *keys;
 
     idp_url(&idp1, "127.0.0.1", "/jwks.json", url, sizeof(url));
     src = source(url, ca_pem);
@@ -570,7 +570,7 @@ START_TEST(tc_max_bytes)
     wait_finished(f, 3);
     auth_jwks_fetcher_stats(f, &st);
     ck_assert_uint_eq(st.failures, 2);
-    auth_jwks_unref(keys);
+    auth_jwk_set_unref(keys);
 }
 END_TEST
 

@@ -69,7 +69,7 @@ struct fkey {
 };
 
 static struct fkey fk[S_COUNT];
-static struct auth_jwks *keyset;
+static struct auth_jwk_set *keyset;
 
 static const char *const auds[] = {"sparkgate", "spark2"};
 static const struct auth_jwt_issuer issuer = {
@@ -341,7 +341,7 @@ static void
 keys_setup(void)
 {
     static const char hs32[] = "0123456789abcdef0123456789abcdef";
-    struct auth_jwks *parts[3];
+    struct auth_jwk_set *parts[3];
     char doc[16384], err[256];
 
     fk[S_RSA].pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
@@ -378,16 +378,16 @@ keys_setup(void)
 
     snprintf(doc, sizeof(doc), "{\"keys\":[%s,%s,%s,%s,%s,%s]}", fk[S_RSA].jwk, fk[S_RSA2].jwk,
              fk[S_EC256].jwk, fk[S_EC384].jwk, fk[S_EC521].jwk, fk[S_ED].jwk);
-    parts[0] = auth_jwks_parse(doc, strlen(doc), false, drop_ignore, NULL, err, sizeof(err));
+    parts[0] = auth_jwk_set_parse(doc, strlen(doc), false, drop_ignore, NULL, err, sizeof(err));
     ck_assert_msg(parts[0] != NULL, "%s", err);
     ck_assert_uint_eq(parts[0]->nkeys, 6);
-    parts[1] = auth_jwks_from_secret(fk[S_HS].secret, fk[S_HS].slen, "hs1");
-    parts[2] = auth_jwks_from_secret(fk[S_HS64].secret, fk[S_HS64].slen, "hs64");
-    keyset = auth_jwks_merge(parts, 3);
+    parts[1] = auth_jwk_set_from_secret(fk[S_HS].secret, fk[S_HS].slen, "hs1");
+    parts[2] = auth_jwk_set_from_secret(fk[S_HS64].secret, fk[S_HS64].slen, "hs64");
+    keyset = auth_jwk_set_merge(parts, 3);
     ck_assert_ptr_nonnull(keyset);
     ck_assert_uint_eq(keyset->nkeys, 8);
     for (int i = 0; i < 3; i++)
-        auth_jwks_unref(parts[i]);
+        auth_jwk_set_unref(parts[i]);
 }
 
 static void
@@ -399,7 +399,7 @@ keys_teardown(void)
         free(fk[i].jwk);
     }
     memset(fk, 0, sizeof(fk));
-    auth_jwks_unref(keyset);
+    auth_jwk_set_unref(keyset);
     keyset = NULL;
 }
 
@@ -944,7 +944,7 @@ START_TEST(tc_verify_table)
     if (c->want == AUTH_JWT_OK) {
         ck_assert_ptr_nonnull(res.claims);
         ck_assert_str_eq(res.iss, ISS);
-        ck_assert_uint_eq(res.alg, auth_jwt_alg_from_name(c->alg));
+        ck_assert_uint_eq(res.alg, jose_alg_from_name(c->alg));
         ck_assert_int_ne(res.exp, 0);
         ck_assert_int_gt(strlen(res.principal), 0);
         json_decref(res.claims);
@@ -1029,7 +1029,7 @@ START_TEST(tc_verify_allowlist)
         .issuer = ISS,
         .audiences = auds,
         .naudiences = 1,
-        .algs = AUTH_JWT_RS256,
+        .algs = JOSE_RS256,
         .skew_s = 60,
     };
     static const struct auth_jwt_issuer no_algs = {
@@ -1196,16 +1196,16 @@ END_TEST
 /* A key whose JWK carries "alg" only verifies that algorithm. */
 START_TEST(tc_verify_key_alg_member)
 {
-    struct auth_jwks *s;
+    struct auth_jwk_set *s;
     struct auth_jwt_result res;
     char doc[4096], err[256], *jwk, *tok;
 
     jwk = export_jwk(fk[S_RSA].pkey, "rsa1", ",\"alg\":\"PS256\",\"use\":\"sig\"");
     snprintf(doc, sizeof(doc), "{\"keys\":[%s]}", jwk);
-    s = auth_jwks_parse(doc, strlen(doc), false, NULL, NULL, err, sizeof(err));
+    s = auth_jwk_set_parse(doc, strlen(doc), false, NULL, NULL, err, sizeof(err));
     ck_assert_ptr_nonnull(s);
     ck_assert_uint_eq(s->nkeys, 1);
-    ck_assert_uint_eq(s->keys[0].alg, AUTH_JWT_PS256);
+    ck_assert_uint_eq(s->keys[0].alg, JOSE_PS256);
     tok = good_token(S_RSA, "RS256");
     ck_assert_int_eq(auth_jwt_verify(tok, strlen(tok), &issuer, s, NOW, &res),
                      AUTH_JWT_ALG_NOT_ALLOWED);
@@ -1215,7 +1215,7 @@ START_TEST(tc_verify_key_alg_member)
     ck_assert_int_eq(auth_jwt_verify(tok, strlen(tok), &issuer, s, NOW, &res), AUTH_JWT_OK);
     json_decref(res.claims);
     free(tok);
-    auth_jwks_unref(s);
+    auth_jwk_set_unref(s);
     free(jwk);
 }
 END_TEST
@@ -1229,7 +1229,7 @@ START_TEST(tc_peek)
     ck_assert_int_eq(auth_jwt_peek(tok, strlen(tok), &res), AUTH_JWT_OK);
     ck_assert_str_eq(res.iss, ISS);
     ck_assert_str_eq(res.kid, "ec256");
-    ck_assert_uint_eq(res.alg, AUTH_JWT_ES256);
+    ck_assert_uint_eq(res.alg, JOSE_ES256);
     ck_assert_ptr_null(res.claims);
     free(tok);
     /* peek trusts nothing but reads anything well-formed, even "none" */
@@ -1272,18 +1272,18 @@ START_TEST(tc_alg_names)
     size_t i;
 
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        ck_assert_uint_eq(auth_jwt_alg_from_name(names[i]), 1u << i);
-        ck_assert_str_eq(auth_jwt_alg_name(1u << i), names[i]);
+        ck_assert_uint_eq(jose_alg_from_name(names[i]), 1u << i);
+        ck_assert_str_eq(jose_alg_name(1u << i), names[i]);
     }
-    ck_assert_uint_eq(auth_jwt_alg_from_name("none"), 0);
-    ck_assert_uint_eq(auth_jwt_alg_from_name("NONE"), 0);
-    ck_assert_uint_eq(auth_jwt_alg_from_name("rs256"), 0);
-    ck_assert_uint_eq(auth_jwt_alg_from_name("RS256 "), 0);
-    ck_assert_uint_eq(auth_jwt_alg_from_name("EDDSA"), 0);
-    ck_assert_uint_eq(auth_jwt_alg_from_name(""), 0);
-    ck_assert_uint_eq(auth_jwt_alg_from_name(NULL), 0);
-    ck_assert_str_eq(auth_jwt_alg_name(0), "?");
-    ck_assert_str_eq(auth_jwt_alg_name(3), "?");
+    ck_assert_uint_eq(jose_alg_from_name("none"), 0);
+    ck_assert_uint_eq(jose_alg_from_name("NONE"), 0);
+    ck_assert_uint_eq(jose_alg_from_name("rs256"), 0);
+    ck_assert_uint_eq(jose_alg_from_name("RS256 "), 0);
+    ck_assert_uint_eq(jose_alg_from_name("EDDSA"), 0);
+    ck_assert_uint_eq(jose_alg_from_name(""), 0);
+    ck_assert_uint_eq(jose_alg_from_name(NULL), 0);
+    ck_assert_str_eq(jose_alg_name(0), "?");
+    ck_assert_str_eq(jose_alg_name(3), "?");
 }
 END_TEST
 
@@ -1299,13 +1299,13 @@ START_TEST(tc_b64url_roundtrip)
 
     for (len = 0; len < sizeof(in); len++) {
         ck_assert_int_eq(RAND_bytes(in, (int)sizeof(in)), 1);
-        n = auth_b64url_encode(in, len, enc);
+        n = jose_b64url_encode(in, len, enc);
         ck_assert_uint_eq(n, strlen(enc));
         ck_assert_uint_le(n + 1, (len * 4 + 2) / 3 + 1);
         ref = b64u(in, len);
         ck_assert_str_eq(enc, ref);
         free(ref);
-        d = auth_b64url_decode(enc, n, out);
+        d = jose_b64url_decode(enc, n, out);
         ck_assert_int_eq(d, (long)len);
         ck_assert_mem_eq(out, in, len);
     }
@@ -1328,12 +1328,12 @@ START_TEST(tc_b64url_strict)
     size_t i;
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        ck_assert_msg(auth_b64url_decode(cases[i].in, strlen(cases[i].in), out) == cases[i].want,
+        ck_assert_msg(jose_b64url_decode(cases[i].in, strlen(cases[i].in), out) == cases[i].want,
                       "\"%s\"", cases[i].in);
-    ck_assert_int_eq(auth_b64url_decode("QUJD", 4, out), 3);
+    ck_assert_int_eq(jose_b64url_decode("QUJD", 4, out), 3);
     ck_assert_mem_eq(out, "ABC", 3);
     /* a NUL byte is not part of the alphabet */
-    ck_assert_int_eq(auth_b64url_decode("AA\0A", 4, out), -1);
+    ck_assert_int_eq(jose_b64url_decode("AA\0A", 4, out), -1);
 }
 END_TEST
 
@@ -1366,19 +1366,19 @@ jwks_expect(const char *doc, bool allow_oct, const char *kept, int ndrops, const
             const char *drop_reason)
 {
     struct drops d;
-    struct auth_jwks *s;
+    struct auth_jwk_set *s;
     char err[256], got[512] = "";
     size_t i;
 
     memset(&d, 0, sizeof(d));
     ERR_clear_error();
-    s = auth_jwks_parse(doc, strlen(doc), allow_oct, on_drop, &d, err, sizeof(err));
+    s = auth_jwk_set_parse(doc, strlen(doc), allow_oct, on_drop, &d, err, sizeof(err));
     ck_assert_uint_eq(ERR_peek_error(), 0);
     ck_assert_msg(s != NULL, "%s", err);
     for (i = 0; i < s->nkeys; i++) {
         strcat(got, i > 0 ? "," : "");
         strcat(got, s->keys[i].kid);
-        ck_assert_int_eq(auth_jwks_find(s, s->keys[i].kid) == &s->keys[i] ||
+        ck_assert_int_eq(auth_jwk_set_find(s, s->keys[i].kid) == &s->keys[i] ||
                              s->keys[i].kid[0] == '\0',
                          1);
     }
@@ -1389,7 +1389,7 @@ jwks_expect(const char *doc, bool allow_oct, const char *kept, int ndrops, const
         ck_assert_msg(strstr(d.reason[0], drop_reason) != NULL, "drop reason \"%s\" lacks \"%s\"",
                       d.reason[0], drop_reason);
     }
-    auth_jwks_unref(s);
+    auth_jwk_set_unref(s);
 }
 
 START_TEST(tc_jwks_mixed)
@@ -1408,30 +1408,30 @@ END_TEST
 START_TEST(tc_jwks_types)
 {
     struct drops d;
-    struct auth_jwks *s;
+    struct auth_jwk_set *s;
     char doc[4096], err[256];
 
     memset(&d, 0, sizeof(d));
     snprintf(doc, sizeof(doc), "{\"keys\":[%s,%s,%s]}", fk[S_RSA].jwk, fk[S_EC384].jwk,
              fk[S_ED].jwk);
-    s = auth_jwks_parse(doc, strlen(doc), false, on_drop, &d, err, sizeof(err));
+    s = auth_jwk_set_parse(doc, strlen(doc), false, on_drop, &d, err, sizeof(err));
     ck_assert_ptr_nonnull(s);
     ck_assert_int_eq(s->keys[0].type, AUTH_JWK_RSA);
     ck_assert_int_eq(s->keys[0].bits, 2048);
     ck_assert_int_eq(s->keys[1].type, AUTH_JWK_EC);
     ck_assert_int_eq(s->keys[1].curve_nid, NID_secp384r1);
     ck_assert_int_eq(s->keys[2].type, AUTH_JWK_OKP);
-    ck_assert(auth_jwk_fits_alg(&s->keys[0], AUTH_JWT_PS512));
-    ck_assert(!auth_jwk_fits_alg(&s->keys[0], AUTH_JWT_HS256));
-    ck_assert(!auth_jwk_fits_alg(&s->keys[1], AUTH_JWT_ES256));
-    ck_assert(auth_jwk_fits_alg(&s->keys[1], AUTH_JWT_ES384));
-    ck_assert(auth_jwk_fits_alg(&s->keys[2], AUTH_JWT_EDDSA));
+    ck_assert(auth_jwk_fits_alg(&s->keys[0], JOSE_PS512));
+    ck_assert(!auth_jwk_fits_alg(&s->keys[0], JOSE_HS256));
+    ck_assert(!auth_jwk_fits_alg(&s->keys[1], JOSE_ES256));
+    ck_assert(auth_jwk_fits_alg(&s->keys[1], JOSE_ES384));
+    ck_assert(auth_jwk_fits_alg(&s->keys[2], JOSE_EDDSA));
     ck_assert(!auth_jwk_fits_alg(&s->keys[2], 0));
-    ck_assert(!auth_jwk_fits_alg(NULL, AUTH_JWT_RS256));
-    ck_assert_ptr_null(auth_jwks_find(s, ""));
-    ck_assert_ptr_null(auth_jwks_find(s, "RSA1"));
-    ck_assert_ptr_null(auth_jwks_find(s, NULL));
-    auth_jwks_unref(s);
+    ck_assert(!auth_jwk_fits_alg(NULL, JOSE_RS256));
+    ck_assert_ptr_null(auth_jwk_set_find(s, ""));
+    ck_assert_ptr_null(auth_jwk_set_find(s, "RSA1"));
+    ck_assert_ptr_null(auth_jwk_set_find(s, NULL));
+    auth_jwk_set_unref(s);
 }
 END_TEST
 
@@ -1596,14 +1596,14 @@ START_TEST(tc_jwks_oct)
         "{\"keys\":[{\"kty\":\"oct\",\"kid\":\"h\",\"alg\":\"HS256\","
         "\"k\":\"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY\"}]}";
     struct auth_jwt_result res;
-    struct auth_jwks *s;
+    struct auth_jwk_set *s;
     char err[256], *tok;
 
-    s = auth_jwks_parse(doc, strlen(doc), false, NULL, NULL, err, sizeof(err));
+    s = auth_jwk_set_parse(doc, strlen(doc), false, NULL, NULL, err, sizeof(err));
     ck_assert_ptr_nonnull(s);
     ck_assert_uint_eq(s->nkeys, 0);
-    auth_jwks_unref(s);
-    s = auth_jwks_parse(doc, strlen(doc), true, NULL, NULL, err, sizeof(err));
+    auth_jwk_set_unref(s);
+    s = auth_jwk_set_parse(doc, strlen(doc), true, NULL, NULL, err, sizeof(err));
     ck_assert_ptr_nonnull(s);
     ck_assert_uint_eq(s->nkeys, 1);
     ck_assert_int_eq(s->keys[0].type, AUTH_JWK_OCT);
@@ -1613,7 +1613,7 @@ START_TEST(tc_jwks_oct)
     ck_assert_int_eq(auth_jwt_verify(tok, strlen(tok), &issuer, s, NOW, &res), AUTH_JWT_OK);
     json_decref(res.claims);
     free(tok);
-    auth_jwks_unref(s);
+    auth_jwk_set_unref(s);
 }
 END_TEST
 
@@ -1632,28 +1632,28 @@ START_TEST(tc_jwks_documents)
         {"{\"keys\":[]} x", "JWKS is not valid JSON"},
         {"", "JWKS is not valid JSON"},
     };
-    struct auth_jwks *s;
+    struct auth_jwk_set *s;
     char err[256];
     size_t i;
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         err[0] = '\0';
-        s = auth_jwks_parse(cases[i].doc, strlen(cases[i].doc), false, NULL, NULL, err,
+        s = auth_jwk_set_parse(cases[i].doc, strlen(cases[i].doc), false, NULL, NULL, err,
                             sizeof(err));
         if (cases[i].err == NULL) {
             ck_assert_ptr_nonnull(s);
             ck_assert_uint_eq(s->nkeys, 0);
-            auth_jwks_unref(s);
+            auth_jwk_set_unref(s);
         } else {
             ck_assert_ptr_null(s);
             ck_assert_msg(strstr(err, cases[i].err) != NULL, "\"%s\" lacks \"%s\"", err,
                           cases[i].err);
         }
     }
-    ck_assert_ptr_null(auth_jwks_parse("{\"keys\":[]}\0", 12, false, NULL, NULL, err, sizeof(err)));
+    ck_assert_ptr_null(auth_jwk_set_parse("{\"keys\":[]}\0", 12, false, NULL, NULL, err, sizeof(err)));
     ck_assert_str_eq(err, "JWKS contains a NUL byte");
     /* err may be NULL */
-    ck_assert_ptr_null(auth_jwks_parse("x", 1, false, NULL, NULL, NULL, 0));
+    ck_assert_ptr_null(auth_jwk_set_parse("x", 1, false, NULL, NULL, NULL, 0));
 }
 END_TEST
 
@@ -1662,7 +1662,7 @@ START_TEST(tc_jwks_too_many)
     size_t cap = 300 * 128 + 64, i, o;
     char *doc = malloc(cap);
     struct drops d;
-    struct auth_jwks *s;
+    struct auth_jwk_set *s;
     char err[256];
 
     /* 300 Ed25519 keys: 256 kept, the rest dropped */
@@ -1675,13 +1675,13 @@ START_TEST(tc_jwks_too_many)
     }
     snprintf(doc + o, cap - o, "]}");
     memset(&d, 0, sizeof(d));
-    s = auth_jwks_parse(doc, strlen(doc), false, on_drop, &d, err, sizeof(err));
+    s = auth_jwk_set_parse(doc, strlen(doc), false, on_drop, &d, err, sizeof(err));
     ck_assert_ptr_nonnull(s);
     ck_assert_uint_eq(s->nkeys, 256);
     ck_assert_int_eq(d.n, 44);
     ck_assert_str_eq(d.kid[0], "k256");
     ck_assert_str_eq(d.reason[0], "too many keys in one JWKS");
-    auth_jwks_unref(s);
+    auth_jwk_set_unref(s);
     free(doc);
 }
 END_TEST
@@ -1701,7 +1701,7 @@ START_TEST(tc_pem)
         {S_K1, "unusable public key: unsupported curve"},
     };
     struct auth_jwt_result res;
-    struct auth_jwks *s;
+    struct auth_jwk_set *s;
     char err[256], two[8192], *tok;
     size_t i;
 
@@ -1709,7 +1709,7 @@ START_TEST(tc_pem)
         const char *pem = fk[cases[i].who].pem;
 
         err[0] = '\0';
-        s = auth_jwks_from_pem(pem, strlen(pem), "pk", err, sizeof(err));
+        s = auth_jwk_set_from_pem(pem, strlen(pem), "pk", err, sizeof(err));
         if (cases[i].err != NULL) {
             ck_assert_ptr_null(s);
             ck_assert_msg(strstr(err, cases[i].err) != NULL, "%s", err);
@@ -1718,10 +1718,10 @@ START_TEST(tc_pem)
         ck_assert_msg(s != NULL, "%s", err);
         ck_assert_uint_eq(s->nkeys, 1);
         ck_assert_str_eq(s->keys[0].kid, "pk");
-        auth_jwks_unref(s);
+        auth_jwk_set_unref(s);
     }
     /* a PEM key verifies, without kid in the token */
-    s = auth_jwks_from_pem(fk[S_RSA].pem, strlen(fk[S_RSA].pem), NULL, err, sizeof(err));
+    s = auth_jwk_set_from_pem(fk[S_RSA].pem, strlen(fk[S_RSA].pem), NULL, err, sizeof(err));
     ck_assert_ptr_nonnull(s);
     ck_assert_str_eq(s->keys[0].kid, "");
     tok = sign_token("{\"alg\":\"PS256\"}", GOOD_PL, S_RSA, "PS256");
@@ -1733,18 +1733,18 @@ START_TEST(tc_pem)
     ck_assert_int_eq(auth_jwt_verify(tok, strlen(tok), &issuer, s, NOW, &res),
                      AUTH_JWT_UNKNOWN_KEY);
     free(tok);
-    auth_jwks_unref(s);
+    auth_jwk_set_unref(s);
 
     snprintf(two, sizeof(two), "%s%s", fk[S_RSA].pem, fk[S_EC256].pem);
-    ck_assert_ptr_null(auth_jwks_from_pem(two, strlen(two), "x", err, sizeof(err)));
+    ck_assert_ptr_null(auth_jwk_set_from_pem(two, strlen(two), "x", err, sizeof(err)));
     ck_assert_str_eq(err, "more than one PEM block (one key per file)");
-    ck_assert_ptr_null(auth_jwks_from_pem("garbage", 7, "x", err, sizeof(err)));
+    ck_assert_ptr_null(auth_jwk_set_from_pem("garbage", 7, "x", err, sizeof(err)));
     ck_assert_ptr_nonnull(strstr(err, "no PEM public key"));
-    ck_assert_ptr_null(auth_jwks_from_pem("", 0, "x", err, sizeof(err)));
+    ck_assert_ptr_null(auth_jwk_set_from_pem("", 0, "x", err, sizeof(err)));
     {
         char *priv = export_pem(fk[S_RSA].pkey, true);
 
-        ck_assert_ptr_null(auth_jwks_from_pem(priv, strlen(priv), "x", err, sizeof(err)));
+        ck_assert_ptr_null(auth_jwk_set_from_pem(priv, strlen(priv), "x", err, sizeof(err)));
         OPENSSL_clear_free(priv, strlen(priv));
     }
     {
@@ -1752,40 +1752,40 @@ START_TEST(tc_pem)
 
         memset(kid, 'k', sizeof(kid) - 1);
         kid[sizeof(kid) - 1] = '\0';
-        ck_assert_ptr_null(auth_jwks_from_pem(fk[S_RSA].pem, strlen(fk[S_RSA].pem), kid, err,
+        ck_assert_ptr_null(auth_jwk_set_from_pem(fk[S_RSA].pem, strlen(fk[S_RSA].pem), kid, err,
                                               sizeof(err)));
-        ck_assert_ptr_null(auth_jwks_from_secret((const uint8_t *)"x", 1, kid));
+        ck_assert_ptr_null(auth_jwk_set_from_secret((const uint8_t *)"x", 1, kid));
     }
-    ck_assert_ptr_null(auth_jwks_from_secret((const uint8_t *)"x", 0, "k"));
-    ck_assert_ptr_null(auth_jwks_from_secret(NULL, 5, "k"));
+    ck_assert_ptr_null(auth_jwk_set_from_secret((const uint8_t *)"x", 0, "k"));
+    ck_assert_ptr_null(auth_jwk_set_from_secret(NULL, 5, "k"));
 }
 END_TEST
 
 START_TEST(tc_merge_refcount)
 {
-    struct auth_jwks *a, *b, *m, *sets[4];
+    struct auth_jwk_set *a, *b, *m, *sets[4];
     char err[256];
 
-    a = auth_jwks_from_pem(fk[S_EC256].pem, strlen(fk[S_EC256].pem), "same", err, sizeof(err));
-    b = auth_jwks_from_pem(fk[S_ED].pem, strlen(fk[S_ED].pem), "same", err, sizeof(err));
+    a = auth_jwk_set_from_pem(fk[S_EC256].pem, strlen(fk[S_EC256].pem), "same", err, sizeof(err));
+    b = auth_jwk_set_from_pem(fk[S_ED].pem, strlen(fk[S_ED].pem), "same", err, sizeof(err));
     sets[0] = a;
     sets[1] = NULL;
     sets[2] = b;
     sets[3] = keyset;
-    m = auth_jwks_merge(sets, 4);
+    m = auth_jwk_set_merge(sets, 4);
     ck_assert_ptr_nonnull(m);
     /* "same" from the first set only, then every key of keyset */
     ck_assert_uint_eq(m->nkeys, 1 + keyset->nkeys);
-    ck_assert_int_eq(auth_jwks_find(m, "same")->type, AUTH_JWK_EC);
-    ck_assert_ptr_eq(auth_jwks_find(m, "same")->pkey, a->keys[0].pkey);
-    ck_assert_ptr_nonnull(auth_jwks_find(m, "hs1")->secret);
-    ck_assert_ptr_ne(auth_jwks_find(m, "hs1")->secret, auth_jwks_find(keyset, "hs1")->secret);
+    ck_assert_int_eq(auth_jwk_set_find(m, "same")->type, AUTH_JWK_EC);
+    ck_assert_ptr_eq(auth_jwk_set_find(m, "same")->pkey, a->keys[0].pkey);
+    ck_assert_ptr_nonnull(auth_jwk_set_find(m, "hs1")->secret);
+    ck_assert_ptr_ne(auth_jwk_set_find(m, "hs1")->secret, auth_jwk_set_find(keyset, "hs1")->secret);
     /* the merged set outlives its parts */
-    auth_jwks_unref(a);
-    auth_jwks_unref(b);
-    ck_assert_ptr_eq(auth_jwks_ref(m), m);
+    auth_jwk_set_unref(a);
+    auth_jwk_set_unref(b);
+    ck_assert_ptr_eq(auth_jwk_set_ref(m), m);
     ck_assert_int_eq(m->refcnt, 2);
-    auth_jwks_unref(m);
+    auth_jwk_set_unref(m);
     ck_assert_int_eq(m->refcnt, 1);
     {
         struct auth_jwt_result res;
@@ -1795,13 +1795,13 @@ START_TEST(tc_merge_refcount)
         json_decref(res.claims);
         free(tok);
     }
-    auth_jwks_unref(m);
-    m = auth_jwks_merge(sets, 0);
+    auth_jwk_set_unref(m);
+    m = auth_jwk_set_merge(sets, 0);
     ck_assert_ptr_nonnull(m);
     ck_assert_uint_eq(m->nkeys, 0);
-    auth_jwks_unref(m);
-    auth_jwks_unref(NULL);
-    ck_assert_ptr_null(auth_jwks_ref(NULL));
+    auth_jwk_set_unref(m);
+    auth_jwk_set_unref(NULL);
+    ck_assert_ptr_null(auth_jwk_set_ref(NULL));
 }
 END_TEST
 

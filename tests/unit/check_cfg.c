@@ -510,7 +510,7 @@ START_TEST(tc_all_keys)
     ck_assert_uint_eq(is->naudiences, 2);
     ck_assert_str_eq(is->audiences[0], "a1");
     ck_assert_str_eq(is->audiences[1], "a2");
-    ck_assert_uint_eq(is->algs, AUTH_JWT_ES256 | AUTH_JWT_HS512);
+    ck_assert_uint_eq(is->algs, JOSE_ES256 | JOSE_HS512);
     ck_assert_int_eq(is->skew_s, 0);
     ck_assert_str_eq(is->principal_claim, "email");
     ck_assert_str_eq(is->profile_claim, "groups");

@@ -43,7 +43,7 @@
 #define LHEAD   "{\n  " L_PLAIN ",\n"
 /* clang-format on */
 
-#define HS_ALL (AUTH_JWT_HS256 | AUTH_JWT_HS384 | AUTH_JWT_HS512)
+#define HS_ALL (JOSE_HS256 | JOSE_HS384 | JOSE_HS512)
 
 static struct cfg *
 load(const char *json, char *err)
@@ -374,9 +374,9 @@ START_TEST(tc_defaults_issuer)
     const char *json = "{" L_PUB ", " B_ONE ", \"auth\": {\"issuers\": [{\"issuer\": "
                        "\"https://idp\", \"audiences\": \"sparkgate\", \"jwks_url\": "
                        "\"https://idp/jwks\"}], \"mtls\": {\"ca\": \"/ca.pem\"}}}";
-    const unsigned asym = AUTH_JWT_RS256 | AUTH_JWT_RS384 | AUTH_JWT_RS512 | AUTH_JWT_PS256 |
-                          AUTH_JWT_PS384 | AUTH_JWT_PS512 | AUTH_JWT_ES256 | AUTH_JWT_ES384 |
-                          AUTH_JWT_ES512 | AUTH_JWT_EDDSA;
+    const unsigned asym = JOSE_RS256 | JOSE_RS384 | JOSE_RS512 | JOSE_PS256 |
+                          JOSE_PS384 | JOSE_PS512 | JOSE_ES256 | JOSE_ES384 |
+                          JOSE_ES512 | JOSE_EDDSA;
     char err[ERRLEN];
     struct cfg *c = load(json, err);
     const struct cfg_issuer *is;
@@ -537,7 +537,7 @@ rsa_b64(EVP_PKEY *pkey, const char *param, char *out, size_t outlen)
     ck_assert_int_le(n, (int)sizeof(bin));
     ck_assert_uint_ge(outlen, ((size_t)n * 4 + 2) / 3 + 1);
     BN_bn2bin(bn, bin);
-    auth_b64url_encode(bin, (size_t)n, out);
+    jose_b64url_encode(bin, (size_t)n, out);
     BN_free(bn);
 }
 
@@ -659,7 +659,7 @@ START_TEST(tc_load_jwks_file)
     char doc[8192] = "{\"keys\": [", json[2048], path[256], err[ERRLEN], rest[512];
     const char *jwks, *bad;
     struct cfg *c;
-    const struct auth_jwks *k;
+    const struct auth_jwk_set *k;
 
     td_init(&td);
     rsa_jwk(1024, "weak", doc, sizeof(doc));
@@ -750,7 +750,7 @@ START_TEST(tc_load_merged_keys)
     EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
     char doc[4096] = "{\"keys\": [", json[4096], path[256], err[ERRLEN];
     const char *jwks, *pemf, *sec;
-    const struct auth_jwks *k;
+    const struct auth_jwk_set *k;
     struct cfg *c;
     char *pem;
 
@@ -774,10 +774,10 @@ START_TEST(tc_load_merged_keys)
     k = c->auth.issuers[0].static_keys;
     ck_assert_ptr_nonnull(k);
     ck_assert_uint_eq(k->nkeys, 3);
-    ck_assert_ptr_nonnull(auth_jwks_find(k, "r1"));
-    ck_assert_int_eq(auth_jwks_find(k, "e1")->type, AUTH_JWK_OKP);
-    ck_assert_int_eq(auth_jwks_find(k, "h1")->type, AUTH_JWK_OCT);
-    ck_assert(auth_jwk_fits_alg(auth_jwks_find(k, "h1"), AUTH_JWT_HS384));
+    ck_assert_ptr_nonnull(auth_jwk_set_find(k, "r1"));
+    ck_assert_int_eq(auth_jwk_set_find(k, "e1")->type, AUTH_JWK_OKP);
+    ck_assert_int_eq(auth_jwk_set_find(k, "h1")->type, AUTH_JWK_OCT);
+    ck_assert(auth_jwk_fits_alg(auth_jwk_set_find(k, "h1"), JOSE_HS384));
     cfg_unref(c);
     td_done(&td);
     EVP_PKEY_free(ed);

@@ -1,6 +1,7 @@
 /* Unit tests for src/pb.c: the protobuf wire cursor (docs/security.md P02-P05, P07). */
 #include "config.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <check.h>
 
@@ -238,6 +239,36 @@ START_TEST(tc_packed_varints)
 }
 END_TEST
 
+/* The one length-field writer: prefix, whole field and its size agree, and read back. */
+START_TEST(tc_len_field_writer)
+{
+    static const uint32_t nums[] = {1, 2, 15, 16, 2047, 2048, PB_MAX_FIELD};
+    static const size_t lens[] = {0, 1, 127, 128, 300, 16383, 16384};
+    static uint8_t payload[16384], out[16384 + PB_LEN_HDR_MAX];
+    struct pb_cur cur;
+    struct pb_field f;
+    size_t i, j, n;
+
+    memset(payload, 'x', sizeof(payload));
+    for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        for (j = 0; j < sizeof(lens) / sizeof(lens[0]); j++) {
+            n = pb_put_len_field(out, nums[i], payload, lens[j]);
+            ck_assert_uint_eq(n, pb_len_field_size(nums[i], lens[j]));
+            ck_assert_uint_eq(pb_put_len_hdr(out, nums[i], lens[j]), n - lens[j]);
+            ck_assert_uint_le(n - lens[j], PB_LEN_HDR_MAX);
+            pb_cur_init(&cur, out, n);
+            ck_assert_int_eq(pb_next(&cur, &f), 1);
+            ck_assert_uint_eq(f.num, nums[i]);
+            ck_assert_int_eq(f.wt, PB_WT_LEN);
+            ck_assert_uint_eq(f.len, lens[j]);
+            ck_assert_int_eq(pb_next(&cur, &f), 0);
+        }
+    }
+    /* the widest prefix: largest field number, largest length */
+    ck_assert_uint_le(pb_put_len_hdr(out, PB_MAX_FIELD, SIZE_MAX), PB_LEN_HDR_MAX);
+}
+END_TEST
+
 Suite *
 pb_suite(void)
 {
@@ -252,6 +283,7 @@ pb_suite(void)
     tcase_add_test(tc, tc_utf8);
     tcase_add_test(tc, tc_utf8_exhaustive_2_3);
     tcase_add_test(tc, tc_packed_varints);
+    tcase_add_test(tc, tc_len_field_writer);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,24 +5,33 @@
 #include <string.h>
 #include <check.h>
 
-#include "cfg.h"
 #include "route.h"
 #include "check_suites.h"
 
-static struct cfg *
+/* The backends a test routes over: route_pick sees them through name_at. */
+struct set {
+    size_t n;
+    const char *const *names;
+};
+
+static const char *
+name_at(const void *set, size_t i)
+{
+    return ((const struct set *)set)->names[i];
+}
+
+static struct set
 make_cfg(size_t n, const char *const *names)
 {
-    static struct cfg c;
-    static struct cfg_backend b[8];
-    size_t i;
+    struct set c = {n, names};
 
-    memset(&c, 0, sizeof(c));
-    memset(b, 0, sizeof(b));
-    for (i = 0; i < n; i++)
-        b[i].name = (char *)(uintptr_t)names[i];
-    c.backends = b;
-    c.nbackends = n;
-    return &c;
+    return c;
+}
+
+static size_t
+pick(struct set c, const uint8_t *key, size_t keylen)
+{
+    return route_pick(name_at, &c, c.n, key, keylen);
 }
 
 START_TEST(tc_hash_is_stable)
@@ -38,7 +47,7 @@ END_TEST
 START_TEST(tc_pick_spreads_and_is_deterministic)
 {
     static const char *const names[] = {"a", "b", "c", "d"};
-    struct cfg *c = make_cfg(4, names);
+    struct set c = make_cfg(4, names);
     unsigned counts[4] = {0};
     char key[40];
     int i;
@@ -47,9 +56,9 @@ START_TEST(tc_pick_spreads_and_is_deterministic)
         size_t p;
 
         snprintf(key, sizeof(key), "session-%d", i);
-        p = route_pick(c, (const uint8_t *)key, strlen(key));
+        p = pick(c, (const uint8_t *)key, strlen(key));
         ck_assert_uint_lt(p, 4);
-        ck_assert_uint_eq(p, route_pick(c, (const uint8_t *)key, strlen(key)));
+        ck_assert_uint_eq(p, pick(c, (const uint8_t *)key, strlen(key)));
         counts[p]++;
     }
     for (i = 0; i < 4; i++)
@@ -69,8 +78,8 @@ START_TEST(tc_removal_moves_only_its_keys)
         const char *before, *after;
 
         snprintf(key, sizeof(key), "k%d", i);
-        before = four[route_pick(make_cfg(4, four), (const uint8_t *)key, strlen(key))];
-        after = three[route_pick(make_cfg(3, three), (const uint8_t *)key, strlen(key))];
+        before = four[pick(make_cfg(4, four), (const uint8_t *)key, strlen(key))];
+        after = three[pick(make_cfg(3, three), (const uint8_t *)key, strlen(key))];
         if (strcmp(before, "c") != 0)
             ck_assert_str_eq(before, after);
         else
@@ -89,9 +98,30 @@ START_TEST(tc_order_does_not_matter)
 
     for (i = 0; i < 500; i++) {
         snprintf(key, sizeof(key), "k%d", i);
-        ck_assert_str_eq(x[route_pick(make_cfg(3, x), (const uint8_t *)key, strlen(key))],
-                         y[route_pick(make_cfg(3, y), (const uint8_t *)key, strlen(key))]);
+        ck_assert_str_eq(x[pick(make_cfg(3, x), (const uint8_t *)key, strlen(key))],
+                         y[pick(make_cfg(3, y), (const uint8_t *)key, strlen(key))]);
     }
+}
+END_TEST
+
+/* principal NUL session_id, the session id cut to what fits, never overflowing */
+START_TEST(tc_route_key)
+{
+    char k[8];
+    size_t n;
+
+    n = route_key(k, sizeof(k), "bob", (const uint8_t *)"s1", 2);
+    ck_assert_uint_eq(n, 6);
+    ck_assert_int_eq(memcmp(k, "bob\0s1", 6), 0);
+    n = route_key(k, sizeof(k), "bob", (const uint8_t *)"session", 7);
+    ck_assert_uint_eq(n, sizeof(k));
+    ck_assert_int_eq(memcmp(k, "bob\0sess", 8), 0);
+    n = route_key(k, sizeof(k), "", (const uint8_t *)"s", 1);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(memcmp(k, "\0s", 2), 0);
+    n = route_key(k, sizeof(k), "a-long-principal", NULL, 0);
+    ck_assert_uint_eq(n, sizeof(k));
+    ck_assert_int_eq(k[sizeof(k) - 1], '\0');
 }
 END_TEST
 
@@ -105,6 +135,7 @@ route_suite(void)
     tcase_add_test(tc, tc_pick_spreads_and_is_deterministic);
     tcase_add_test(tc, tc_removal_moves_only_its_keys);
     tcase_add_test(tc, tc_order_does_not_matter);
+    tcase_add_test(tc, tc_route_key);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -9,6 +9,7 @@ Suite *grpc_suite(void);
 Suite *pb_suite(void);
 Suite *sc_suite(void);
 Suite *route_suite(void);
+Suite *ident_suite(void);
 Suite *jpos_suite(void);
 Suite *cfg_suite(void);
 Suite *cfg_auth_suite(void);

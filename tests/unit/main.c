@@ -20,6 +20,7 @@ main(void)
     srunner_add_suite(sr, pb_suite());
     srunner_add_suite(sr, sc_suite());
     srunner_add_suite(sr, route_suite());
+    srunner_add_suite(sr, ident_suite());
     srunner_add_suite(sr, jpos_suite());
     srunner_add_suite(sr, cfg_suite());
     srunner_add_suite(sr, cfg_auth_suite());

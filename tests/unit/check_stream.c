@@ -1,0 +1,210 @@
+/*
+ * Unit tests for the stream layer's small modules: util_printable()
+ * (util_str.c), header lists and crossing rules (hdrs.c), the log line
+ * helpers (calllog.c) and the request stages' header checks (req_stage.c,
+ * on a call built by hand: no connection).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <check.h>
+
+#include "call_int.h"
+#include "calllog.h"
+#include "cfg.h"
+#include "grpc.h"
+#include "hdrs.h"
+#include "req_stage.h"
+#include "sc.h"
+#include "util.h"
+#include "check_suites.h"
+
+START_TEST(tc_printable)
+{
+    char out[8];
+
+    ck_assert_uint_eq(util_printable(out, sizeof(out), "a\"b\\c\n", 6, "\"\\"), 6);
+    ck_assert_str_eq(out, "a?b?c?");
+    /* NUL and bytes above 0x7e are replaced; |unsafe| may be empty */
+    ck_assert_uint_eq(util_printable(out, sizeof(out), "x\0\xff\x7f\"", 5, ""), 5);
+    ck_assert_str_eq(out, "x???\"");
+    /* truncated to size - 1 */
+    ck_assert_uint_eq(util_printable(out, sizeof(out), "0123456789", 10, ""), 7);
+    ck_assert_str_eq(out, "0123456");
+    ck_assert_uint_eq(util_printable(out, 1, "abc", 3, ""), 0);
+    ck_assert_str_eq(out, "");
+}
+END_TEST
+
+START_TEST(tc_hdrs_arena)
+{
+    struct hdrs h;
+    char name[16], value[200];
+    size_t i;
+
+    memset(&h, 0, sizeof(h));
+    /* enough fields and bytes to grow both the array and the arena several times */
+    for (i = 0; i < 100; i++) {
+        snprintf(name, sizeof(name), "x-h%zu", i);
+        memset(value, 'a' + (int)(i % 26), sizeof(value) - 1);
+        value[sizeof(value) - 1] = '\0';
+        ck_assert_int_eq(hdrs_add_str(&h, name, value), 0);
+    }
+    ck_assert_uint_eq(h.n, 100);
+    for (i = 0; i < 100; i++) {
+        snprintf(name, sizeof(name), "x-h%zu", i);
+        ck_assert(hdrs_name_is(h.nv[i].name, h.nv[i].namelen, name));
+        ck_assert_uint_eq(h.nv[i].valuelen, sizeof(value) - 1);
+        ck_assert_int_eq(h.nv[i].value[0], 'a' + (int)(i % 26));
+        ck_assert_int_eq(h.nv[i].value[h.nv[i].valuelen], '\0');
+        ck_assert_uint_eq(h.nv[i].flags, NGHTTP2_NV_FLAG_NONE);
+    }
+    ck_assert_uint_gt(h.bytes, 100 * (sizeof(value) - 1 + 32));
+    hdrs_clear(&h);
+    ck_assert_uint_eq(h.n, 0);
+    ck_assert_ptr_null(h.buf);
+    hdrs_clear(&h); /* a cleared list clears again */
+}
+END_TEST
+
+#define N(s) (const uint8_t *)(s), strlen(s)
+
+START_TEST(tc_hdrs_rules)
+{
+    char n0[] = "x-token", s0[] = "x-user", p0[] = "x-remote-";
+    char *names[] = {n0}, *strip[] = {s0}, *prefixes[] = {p0};
+    struct cfg_auth a;
+
+    memset(&a, 0, sizeof(a));
+    ck_assert(hdrs_hop_by_hop(N("connection")));
+    ck_assert(hdrs_hop_by_hop(N("te")));
+    ck_assert(hdrs_hop_by_hop(N("host")));
+    ck_assert(!hdrs_hop_by_hop(N("tea")));
+    ck_assert(!hdrs_hop_by_hop(N("content-type")));
+
+    a.header_names = names;
+    a.nheader_names = 1;
+    a.strip_headers = strip;
+    a.nstrip_headers = 1;
+    a.strip_prefixes = prefixes;
+    a.nstrip_prefixes = 1;
+    ck_assert_int_eq(hdrs_classify(&a, N("x-token")), HDRS_CREDENTIAL);
+    /* never forwarded, whatever the configuration says */
+    ck_assert_int_eq(hdrs_classify(&a, N("authorization")), HDRS_STRIP);
+    ck_assert_int_eq(hdrs_classify(&a, N("x-sparkgate-principal")), HDRS_STRIP);
+    ck_assert_int_eq(hdrs_classify(&a, N("x-user")), HDRS_STRIP);
+    ck_assert_int_eq(hdrs_classify(&a, N("x-remote-group")), HDRS_STRIP);
+    ck_assert_int_eq(hdrs_classify(&a, N("x-users")), HDRS_FORWARD);
+    ck_assert_int_eq(hdrs_classify(&a, N("x-remote")), HDRS_FORWARD);
+    ck_assert_int_eq(hdrs_classify(&a, N("user-agent")), HDRS_FORWARD);
+}
+END_TEST
+
+START_TEST(tc_calllog_safe)
+{
+    char out[16];
+
+    calllog_safe(out, sizeof(out), NULL, 0, false);
+    ck_assert_str_eq(out, "-");
+    calllog_safe(out, sizeof(out), N("a b\"c\n"), false);
+    ck_assert_str_eq(out, "a?b'c?");
+    calllog_safe(out, sizeof(out), N("a b\"c\n"), true);
+    ck_assert_str_eq(out, "a b'c?");
+}
+END_TEST
+
+START_TEST(tc_plan_digest)
+{
+    /* session_id (1) and user_context (2) do not count; the plan (3) does */
+    static const uint8_t a[] = {0x0a, 1, 's', 0x12, 2, 0x0a, 0, 0x1a, 1, 'p'};
+    static const uint8_t b[] = {0x0a, 2, 's', 't', 0x1a, 1, 'p'};
+    static const uint8_t c[] = {0x0a, 1, 's', 0x1a, 1, 'q'};
+    char da[17], db[17], dc[17];
+
+    calllog_plan_digest(a, sizeof(a), da);
+    calllog_plan_digest(b, sizeof(b), db);
+    calllog_plan_digest(c, sizeof(c), dc);
+    ck_assert_uint_eq(strlen(da), 16);
+    ck_assert_str_eq(da, db);
+    ck_assert_str_ne(da, dc);
+}
+END_TEST
+
+/* A call as the request headers leave it, with a configuration of defaults. */
+static struct call *
+header_call(struct cfg *cfg, const char *path)
+{
+    struct call *c = calloc(1, sizeof(*c));
+
+    ck_assert_ptr_nonnull(c);
+    c->magic = CALL_MAGIC;
+    c->cfg = cfg;
+    c->has_method = c->method_post = true;
+    c->has_ct = c->ct_grpc = true;
+    snprintf(c->path, sizeof(c->path), "%s", path);
+    c->m = sc_method_by_path(path, strlen(path));
+    return c;
+}
+
+START_TEST(tc_stage_validate)
+{
+    struct cfg *cfg = calloc(1, sizeof(*cfg));
+    struct call_verdict v;
+    struct call *c;
+
+    ck_assert_ptr_nonnull(cfg);
+    cfg->limits.max_header_count = 7;
+    cfg->limits.max_header_list_size = 99;
+
+    c = header_call(cfg, "/x/\x01y");
+    ck_assert_int_eq(req_stage_headers(c, &v), CALL_REFUSE);
+    ck_assert_int_eq(v.status, GRPC_UNIMPLEMENTED);
+    ck_assert_str_eq(v.msg, "sparkgate: unknown method /x/?y");
+    ck_assert_uint_eq(c->stage_next, 0); /* stopped at validate */
+    free(c);
+
+    c = header_call(cfg, "/spark.connect.SparkConnectService/ExecutePlan");
+    c->method_post = false;
+    ck_assert_int_eq(req_stage_headers(c, &v), CALL_HTTP);
+    ck_assert_str_eq(v.http, "405");
+    c->method_post = true;
+    c->ct_grpc = false;
+    ck_assert_int_eq(req_stage_headers(c, &v), CALL_HTTP);
+    ck_assert_str_eq(v.http, "415");
+    c->hdr_overflow = true;
+    ck_assert_int_eq(req_stage_headers(c, &v), CALL_REFUSE);
+    ck_assert_int_eq(v.status, GRPC_RESOURCE_EXHAUSTED);
+    ck_assert_ptr_nonnull(strstr(v.msg, "limits.max_header_count (7)"));
+    ck_assert_ptr_nonnull(strstr(v.msg, "(99 bytes)"));
+    free(c);
+
+    /* a token past auth.max_token_bytes is refused by the next stage, unread */
+    c = header_call(cfg, "/spark.connect.SparkConnectService/ExecutePlan");
+    cfg->auth.max_token_bytes = 123;
+    c->cred_too_long = true;
+    c->ncred = 1;
+    ck_assert_int_eq(req_stage_headers(c, &v), CALL_REFUSE);
+    ck_assert_int_eq(v.status, GRPC_UNAUTHENTICATED);
+    ck_assert_ptr_nonnull(strstr(v.msg, "123"));
+    ck_assert_uint_eq(c->stage_next, 1); /* validate passed */
+    free(c);
+    free(cfg);
+}
+END_TEST
+
+Suite *
+stream_suite(void)
+{
+    Suite *s = suite_create("stream");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_test(tc, tc_printable);
+    tcase_add_test(tc, tc_hdrs_arena);
+    tcase_add_test(tc, tc_hdrs_rules);
+    tcase_add_test(tc, tc_calllog_safe);
+    tcase_add_test(tc, tc_plan_digest);
+    tcase_add_test(tc, tc_stage_validate);
+    suite_add_tcase(s, tc);
+    return s;
+}

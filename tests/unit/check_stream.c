@@ -9,16 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <check.h>
+#include <event2/buffer.h>
 
 #include "call_int.h"
 #include "calllog.h"
 #include "cfg.h"
 #include "grpc.h"
 #include "hdrs.h"
+#include "redact.h"
 #include "req_stage.h"
+#include "resp_filter.h"
 #include "sc.h"
 #include "util.h"
 #include "check_suites.h"
+#include "pbenc.h"
 
 START_TEST(tc_printable)
 {
@@ -193,6 +197,108 @@ START_TEST(tc_stage_validate)
 }
 END_TEST
 
+/* A gRPC frame around |m| (consumed). */
+static struct buf *
+framed(struct buf *m)
+{
+    struct buf *b = B();
+    uint8_t hdr[GRPC_HDR_LEN];
+
+    grpc_frame_header(hdr, false, (uint32_t)m->n);
+    put(b, hdr, sizeof(hdr));
+    put(b, m->p, m->n);
+    bfree(m);
+    return b;
+}
+
+static bool
+resp_has(struct call *c, const char *s)
+{
+    size_t n = evbuffer_get_length(c->resp);
+    const uint8_t *p = evbuffer_pullup(c->resp, -1);
+
+    return n > 0 && memmem(p, n, s, strlen(s)) != NULL;
+}
+
+/* The Config redaction, driven through the filter list on a call built by hand. */
+START_TEST(tc_filter_config)
+{
+    struct cfg *cfg = calloc(1, sizeof(*cfg));
+    struct cfg_backend be;
+    struct call_verdict v;
+    struct call *c = calloc(1, sizeof(*c));
+    struct buf *req, *one, *two;
+    uint8_t hdr[GRPC_HDR_LEN];
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_ptr_nonnull(c);
+    memset(&be, 0, sizeof(be));
+    be.preshared_token = (char *)(uintptr_t)"s3cr3t";
+    be.preshared_token_len = 6;
+    cfg->backends = &be;
+    cfg->nbackends = 1;
+    cfg->limits.max_request_message_size = 1u << 20;
+    c->magic = CALL_MAGIC;
+    c->cfg = cfg;
+    c->resp = evbuffer_new();
+    ck_assert_ptr_nonnull(c->resp);
+
+    /* not a Config call: no filter, the response passes unparsed */
+    c->m = sc_method_get(SC_M_EXECUTE_PLAN);
+    ck_assert_int_eq(resp_filter_start(c, &v), 0);
+    ck_assert(!resp_filter_any(&c->rf));
+
+    c->m = sc_method_get(SC_M_CONFIG);
+    ck_assert_int_eq(resp_filter_start(c, &v), 0);
+    ck_assert(resp_filter_any(&c->rf));
+    c->df.nmsgs = 1;
+    req = C(2, S(1, "s"), F(3, F(5, S(1, "spark."))));
+    ck_assert_int_eq(resp_filter_request(c, req->p, req->n, &v), 0);
+    bfree(req);
+
+    /* one message split over two chunks: nothing reaches the client before it is whole */
+    one = framed(C(2, S(1, "sess"), F(2, C(2, S(1, "app.k"), S(2, "x-s3cr3t")))));
+    ck_assert_int_eq(resp_filter_data(c, one->p, 7, &v), 0);
+    ck_assert_uint_eq(evbuffer_get_length(c->resp), 0);
+    ck_assert_int_eq(resp_filter_end(c, &v), CALL_REFUSE); /* ended inside a message */
+    ck_assert_int_eq(v.status, GRPC_INTERNAL);
+    ck_assert_int_eq(resp_filter_data(c, one->p + 7, one->n - 7, &v), 0);
+    ck_assert(resp_has(c, REDACT_VALUE));
+    ck_assert(!resp_has(c, "s3cr3t"));
+    /* re-framed at the new length */
+    ck_assert_int_eq(evbuffer_remove(c->resp, hdr, sizeof(hdr)), (int)sizeof(hdr));
+    ck_assert_uint_eq(((uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 |
+                       (uint32_t)hdr[3] << 8 | hdr[4]),
+                      evbuffer_get_length(c->resp));
+    evbuffer_drain(c->resp, evbuffer_get_length(c->resp));
+    ck_assert_int_eq(resp_filter_end(c, &v), 0);
+
+    /* several messages in one chunk: each redacted, none left behind */
+    two = framed(C(2, S(1, "sess"), F(2, C(2, S(1, "a"), S(2, "s3cr3t")))));
+    put(two, one->p, one->n);
+    put(two, one->p, one->n);
+    ck_assert_int_eq(resp_filter_data(c, two->p, two->n, &v), 0);
+    ck_assert(!resp_has(c, "s3cr3t"));
+    ck_assert_int_eq(resp_filter_end(c, &v), 0);
+    evbuffer_drain(c->resp, evbuffer_get_length(c->resp));
+    bfree(two);
+
+    /* a compressed message cannot be read, so it is refused */
+    one->p[0] = 1;
+    ck_assert_int_eq(resp_filter_data(c, one->p, one->n, &v), CALL_REFUSE);
+    ck_assert_int_eq(v.status, GRPC_INTERNAL);
+    ck_assert_ptr_nonnull(strstr(v.msg, "compressed"));
+    ck_assert_uint_eq(evbuffer_get_length(c->resp), 0);
+    bfree(one);
+
+    resp_filter_free(c);
+    ck_assert(!resp_filter_any(&c->rf));
+    evbuffer_free(c->resp);
+    free(c);
+    free(cfg);
+}
+END_TEST
+
 Suite *
 stream_suite(void)
 {
@@ -205,6 +311,7 @@ stream_suite(void)
     tcase_add_test(tc, tc_calllog_safe);
     tcase_add_test(tc, tc_plan_digest);
     tcase_add_test(tc, tc_stage_validate);
+    tcase_add_test(tc, tc_filter_config);
     suite_add_tcase(s, tc);
     return s;
 }

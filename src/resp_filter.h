@@ -20,7 +20,7 @@ struct call;
 struct call_verdict;
 struct evbuffer;
 
-#define RESP_FILTER_MAX 4 /* entries of the declared list */
+#define RESP_FILTER_MAX 2 /* entries of the declared list (raise as it grows) */
 
 struct resp_filter {
     const char *name;

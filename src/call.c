@@ -49,13 +49,12 @@
 #include "log.h"
 #include "pb.h"
 #include "req_stage.h"
+#include "reqbody.h"
 #include "resp_filter.h"
 #include "sc.h"
 #include "util.h"
 #include "worker.h"
 
-#define CALL_CONTIG_MIN (64u * 1024u) /* messages above this are received into one chain */
-#define CALL_MSG_STEP (4u << 20)      /* ... which starts this big and doubles as data comes */
 #define CALL_BUDGET_RETRY_MS 50       /* a call out of budget re-checks this often ... */
 #define CALL_BUDGET_WAIT_MS 2000      /* ... and its partial message is refused after this */
 
@@ -1101,58 +1100,11 @@ on_message(struct call *c)
         resume_be(c);
 }
 
-/*
- * Appends to the large message being received, growing its buffer as the
- * bytes arrive (CALL_MSG_STEP, doubling, never past the declared length):
- * a declared length reserves nothing, and above the mmap threshold
- * realloc moves pages instead of copying them.
- */
-static int
-msg_append(struct call *c, const uint8_t *p, size_t len)
-{
-    size_t want = grpc_msg_capacity(c->mcap, c->mlen + len, c->df.msg_len, CALL_MSG_STEP);
-
-    if (want > c->mcap) {
-        uint8_t *nb;
-
-        if ((nb = realloc(c->mbuf, want)) == NULL)
-            return SG_ERR_NOMEM;
-        c->mbuf = nb;
-        c->mcap = want;
-    }
-    memcpy(c->mbuf + c->mlen, p, len);
-    c->mlen += len;
-    return 0;
-}
-
-static void
-msg_buf_free(const void *data, size_t len, void *arg)
-{
-    (void)len;
-    (void)arg;
-    free((void *)(uintptr_t)data);
-}
-
-/* A complete large message: its buffer becomes c->msg's one chain, uncopied. */
-static int
-msg_seal(struct call *c)
-{
-    if (c->mbuf == NULL)
-        return 0;
-    if (evbuffer_add_reference(c->msg, c->mbuf, c->mlen, msg_buf_free, NULL) != 0)
-        return SG_ERR_NOMEM;
-    c->mbuf = NULL;
-    c->mlen = c->mcap = 0;
-    return 0;
-}
-
 void
 call_fe_data(struct call *c, const uint8_t *data, size_t len)
 {
-    enum grpc_df_event ev;
-    const uint8_t *piece;
-    size_t off = 0, plen;
-    ssize_t r;
+    struct call_verdict v;
+    size_t off = 0;
 
     CHECK_MAGIC(c, CALL_MAGIC);
     if (c->state == CALL_ST_AUTH_WAIT) {
@@ -1162,54 +1114,17 @@ call_fe_data(struct call *c, const uint8_t *data, size_t len)
         return;
     }
     c->bytes_in += len;
+    /* each whole message through the stages (reqbody.c cuts them) */
     while (off < len && c->state != CALL_ST_DONE && c->state != CALL_ST_HEADERS) {
-        r = grpc_deframer_feed(&c->df, data + off, len - off, &ev, &piece, &plen);
-        if (r == SG_ERR_LIMIT) {
-            call_fail(c, GRPC_RESOURCE_EXHAUSTED,
-                      "sparkgate: request message of %" PRIu32 " bytes exceeds "
-                      "limits.max_request_message_size (%" PRIu32 ")",
-                      c->df.msg_len, c->cfg->limits.max_request_message_size);
+        switch (reqbody_next(c, data, len, &off, &v)) {
+        case REQBODY_NEED_MORE:
             break;
-        }
-        if (r < 0) {
-            call_fail(c, GRPC_INTERNAL, "sparkgate: invalid gRPC framing (flag byte %u)",
-                      (unsigned)c->df.hdr[0]);
-            break;
-        }
-        off += (size_t)r;
-        if (ev == GRPC_DF_NONE)
-            continue;
-        if (c->df.flags != 0 && !c->enc_real) {
-            /* gRPC compression spec: the flag without an encoding is a protocol error */
-            call_fail(c, GRPC_INTERNAL,
-                      "sparkgate: compressed flag set on a request message without a "
-                      "grpc-encoding (absent or identity)");
-            break;
-        }
-        if (c->df.flags != 0) {
-            /* the plan must be read to be judged; fail closed (security-notes G03-G05) */
-            call_fail(c, GRPC_UNIMPLEMENTED,
-                      "sparkgate: compressed request messages are not supported; "
-                      "disable request compression in the client");
-            break;
-        }
-        /*
-         * A large message is judged whole, so it must end up contiguous:
-         * it is received into one buffer of its own (msg_append) that
-         * becomes the single chain of c->msg, so the pullup in on_message
-         * is free instead of a second full copy.
-         */
-        if (plen > 0 && (c->df.msg_len > CALL_CONTIG_MIN ? msg_append(c, piece, plen)
-                                                         : evbuffer_add(c->msg, piece, plen)) != 0) {
-            call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
-            break;
-        }
-        if (ev == GRPC_DF_END) {
-            if (msg_seal(c) != 0) {
-                call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
-                break;
-            }
+        case REQBODY_MESSAGE:
             on_message(c);
+            break;
+        case REQBODY_REFUSED:
+            call_answer(c, &v);
+            break;
         }
     }
     if (c->state == CALL_ST_HEADERS) {

@@ -9,6 +9,7 @@
  *                  and deadline timers, call_fail (every local answer)
  *   req_stage.c    the request stages, one declared list run in order
  *   resp_filter.c  the response filters (today: Config redaction)
+ *   reqbody.c      request DATA cut into whole messages
  *   hdrs.c         header lists and which fields cross; calllog.c the
  *                  access and audit lines
  *

@@ -1,7 +1,8 @@
 /*
  * call_int.h: the inside of a call, shared by the stream layer only:
  * call.c (the glue: lifecycle, credit, errors, deadlines), req_stage.c (the
- * request stages) and resp_filter.c (the response filters).  Nothing else
+ * request stages), resp_filter.c (the response filters) and reqbody.c (the
+ * request messages).  Nothing else
  * includes it; the connection layer sees a call through call.h.
  */
 #ifndef SPARKGATE_CALL_INT_H

@@ -19,6 +19,7 @@
 #include "redact.h"
 #include "req_stage.h"
 #include "resp_filter.h"
+#include "route.h"
 #include "sc.h"
 #include "util.h"
 #include "check_suites.h"
@@ -299,6 +300,73 @@ START_TEST(tc_filter_config)
 }
 END_TEST
 
+#define UUID "00112233-4455-6677-8899-aabbccddeeff"
+
+/*
+ * The message stages on a call built by hand (anonymous, no profiles): a
+ * valid message goes through every stage and the first one picks the
+ * backend from its session; what Spark would refuse stops at the first
+ * stage, before anything is routed.
+ */
+START_TEST(tc_stage_message)
+{
+    struct cfg *cfg = calloc(1, sizeof(*cfg));
+    struct cfg_backend be[3];
+    struct call_verdict v;
+    struct call *c = calloc(1, sizeof(*c));
+    struct buf *m;
+    size_t want;
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_ptr_nonnull(c);
+    memset(be, 0, sizeof(be));
+    be[0].name = (char *)(uintptr_t)"b0";
+    be[1].name = (char *)(uintptr_t)"b1";
+    be[2].name = (char *)(uintptr_t)"b2";
+    cfg->backends = be;
+    cfg->nbackends = 3;
+    cfg->auth.anonymous = true;
+    c->magic = CALL_MAGIC;
+    c->cfg = cfg;
+    c->m = sc_method_get(SC_M_EXECUTE_PLAN);
+    c->msg = evbuffer_new();
+    ck_assert_ptr_nonnull(c->msg);
+
+    /* no plan: refused by the first stage, nothing routed */
+    m = C(2, S(1, UUID), F(2, S(1, "u")));
+    evbuffer_add(c->msg, m->p, m->n);
+    bfree(m);
+    c->df.nmsgs = 1;
+    ck_assert_int_eq(req_stage_message(c, &v), CALL_REFUSE);
+    ck_assert_int_eq(v.status, GRPC_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(v.msg, "ExecutePlan request message"));
+    ck_assert(!c->routed);
+    evbuffer_drain(c->msg, evbuffer_get_length(c->msg));
+
+    /* a plan: every stage passes; the routing key is (no principal, session_id) */
+    m = C(3, S(1, UUID), F(2, S(1, "u")), F(3, F(1, F(1, S(1, "x")))));
+    evbuffer_add(c->msg, m->p, m->n);
+    bfree(m);
+    ck_assert_int_eq(req_stage_message(c, &v), CALL_GO_ON);
+    ck_assert(c->routed);
+    ck_assert_uint_eq(c->route_key_len, 1 + strlen(UUID));
+    ck_assert_int_eq(c->route_key[0], '\0');
+    ck_assert(memcmp(c->route_key + 1, UUID, strlen(UUID)) == 0);
+    want = route_pick(cfg, (const uint8_t *)c->route_key, c->route_key_len);
+    ck_assert_uint_eq(c->backend_idx, want);
+
+    /* a second message on a unary call is never judged or passed */
+    c->df.nmsgs = 2;
+    ck_assert_int_eq(req_stage_message(c, &v), CALL_REFUSE);
+    ck_assert_int_eq(v.status, GRPC_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(v.msg, "exactly one request message"));
+
+    evbuffer_free(c->msg);
+    free(c);
+    free(cfg);
+}
+END_TEST
+
 Suite *
 stream_suite(void)
 {
@@ -312,6 +380,7 @@ stream_suite(void)
     tcase_add_test(tc, tc_plan_digest);
     tcase_add_test(tc, tc_stage_validate);
     tcase_add_test(tc, tc_filter_config);
+    tcase_add_test(tc, tc_stage_message);
     suite_add_tcase(s, tc);
     return s;
 }

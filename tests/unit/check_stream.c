@@ -284,6 +284,25 @@ START_TEST(tc_filter_config)
     evbuffer_drain(c->resp, evbuffer_get_length(c->resp));
     bfree(two);
 
+    /*
+     * More messages in one chunk than there can be backends: the secrets
+     * are gathered afresh for each message (they once piled up past
+     * CFG_MAX_BACKENDS, a stack overflow a backend could trigger).
+     */
+    {
+        struct buf *many = B(), *small = framed(C(1, F(2, C(2, S(1, "k"), S(2, "s3cr3t")))));
+        int i;
+
+        for (i = 0; i < CFG_MAX_BACKENDS + 8; i++)
+            put(many, small->p, small->n);
+        ck_assert_int_eq(resp_filter_data(c, many->p, many->n, &v), 0);
+        ck_assert(!resp_has(c, "s3cr3t"));
+        ck_assert(resp_has(c, REDACT_VALUE));
+        evbuffer_drain(c->resp, evbuffer_get_length(c->resp));
+        bfree(small);
+        bfree(many);
+    }
+
     /* a compressed message cannot be read, so it is refused */
     one->p[0] = 1;
     ck_assert_int_eq(resp_filter_data(c, one->p, one->n, &v), CALL_REFUSE);

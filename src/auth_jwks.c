@@ -143,11 +143,7 @@ stat_add(uint64_t *counter, uint64_t n)
 static const char *
 printable(const char *s, char *buf, size_t len)
 {
-    size_t i;
-
-    for (i = 0; s[i] != '\0' && i + 1 < len; i++)
-        buf[i] = (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\') ? s[i] : '?';
-    buf[i] = '\0';
+    util_printable(buf, len, s, strlen(s), "\"\\");
     return buf;
 }
 

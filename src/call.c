@@ -34,267 +34,43 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <nghttp2/nghttp2.h>
-#include <openssl/evp.h>
-#include <openssl/ssl.h>
 
 #include "sg_err.h"
 #include "auth.h"
-#include "auth_jwks.h"
 #include "be.h"
 #include "call.h"
+#include "call_int.h"
+#include "calllog.h"
 #include "cfg.h"
 #include "fe.h"
 #include "grpc.h"
 #include "h2io.h"
 #include "ident.h"
+#include "hdrs.h"
 #include "log.h"
 #include "pb.h"
-#include "policy.h"
-#include "redact.h"
-#include "route.h"
+#include "req_stage.h"
+#include "reqbody.h"
+#include "resp_filter.h"
 #include "sc.h"
 #include "util.h"
 #include "worker.h"
 
-#define CALL_MAGIC 0x43414c4cu /* "CALL" */
-#define CALL_PATH_MAX 256      /* longest :path we keep for messages */
-#define CALL_MSG_MAX 512       /* longest grpc-message we produce */
-#define CALL_CONTIG_MIN (64u * 1024u) /* messages above this are received into one chain */
-#define CALL_MSG_STEP (4u << 20)      /* ... which starts this big and doubles as data comes */
 #define CALL_BUDGET_RETRY_MS 50       /* a call out of budget re-checks this often ... */
 #define CALL_BUDGET_WAIT_MS 2000      /* ... and its partial message is refused after this */
-
-enum call_state {
-    CALL_ST_HEADERS,    /* request headers arriving */
-    CALL_ST_AUTH_WAIT,  /* token names an unknown key: waiting for a JWKS fetch to end */
-    CALL_ST_FIRST_MSG,  /* headers accepted; waiting for the first message */
-    CALL_ST_CONNECTING, /* routed; waiting for the backend connection */
-    CALL_ST_OPEN,       /* backend stream submitted */
-    CALL_ST_DONE,       /* answered locally or failed: client input is discarded */
-};
-
-/*
- * A header list: the nghttp2_nv array points into one growing byte arena,
- * so a list costs two allocations however many fields it has (the unary
- * profile showed one malloc per header as half of a call's allocations).
- * nghttp2 copies header blocks when they are submitted, so the arena only
- * has to live until then.
- */
-struct call_hdrs {
-    nghttp2_nv *nv;
-    size_t n, cap;
-    uint8_t *buf;  /* names and values, NUL-terminated */
-    size_t blen, bcap;
-    size_t bytes;  /* RFC 9113 section 6.5.2 size: name + value + 32 each */
-};
-
-struct call {
-    uint32_t magic;
-    struct worker *w;
-    struct cfg *cfg; /* reference held for the call's lifetime */
-    enum call_state state;
-
-    /* client side */
-    struct fe_conn *fe; /* NULL once detached */
-    struct call_list *fe_list;
-    TAILQ_ENTRY(call) fe_link;
-    int32_t fe_sid;
-    bool fe_ended;      /* client half-closed */
-
-    /* backend side */
-    struct be_conn *be; /* NULL when not attached */
-    TAILQ_ENTRY(call) be_link;
-    int32_t be_sid;     /* 0 until submitted */
-    bool be_closed;     /* backend stream closed */
-    bool be_cancelled;  /* RST_STREAM(CANCEL) submitted */
-    size_t backend_idx;
-    bool routed;
-    char route_key[AUTH_PRINCIPAL_MAX + 1 + 128]; /* principal NUL session_id */
-    size_t route_key_len;
-
-    /* request */
-    const struct sc_method *m;
-    char path[CALL_PATH_MAX];
-    bool method_post, has_method, ct_grpc, has_ct, hdr_overflow;
-    bool enc_real;          /* grpc-encoding names a compression other than identity */
-    uint64_t timeout_ms;
-    bool has_timeout;
-    struct call_hdrs fwd;   /* headers forwarded to the backend */
-    struct auth_cred cred;  /* credential headers (secret: wiped once judged, or on free) */
-    struct auth_ident id;   /* who is calling, once authenticated */
-    bool authed;
-    struct event *auth_timer;   /* AUTH_WAIT: timeouts.auth_key_wait_ms deadline */
-    TAILQ_ENTRY(call) auth_link; /* on w->auth_waiting while auth_listed */
-    bool auth_listed;
-    uint64_t auth_gen;      /* last w->auth_wake_gen this call was re-checked for */
-    struct evbuffer *held;  /* client DATA that arrived during AUTH_WAIT (uncredited;
-                               the unauthenticated stream window bounds it) */
-    struct grpc_deframer df;
-    struct evbuffer *msg;   /* message being assembled */
-    uint8_t *mbuf;          /* ... a large one: contiguous, grown as it arrives */
-    size_t mlen, mcap;
-    uint64_t buffered;      /* request bytes counted in the connection's and process's budget */
-    struct event *budget_timer; /* out of budget: re-check, then refuse */
-    uint64_t budget_since_ms;   /* credit withheld for the budget since (0: not) */
-    struct event *stall_timer;  /* timeouts.stall_ms watch over the client's progress */
-    uint64_t fe_rx_ms;      /* last request byte from, or credit to, the client */
-    uint64_t fe_tx_ms;      /* last response byte to the client (or resp became non-empty) */
-    bool stalled;           /* reset for a stall; still attached a stall later: conn is stuck */
-    struct evbuffer *req;   /* framed messages for the backend */
-    bool req_eos;           /* no more request data will be queued */
-    size_t fe_unconsumed;   /* client bytes not yet credited back */
-
-    /* plan policy: judged in on_message, before anything is queued */
-    const struct policy_profile *prof; /* NULL: not inspected (no profiles) */
-    struct policy_art_state art;       /* AddArtifacts: the chunked artifact in progress */
-    /* Config responses: configured secrets are redacted (redact.c) */
-    bool redact;
-    struct grpc_deframer rdf;          /* response messages, re-assembled */
-    struct evbuffer *rmsg;
-    uint8_t *cfg_prefix;               /* the request's get_all prefix (copy) */
-    size_t cfg_prefix_len;
-
-    /* response */
-    struct call_hdrs rhdr;  /* response headers from the backend */
-    struct call_hdrs trl;   /* trailers (backend's or ours) */
-    struct evbuffer *resp;  /* response bytes for the client */
-    bool resp_started;      /* response HEADERS submitted to the client */
-    bool resp_eos;          /* resp holds the end of the response */
-    size_t be_unconsumed;   /* backend bytes not yet credited back */
-
-    /* accounting */
-    struct event *deadline;
-    uint64_t t_start_us;
-    uint64_t bytes_in, bytes_out;
-    int status;             /* grpc-status sent to the client, -1 unknown */
-    bool local;             /* status produced by sparkgate */
-    char reason[160];       /* sparkgate's reason, for the access log */
-};
 
 static uint64_t calls_live;
 
 static void call_fail(struct call *c, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+static void call_fail_backend(struct call *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void call_maybe_free(struct call *c);
 
 uint64_t
 call_live_count(void)
 {
     return __atomic_load_n(&calls_live, __ATOMIC_RELAXED);
-}
-
-/* ---- header lists -------------------------------------------------------- */
-
-static int
-hdrs_add(struct call_hdrs *h, const uint8_t *name, size_t nlen, const uint8_t *value, size_t vlen)
-{
-    size_t need = nlen + vlen + 2, i;
-    uint8_t *p;
-
-    if (h->n == h->cap) {
-        size_t ncap = h->cap ? h->cap * 2 : 16;
-        nghttp2_nv *nv = realloc(h->nv, ncap * sizeof(*nv));
-
-        if (nv == NULL)
-            return SG_ERR_NOMEM;
-        h->nv = nv;
-        h->cap = ncap;
-    }
-    if (h->blen + need > h->bcap) {
-        size_t ncap = h->bcap ? h->bcap * 2 : 1024;
-        uint8_t *nb;
-
-        while (ncap < h->blen + need)
-            ncap *= 2;
-        nb = malloc(ncap);
-        if (nb == NULL)
-            return SG_ERR_NOMEM;
-        if (h->blen > 0)
-            memcpy(nb, h->buf, h->blen);
-        for (i = 0; i < h->n; i++) {
-            h->nv[i].name = nb + (h->nv[i].name - h->buf);
-            h->nv[i].value = nb + (h->nv[i].value - h->buf);
-        }
-        free(h->buf);
-        h->buf = nb;
-        h->bcap = ncap;
-    }
-    p = h->buf + h->blen;
-    memcpy(p, name, nlen);
-    p[nlen] = '\0';
-    memcpy(p + nlen + 1, value, vlen);
-    p[nlen + 1 + vlen] = '\0';
-    h->blen += need;
-    h->nv[h->n].name = p;
-    h->nv[h->n].namelen = nlen;
-    h->nv[h->n].value = p + nlen + 1;
-    h->nv[h->n].valuelen = vlen;
-    h->nv[h->n].flags = NGHTTP2_NV_FLAG_NONE;
-    h->n++;
-    h->bytes += nlen + vlen + 32;
-    return 0;
-}
-
-static int
-hdrs_add_str(struct call_hdrs *h, const char *name, const char *value)
-{
-    return hdrs_add(h, (const uint8_t *)name, strlen(name), (const uint8_t *)value, strlen(value));
-}
-
-static void
-hdrs_clear(struct call_hdrs *h)
-{
-    free(h->buf);
-    free(h->nv);
-    memset(h, 0, sizeof(*h));
-}
-
-static bool
-name_is(const uint8_t *name, size_t len, const char *lit)
-{
-    return strlen(lit) == len && memcmp(name, lit, len) == 0;
-}
-
-/* RFC 9113 section 8.2.2: connection-specific fields never cross a hop. */
-static bool
-is_hop_by_hop(const uint8_t *name, size_t len)
-{
-    return name_is(name, len, "connection") || name_is(name, len, "keep-alive") ||
-           name_is(name, len, "proxy-connection") || name_is(name, len, "transfer-encoding") ||
-           name_is(name, len, "upgrade") || name_is(name, len, "te") ||
-           name_is(name, len, "host") || name_is(name, len, "http2-settings");
-}
-
-enum hdr_class {
-    HDR_FORWARD,
-    HDR_CREDENTIAL, /* one of auth.header_names */
-    HDR_STRIP,      /* auth.identity.strip_headers / strip_header_prefixes */
-};
-
-static enum hdr_class
-classify_header(const struct cfg_auth *a, const uint8_t *name, size_t len)
-{
-    size_t i, pl;
-
-    if (auth_cred_header(a, name, len))
-        return HDR_CREDENTIAL;
-    /* never forwarded, whatever auth.header_names says: the backend's own check
-     * (Spark 4 pre-shared key) reads authorization */
-    if (name_is(name, len, "authorization") || name_is(name, len, "authentication"))
-        return HDR_STRIP;
-    /* sparkgate's own identity headers: whatever strip_header_prefixes says */
-    if (len >= 12 && memcmp(name, "x-sparkgate-", 12) == 0)
-        return HDR_STRIP;
-    for (i = 0; i < a->nstrip_headers; i++) {
-        if (name_is(name, len, a->strip_headers[i]))
-            return HDR_STRIP;
-    }
-    for (i = 0; i < a->nstrip_prefixes; i++) {
-        pl = strlen(a->strip_prefixes[i]);
-        if (len >= pl && memcmp(name, a->strip_prefixes[i], pl) == 0)
-            return HDR_STRIP;
-    }
-    return HDR_FORWARD;
 }
 
 /* ---- lists --------------------------------------------------------------- */
@@ -364,26 +140,32 @@ fail:
     return NULL;
 }
 
+/*
+ * The access line (calllog.c), written when the client stream closes: the
+ * record is also what per-call metrics would be fed.
+ */
 static void
 call_access_log(struct call *c)
 {
-    const char *backend = c->routed ? c->cfg->backends[c->backend_idx].name : "-";
-    double ms = (double)(util_now_us() - c->t_start_us) / 1000.0;
+    struct calllog_access a;
 
     if (!c->cfg->access_log)
         return;
-    log_info("access conn=%" PRIu64 " peer=%s stream=%d user=%s profile=%s auth=%s%s%s "
-             "method=%s backend=%s status=%d(%s)%s%s%s "
-             "req_bytes=%" PRIu64 " resp_bytes=%" PRIu64 " ms=%.1f",
-             c->fe != NULL ? fe_conn_id(c->fe) : 0, c->fe != NULL ? fe_peer(c->fe) : "-",
-             c->fe_sid, c->authed ? c->id.principal : "-",
-             c->authed && c->id.profile[0] != '\0' ? c->id.profile : "-",
-             c->authed ? auth_via_name(c->id.via) : "none",
-             c->authed && c->id.token_id[0] != '\0' ? " token=" : "",
-             c->authed ? c->id.token_id : "", c->m != NULL ? c->m->name : "-",
-             backend, c->status, c->status >= 0 ? grpc_status_name(c->status) : "none",
-             c->local ? " by=sparkgate reason=\"" : "", c->local ? c->reason : "",
-             c->local ? "\"" : "", c->bytes_in, c->bytes_out, ms);
+    a.conn = c->fe != NULL ? fe_conn_id(c->fe) : 0;
+    a.peer = c->fe != NULL ? fe_peer(c->fe) : "-";
+    a.stream = c->fe_sid;
+    a.user = c->authed ? c->id.principal : "-";
+    a.profile = c->authed && c->id.profile[0] != '\0' ? c->id.profile : "-";
+    a.auth = c->authed ? auth_via_name(c->id.via) : "none";
+    a.token_id = c->authed ? c->id.token_id : "";
+    a.method = c->m != NULL ? c->m->name : "-";
+    a.backend = c->routed ? c->cfg->backends[c->backend_idx].name : "-";
+    a.status = c->status;
+    a.reason = c->local ? c->reason : NULL;
+    a.req_bytes = c->bytes_in;
+    a.resp_bytes = c->bytes_out;
+    a.ms = (double)(util_now_us() - c->t_start_us) / 1000.0;
+    calllog_access(&a);
 }
 
 /*
@@ -423,9 +205,7 @@ call_maybe_free(struct call *c)
     __atomic_sub_fetch(&worker_req_buffered, c->buffered, __ATOMIC_RELAXED);
     if (c->held != NULL)
         evbuffer_free(c->held);
-    if (c->rmsg != NULL)
-        evbuffer_free(c->rmsg);
-    free(c->cfg_prefix);
+    resp_filter_free(c);
     auth_cred_clear(&c->cred);
     hdrs_clear(&c->fwd);
     hdrs_clear(&c->rhdr);
@@ -654,6 +434,24 @@ call_fail(struct call *c, int status, const char *fmt, ...)
     fe_kick(c->fe);
 }
 
+/*
+ * The backend half failed: UNAVAILABLE, with a message that names the
+ * backend ("sparkgate: backend \"b1\" (10.0.0.1:15002) " then |fmt|).
+ */
+static void
+call_fail_backend(struct call *c, const char *fmt, ...)
+{
+    const struct cfg_backend *b = &c->cfg->backends[c->backend_idx];
+    char what[CALL_MSG_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) %s", b->name, b->address,
+              what);
+}
+
 /* A plain HTTP answer for requests that are not gRPC at all. */
 static void
 call_http_error(struct call *c, const char *status, const char *text)
@@ -676,6 +474,26 @@ call_http_error(struct call *c, const char *status, const char *text)
     c->resp_started = true;
     c->resp_eos = true;
     fe_kick(c->fe);
+}
+
+/* Answers a stage's or a filter's verdict (the one place it becomes a status). */
+static void
+call_answer(struct call *c, const struct call_verdict *v)
+{
+    switch (v->outcome) {
+    case CALL_HTTP:
+        call_http_error(c, v->http, v->http_text);
+        break;
+    case CALL_REFUSE:
+        call_fail(c, v->status, "%s", v->msg);
+        break;
+    case CALL_GO_ON:
+    case CALL_ANSWERED:
+        break;
+    case CALL_WAIT: /* only header stages wait (run_header_stages) */
+        call_fail(c, GRPC_INTERNAL, "sparkgate: a request stage cannot wait here");
+        break;
+    }
 }
 
 static void
@@ -873,17 +691,17 @@ call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *
     CHECK_MAGIC(c, CALL_MAGIC);
     if (c->hdr_overflow)
         return 0;
-    /* docs/security.md H05: nghttp2 advertises but does not enforce the list size */
+    /* security-notes H05: nghttp2 advertises but does not enforce the list size */
     if (c->fwd.n + 1 > lim->max_header_count ||
         c->fwd.bytes + nlen + vlen + 32 > lim->max_header_list_size) {
         c->hdr_overflow = true;
         return 0;
     }
     if (nlen > 0 && name[0] == ':') {
-        if (name_is(name, nlen, ":method")) {
+        if (hdrs_name_is(name, nlen, ":method")) {
             c->has_method = true;
-            c->method_post = name_is(value, vlen, "POST");
-        } else if (name_is(name, nlen, ":path")) {
+            c->method_post = hdrs_name_is(value, vlen, "POST");
+        } else if (hdrs_name_is(name, nlen, ":path")) {
             size_t n = vlen < sizeof(c->path) - 1 ? vlen : sizeof(c->path) - 1;
 
             c->m = sc_method_by_path((const char *)value, vlen);
@@ -894,33 +712,34 @@ call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *
         c->fwd.bytes += nlen + vlen + 32;
         return 0;
     }
-    if (name_is(name, nlen, "content-type")) {
+    if (hdrs_name_is(name, nlen, "content-type")) {
         c->has_ct = true;
         c->ct_grpc = grpc_content_type_ok(value, vlen);
-    } else if (name_is(name, nlen, "grpc-encoding")) {
-        c->enc_real = !name_is(value, vlen, "identity");
-    } else if (name_is(name, nlen, "grpc-timeout")) {
+    } else if (hdrs_name_is(name, nlen, "grpc-encoding")) {
+        c->enc_real = !hdrs_name_is(value, vlen, "identity");
+    } else if (hdrs_name_is(name, nlen, "grpc-timeout")) {
         if (grpc_timeout_parse((const char *)value, vlen, &c->timeout_ms) == 0)
             c->has_timeout = true;
     }
-    if (is_hop_by_hop(name, nlen))
+    if (hdrs_hop_by_hop(name, nlen))
         return 0;
     /* a Config response is read to redact secrets: ask for it uncompressed
      * (pseudo-headers, :path included, come first: c->m is known here) */
-    if (c->m != NULL && c->m->id == SC_M_CONFIG && name_is(name, nlen, "grpc-accept-encoding"))
+    if (c->m != NULL && c->m->id == SC_M_CONFIG &&
+        hdrs_name_is(name, nlen, "grpc-accept-encoding"))
         return 0;
     /* the body is re-framed and user_context rewritten: the client's length is stale
      * (and optional in HTTP/2: RFC 9113 section 8.1.1) */
-    if (name_is(name, nlen, "content-length"))
+    if (hdrs_name_is(name, nlen, "content-length"))
         return 0;
-    switch (classify_header(&c->cfg->auth, name, nlen)) {
-    case HDR_CREDENTIAL:
+    switch (hdrs_classify(&c->cfg->auth, name, nlen)) {
+    case HDRS_CREDENTIAL:
         /* kept for auth only: a client's token never reaches a backend */
         return auth_cred_add(&c->cred, value, vlen) == SG_OK ? 0 : -1;
-    case HDR_STRIP:
+    case HDRS_STRIP:
         /* identity is what sparkgate says, never what the client claims */
         return 0;
-    case HDR_FORWARD:
+    case HDRS_FORWARD:
         break;
     }
     if (hdrs_add(&c->fwd, name, nlen, value, vlen) != 0)
@@ -930,162 +749,18 @@ call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *
 
 static void on_auth_timer(evutil_socket_t fd, short what, void *arg);
 
-/* ---- policy ----------------------------------------------------------------- */
-
-/* Copy of untrusted bytes safe inside a log line: printable ASCII, no blanks or quotes. */
-static void
-log_safe(char *out, size_t size, const uint8_t *s, size_t len, bool keep_spaces)
+/* The gRPC status of each kind of refusal a decider returns: the one place
+ * where an auth or identity verdict becomes a status. */
+int
+call_refusal_status(int err)
 {
-    size_t i, n = len < size - 1 ? len : size - 1;
-
-    if (s == NULL || len == 0) {
-        snprintf(out, size, "-");
-        return;
+    switch (err) {
+    case SG_ERR_DENIED:
+        return GRPC_PERMISSION_DENIED;
+    case SG_ERR_AUTH:
+    default:
+        return GRPC_UNAUTHENTICATED;
     }
-    for (i = 0; i < n; i++) {
-        uint8_t ch = s[i];
-
-        out[i] = ch > 0x20 && ch < 0x7f && ch != '"' ? (char)ch
-                 : ch == '"' ? '\''
-                 : keep_spaces && ch == ' ' ? ' ' : '?';
-    }
-    out[n] = '\0';
-}
-
-/*
- * First 16 hex digits of SHA-256 over the request message without its
- * session_id (1) and user_context (2): the same plan from two users or two
- * sessions has the same digest.
- */
-static void
-plan_digest(const uint8_t *body, size_t len, char hex[17])
-{
-    static const char digits[] = "0123456789abcdef";
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    uint8_t d[EVP_MAX_MD_SIZE];
-    unsigned dl = 0;
-    struct pb_cur cur;
-    struct pb_field f;
-    int i;
-
-    snprintf(hex, 17, "-");
-    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-        goto out;
-    pb_cur_init(&cur, body, len);
-    while (pb_next(&cur, &f) == 1) {
-        if (f.num == SC_FIELD_SESSION_ID || f.num == SC_FIELD_USER_CONTEXT)
-            continue;
-        if (EVP_DigestUpdate(md, f.start, (size_t)(f.end - f.start)) != 1)
-            goto out;
-    }
-    if (EVP_DigestFinal_ex(md, d, &dl) != 1 || dl < 8)
-        goto out;
-    for (i = 0; i < 8; i++) {
-        hex[2 * i] = digits[d[i] >> 4];
-        hex[2 * i + 1] = digits[d[i] & 15];
-    }
-    hex[16] = '\0';
-out:
-    EVP_MD_CTX_free(md);
-}
-
-/* One audit line per decision (docs/policy.md, "Audit log"). */
-static void
-call_audit(struct call *c, const struct policy_verdict *v, bool refused, const uint8_t *body,
-           size_t len, const uint8_t *sid, size_t sidlen)
-{
-    char session[72], op[72], reason[POLICY_MSG_MAX], digest[17];
-
-    /* the digest of a 64 MiB plan costs ~40 ms: not for a line nobody logs */
-    if (!c->cfg->audit_log || log_get_level() < LOG_LVL_INFO)
-        return;
-    log_safe(session, sizeof(session), sid, sidlen, false);
-    log_safe(op, sizeof(op), v->operation_id, v->operation_id_len, false);
-    if (body != NULL)
-        plan_digest(body, len, digest);
-    else
-        snprintf(digest, sizeof(digest), "-");
-    log_safe(reason, sizeof(reason), (const uint8_t *)v->msg, strlen(v->msg), true);
-    log_info("audit decision=%s principal=%s profile=%s session=%s operation=%s method=%s "
-             "plan_sha256=%s nodes=%zu depth=%u kinds=%s rule=%s conn=%" PRIu64
-             " stream=%d%s%s%s",
-             refused ? "deny" : "allow", c->id.principal, c->prof != NULL ? c->prof->name : "-",
-             session, op, c->m->name, digest, v->nodes, v->depth,
-             v->kinds[0] != '\0' ? v->kinds : "-", v->rule != NULL ? v->rule : "-",
-             c->fe != NULL ? fe_conn_id(c->fe) : 0, c->fe_sid, refused ? " reason=\"" : "",
-             refused ? reason : "", refused ? "\"" : "");
-}
-
-/*
- * Right after authentication: the caller's profile, and whether it may call
- * this method at all (refused before a body byte is read).  Config calls
- * get their responses redacted whatever the profile.
- */
-static void
-call_policy_start(struct call *c)
-{
-    struct policy_verdict v;
-
-    if (c->m->id == SC_M_CONFIG) {
-        c->redact = true;
-        grpc_deframer_init(&c->rdf, c->cfg->limits.max_request_message_size);
-        if ((c->rmsg = evbuffer_new()) == NULL) {
-            call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
-            return;
-        }
-    }
-    /* anonymous callers too, under auth.default_profile */
-    if (c->cfg->nprofiles == 0)
-        return;
-    c->prof = cfg_profile(c->cfg, c->id.profile);
-    if (c->prof == NULL && c->id.profile[0] == '\0') {
-        /* anonymous without auth.default_profile (cfg_auth.c warned) */
-        call_fail(c, GRPC_PERMISSION_DENIED,
-                  "sparkgate: anonymous callers have no profile (auth.default_profile)");
-        return;
-    }
-    if (c->prof == NULL) {
-        /* auth hands out configured names only (cfg_policy.c checks): be safe anyway */
-        call_fail(c, GRPC_PERMISSION_DENIED, "sparkgate: profile \"%s\" is not defined",
-                  c->id.profile);
-        return;
-    }
-    if (policy_check_method(c->prof, c->m->id, &v) == POLICY_REFUSED) {
-        call_audit(c, &v, true, NULL, 0, NULL, 0);
-        call_fail(c, v.status, "%s", v.msg);
-    }
-}
-
-/* Judges one request message; 0 to go on, -1 after answering the client. */
-static int
-call_policy_message(struct call *c, const uint8_t *body, size_t len, const uint8_t *sid,
-                    size_t sidlen)
-{
-    const struct cfg_limits *cl = &c->cfg->limits;
-    struct policy_limits lim;
-    struct policy_verdict v;
-    int rv;
-
-    lim.max_depth = cl->max_plan_depth;
-    lim.max_nodes = cl->max_plan_nodes;
-    lim.max_decompressed = cl->max_decompressed_plan_size;
-    lim.max_ratio = cl->max_decompression_ratio;
-    if (c->m->id == SC_M_ADD_ARTIFACTS)
-        rv = policy_check_artifacts(c->prof, &c->art, body, len, &v);
-    else
-        rv = policy_check_request(c->prof, c->m->id, body, len, &lim, &v);
-    if (rv < 0) {
-        call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
-        return -1;
-    }
-    /* AddArtifacts: one line per named artifact, not per chunk */
-    if (rv == POLICY_REFUSED || c->m->id != SC_M_ADD_ARTIFACTS || v.nodes > 0)
-        call_audit(c, &v, rv == POLICY_REFUSED, body, len, sid, sidlen);
-    if (rv == POLICY_REFUSED) {
-        call_fail(c, v.status, "%s", v.msg);
-        return -1;
-    }
-    return 0;
 }
 
 /*
@@ -1132,60 +807,9 @@ auth_wait_begin(struct call *c)
     return 0;
 }
 
-/* The gRPC status of each kind of refusal a decider returns: the one place
- * where an auth verdict becomes a status. */
-static int
-refusal_status(int err)
+void
+call_authenticated(struct call *c)
 {
-    switch (err) {
-    case SG_ERR_DENIED:
-        return GRPC_PERMISSION_DENIED;
-    case SG_ERR_AUTH:
-    default:
-        return GRPC_UNAUTHENTICATED;
-    }
-}
-
-/*
- * Authenticates the call (auth.c).  On success the stream's window opens
- * (fe_auth_open_window) and the call moves on to its first message,
- * replaying DATA held while it waited; on refusal it is answered
- * UNAUTHENTICATED / PERMISSION_DENIED and nothing reaches a backend;
- * AUTH_RETRY (a token signed by a key the JWKS does not have yet, a fetch
- * under way) waits for the fetch to end (auth_wait_begin).
- */
-static void
-authenticate(struct call *c, bool may_retry)
-{
-    struct auth_verdict v;
-    struct auth_peer peer, *pp = NULL;
-    struct evbuffer *held;
-    SSL *ssl = c->fe != NULL ? fe_io(c->fe)->ssl : NULL;
-
-    if (ssl != NULL) {
-        peer.cert = SSL_get0_peer_certificate(ssl);
-        peer.verify_result = SSL_get_verify_result(ssl);
-        pp = &peer;
-    }
-    auth_check(c->cfg, c->w->auth_cache, &auth_jwks_key_ops, &c->cred, pp, time(NULL), may_retry,
-               &v);
-    if (v.outcome == AUTH_RETRY) {
-        if (c->state == CALL_ST_AUTH_WAIT || auth_wait_begin(c) == 0)
-            return;
-        /* may not wait: refused now, as the unknown key it is */
-        auth_check(c->cfg, c->w->auth_cache, &auth_jwks_key_ops, &c->cred, pp, time(NULL), false,
-                   &v);
-    }
-    /* forgotten as soon as it is judged */
-    auth_cred_clear(&c->cred);
-    c->id = v.id;
-    if (v.rule != NULL && c->cfg->audit_log)
-        log_info("audit decision=deny principal=%s auth=%s rule=%s[%zu]", v.id.principal,
-                 auth_via_name(v.id.via), v.rule, v.rule_index);
-    if (v.outcome != AUTH_OK) {
-        call_fail(c, refusal_status(v.err), "%s", v.msg);
-        return;
-    }
     auth_wait_unlist(c);
     c->authed = true;
     if (c->fe != NULL)
@@ -1193,7 +817,36 @@ authenticate(struct call *c, bool may_retry)
     c->state = CALL_ST_FIRST_MSG;
     if (c->fe != NULL)
         fe_auth_open_window(c->fe, c->fe_sid);
-    call_policy_start(c);
+}
+
+/*
+ * Runs the header stages (req_stage.c) from where the call stands.  A
+ * stage that waits (authentication: a token signed by a key the JWKS does
+ * not have yet, a fetch under way) parks the call (auth_wait_begin) and
+ * runs again when woken; a call that may not wait has the stage decide at
+ * once.  Once every stage passed, DATA held while the call waited is
+ * replayed; on refusal the call is answered and nothing reaches a backend.
+ */
+static void
+run_header_stages(struct call *c)
+{
+    struct call_verdict v;
+    struct evbuffer *held;
+    enum call_outcome o;
+
+    for (;;) {
+        o = req_stage_headers(c, &v);
+        if (o != CALL_WAIT)
+            break;
+        if (c->state == CALL_ST_AUTH_WAIT || auth_wait_begin(c) == 0)
+            return;
+        /* may not wait: decided now (an unknown key is refused as such) */
+        c->wait_final = true;
+    }
+    if (o != CALL_GO_ON) {
+        call_answer(c, &v);
+        return;
+    }
     held = c->held;
     c->held = NULL;
     if (held != NULL) {
@@ -1218,7 +871,8 @@ on_auth_timer(evutil_socket_t fd, short what, void *arg)
     CHECK_MAGIC(c, CALL_MAGIC);
     if (c->state != CALL_ST_AUTH_WAIT)
         return;
-    authenticate(c, false);
+    c->wait_final = true;
+    run_header_stages(c);
 }
 
 void
@@ -1241,16 +895,13 @@ call_auth_keys_changed(struct worker *w)
         if (c == NULL)
             break;
         c->auth_gen = gen;
-        authenticate(c, true);
+        run_header_stages(c);
     }
 }
 
 void
 call_fe_headers_done(struct call *c)
 {
-    char safe[CALL_PATH_MAX];
-    size_t i;
-
     CHECK_MAGIC(c, CALL_MAGIC);
     if (c->state != CALL_ST_HEADERS)
         return;
@@ -1262,29 +913,8 @@ call_fe_headers_done(struct call *c)
         return;
     }
     arm_stall(c, c->cfg->timeouts.stall_ms);
-    if (c->hdr_overflow) {
-        call_fail(c, GRPC_RESOURCE_EXHAUSTED,
-                  "sparkgate: request headers exceed limits.max_header_count (%u) or "
-                  "limits.max_header_list_size (%u bytes)",
-                  c->cfg->limits.max_header_count, c->cfg->limits.max_header_list_size);
-        return;
-    }
-    if (!c->has_method || !c->method_post) {
-        call_http_error(c, "405", "only gRPC (POST) requests are served here");
-        return;
-    }
-    if (!c->ct_grpc) {
-        /* gRPC PROTOCOL-HTTP2: a server SHOULD answer 415 to other content types */
-        call_http_error(c, "415", "content-type must be application/grpc");
-        return;
-    }
-    if (c->m == NULL) {
-        for (i = 0; c->path[i] != '\0'; i++)
-            safe[i] = (c->path[i] >= 0x20 && c->path[i] < 0x7f) ? c->path[i] : '?';
-        safe[i] = '\0';
-        call_fail(c, GRPC_UNIMPLEMENTED, "sparkgate: unknown method %s", safe);
-        return;
-    }
+    /* grpc-timeout covers everything after the headers, a wait for keys included
+     * (a call refused by a stage is done: its deadline finds nothing to fail) */
     if (c->has_timeout) {
         struct timeval tv;
 
@@ -1295,8 +925,7 @@ call_fe_headers_done(struct call *c)
             evtimer_add(c->deadline, &tv);
         }
     }
-    /* from the headers alone, before any body byte is read or a backend is chosen */
-    authenticate(c, true);
+    run_header_stages(c);
 }
 
 /* Appends the assembled message, framed, to the backend queue. */
@@ -1312,27 +941,16 @@ queue_message(struct call *c)
     return 0;
 }
 
-static const char *
-backend_name(const void *set, size_t i)
-{
-    return ((const struct cfg_backend *)set)[i].name;
-}
-
-/* Picks the backend from the first message and starts (or joins) a connection. */
+/* Starts (or joins) a connection to the backend the route stage chose. */
 static void
-route_and_attach(struct call *c, const uint8_t *key, size_t keylen)
+attach_backend(struct call *c)
 {
-    const struct cfg_backend *b;
     const char *why = NULL;
 
-    c->backend_idx = route_pick(backend_name, c->cfg->backends, c->cfg->nbackends, key, keylen);
-    c->routed = true;
     c->state = CALL_ST_CONNECTING;
-    b = &c->cfg->backends[c->backend_idx];
     c->be = be_attach(c->w, c->cfg, c->backend_idx, c, &why);
     if (c->be == NULL) {
-        call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) unavailable: %s", b->name,
-                  b->address, why != NULL ? why : "cannot connect");
+        call_fail_backend(c, "unavailable: %s", why != NULL ? why : "cannot connect");
         return;
     }
     /* a ready connection opens the stream now: no extra loop iteration */
@@ -1344,7 +962,7 @@ route_and_attach(struct call *c, const uint8_t *key, size_t keylen)
  * as the one user_context, and nothing the client claimed.  Returns 0, or
  * -1 after answering the client.
  */
-static int
+int
 bind_identity(struct call *c, const uint8_t *body, size_t len)
 {
     struct ident_head h;
@@ -1358,7 +976,7 @@ bind_identity(struct call *c, const uint8_t *body, size_t len)
         return -1;
     }
     if (rv == SG_ERR_DENIED) {
-        call_fail(c, refusal_status(rv), "%s", msg);
+        call_fail(c, call_refusal_status(rv), "%s", msg);
         return -1;
     }
     if (rv == SG_OK) {
@@ -1376,164 +994,34 @@ bind_identity(struct call *c, const uint8_t *body, size_t len)
 }
 
 /*
- * A client's credentials never reach a backend inside a Config value
- * either: PySpark sends its whole connection string, token included, as
- * spark.remote when a session starts (redact_config_request).  Replaces
- * the message in c->msg and updates |body| and |len|; 0, or -1 after
- * answering the client.
+ * A complete request message: the message stages (req_stage.c) judge and
+ * rewrite it; then it is queued for the backend, and the first one attaches
+ * the call to the backend the route stage chose.
  */
-static int
-scrub_config_request(struct call *c, const uint8_t **body, size_t *len)
-{
-    uint8_t *out = NULL;
-    size_t outlen = 0;
-    int n = redact_config_request(*body, *len, &out, &outlen);
-
-    if (n == 0)
-        return 0;
-    if (n == SG_ERR_NOMEM)
-        goto nomem;
-    if (n < 0) {
-        call_fail(c, GRPC_INVALID_ARGUMENT, "sparkgate: %s request message is not valid protobuf",
-                  c->m->name);
-        return -1;
-    }
-    evbuffer_drain(c->msg, *len);
-    if (evbuffer_add(c->msg, out, outlen) != 0) {
-        free(out);
-        goto nomem;
-    }
-    free(out);
-    *len = outlen;
-    *body = outlen > 0 ? evbuffer_pullup(c->msg, -1) : (const uint8_t *)"";
-    if (*body == NULL)
-        goto nomem;
-    log_info("conn=%" PRIu64 " stream=%d: removed %d credential(s) from a connection string "
-             "in a Config request of %s", c->fe != NULL ? fe_conn_id(c->fe) : 0, c->fe_sid, n,
-             c->authed ? c->id.principal : "-");
-    return 0;
-nomem:
-    call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
-    return -1;
-}
-
 static void
 on_message(struct call *c)
 {
-    const uint8_t *body, *sid = NULL;
-    size_t len = evbuffer_get_length(c->msg), sidlen = 0;
-    const char *why;
-    int rv;
+    struct call_verdict v;
 
-    if (c->df.nmsgs > 1 && c->m->kind != SC_CLIENT_STREAMING) {
-        /* docs/security.md G08: never judge one message and pass the next */
-        call_fail(c, GRPC_INVALID_ARGUMENT,
-                  "sparkgate: %s takes exactly one request message, got more", c->m->name);
+    if (req_stage_message(c, &v) != CALL_GO_ON) {
+        call_answer(c, &v);
         return;
     }
-    /* an empty message is valid protobuf; pullup of nothing is NULL */
-    body = len > 0 ? evbuffer_pullup(c->msg, -1) : (const uint8_t *)"";
-    if (body == NULL) {
-        call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
-        return;
-    }
-    /* what Spark would refuse is refused here, before it is routed, logged or judged;
-     * the message never quotes the value (a session_id can be anything, of any size) */
-    if (sc_request_check(c->m->id, body, len, &why) != 0) {
-        call_fail(c, GRPC_INVALID_ARGUMENT, "sparkgate: %s request message %s", c->m->name, why);
-        return;
-    }
-    if (c->m->id == SC_M_CONFIG && scrub_config_request(c, &body, &len) != 0)
-        return;
-    rv = sc_request_session_id(body, len, &sid, &sidlen);
-    if (rv < 0) {
-        call_fail(c, GRPC_INVALID_ARGUMENT,
-                  "sparkgate: %s request message is not valid protobuf", c->m->name);
-        return;
-    }
-    /* the plan is judged before anything is queued or a backend chosen */
-    if (c->prof != NULL && call_policy_message(c, body, len, sid, sidlen) != 0)
-        return;
-    if (c->redact && c->df.nmsgs == 1) {
-        const uint8_t *pfx;
-        size_t plen;
-
-        if (redact_config_prefix(body, len, &pfx, &plen) == 1 && plen > 0) {
-            if ((c->cfg_prefix = malloc(plen)) == NULL) {
-                call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
-                return;
-            }
-            memcpy(c->cfg_prefix, pfx, plen);
-            c->cfg_prefix_len = plen;
-        }
-    }
-    if (c->df.nmsgs == 1)
-        c->route_key_len = route_key(c->route_key, sizeof(c->route_key),
-                                     c->cfg->auth.anonymous ? "" : c->id.principal, sid, sidlen);
-    if (!c->cfg->auth.anonymous && bind_identity(c, body, len) != 0)
-        return; /* answered; body is gone with the old message bytes */
     if (queue_message(c) != 0) {
         call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
         return;
     }
     if (c->df.nmsgs == 1)
-        route_and_attach(c, (const uint8_t *)c->route_key, c->route_key_len);
+        attach_backend(c);
     else
         resume_be(c);
-}
-
-/*
- * Appends to the large message being received, growing its buffer as the
- * bytes arrive (CALL_MSG_STEP, doubling, never past the declared length):
- * a declared length reserves nothing, and above the mmap threshold
- * realloc moves pages instead of copying them.
- */
-static int
-msg_append(struct call *c, const uint8_t *p, size_t len)
-{
-    size_t want = grpc_msg_capacity(c->mcap, c->mlen + len, c->df.msg_len, CALL_MSG_STEP);
-
-    if (want > c->mcap) {
-        uint8_t *nb;
-
-        if ((nb = realloc(c->mbuf, want)) == NULL)
-            return SG_ERR_NOMEM;
-        c->mbuf = nb;
-        c->mcap = want;
-    }
-    memcpy(c->mbuf + c->mlen, p, len);
-    c->mlen += len;
-    return 0;
-}
-
-static void
-msg_buf_free(const void *data, size_t len, void *arg)
-{
-    (void)len;
-    (void)arg;
-    free((void *)(uintptr_t)data);
-}
-
-/* A complete large message: its buffer becomes c->msg's one chain, uncopied. */
-static int
-msg_seal(struct call *c)
-{
-    if (c->mbuf == NULL)
-        return 0;
-    if (evbuffer_add_reference(c->msg, c->mbuf, c->mlen, msg_buf_free, NULL) != 0)
-        return SG_ERR_NOMEM;
-    c->mbuf = NULL;
-    c->mlen = c->mcap = 0;
-    return 0;
 }
 
 void
 call_fe_data(struct call *c, const uint8_t *data, size_t len)
 {
-    enum grpc_df_event ev;
-    const uint8_t *piece;
-    size_t off = 0, plen;
-    ssize_t r;
+    struct call_verdict v;
+    size_t off = 0;
 
     CHECK_MAGIC(c, CALL_MAGIC);
     if (c->state == CALL_ST_AUTH_WAIT) {
@@ -1543,54 +1031,17 @@ call_fe_data(struct call *c, const uint8_t *data, size_t len)
         return;
     }
     c->bytes_in += len;
+    /* each whole message through the stages (reqbody.c cuts them) */
     while (off < len && c->state != CALL_ST_DONE && c->state != CALL_ST_HEADERS) {
-        r = grpc_deframer_feed(&c->df, data + off, len - off, &ev, &piece, &plen);
-        if (r == SG_ERR_LIMIT) {
-            call_fail(c, GRPC_RESOURCE_EXHAUSTED,
-                      "sparkgate: request message of %" PRIu32 " bytes exceeds "
-                      "limits.max_request_message_size (%" PRIu32 ")",
-                      c->df.msg_len, c->cfg->limits.max_request_message_size);
+        switch (reqbody_next(c, data, len, &off, &v)) {
+        case REQBODY_NEED_MORE:
             break;
-        }
-        if (r < 0) {
-            call_fail(c, GRPC_INTERNAL, "sparkgate: invalid gRPC framing (flag byte %u)",
-                      (unsigned)c->df.hdr[0]);
-            break;
-        }
-        off += (size_t)r;
-        if (ev == GRPC_DF_NONE)
-            continue;
-        if (c->df.flags != 0 && !c->enc_real) {
-            /* gRPC compression spec: the flag without an encoding is a protocol error */
-            call_fail(c, GRPC_INTERNAL,
-                      "sparkgate: compressed flag set on a request message without a "
-                      "grpc-encoding (absent or identity)");
-            break;
-        }
-        if (c->df.flags != 0) {
-            /* the plan must be read to be judged; fail closed (docs/security.md G03-G05) */
-            call_fail(c, GRPC_UNIMPLEMENTED,
-                      "sparkgate: compressed request messages are not supported; "
-                      "disable request compression in the client");
-            break;
-        }
-        /*
-         * A large message is judged whole, so it must end up contiguous:
-         * it is received into one buffer of its own (msg_append) that
-         * becomes the single chain of c->msg, so the pullup in on_message
-         * is free instead of a second full copy.
-         */
-        if (plen > 0 && (c->df.msg_len > CALL_CONTIG_MIN ? msg_append(c, piece, plen)
-                                                         : evbuffer_add(c->msg, piece, plen)) != 0) {
-            call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
-            break;
-        }
-        if (ev == GRPC_DF_END) {
-            if (msg_seal(c) != 0) {
-                call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
-                break;
-            }
+        case REQBODY_MESSAGE:
             on_message(c);
+            break;
+        case REQBODY_REFUSED:
+            call_answer(c, &v);
+            break;
         }
     }
     if (c->state == CALL_ST_HEADERS) {
@@ -1618,7 +1069,7 @@ call_fe_end_stream(struct call *c)
         c->state == CALL_ST_AUTH_WAIT)
         return; /* AUTH_WAIT: replayed after authentication */
     if (!grpc_deframer_at_boundary(&c->df)) {
-        /* docs/security.md G07: a partial message is never forwarded */
+        /* security-notes G07: a partial message is never forwarded */
         call_fail(c, GRPC_INTERNAL, "sparkgate: request ended inside a gRPC message");
         return;
     }
@@ -1629,7 +1080,8 @@ call_fe_end_stream(struct call *c)
             return;
         }
         c->req_eos = true;
-        route_and_attach(c, NULL, 0);
+        req_stage_route(c);
+        attach_backend(c);
         return;
     }
     c->req_eos = true;
@@ -1788,8 +1240,7 @@ call_be_ready(struct call *c)
     if (nv != stack)
         free(nv);
     if (sid < 0) {
-        call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) unavailable: %s", b->name,
-                  b->address, nghttp2_strerror(sid));
+        call_fail_backend(c, "unavailable: %s", nghttp2_strerror(sid));
         return;
     }
     c->be_sid = sid;
@@ -1800,12 +1251,9 @@ call_be_ready(struct call *c)
 void
 call_be_failed(struct call *c, const char *reason)
 {
-    const struct cfg_backend *b = &c->cfg->backends[c->backend_idx];
-
     CHECK_MAGIC(c, CALL_MAGIC);
     c->be = NULL; /* be.c already removed us from its queue */
-    call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) unavailable: %s", b->name,
-              b->address, reason);
+    call_fail_backend(c, "unavailable: %s", reason);
     call_maybe_free(c);
 }
 
@@ -1813,18 +1261,18 @@ int
 call_be_header(struct call *c, bool trailer, const uint8_t *name, size_t nlen,
                const uint8_t *value, size_t vlen)
 {
-    struct call_hdrs *h = trailer ? &c->trl : &c->rhdr;
+    struct hdrs *h = trailer ? &c->trl : &c->rhdr;
 
     CHECK_MAGIC(c, CALL_MAGIC);
     if (c->state == CALL_ST_DONE)
         return 0;
-    /* docs/security.md H19: the backend is a peer too; bound what we keep */
+    /* security-notes H19: the backend is a peer too; bound what we keep */
     if (h->bytes + nlen + vlen + 32 > c->cfg->limits.max_header_list_size ||
         h->n + 1 > c->cfg->limits.max_header_count)
         return -1;
-    if (is_hop_by_hop(name, nlen))
+    if (hdrs_hop_by_hop(name, nlen))
         return 0;
-    if (name_is(name, nlen, "grpc-status")) {
+    if (hdrs_name_is(name, nlen, "grpc-status")) {
         char v[8];
         size_t n = vlen < sizeof(v) - 1 ? vlen : sizeof(v) - 1;
 
@@ -1838,6 +1286,8 @@ call_be_header(struct call *c, bool trailer, const uint8_t *name, size_t nlen,
 void
 call_be_headers_done(struct call *c, bool trailer, bool end_stream)
 {
+    struct call_verdict v;
+
     CHECK_MAGIC(c, CALL_MAGIC);
     if (c->state == CALL_ST_DONE || c->fe == NULL)
         return;
@@ -1854,108 +1304,31 @@ call_be_headers_done(struct call *c, bool trailer, bool end_stream)
         fe_kick(c->fe);
         return;
     }
-    if (c->redact && !grpc_deframer_at_boundary(&c->rdf)) {
-        /* never pass on part of a message we could not read whole */
-        call_fail(c, GRPC_INTERNAL, "sparkgate: backend ended inside a Config response message");
+    if (resp_filter_end(c, &v) != 0) {
+        call_answer(c, &v);
         return;
     }
     c->resp_eos = true;
     resume_fe(c);
 }
 
-/*
- * Collects Config response messages and queues them for the client with
- * every configured secret redacted.  0, or -1 after failing the call.
- */
-static int
-config_response_data(struct call *c, const uint8_t *data, size_t len)
-{
-    const struct cfg *cfg = c->cfg;
-    struct redact_secret secrets[CFG_MAX_BACKENDS];
-    struct redact_rules rules;
-    enum grpc_df_event ev;
-    const uint8_t *piece, *body;
-    uint8_t *out = NULL, hdr[GRPC_HDR_LEN];
-    size_t off = 0, plen, blen, outlen = 0, i, ns = 0;
-    ssize_t r;
-    int n;
-
-    while (off < len) {
-        r = grpc_deframer_feed(&c->rdf, data + off, len - off, &ev, &piece, &plen);
-        if (r < 0) {
-            call_fail(c, GRPC_INTERNAL, "sparkgate: backend sent an invalid or oversized "
-                                        "Config response message");
-            return -1;
-        }
-        off += (size_t)r;
-        if (ev == GRPC_DF_NONE)
-            continue;
-        if (c->rdf.flags != 0) {
-            call_fail(c, GRPC_INTERNAL, "sparkgate: backend compressed a Config response, "
-                                        "which sparkgate must read to redact secrets");
-            return -1;
-        }
-        if (plen > 0 && evbuffer_add(c->rmsg, piece, plen) != 0)
-            goto nomem;
-        if (ev != GRPC_DF_END)
-            continue;
-        blen = evbuffer_get_length(c->rmsg);
-        body = blen > 0 ? evbuffer_pullup(c->rmsg, -1) : (const uint8_t *)"";
-        if (body == NULL)
-            goto nomem;
-        for (i = 0; i < cfg->nbackends; i++) {
-            if (cfg->backends[i].preshared_token != NULL) {
-                secrets[ns].p = (const uint8_t *)cfg->backends[i].preshared_token;
-                secrets[ns++].len = cfg->backends[i].preshared_token_len;
-            }
-        }
-        rules.keys = &cfg->redact_keys;
-        rules.secrets = secrets;
-        rules.nsecrets = ns;
-        rules.prefix = c->cfg_prefix;
-        rules.prefix_len = c->cfg_prefix_len;
-        n = redact_config_response(body, blen, &rules, &out, &outlen);
-        if (n == SG_ERR_NOMEM)
-            goto nomem;
-        if (n < 0) {
-            call_fail(c, GRPC_INTERNAL, "sparkgate: backend sent a Config response that is "
-                                        "not valid protobuf");
-            return -1;
-        }
-        if (n > 0)
-            log_info("conn=%" PRIu64 " stream=%d: redacted %d value(s) in a Config response "
-                     "for %s", c->fe != NULL ? fe_conn_id(c->fe) : 0, c->fe_sid, n,
-                     c->authed ? c->id.principal : "-");
-        grpc_frame_header(hdr, false, (uint32_t)(n > 0 ? outlen : blen));
-        if (evbuffer_add(c->resp, hdr, sizeof(hdr)) != 0 ||
-            (n > 0 ? evbuffer_add(c->resp, out, outlen) : evbuffer_add_buffer(c->resp, c->rmsg)) != 0) {
-            free(out);
-            goto nomem;
-        }
-        free(out);
-        out = NULL;
-        evbuffer_drain(c->rmsg, evbuffer_get_length(c->rmsg));
-    }
-    return 0;
-nomem:
-    call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
-    return -1;
-}
-
 void
 call_be_data(struct call *c, const uint8_t *data, size_t len)
 {
+    struct call_verdict v;
+
     CHECK_MAGIC(c, CALL_MAGIC);
     if (c->fe == NULL || c->state == CALL_ST_DONE || !c->resp_started) {
         /* nobody to deliver to: give the credit straight back */
         nghttp2_session_consume(be_io(c->be)->sess, c->be_sid, len);
         return;
     }
-    if (c->redact) {
+    if (resp_filter_any(&c->rf)) {
         if (evbuffer_get_length(c->resp) == 0)
             c->fe_tx_ms = util_now_ms();
-        /* bounded by the deframer's limit; the bytes are consumed from the backend now */
-        if (config_response_data(c, data, len) != 0) {
+        /* a filter's own buffering is bounded by it (Config: the deframer's limit) */
+        if (resp_filter_data(c, data, len, &v) != 0) {
+            call_answer(c, &v);
             nghttp2_session_consume(be_io(c->be)->sess, c->be_sid, len);
             return;
         }
@@ -1979,11 +1352,13 @@ call_be_data(struct call *c, const uint8_t *data, size_t len)
 void
 call_be_end_stream(struct call *c)
 {
+    struct call_verdict v;
+
     CHECK_MAGIC(c, CALL_MAGIC);
     if (c->state == CALL_ST_DONE)
         return;
-    if (c->redact && !grpc_deframer_at_boundary(&c->rdf)) {
-        call_fail(c, GRPC_INTERNAL, "sparkgate: backend ended inside a Config response message");
+    if (resp_filter_end(c, &v) != 0) {
+        call_answer(c, &v);
         return;
     }
     c->resp_eos = true;
@@ -1993,7 +1368,6 @@ call_be_end_stream(struct call *c)
 void
 call_be_closed(struct call *c, uint32_t error_code)
 {
-    const struct cfg_backend *b = &c->cfg->backends[c->backend_idx];
     struct be_conn *be = c->be;
 
     CHECK_MAGIC(c, CALL_MAGIC);
@@ -2006,12 +1380,9 @@ call_be_closed(struct call *c, uint32_t error_code)
     c->be_unconsumed = 0;
     if (!c->resp_eos && c->state != CALL_ST_DONE) {
         if (error_code == NGHTTP2_REFUSED_STREAM && !c->resp_started)
-            call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) refused the stream",
-                      b->name, b->address);
+            call_fail_backend(c, "refused the stream");
         else
-            call_fail(c, GRPC_UNAVAILABLE,
-                      "sparkgate: backend \"%s\" (%s) reset the stream (HTTP/2 error %u)",
-                      b->name, b->address, error_code);
+            call_fail_backend(c, "reset the stream (HTTP/2 error %u)", error_code);
     }
     be_detach(be, c);
     c->be = NULL;
@@ -2027,7 +1398,6 @@ call_be_closed(struct call *c, uint32_t error_code)
 void
 call_be_abort_all(struct call_list *list, const char *reason)
 {
-    const struct cfg_backend *b;
     struct call *c;
 
     /* nghttp2_session_del reports no stream closes: every call is told here */
@@ -2040,11 +1410,8 @@ call_be_abort_all(struct call_list *list, const char *reason)
         c->be_closed = true;
         c->be = NULL;
         c->be_unconsumed = 0;
-        if (!c->resp_eos && c->state != CALL_ST_DONE) {
-            b = &c->cfg->backends[c->backend_idx];
-            call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) connection lost: %s",
-                      b->name, b->address, reason);
-        }
+        if (!c->resp_eos && c->state != CALL_ST_DONE)
+            call_fail_backend(c, "connection lost: %s", reason);
         call_maybe_free(c);
     }
 }

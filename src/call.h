@@ -1,27 +1,42 @@
 /*
- * call.h: one RPC.  call.c is the only module that knows both sides of a
- * call: the client's stream on an fe_conn and the backend's stream on a
- * be_conn.  fe.c and be.c translate nghttp2 callbacks into the call_fe_*
- * and call_be_* events below; call.c decides what crosses.
+ * call.h: one RPC, as the connection layer sees it.  call.c is the only
+ * module that knows both sides of a call: the client's stream on an
+ * fe_conn and the backend's stream on a be_conn.  fe.c and be.c translate
+ * nghttp2 callbacks into the call_fe_* and call_be_* events below; the
+ * stream layer behind them decides what crosses:
+ *
+ *   call.c         the glue: lifecycle, flow-control credit, budgets, stall
+ *                  and deadline timers, call_fail (every local answer)
+ *   req_stage.c    the request stages, one declared list run in order
+ *   resp_filter.c  the response filters (today: Config redaction)
+ *   reqbody.c      request DATA cut into whole messages
+ *   hdrs.c         header lists and which fields cross; calllog.c the
+ *                  access and audit lines
  *
  * Lifecycle: created when the client's HEADERS begin (call_new); freed when
  * both halves have detached (client stream closed AND backend stream closed
  * or never opened).  A call holds a reference to the cfg snapshot it started
  * with, so a reload never changes a call in flight.
  *
- * Request path:  headers -> validate (method, path, content-type)
- *                -> authenticate (an unknown signing key: wait for the JWKS
- *                   fetch under way, capped; the stream's window stays at
- *                   limits.unauthenticated_stream_window_size until then)
- *                -> first gRPC message buffered whole (<= max_request_message_size)
- *                -> [inspect: issue #4 slots in here]
- *                -> route (session_id) -> backend stream opened with the message
- *                -> later messages (client streaming) forwarded as they complete.
- * Response path: backend bytes pass through unparsed; trailers relayed.
- * Flow control:  each side grants the peer credit (nghttp2_session_consume)
- *                only while the other side's buffer is below
- *                limits.stream_buffer_size; so memory per call is bounded
- *                whatever the result size.
+ * Request path:  header fields -> kept (:path, content-type, grpc-timeout),
+ *                  credential set aside, identity and hop-by-hop dropped,
+ *                  the rest copied for the backend
+ *                headers done -> validate -> authenticate (an unknown
+ *                  signing key: wait for the JWKS fetch under way, capped;
+ *                  the stream's window stays at
+ *                  limits.unauthenticated_stream_window_size until then)
+ *                  -> admit (response filters, profile, method allowed)
+ *                each message, buffered whole (<= max_request_message_size)
+ *                  -> message checks -> Config credential scrub -> session
+ *                  -> judge (policy.c) -> response filters see it
+ *                  -> bind identity -> route (first message)
+ *                  -> queued; the first opens the backend stream, later ones
+ *                  (client streaming) are forwarded as they complete.
+ * Response path: backend bytes pass through unparsed unless a response
+ *                filter applies; trailers relayed.
+ * Flow control:  each side grants the peer credit only while the other
+ *                side's buffer is below limits.stream_buffer_size; so
+ *                memory per call is bounded whatever the result size.
  */
 #ifndef SPARKGATE_CALL_H
 #define SPARKGATE_CALL_H

@@ -21,6 +21,7 @@
 #include "explain.h"
 #include "grpc.h"
 #include "policy.h"
+#include "util.h"
 
 #define EXPLAIN_INPUT_MAX (1024u * 1024u * 1024u)
 #define EXPLAIN_MAX_MSGS 4096
@@ -130,12 +131,10 @@ split(const uint8_t *p, size_t len, struct msg *m, size_t max, bool *framed)
 static void
 print_text(const uint8_t *s, size_t len)
 {
-    size_t i, n = len < 80 ? len : 80;
+    char shown[81];
+    size_t n = util_printable(shown, sizeof(shown), s, len, "\"");
 
-    putchar('"');
-    for (i = 0; i < n; i++)
-        putchar(s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' ? s[i] : '?');
-    printf("%s\"", n < len ? "..." : "");
+    printf("\"%s%s\"", shown, n < len ? "..." : "");
 }
 
 static int

@@ -23,6 +23,7 @@
 #include "pb.h"
 #include "policy.h"
 #include "sqlclass.h"
+#include "util.h"
 
 #define POLICY_STOP (-100)          /* judge() refused: the verdict is filled */
 #define POLICY_ZSTD_FLOOR (1u << 20) /* the ratio cap never forbids output below 1 MiB */
@@ -251,10 +252,8 @@ globs_match(const struct policy_globs *g, const uint8_t *s, size_t len)
 static void
 shown(char *out, size_t size, const uint8_t *s, size_t len)
 {
-    size_t i, n = len < size - 4 ? len : size - 4;
+    size_t n = util_printable(out, size - 3, s, len, "\"\\");
 
-    for (i = 0; i < n; i++)
-        out[i] = s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\' ? (char)s[i] : '?';
     if (n < len) {
         memcpy(out + n, "...", 3);
         n += 3;

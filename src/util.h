@@ -1,6 +1,7 @@
 /*
  * util.h: small helpers with no better home: checked allocation wrappers,
- * monotonic time, host:port parsing, secret wiping.
+ * monotonic time, host:port parsing, secret wiping, printable copies of
+ * untrusted bytes.
  */
 #ifndef SPARKGATE_UTIL_H
 #define SPARKGATE_UTIL_H
@@ -51,6 +52,15 @@ char *util_strdup(const char *s);
 
 /* Wipes |len| bytes at |p| then frees it (OPENSSL_cleanse + free). */
 void util_free_secret(void *p, size_t len);
+
+/*
+ * Copies untrusted bytes |s| (|len| of them, NULs included) into |out| for
+ * a log line or a message: at most |size| - 1 bytes, NUL-terminated, every
+ * byte outside printable ASCII (0x20-0x7e) or listed in |unsafe| (e.g.
+ * "\"\\" where the text is quoted) replaced by '?'.  Returns the number
+ * of bytes copied (min(len, size - 1)).  Pure: in libsgparse.a too.
+ */
+size_t util_printable(char *out, size_t size, const void *s, size_t len, const char *unsafe);
 
 /* Lower-case hex of |len| bytes into |out| (2*len+1 bytes). */
 void util_hex(const uint8_t *in, size_t len, char *out);

@@ -19,5 +19,6 @@ Suite *auth_jwt_suite(void);
 Suite *plan_suite(void);
 Suite *sqlclass_suite(void);
 Suite *policy_suite(void);
+Suite *stream_suite(void);
 
 #endif

@@ -11,44 +11,41 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <nghttp2/nghttp2.h>
+
+#include "h2conn.h"
 
 struct worker;
 struct cfg;
 struct cfg_backend;
 struct be_conn;
-struct call;
-struct h2io;
 
 /*
- * Queues |call| on a connection to backend |idx| of |cfg|.  When the
- * connection becomes ready, call_be_ready(call) runs from the event loop;
- * if it is ready already, the caller runs be_dispatch; if it fails,
- * call_be_failed(call, reason).  Returns the connection,
- * or NULL if none could even be started (call_be_failed has then NOT been
- * called; |why| says why).
+ * Opens a stream for |st| (its owner sets ops and out) on a connection to
+ * backend |idx| of |cfg|: an existing one with room, or a new one.  On a
+ * ready connection the stream opens before this returns; otherwise when
+ * the connection is up, from the event loop.  Opening asks the owner for
+ * the header block (ops->request_headers) and reports ops->on_open; a
+ * connection that fails first reports ops->on_failed, one that dies with
+ * the stream open ops->on_lost.  Returns the connection, or NULL with an
+ * SG_ERR_* in |err| and the cause in |why| (no op has then been called and
+ * |st| is on no connection).
  */
-struct be_conn *be_attach(struct worker *w, struct cfg *cfg, size_t idx, struct call *call,
-                          const char **why);
+struct be_conn *be_open_stream(struct worker *w, struct cfg *cfg, size_t idx,
+                               struct h2_stream *st, int *err, const char **why);
 
-/*
- * Opens the streams of calls waiting on |b| if it is ready (call after
- * storing be_attach's result: call_be_ready runs synchronously).
- */
-void be_dispatch(struct be_conn *b);
+/* Takes |st| off |b| (waiting or open; an open stream must have closed or be reset). */
+void be_detach(struct be_conn *b, struct h2_stream *st);
 
-/* Removes |call| from the waiting queue or active list of |b|. */
-void be_detach(struct be_conn *b, struct call *call);
+/* ---- stream verbs (each flushes) ---- */
+/* Gives the backend |n| bytes of credit on |sid|. */
+void be_credit(struct be_conn *b, int32_t sid, size_t n);
+/* Gives back |n| bytes of the connection window only (a closed stream's leftovers). */
+void be_credit_conn(struct be_conn *b, size_t n);
+/* The request data of |sid| can go on (after ops->read said SG_ERR_AGAIN). */
+void be_resume(struct be_conn *b, int32_t sid);
+/* Submits RST_STREAM for |sid|. */
+void be_reset(struct be_conn *b, int32_t sid, enum h2_reset why);
 
-/*
- * Opens the backend stream for |call| (request data pulled through
- * call_be_read).  Returns the stream id (> 0) or a negative nghttp2 error.
- */
-
-int32_t be_submit_request(struct be_conn *b, const nghttp2_nv *nv, size_t nvlen,
-                          struct call *call);
-
-struct h2io *be_io(struct be_conn *b);
 void be_kick(struct be_conn *b);
 const struct cfg_backend *be_backend(const struct be_conn *b);
 

@@ -13,7 +13,7 @@
  *   request  <= max_request_message_size (one message being assembled)
  *             + stream_buffer_size + client stream window
  *   response <= stream_buffer_size + backend stream window
- * because credit (nghttp2_session_consume) is given back to a sender only
+ * because credit (fe_credit / be_credit) is given back to a sender only
  * while the queue toward the other side is below stream_buffer_size.
  * Request bytes are also counted per client connection and per process
  * (budget_sync): past limits.connection_request_buffer or
@@ -33,7 +33,6 @@
 #include <time.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <nghttp2/nghttp2.h>
 #include <openssl/evp.h>
 
 #include "sg_err.h"
@@ -43,7 +42,7 @@
 #include "cfg.h"
 #include "fe.h"
 #include "grpc.h"
-#include "h2io.h"
+#include "h2conn.h"
 #include "log.h"
 #include "pb.h"
 #include "policy.h"
@@ -94,14 +93,13 @@ struct call {
 
     /* client side */
     struct fe_conn *fe; /* NULL once detached */
-    struct call_list *fe_list;
-    TAILQ_ENTRY(call) fe_link;
+    struct h2_stream fst; /* our client stream, as fe.c lists it */
     int32_t fe_sid;
     bool fe_ended;      /* client half-closed */
 
     /* backend side */
     struct be_conn *be; /* NULL when not attached */
-    TAILQ_ENTRY(call) be_link;
+    struct h2_stream bst; /* our backend stream, as be.c lists it */
     int32_t be_sid;     /* 0 until submitted */
     bool be_closed;     /* backend stream closed */
     bool be_cancelled;  /* RST_STREAM(CANCEL) submitted */
@@ -177,6 +175,8 @@ static uint64_t calls_live;
 static void call_fail(struct call *c, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void call_maybe_free(struct call *c);
+static void call_fe_data(struct call *c, const uint8_t *data, size_t len);
+static void call_fe_end_stream(struct call *c);
 
 uint64_t
 call_live_count(void)
@@ -300,37 +300,16 @@ classify_header(const struct cfg_auth *a, const uint8_t *name, size_t len)
     return HDR_FORWARD;
 }
 
-/* ---- lists --------------------------------------------------------------- */
+/* The call that owns a client / backend stream. */
+#define FE_CALL(st) ((struct call *)(void *)((char *)(st)-offsetof(struct call, fst)))
+#define BE_CALL(st) ((struct call *)(void *)((char *)(st)-offsetof(struct call, bst)))
 
-void
-call_be_list_insert(struct call_list *l, struct call *c)
-{
-    TAILQ_INSERT_TAIL(l, c, be_link);
-}
-
-void
-call_be_list_remove(struct call_list *l, struct call *c)
-{
-    TAILQ_REMOVE(l, c, be_link);
-}
-
-struct call *
-call_be_list_first(struct call_list *l)
-{
-    return TAILQ_FIRST(l);
-}
-
-int32_t
-call_be_stream(const struct call *c)
-{
-    return c->be_sid;
-}
+static const struct h2_stream_ops call_fe_ops, call_be_ops;
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
-struct call *
-call_new(struct worker *w, struct fe_conn *fe, struct call_list *fe_list, int32_t sid,
-         struct cfg *cfg)
+struct h2_stream *
+call_open(struct worker *w, struct fe_conn *fe, int32_t sid, struct cfg *cfg)
 {
     struct call *c = calloc(1, sizeof(*c));
 
@@ -339,7 +318,6 @@ call_new(struct worker *w, struct fe_conn *fe, struct call_list *fe_list, int32_
     c->magic = CALL_MAGIC;
     c->w = w;
     c->fe = fe;
-    c->fe_list = fe_list;
     c->fe_sid = sid;
     c->state = CALL_ST_HEADERS;
     c->status = -1;
@@ -351,11 +329,13 @@ call_new(struct worker *w, struct fe_conn *fe, struct call_list *fe_list, int32_
         goto fail;
     c->cfg = cfg_ref(cfg);
     grpc_deframer_init(&c->df, cfg->limits.max_request_message_size);
-    TAILQ_INSERT_TAIL(fe_list, c, fe_link);
+    c->fst.ops = &call_fe_ops;
+    c->fst.out = c->resp;
+    c->bst.ops = &call_be_ops;
+    c->bst.out = c->req;
     __atomic_add_fetch(&calls_live, 1, __ATOMIC_RELAXED);
-    w->ncalls++;
-    w->busy_since_trim = true;
-    return c;
+    worker_call_started(w);
+    return &c->fst;
 fail:
     if (c->msg != NULL)
         evbuffer_free(c->msg);
@@ -437,7 +417,7 @@ call_maybe_free(struct call *c)
     evbuffer_free(c->req);
     evbuffer_free(c->resp);
     cfg_unref(c->cfg);
-    c->w->ncalls--;
+    worker_call_ended(c->w);
     c->magic = 0;
     free(c);
     __atomic_sub_fetch(&calls_live, 1, __ATOMIC_RELAXED);
@@ -516,10 +496,9 @@ credit_fe(struct call *c)
         return;
     }
     c->budget_since_ms = 0;
-    nghttp2_session_consume(fe_io(c->fe)->sess, c->fe_sid, c->fe_unconsumed);
+    fe_credit(c->fe, c->fe_sid, c->fe_unconsumed);
     c->fe_unconsumed = 0;
     c->fe_rx_ms = util_now_ms(); /* the client may send again: its idle time starts now */
-    fe_kick(c->fe);
 }
 
 /* A call that stopped waiting for keys without being authenticated: its
@@ -544,9 +523,8 @@ credit_be(struct call *c)
         return;
     if (evbuffer_get_length(c->resp) >= c->cfg->limits.stream_buffer_size)
         return;
-    nghttp2_session_consume(be_io(c->be)->sess, c->be_sid, c->be_unconsumed);
+    be_credit(c->be, c->be_sid, c->be_unconsumed);
     c->be_unconsumed = 0;
-    be_kick(c->be);
 }
 
 static void
@@ -554,8 +532,7 @@ resume_fe(struct call *c)
 {
     if (c->fe == NULL || !c->resp_started)
         return;
-    nghttp2_session_resume_data(fe_io(c->fe)->sess, c->fe_sid);
-    fe_kick(c->fe);
+    fe_resume(c->fe, c->fe_sid);
 }
 
 static void
@@ -563,8 +540,7 @@ resume_be(struct call *c)
 {
     if (c->be == NULL || c->be_sid <= 0 || c->be_closed)
         return;
-    nghttp2_session_resume_data(be_io(c->be)->sess, c->be_sid);
-    be_kick(c->be);
+    be_resume(c->be, c->be_sid);
 }
 
 /* ---- local answers --------------------------------------------------------- */
@@ -584,13 +560,11 @@ cancel_backend(struct call *c)
          */
         if (!c->be_closed && !c->be_cancelled) {
             c->be_cancelled = true;
-            nghttp2_submit_rst_stream(be_io(c->be)->sess, NGHTTP2_FLAG_NONE, c->be_sid,
-                                      NGHTTP2_CANCEL);
-            be_kick(c->be);
+            be_reset(c->be, c->be_sid, H2_RESET_CANCEL);
         }
         return; /* detaches in call_be_closed */
     }
-    be_detach(c->be, c);
+    be_detach(c->be, &c->bst);
     c->be = NULL;
 }
 
@@ -637,9 +611,8 @@ call_fail(struct call *c, int status, const char *fmt, ...)
             hdrs_add_str(&c->trl, "content-type", "application/grpc") != 0 ||
             hdrs_add_str(&c->trl, "grpc-status", st) != 0 ||
             hdrs_add_str(&c->trl, "grpc-message", enc) != 0 ||
-            fe_submit_response(c->fe, c->fe_sid, c->trl.nv, c->trl.n, false) != 0) {
-            nghttp2_submit_rst_stream(fe_io(c->fe)->sess, NGHTTP2_FLAG_NONE, c->fe_sid,
-                                      NGHTTP2_INTERNAL_ERROR);
+            fe_submit_response(c->fe, c->fe_sid, c->trl.nv, c->trl.n, NULL) != 0) {
+            fe_reset(c->fe, c->fe_sid, H2_RESET_INTERNAL);
         }
         c->resp_started = true;
         c->resp_eos = true;
@@ -648,8 +621,7 @@ call_fail(struct call *c, int status, const char *fmt, ...)
         hdrs_clear(&c->trl);
         if (hdrs_add_str(&c->trl, "grpc-status", st) != 0 ||
             hdrs_add_str(&c->trl, "grpc-message", enc) != 0) {
-            nghttp2_submit_rst_stream(fe_io(c->fe)->sess, NGHTTP2_FLAG_NONE, c->fe_sid,
-                                      NGHTTP2_INTERNAL_ERROR);
+            fe_reset(c->fe, c->fe_sid, H2_RESET_INTERNAL);
         }
         c->resp_eos = true;
         resume_fe(c);
@@ -672,9 +644,8 @@ call_http_error(struct call *c, const char *status, const char *text)
     if (hdrs_add_str(&c->rhdr, ":status", status) != 0 ||
         hdrs_add_str(&c->rhdr, "content-type", "text/plain; charset=utf-8") != 0 ||
         hdrs_add_str(&c->rhdr, "content-length", len) != 0 ||
-        fe_submit_response(c->fe, c->fe_sid, c->rhdr.nv, c->rhdr.n, true) != 0) {
-        nghttp2_submit_rst_stream(fe_io(c->fe)->sess, NGHTTP2_FLAG_NONE, c->fe_sid,
-                                  NGHTTP2_INTERNAL_ERROR);
+        fe_submit_response(c->fe, c->fe_sid, c->rhdr.nv, c->rhdr.n, &c->fst) != 0) {
+        fe_reset(c->fe, c->fe_sid, H2_RESET_INTERNAL);
     }
     c->resp_started = true;
     c->resp_eos = true;
@@ -714,10 +685,12 @@ partial_len(const struct call *c)
 static bool
 largest_blocked(const struct call *c)
 {
+    struct h2_stream *st;
     const struct call *o;
     size_t mine = partial_len(c), theirs;
 
-    TAILQ_FOREACH(o, fe_calls(c->fe), fe_link) {
+    TAILQ_FOREACH(st, fe_streams(c->fe), link) {
+        o = FE_CALL(st);
         if (o == c || o->budget_since_ms == 0 || o->state == CALL_ST_DONE)
             continue;
         theirs = partial_len(o);
@@ -859,15 +832,14 @@ on_stall(evutil_socket_t fd, short what, void *arg)
     cancel_backend(c);
     drop_partial(c);
     /* RFC 9113 section 8.1: NO_ERROR after a complete response */
-    nghttp2_submit_rst_stream(fe_io(fe)->sess, NGHTTP2_FLAG_NONE, c->fe_sid,
-                              finished ? NGHTTP2_NO_ERROR : NGHTTP2_CANCEL);
+    fe_reset(fe, c->fe_sid, finished ? H2_RESET_NO_ERROR : H2_RESET_CANCEL);
     fe_kick(fe);
     arm_stall(c, ms);
 }
 
 /* ---- client side ----------------------------------------------------------- */
 
-int
+static int
 call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *value,
                size_t vlen)
 {
@@ -1177,14 +1149,14 @@ authenticate(struct call *c, bool may_retry)
         return;
     }
     r = auth_check(c->cfg, c->w->auth_cache, c->cred, c->credlen, c->ncred,
-                   c->fe != NULL ? fe_io(c->fe)->ssl : NULL, time(NULL), may_retry, &c->id,
+                   c->fe != NULL ? fe_ssl(c->fe) : NULL, time(NULL), may_retry, &c->id,
                    &status, msg, sizeof(msg));
     if (r == AUTH_RETRY) {
         if (c->state == CALL_ST_AUTH_WAIT || auth_wait_begin(c) == 0)
             return;
         /* may not wait: refused now, as the unknown key it is */
         r = auth_check(c->cfg, c->w->auth_cache, c->cred, c->credlen, c->ncred,
-                       c->fe != NULL ? fe_io(c->fe)->ssl : NULL, time(NULL), false, &c->id,
+                       c->fe != NULL ? fe_ssl(c->fe) : NULL, time(NULL), false, &c->id,
                        &status, msg, sizeof(msg));
     }
     drop_cred(c);
@@ -1251,7 +1223,7 @@ call_auth_keys_changed(struct worker *w)
     }
 }
 
-void
+static void
 call_fe_headers_done(struct call *c)
 {
     char safe[CALL_PATH_MAX];
@@ -1324,19 +1296,22 @@ route_and_attach(struct call *c, const uint8_t *key, size_t keylen)
 {
     const struct cfg_backend *b;
     const char *why = NULL;
+    int err = 0;
 
     c->backend_idx = route_pick(c->cfg, key, keylen);
     c->routed = true;
     c->state = CALL_ST_CONNECTING;
     b = &c->cfg->backends[c->backend_idx];
-    c->be = be_attach(c->w, c->cfg, c->backend_idx, c, &why);
+    /* on a ready connection the stream opens before this returns (call_be_open) */
+    c->be = be_open_stream(c->w, c->cfg, c->backend_idx, &c->bst, &err, &why);
     if (c->be == NULL) {
-        call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) unavailable: %s", b->name,
-                  b->address, why != NULL ? why : "cannot connect");
+        if (err == SG_ERR_NOMEM)
+            call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+        else
+            call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) unavailable: %s",
+                      b->name, b->address, why != NULL ? why : "cannot connect");
         return;
     }
-    /* a ready connection opens the stream now: no extra loop iteration */
-    be_dispatch(c->be);
 }
 
 /* Appends a length-delimited field. */
@@ -1613,7 +1588,7 @@ msg_seal(struct call *c)
     return 0;
 }
 
-void
+static void
 call_fe_data(struct call *c, const uint8_t *data, size_t len)
 {
     enum grpc_df_event ev;
@@ -1695,7 +1670,7 @@ call_fe_data(struct call *c, const uint8_t *data, size_t len)
     credit_fe(c);
 }
 
-void
+static void
 call_fe_end_stream(struct call *c)
 {
     CHECK_MAGIC(c, CALL_MAGIC);
@@ -1722,15 +1697,15 @@ call_fe_end_stream(struct call *c)
     resume_be(c);
 }
 
-void
-call_fe_closed(struct call *c, uint32_t error_code)
+static void
+call_fe_closed(struct call *c, enum h2_reset why, uint32_t error_code)
 {
     struct fe_conn *fe = c->fe;
 
     CHECK_MAGIC(c, CALL_MAGIC);
     if (fe == NULL)
         return;
-    if (error_code != NGHTTP2_NO_ERROR && c->status < 0) {
+    if (why != H2_RESET_NO_ERROR && c->status < 0) {
         c->status = GRPC_CANCELLED;
         c->local = true;
         snprintf(c->reason, sizeof(c->reason), "client stream reset (HTTP/2 error %u)",
@@ -1746,7 +1721,7 @@ call_fe_closed(struct call *c, uint32_t error_code)
         c->held = NULL;
     }
     if (c->fe_unconsumed > 0)
-        nghttp2_session_consume_connection(fe_io(fe)->sess, c->fe_unconsumed);
+        fe_credit_conn(fe, c->fe_unconsumed);
     c->fe_unconsumed = 0;
     if (c->deadline != NULL)
         event_del(c->deadline);
@@ -1758,66 +1733,50 @@ call_fe_closed(struct call *c, uint32_t error_code)
     drop_partial(c);
     *fe_req_buffered(fe) -= c->buffered;
     call_access_log(c);
-    TAILQ_REMOVE(c->fe_list, c, fe_link);
     c->fe = NULL;
     c->state = CALL_ST_DONE;
-    fe_call_detached(fe);
+    fe_stream_detached(fe, &c->fst);
     call_maybe_free(c);
 }
 
-void
-call_fe_abort_all(struct call_list *list)
-{
-    struct call *c;
-
-    while ((c = TAILQ_FIRST(list)) != NULL)
-        call_fe_closed(c, NGHTTP2_CANCEL);
-}
-
-ssize_t
-call_fe_read(struct call *c, size_t length, uint32_t *flags)
+/* Response data source (h2_stream_ops.read): the queued response, then the end. */
+static ssize_t
+call_fe_read(struct call *c, size_t length, unsigned *flags)
 {
     size_t avail, n;
 
     CHECK_MAGIC(c, CALL_MAGIC);
     avail = evbuffer_get_length(c->resp);
     n = length < avail ? length : avail;
-    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
     if (n == avail && c->resp_eos) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        *flags |= H2_READ_EOF;
         if (c->trl.n > 0 && c->fe != NULL) {
-            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-            if (nghttp2_submit_trailer(fe_io(c->fe)->sess, c->fe_sid, c->trl.nv, c->trl.n) != 0)
-                return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+            *flags |= H2_READ_TRAILERS;
+            if (fe_submit_trailers(c->fe, c->fe_sid, c->trl.nv, c->trl.n) != 0)
+                return SG_ERR_INTERNAL;
         }
         return (ssize_t)n;
     }
     if (n == 0)
-        return NGHTTP2_ERR_DEFERRED;
+        return SG_ERR_AGAIN;
     return (ssize_t)n;
 }
 
-int
-call_fe_send_data(struct call *c, const uint8_t *framehd, size_t length)
+/* |length| response bytes went to the client's connection. */
+static void
+call_fe_sent(struct call *c, size_t length)
 {
-    int rv;
-
     CHECK_MAGIC(c, CALL_MAGIC);
-    rv = h2io_write_data(fe_io(c->fe), framehd, c->resp, length);
-    if (rv == 0) {
-        c->fe_tx_ms = util_now_ms();
-        c->bytes_out += length;
-        credit_be(c);
-    }
-    return rv;
+    c->fe_tx_ms = util_now_ms();
+    c->bytes_out += length;
+    credit_be(c);
 }
 
 /* ---- backend side ---------------------------------------------------------- */
 
-/* Appends one field to |nv| (pointers are borrowed: nghttp2 copies on submit). */
+/* Appends one field to |nv| (pointers are borrowed: the connection copies on submit). */
 static void
-nv_put(nghttp2_nv *nv, size_t *n, const char *name, const char *value, size_t vlen,
-       uint8_t flags)
+nv_put(h2_nv *nv, size_t *n, const char *name, const char *value, size_t vlen, uint8_t flags)
 {
     nv[*n].name = (uint8_t *)(uintptr_t)name;
     nv[*n].namelen = strlen(name);
@@ -1827,31 +1786,30 @@ nv_put(nghttp2_nv *nv, size_t *n, const char *name, const char *value, size_t vl
     (*n)++;
 }
 
-#define CALL_NV_STACK 64 /* header fields submitted without a heap array */
-
-void
-call_be_ready(struct call *c)
+/*
+ * The backend request's header block (h2_stream_ops.request_headers), into
+ * |nv| when it has room for all of it: pseudo-headers first (RFC 9113
+ * section 8.3), then te: trailers, the client's forwarded fields and
+ * sparkgate's identity.  Returns the number of fields, or SG_ERR_INTERNAL
+ * when the call no longer waits for its stream.
+ */
+static ssize_t
+call_be_request_headers(struct call *c, h2_nv *nv, size_t cap)
 {
     const struct cfg_backend *b = &c->cfg->backends[c->backend_idx];
-    nghttp2_nv stack[CALL_NV_STACK], *nv = stack;
     const char *authority = b->authority != NULL ? b->authority : b->address;
-    size_t n = 0, cap = c->fwd.n + 9;
-    int32_t sid;
+    size_t n = 0, need = c->fwd.n + 9;
 
     CHECK_MAGIC(c, CALL_MAGIC);
     if (c->state != CALL_ST_CONNECTING)
-        return;
-    /* nothing is copied here: nghttp2_submit_request copies the whole block */
-    if (cap > CALL_NV_STACK && (nv = malloc(cap * sizeof(*nv))) == NULL) {
-        call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
-        return;
-    }
-    /* pseudo-headers first (RFC 9113 section 8.3), then te: trailers, then the client's */
-    nv_put(nv, &n, ":method", "POST", 4, NGHTTP2_NV_FLAG_NONE);
-    nv_put(nv, &n, ":scheme", b->tls ? "https" : "http", b->tls ? 5 : 4, NGHTTP2_NV_FLAG_NONE);
-    nv_put(nv, &n, ":authority", authority, strlen(authority), NGHTTP2_NV_FLAG_NONE);
-    nv_put(nv, &n, ":path", c->m->path, c->m->path_len, NGHTTP2_NV_FLAG_NONE);
-    nv_put(nv, &n, "te", "trailers", 8, NGHTTP2_NV_FLAG_NONE);
+        return SG_ERR_INTERNAL;
+    if (need > cap)
+        return (ssize_t)need;
+    nv_put(nv, &n, ":method", "POST", 4, H2_NV_NONE);
+    nv_put(nv, &n, ":scheme", b->tls ? "https" : "http", b->tls ? 5 : 4, H2_NV_NONE);
+    nv_put(nv, &n, ":authority", authority, strlen(authority), H2_NV_NONE);
+    nv_put(nv, &n, ":path", c->m->path, c->m->path_len, H2_NV_NONE);
+    nv_put(nv, &n, "te", "trailers", 8, H2_NV_NONE);
     memcpy(nv + n, c->fwd.nv, c->fwd.n * sizeof(*nv));
     n += c->fwd.n;
     /* sparkgate's word on identity (clients cannot send x-sparkgate-*: stripped) */
@@ -1859,43 +1817,46 @@ call_be_ready(struct call *c)
         const char *via = auth_via_name(c->id.via);
 
         nv_put(nv, &n, "x-sparkgate-principal", c->id.principal, strlen(c->id.principal),
-               NGHTTP2_NV_FLAG_NONE);
-        nv_put(nv, &n, "x-sparkgate-auth", via, strlen(via), NGHTTP2_NV_FLAG_NONE);
+               H2_NV_NONE);
+        nv_put(nv, &n, "x-sparkgate-auth", via, strlen(via), H2_NV_NONE);
         if (c->id.profile[0] != '\0')
             nv_put(nv, &n, "x-sparkgate-profile", c->id.profile, strlen(c->id.profile),
-                   NGHTTP2_NV_FLAG_NONE);
+                   H2_NV_NONE);
     }
     /* Spark 4 pre-shared key: the backend accepts only sparkgate; never in
-     * nghttp2's HPACK table (NO_INDEX), so it stays out of any dump */
+     * the HPACK table (H2_NV_SECRET), so it stays out of any dump */
     if (b->preshared_header != NULL)
         nv_put(nv, &n, "authorization", b->preshared_header, b->preshared_header_len,
-               NGHTTP2_NV_FLAG_NO_INDEX);
-    sid = be_submit_request(c->be, nv, n, c);
-    if (nv != stack)
-        free(nv);
-    if (sid < 0) {
-        call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) unavailable: %s", b->name,
-                  b->address, nghttp2_strerror(sid));
-        return;
-    }
-    c->be_sid = sid;
-    c->state = CALL_ST_OPEN;
-    be_kick(c->be);
+               H2_NV_SECRET);
+    return (ssize_t)n;
 }
 
-void
-call_be_failed(struct call *c, const char *reason)
+/* The backend stream was submitted (h2_stream_ops.on_open). */
+static void
+call_be_open(struct call *c)
+{
+    CHECK_MAGIC(c, CALL_MAGIC);
+    c->be_sid = c->bst.sid;
+    c->state = CALL_ST_OPEN;
+}
+
+/* The backend stream could not be opened (h2_stream_ops.on_failed). */
+static void
+call_be_failed(struct call *c, int err, const char *reason)
 {
     const struct cfg_backend *b = &c->cfg->backends[c->backend_idx];
 
     CHECK_MAGIC(c, CALL_MAGIC);
     c->be = NULL; /* be.c already removed us from its queue */
-    call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) unavailable: %s", b->name,
-              b->address, reason);
+    if (err == SG_ERR_NOMEM)
+        call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+    else
+        call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) unavailable: %s",
+                  b->name, b->address, reason);
     call_maybe_free(c);
 }
 
-int
+static int
 call_be_header(struct call *c, bool trailer, const uint8_t *name, size_t nlen,
                const uint8_t *value, size_t vlen)
 {
@@ -1921,7 +1882,7 @@ call_be_header(struct call *c, bool trailer, const uint8_t *name, size_t nlen,
     return hdrs_add(h, name, nlen, value, vlen) == 0 ? 0 : -1;
 }
 
-void
+static void
 call_be_headers_done(struct call *c, bool trailer, bool end_stream)
 {
     CHECK_MAGIC(c, CALL_MAGIC);
@@ -1930,7 +1891,8 @@ call_be_headers_done(struct call *c, bool trailer, bool end_stream)
     if (!trailer) {
         if (c->resp_started)
             return; /* a second HEADERS block (1xx) is not gRPC; ignore */
-        if (fe_submit_response(c->fe, c->fe_sid, c->rhdr.nv, c->rhdr.n, !end_stream) != 0) {
+        if (fe_submit_response(c->fe, c->fe_sid, c->rhdr.nv, c->rhdr.n,
+                               end_stream ? NULL : &c->fst) != 0) {
             call_fail(c, GRPC_INTERNAL, "sparkgate: cannot relay response headers");
             return;
         }
@@ -2028,13 +1990,13 @@ nomem:
     return -1;
 }
 
-void
+static void
 call_be_data(struct call *c, const uint8_t *data, size_t len)
 {
     CHECK_MAGIC(c, CALL_MAGIC);
     if (c->fe == NULL || c->state == CALL_ST_DONE || !c->resp_started) {
         /* nobody to deliver to: give the credit straight back */
-        nghttp2_session_consume(be_io(c->be)->sess, c->be_sid, len);
+        be_credit(c->be, c->be_sid, len);
         return;
     }
     if (c->redact) {
@@ -2042,7 +2004,7 @@ call_be_data(struct call *c, const uint8_t *data, size_t len)
             c->fe_tx_ms = util_now_ms();
         /* bounded by the deframer's limit; the bytes are consumed from the backend now */
         if (config_response_data(c, data, len) != 0) {
-            nghttp2_session_consume(be_io(c->be)->sess, c->be_sid, len);
+            be_credit(c->be, c->be_sid, len);
             return;
         }
         c->be_unconsumed += len;
@@ -2062,7 +2024,7 @@ call_be_data(struct call *c, const uint8_t *data, size_t len)
     resume_fe(c);
 }
 
-void
+static void
 call_be_end_stream(struct call *c)
 {
     CHECK_MAGIC(c, CALL_MAGIC);
@@ -2076,8 +2038,8 @@ call_be_end_stream(struct call *c)
     resume_fe(c);
 }
 
-void
-call_be_closed(struct call *c, uint32_t error_code)
+static void
+call_be_closed(struct call *c, enum h2_reset why, uint32_t error_code)
 {
     const struct cfg_backend *b = &c->cfg->backends[c->backend_idx];
     struct be_conn *be = c->be;
@@ -2088,10 +2050,10 @@ call_be_closed(struct call *c, uint32_t error_code)
     c->be_closed = true;
     /* the stream is over: its bytes must not hold the connection window hostage */
     if (c->be_unconsumed > 0)
-        nghttp2_session_consume_connection(be_io(be)->sess, c->be_unconsumed);
+        be_credit_conn(be, c->be_unconsumed);
     c->be_unconsumed = 0;
     if (!c->resp_eos && c->state != CALL_ST_DONE) {
-        if (error_code == NGHTTP2_REFUSED_STREAM && !c->resp_started)
+        if (why == H2_RESET_REFUSED && !c->resp_started)
             call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) refused the stream",
                       b->name, b->address);
         else
@@ -2099,7 +2061,7 @@ call_be_closed(struct call *c, uint32_t error_code)
                       "sparkgate: backend \"%s\" (%s) reset the stream (HTTP/2 error %u)",
                       b->name, b->address, error_code);
     }
-    be_detach(be, c);
+    be_detach(be, &c->bst);
     c->be = NULL;
     if (c->state != CALL_ST_DONE && c->resp_eos && c->fe != NULL) {
         /* the backend answered in full and left: what the client still uploads
@@ -2110,59 +2072,188 @@ call_be_closed(struct call *c, uint32_t error_code)
     call_maybe_free(c);
 }
 
-void
-call_be_abort_all(struct call_list *list, const char *reason)
+/* The backend connection died with our stream open (h2_stream_ops.on_lost). */
+static void
+call_be_lost(struct call *c, const char *reason)
 {
-    const struct cfg_backend *b;
-    struct call *c;
+    const struct cfg_backend *b = &c->cfg->backends[c->backend_idx];
 
-    /* nghttp2_session_del reports no stream closes: every call is told here */
-    while ((c = TAILQ_FIRST(list)) != NULL) {
-        TAILQ_REMOVE(list, c, be_link);
-        if (c->be_sid == 0) {
-            call_be_failed(c, reason);
-            continue;
-        }
-        c->be_closed = true;
-        c->be = NULL;
-        c->be_unconsumed = 0;
-        if (!c->resp_eos && c->state != CALL_ST_DONE) {
-            b = &c->cfg->backends[c->backend_idx];
-            call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) connection lost: %s",
-                      b->name, b->address, reason);
-        }
-        call_maybe_free(c);
-    }
+    CHECK_MAGIC(c, CALL_MAGIC);
+    /* be.c took us off its lists; no stream close follows */
+    c->be_closed = true;
+    c->be = NULL;
+    c->be_unconsumed = 0;
+    if (!c->resp_eos && c->state != CALL_ST_DONE)
+        call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) connection lost: %s",
+                  b->name, b->address, reason);
+    call_maybe_free(c);
 }
 
-ssize_t
-call_be_read(struct call *c, size_t length, uint32_t *flags)
+/* Request data source toward the backend (h2_stream_ops.read). */
+static ssize_t
+call_be_read(struct call *c, size_t length, unsigned *flags)
 {
     size_t avail, n;
 
     CHECK_MAGIC(c, CALL_MAGIC);
     avail = evbuffer_get_length(c->req);
     n = length < avail ? length : avail;
-    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
     if (n == avail && c->req_eos) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        *flags |= H2_READ_EOF;
         return (ssize_t)n;
     }
     if (n == 0)
-        return NGHTTP2_ERR_DEFERRED;
+        return SG_ERR_AGAIN;
     return (ssize_t)n;
 }
 
-int
-call_be_send_data(struct call *c, const uint8_t *framehd, size_t length)
+/* |length| request bytes went to the backend's connection. */
+static void
+call_be_sent(struct call *c, size_t length)
 {
-    int rv;
-
     CHECK_MAGIC(c, CALL_MAGIC);
-    rv = h2io_write_data(be_io(c->be), framehd, c->req, length);
-    if (rv == 0) {
-        budget_sync(c);
-        credit_fe(c);
-    }
-    return rv;
+    (void)length;
+    budget_sync(c);
+    credit_fe(c);
 }
+
+/* ---- connection events ------------------------------------------------------ */
+
+static int
+fe_on_header(struct h2_stream *st, bool trailer, const uint8_t *name, size_t namelen,
+             const uint8_t *value, size_t valuelen)
+{
+    (void)trailer;
+    return call_fe_header(FE_CALL(st), name, namelen, value, valuelen) == 0 ? 0 : SG_ERR_LIMIT;
+}
+
+static void
+fe_on_headers_done(struct h2_stream *st, bool trailer, bool end_stream)
+{
+    (void)trailer;
+    (void)end_stream; /* on_end_stream follows */
+    call_fe_headers_done(FE_CALL(st));
+}
+
+static void
+fe_on_data(struct h2_stream *st, const uint8_t *data, size_t len)
+{
+    call_fe_data(FE_CALL(st), data, len);
+}
+
+static void
+fe_on_end_stream(struct h2_stream *st)
+{
+    call_fe_end_stream(FE_CALL(st));
+}
+
+static void
+fe_on_close(struct h2_stream *st, enum h2_reset why, uint32_t h2_error)
+{
+    call_fe_closed(FE_CALL(st), why, h2_error);
+}
+
+static ssize_t
+fe_read(struct h2_stream *st, size_t length, unsigned *flags)
+{
+    return call_fe_read(FE_CALL(st), length, flags);
+}
+
+static void
+fe_on_sent(struct h2_stream *st, size_t length)
+{
+    call_fe_sent(FE_CALL(st), length);
+}
+
+static const struct h2_stream_ops call_fe_ops = {
+    .on_header = fe_on_header,
+    .on_headers_done = fe_on_headers_done,
+    .on_data = fe_on_data,
+    .on_end_stream = fe_on_end_stream,
+    .on_close = fe_on_close,
+    .read = fe_read,
+    .on_sent = fe_on_sent,
+};
+
+static int
+be_on_header(struct h2_stream *st, bool trailer, const uint8_t *name, size_t namelen,
+             const uint8_t *value, size_t valuelen)
+{
+    return call_be_header(BE_CALL(st), trailer, name, namelen, value, valuelen) == 0
+               ? 0
+               : SG_ERR_LIMIT;
+}
+
+static void
+be_on_headers_done(struct h2_stream *st, bool trailer, bool end_stream)
+{
+    call_be_headers_done(BE_CALL(st), trailer, end_stream);
+}
+
+static void
+be_on_data(struct h2_stream *st, const uint8_t *data, size_t len)
+{
+    call_be_data(BE_CALL(st), data, len);
+}
+
+static void
+be_on_end_stream(struct h2_stream *st)
+{
+    call_be_end_stream(BE_CALL(st));
+}
+
+static void
+be_on_close(struct h2_stream *st, enum h2_reset why, uint32_t h2_error)
+{
+    call_be_closed(BE_CALL(st), why, h2_error);
+}
+
+static ssize_t
+be_read(struct h2_stream *st, size_t length, unsigned *flags)
+{
+    return call_be_read(BE_CALL(st), length, flags);
+}
+
+static void
+be_on_sent(struct h2_stream *st, size_t length)
+{
+    call_be_sent(BE_CALL(st), length);
+}
+
+static ssize_t
+be_request_headers(struct h2_stream *st, h2_nv *nv, size_t cap)
+{
+    return call_be_request_headers(BE_CALL(st), nv, cap);
+}
+
+static void
+be_on_open(struct h2_stream *st)
+{
+    call_be_open(BE_CALL(st));
+}
+
+static void
+be_on_failed(struct h2_stream *st, int err, const char *why)
+{
+    call_be_failed(BE_CALL(st), err, why);
+}
+
+static void
+be_on_lost(struct h2_stream *st, const char *why)
+{
+    call_be_lost(BE_CALL(st), why);
+}
+
+static const struct h2_stream_ops call_be_ops = {
+    .on_header = be_on_header,
+    .on_headers_done = be_on_headers_done,
+    .on_data = be_on_data,
+    .on_end_stream = be_on_end_stream,
+    .on_close = be_on_close,
+    .read = be_read,
+    .on_sent = be_on_sent,
+    .request_headers = be_request_headers,
+    .on_open = be_on_open,
+    .on_failed = be_on_failed,
+    .on_lost = be_on_lost,
+};

@@ -2,7 +2,10 @@
  * fe.h: client-facing HTTP/2 connections (the server side of nghttp2).
  * One fe_conn per accepted socket: TLS (ALPN h2) or h2c, SETTINGS from the
  * cfg limits, per-connection timers (handshake, first request, idle), and
- * graceful GOAWAY on drain.  Streams are handed to call.c.
+ * graceful GOAWAY on drain.  Each request stream is handed to an owner
+ * (a call) made by the open function given at accept; the owner hears of
+ * the stream through its h2_stream_ops (h2conn.h) and acts on it through
+ * the verbs below.  nghttp2 stays inside this module and h2conn.c.
  */
 #ifndef SPARKGATE_FE_H
 #define SPARKGATE_FE_H
@@ -10,21 +13,31 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <nghttp2/nghttp2.h>
 #include <sys/socket.h>
 #include <event2/util.h>
+#include <openssl/ssl.h>
+
+#include "h2conn.h"
 
 struct worker;
+struct cfg;
 struct fe_conn;
-struct call_list;
-struct h2io;
+
+/*
+ * Makes the owner of client stream |sid| of |c| (a call, under snapshot
+ * |cfg|) and returns its stream with ops and out set, or NULL to refuse the
+ * stream.  The connection lists it until the owner calls fe_stream_detached.
+ */
+typedef struct h2_stream *(*fe_open_fn)(struct worker *w, struct fe_conn *c, int32_t sid,
+                                         struct cfg *cfg);
 
 /*
  * Takes ownership of accepted socket |fd| from listener |lidx| of the
- * worker's snapshot.  Closes it on any failure.
+ * worker's snapshot; its streams are opened with |open_fn|.  Closes it on any
+ * failure.
  */
-void fe_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, int salen,
-               size_t lidx);
+void fe_accept(struct worker *w, fe_open_fn open_fn, evutil_socket_t fd,
+               const struct sockaddr *sa, int salen, size_t lidx);
 
 /*
  * Graceful shutdown of every connection of |w|: the first call sends a
@@ -37,23 +50,32 @@ void fe_drain_all(struct worker *w);
 /* Closes every connection of |w| now (drain deadline, worker exit). */
 void fe_close_all(struct worker *w);
 
-/* The connection's nghttp2 plumbing (call.c submits responses through it). */
-struct h2io *fe_io(struct fe_conn *c);
+/* ---- stream verbs ---- */
 
 /*
  * Submits response HEADERS for stream |sid|; with |body| the response data
- * is pulled from the call (call_fe_read), without it the HEADERS end the
- * stream (a trailers-only response).  Returns 0 or an nghttp2 error.
+ * is pulled from that stream (ops->read, then its out), without it the
+ * HEADERS end the stream (a trailers-only response).  Returns 0 or SG_ERR_*.
  */
-
-int fe_submit_response(struct fe_conn *c, int32_t sid, const nghttp2_nv *nv, size_t nvlen,
-                       bool body);
+int fe_submit_response(struct fe_conn *c, int32_t sid, const h2_nv *nv, size_t nvlen,
+                       struct h2_stream *body);
+/* Submits trailers for |sid| (from inside its ops->read, with H2_READ_TRAILERS). */
+int fe_submit_trailers(struct fe_conn *c, int32_t sid, const h2_nv *nv, size_t nvlen);
+/* Gives the client |n| bytes of credit on |sid| and flushes. */
+void fe_credit(struct fe_conn *c, int32_t sid, size_t n);
+/* Gives back |n| bytes of the connection window only (a stream's leftovers). */
+void fe_credit_conn(struct fe_conn *c, size_t n);
+/* The response data of |sid| can go on (after ops->read said SG_ERR_AGAIN); flushes. */
+void fe_resume(struct fe_conn *c, int32_t sid);
+/* Submits RST_STREAM for |sid| (the caller flushes with fe_kick). */
+void fe_reset(struct fe_conn *c, int32_t sid, enum h2_reset why);
 
 /* Schedules a flush of pending frames. */
 void fe_kick(struct fe_conn *c);
 
-/* A call on this connection ended (idle timer bookkeeping). */
-void fe_call_detached(struct fe_conn *c);
+/* The owner of |st| is done with it (the stream closed): it leaves the
+ * connection's list (idle timer and drain bookkeeping). */
+void fe_stream_detached(struct fe_conn *c, struct h2_stream *st);
 
 /*
  * Authentication and flow control: a stream starts with the small
@@ -74,8 +96,10 @@ void fe_call_authenticated(struct fe_conn *c);
 /* Request bytes buffered by the connection's calls (call.c keeps it). */
 uint64_t *fe_req_buffered(struct fe_conn *c);
 
-/* The connection's calls. */
-struct call_list *fe_calls(struct fe_conn *c);
+/* The connection's streams (their owners may walk them). */
+struct h2_stream_list *fe_streams(struct fe_conn *c);
+/* The TLS session (client certificate), or NULL for h2c. */
+SSL *fe_ssl(struct fe_conn *c);
 
 uint64_t fe_conn_id(const struct fe_conn *c);
 const char *fe_peer(const struct fe_conn *c);

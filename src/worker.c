@@ -132,7 +132,7 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
         if (w->listeners[i] == lev)
             break;
     }
-    fe_accept(w, fd, sa, salen, i);
+    fe_accept(w, call_open, fd, sa, salen, i);
 }
 
 static void
@@ -163,6 +163,19 @@ worker_fe_closed(struct worker *w)
 {
     __atomic_sub_fetch(&worker_nconns, 1, __ATOMIC_RELAXED);
     maybe_exit(w);
+}
+
+void
+worker_call_started(struct worker *w)
+{
+    w->ncalls++;
+    w->busy_since_trim = true;
+}
+
+void
+worker_call_ended(struct worker *w)
+{
+    w->ncalls--;
 }
 
 static void

@@ -18,7 +18,6 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include "call.h"
 #include "cfg.h"
 
 #define WORKER_MAGIC 0x574b5231u /* "WKR1" */
@@ -30,8 +29,10 @@ struct evdns_base;
 struct evconnlistener;
 struct event;
 struct auth_cache;
+struct call;
 
 TAILQ_HEAD(fe_conn_list, fe_conn);
+TAILQ_HEAD(call_list, call);
 TAILQ_HEAD(be_conn_list, be_conn);
 
 struct worker {
@@ -95,6 +96,10 @@ extern uint64_t worker_req_buffered;
 
 /* Called by fe.c when a connection closes (connection accounting, drain). */
 void worker_fe_closed(struct worker *w);
+
+/* Called by call.c when a call starts / ends on |w| (memory trim bookkeeping). */
+void worker_call_started(struct worker *w);
+void worker_call_ended(struct worker *w);
 
 /* "host:port" actually bound by listener |i| (after port 0 resolution). */
 const char *worker_listener_addr(size_t i);

@@ -18,5 +18,7 @@ Suite *auth_jwt_suite(void);
 Suite *plan_suite(void);
 Suite *sqlclass_suite(void);
 Suite *policy_suite(void);
+Suite *fe_suite(void);
+Suite *be_suite(void);
 
 #endif

@@ -10,7 +10,7 @@
  * active stream's owner is told (ops->on_failed / ops->on_lost): a client
  * never hangs on a backend that is gone.
  *
- * Ownership: the worker owns its be_conns (w->be_conns); a be_conn owns its
+ * Ownership: the worker owns its be_conns (w->be_pool); a be_conn owns its
  * h2io, timer and cfg reference; streams (struct h2_stream, embedded in
  * their calls) are listed, not owned.
  */
@@ -62,6 +62,11 @@ struct be_conn {
     struct evdns_getaddrinfo_request *dns_req; /* pending lookup */
     char why[200];             /* why the lookup failed (reported from the timer) */
     TAILQ_ENTRY(be_conn) link;
+};
+
+struct be_pool {
+    TAILQ_HEAD(, be_conn) conns;
+    size_t n;
 };
 
 static void be_conn_free(struct be_conn *b, const char *reason);
@@ -467,7 +472,8 @@ be_conn_new(struct worker *w, struct cfg *cfg, size_t idx, const char **why)
     } else {
         arm_timer(b, 0); /* start_resolve from the loop */
     }
-    TAILQ_INSERT_TAIL(&w->be_conns, b, link);
+    TAILQ_INSERT_TAIL(&w->be_pool->conns, b, link);
+    w->be_pool->n++;
     return b;
 fail:
     if (*why == NULL) {
@@ -495,7 +501,8 @@ be_conn_free(struct be_conn *b, const char *reason)
         log_warn("backend \"%s\" (%s): %s", be->name, be->address, reason);
     else
         log_debug("closing connection to backend \"%s\": %s", be->name, reason);
-    TAILQ_REMOVE(&b->w->be_conns, b, link);
+    TAILQ_REMOVE(&b->w->be_pool->conns, b, link);
+    b->w->be_pool->n--;
     /* hand every stream its failure first: nghttp2_session_del reports nothing */
     TAILQ_INIT(&gone);
     TAILQ_CONCAT(&gone, &b->active, link);
@@ -523,6 +530,28 @@ be_conn_free(struct be_conn *b, const char *reason)
 
 /* ---- pool ---------------------------------------------------------------- */
 
+struct be_pool *
+be_pool_new(void)
+{
+    struct be_pool *p = calloc(1, sizeof(*p));
+
+    if (p != NULL)
+        TAILQ_INIT(&p->conns);
+    return p;
+}
+
+void
+be_pool_destroy(struct be_pool *p)
+{
+    free(p);
+}
+
+size_t
+be_pool_count(const struct be_pool *p)
+{
+    return p->n;
+}
+
 static bool
 has_room(const struct be_conn *b)
 {
@@ -545,7 +574,7 @@ be_open_stream(struct worker *w, struct cfg *cfg, size_t idx, struct h2_stream *
     struct be_conn *b;
     int rv;
 
-    TAILQ_FOREACH(b, &w->be_conns, link)
+    TAILQ_FOREACH(b, &w->be_pool->conns, link)
     {
         if (b->cfg == cfg && b->idx == idx && !b->goaway && has_room(b))
             break;
@@ -589,7 +618,7 @@ be_pool_close_idle(struct worker *w, bool all)
 {
     struct be_conn *b, *next;
 
-    for (b = TAILQ_FIRST(&w->be_conns); b != NULL; b = next) {
+    for (b = TAILQ_FIRST(&w->be_pool->conns); b != NULL; b = next) {
         next = TAILQ_NEXT(b, link);
         if (all)
             b->goaway = true;
@@ -602,6 +631,6 @@ be_pool_free(struct worker *w)
 {
     struct be_conn *b;
 
-    while ((b = TAILQ_FIRST(&w->be_conns)) != NULL)
+    while ((b = TAILQ_FIRST(&w->be_pool->conns)) != NULL)
         be_conn_free(b, "worker exiting");
 }

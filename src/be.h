@@ -49,6 +49,13 @@ void be_reset(struct be_conn *b, int32_t sid, enum h2_reset why);
 void be_kick(struct be_conn *b);
 const struct cfg_backend *be_backend(const struct be_conn *b);
 
+/* A worker's backend connections (the worker holds it; only be.c changes it). */
+struct be_pool *be_pool_new(void);
+/* Frees an empty pool (after be_pool_free); NULL is fine. */
+void be_pool_destroy(struct be_pool *p);
+/* Connections in |p|. */
+size_t be_pool_count(const struct be_pool *p);
+
 /* Starts graceful close of every backend connection of |w| (drain / exit). */
 void be_pool_close_idle(struct worker *w, bool all);
 

@@ -19,7 +19,7 @@
  * Any negative return from nghttp2_session_mem_recv is fatal: we stop
  * reading and close, and never feed that session again (CVE-2026-27135).
  *
- * Ownership: the worker owns its fe_conns (w->fe_conns); an fe_conn owns its
+ * Ownership: the worker owns its fe_conns (w->fe_pool); an fe_conn owns its
  * h2io and timer; its streams are owned by their calls and listed here until
  * the call detaches (fe_stream_detached).
  */
@@ -81,6 +81,11 @@ struct fe_conn {
     uint32_t nauth_waiting;      /* calls waiting for signing keys (call.c) */
     uint32_t request_header_ms;
     TAILQ_ENTRY(fe_conn) link;
+};
+
+struct fe_pool {
+    TAILQ_HEAD(, fe_conn) conns;
+    size_t n;
 };
 
 static uint64_t fe_next_id;
@@ -178,6 +183,28 @@ fe_req_buffered(struct fe_conn *c)
 {
     CHECK_MAGIC(c, FE_MAGIC);
     return &c->req_buffered;
+}
+
+struct fe_pool *
+fe_pool_new(void)
+{
+    struct fe_pool *p = calloc(1, sizeof(*p));
+
+    if (p != NULL)
+        TAILQ_INIT(&p->conns);
+    return p;
+}
+
+void
+fe_pool_destroy(struct fe_pool *p)
+{
+    free(p);
+}
+
+size_t
+fe_pool_count(const struct fe_pool *p)
+{
+    return p->n;
 }
 
 struct h2_stream_list *
@@ -610,8 +637,8 @@ fe_accept(struct worker *w, fe_open_fn open_fn, evutil_socket_t fd, const struct
         goto fail_io;
     }
     fd = -1;
-    TAILQ_INSERT_TAIL(&w->fe_conns, c, link);
-    w->nfe++;
+    TAILQ_INSERT_TAIL(&w->fe_pool->conns, c, link);
+    w->fe_pool->n++;
     arm_timer(c, l->tls ? w->cfg->timeouts.tls_handshake_ms : w->cfg->timeouts.request_header_ms);
     /* for h2c this runs on_io_ready (which may refuse) before returning */
     h2io_start(&c->io);
@@ -663,8 +690,8 @@ fe_close_now(struct fe_conn *c, const char *why)
 
     CHECK_MAGIC(c, FE_MAGIC);
     log_debug("conn=%" PRIu64 " peer=%s closed: %s", c->id, c->peer, why);
-    TAILQ_REMOVE(&w->fe_conns, c, link);
-    w->nfe--;
+    TAILQ_REMOVE(&w->fe_pool->conns, c, link);
+    w->fe_pool->n--;
     /* every owner is told, and detaches (fe_stream_detached) before the next */
     while ((st = TAILQ_FIRST(&c->streams)) != NULL)
         st->ops->on_close(st, H2_RESET_CANCEL, NGHTTP2_CANCEL);
@@ -681,7 +708,7 @@ fe_drain_all(struct worker *w)
 {
     struct fe_conn *c, *next;
 
-    for (c = TAILQ_FIRST(&w->fe_conns); c != NULL; c = next) {
+    for (c = TAILQ_FIRST(&w->fe_pool->conns); c != NULL; c = next) {
         next = TAILQ_NEXT(c, link);
         fe_conn_drain(c);
     }
@@ -692,6 +719,6 @@ fe_close_all(struct worker *w)
 {
     struct fe_conn *c;
 
-    while ((c = TAILQ_FIRST(&w->fe_conns)) != NULL)
+    while ((c = TAILQ_FIRST(&w->fe_pool->conns)) != NULL)
         fe_close_now(c, "closed by sparkgate");
 }

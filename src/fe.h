@@ -39,6 +39,13 @@ typedef struct h2_stream *(*fe_open_fn)(struct worker *w, struct fe_conn *c, int
 void fe_accept(struct worker *w, fe_open_fn open_fn, evutil_socket_t fd,
                const struct sockaddr *sa, int salen, size_t lidx);
 
+/* A worker's client connections (the worker holds it; only fe.c changes it). */
+struct fe_pool *fe_pool_new(void);
+/* Frees an empty pool (after fe_close_all); NULL is fine. */
+void fe_pool_destroy(struct fe_pool *p);
+/* Open connections in |p|. */
+size_t fe_pool_count(const struct fe_pool *p);
+
 /*
  * Graceful shutdown of every connection of |w|: the first call sends a
  * GOAWAY announcing shutdown, the next (a tick later) the final GOAWAY with

@@ -152,7 +152,7 @@ stop_listening(struct worker *w)
 static void
 maybe_exit(struct worker *w)
 {
-    if (w->draining && w->nfe == 0) {
+    if (w->draining && fe_pool_count(w->fe_pool) == 0) {
         be_pool_close_idle(w, true);
         event_base_loopbreak(w->base);
     }
@@ -187,9 +187,9 @@ on_drain_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     CHECK_MAGIC(w, WORKER_MAGIC);
     if (util_now_ms() >= w->drain_deadline_ms) {
-        if (w->nfe > 0)
+        if (fe_pool_count(w->fe_pool) > 0)
             log_warn("worker %u: drain deadline reached, closing %zu connection(s)", w->id,
-                     w->nfe);
+                     fe_pool_count(w->fe_pool));
         fe_close_all(w);
         maybe_exit(w);
         return;
@@ -290,9 +290,11 @@ worker_init(struct worker *w, unsigned id, struct cfg *cfg)
 
     w->magic = WORKER_MAGIC;
     w->id = id;
-    TAILQ_INIT(&w->fe_conns);
-    TAILQ_INIT(&w->be_conns);
     TAILQ_INIT(&w->auth_waiting);
+    w->fe_pool = fe_pool_new();
+    w->be_pool = be_pool_new();
+    if (w->fe_pool == NULL || w->be_pool == NULL)
+        return -1;
     for (i = 0; i < CFG_MAX_LISTENERS; i++)
         w->lfd[i] = -1;
     w->base = event_base_new();
@@ -436,6 +438,8 @@ worker_join_all(void)
         event_free(w->trim_tick);
         evdns_base_free(w->dns, 0);
         auth_cache_free(w->auth_cache);
+        fe_pool_destroy(w->fe_pool);
+        be_pool_destroy(w->be_pool);
         event_base_free(w->base);
         cfg_unref(w->cfg);
         w->magic = 0;

@@ -22,8 +22,8 @@
 
 #define WORKER_MAGIC 0x574b5231u /* "WKR1" */
 
-struct fe_conn;
-struct be_conn;
+struct fe_pool;
+struct be_pool;
 struct event_base;
 struct evdns_base;
 struct evconnlistener;
@@ -31,9 +31,7 @@ struct event;
 struct auth_cache;
 struct call;
 
-TAILQ_HEAD(fe_conn_list, fe_conn);
 TAILQ_HEAD(call_list, call);
-TAILQ_HEAD(be_conn_list, be_conn);
 
 struct worker {
     uint32_t magic;
@@ -50,9 +48,8 @@ struct worker {
     bool draining;
     struct event *drain_tick;          /* drain: second GOAWAY, progress checks */
     uint64_t drain_deadline_ms;
-    struct fe_conn_list fe_conns;
-    size_t nfe;
-    struct be_conn_list be_conns;
+    struct fe_pool *fe_pool;           /* client connections (fe.c keeps it) */
+    struct be_pool *be_pool;           /* backend connections (be.c keeps it) */
     struct auth_cache *auth_cache;     /* verified tokens; this thread only */
     size_t ncalls;                     /* calls alive on this worker */
     struct call_list auth_waiting;     /* calls waiting for signing keys (call.c) */

@@ -19,6 +19,7 @@
 
 #include "be.h"
 #include "cfg.h"
+#include "fe.h"
 #include "check_suites.h"
 #include "h2conn.h"
 #include "h2peer.h"
@@ -204,8 +205,10 @@ setup(void)
     W.base = event_base_new();
     ck_assert_ptr_nonnull(W.base);
     W.cfg = cfg;
-    TAILQ_INIT(&W.fe_conns);
-    TAILQ_INIT(&W.be_conns);
+    W.fe_pool = fe_pool_new();
+    W.be_pool = be_pool_new();
+    ck_assert_ptr_nonnull(W.fe_pool);
+    ck_assert_ptr_nonnull(W.be_pool);
     TAILQ_INIT(&W.auth_waiting);
     memset(&o, 0, sizeof(o));
     o.st.ops = &o_ops;
@@ -222,6 +225,8 @@ teardown(void)
     if (lfd >= 0)
         close(lfd);
     evbuffer_free(o.st.out);
+    fe_pool_destroy(W.fe_pool);
+    be_pool_destroy(W.be_pool);
     event_base_free(W.base);
     cfg_unref(cfg);
 }
@@ -334,7 +339,7 @@ START_TEST(tc_backend_loss_reaches_owner)
     h2peer_pump(&peer, W.base);
     ck_assert_int_eq(o.nlost, 1);
     ck_assert_int_eq(o.nclose, 0);
-    ck_assert_ptr_null(TAILQ_FIRST(&W.be_conns));
+    ck_assert_uint_eq(be_pool_count(W.be_pool), 0);
 }
 END_TEST
 

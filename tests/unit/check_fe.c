@@ -15,6 +15,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "be.h"
 #include "cfg.h"
 #include "check_suites.h"
 #include "fe.h"
@@ -153,8 +154,10 @@ setup(void)
     W.base = event_base_new();
     ck_assert_ptr_nonnull(W.base);
     W.cfg = cfg;
-    TAILQ_INIT(&W.fe_conns);
-    TAILQ_INIT(&W.be_conns);
+    W.fe_pool = fe_pool_new();
+    W.be_pool = be_pool_new();
+    ck_assert_ptr_nonnull(W.fe_pool);
+    ck_assert_ptr_nonnull(W.be_pool);
     TAILQ_INIT(&W.auth_waiting);
     nowners = 0;
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -162,7 +165,7 @@ setup(void)
     sin.sin_family = AF_INET;
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     fe_accept(&W, o_open, sv[0], (struct sockaddr *)&sin, (int)sizeof(sin), 0);
-    ck_assert_uint_eq(W.nfe, 1);
+    ck_assert_uint_eq(fe_pool_count(W.fe_pool), 1);
     h2peer_init(&peer, sv[1], false);
     h2peer_pump(&peer, W.base);
 }
@@ -176,6 +179,8 @@ teardown(void)
     h2peer_free(&peer);
     for (i = 0; i < nowners; i++)
         evbuffer_free(owners[i].st.out);
+    fe_pool_destroy(W.fe_pool);
+    be_pool_destroy(W.be_pool);
     event_base_free(W.base);
     cfg_unref(cfg);
 }
@@ -301,7 +306,7 @@ START_TEST(tc_connection_loss_closes_streams)
     ck_assert_int_eq(nowners, 2);
     h2peer_free(&peer);
     h2peer_pump(&peer, W.base);
-    ck_assert_uint_eq(W.nfe, 0);
+    ck_assert_uint_eq(fe_pool_count(W.fe_pool), 0);
     ck_assert_int_eq(owners[0].nclose, 1);
     ck_assert_int_eq(owners[0].why, H2_RESET_CANCEL);
     ck_assert_int_eq(owners[1].nclose, 1);

@@ -10,7 +10,7 @@
  * active stream's owner is told (ops->on_failed / ops->on_lost): a client
  * never hangs on a backend that is gone.
  *
- * Ownership: the worker owns its be_conns (w->be_pool); a be_conn owns its
+ * Ownership: a pool (one per worker) owns its be_conns; a be_conn owns its
  * h2io, timer and cfg reference; streams (struct h2_stream, embedded in
  * their calls) are listed, not owned.
  */
@@ -36,7 +36,6 @@
 #include "sg_err.h"
 #include "tls.h"
 #include "util.h"
-#include "worker.h"
 
 #define BE_MAGIC 0x42454331u /* "BEC1" */
 #define BE_NV_STACK 64        /* request header fields submitted without a heap array */
@@ -49,7 +48,7 @@ enum be_state {
 
 struct be_conn {
     uint32_t magic;
-    struct worker *w;
+    struct be_pool *pool;
     struct cfg *cfg;           /* reference: the snapshot whose backend we serve */
     size_t idx;                /* index into cfg->backends */
     struct h2io io;
@@ -67,6 +66,10 @@ struct be_conn {
 struct be_pool {
     TAILQ_HEAD(, be_conn) conns;
     size_t n;
+    struct event_base *base;
+    struct evdns_base *dns;
+    struct cfg *const *cfg;    /* the loop's current snapshot */
+    const bool *draining;      /* the loop is draining: idle connections close */
 };
 
 static void be_conn_free(struct be_conn *b, const char *reason);
@@ -192,7 +195,7 @@ maybe_retire(struct be_conn *b)
 {
     if (!be_is_idle(b))
         return;
-    if (b->goaway || b->cfg != b->w->cfg || b->w->draining)
+    if (b->goaway || b->cfg != *b->pool->cfg || *b->pool->draining)
         arm_timer(b, 0);
     else if (b->state == BE_READY)
         arm_timer(b, b->cfg->timeouts.idle_ms);
@@ -362,7 +365,7 @@ start_connect(struct be_conn *b, const struct sockaddr *sa, socklen_t salen)
         SSL_set_connect_state(ssl);
     }
     /* the io owns fd and ssl from here, also on failure */
-    if (h2io_init(&b->io, b->w->base, fd, ssl, true, &be_io_ops, b) != 0) {
+    if (h2io_init(&b->io, b->pool->base, fd, ssl, true, &be_io_ops, b) != 0) {
         h2io_free(&b->io);
         snprintf(b->why, sizeof(b->why), "out of memory");
         return -1;
@@ -408,7 +411,7 @@ start_resolve(struct be_conn *b)
     hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
     arm_timer(b, b->cfg->timeouts.backend_connect_ms);
     /* may call on_resolved before returning (hosts file, literal): then dns_req stays NULL */
-    b->dns_req = evdns_getaddrinfo(b->w->dns, be->host, be->port, &hints, on_resolved, b);
+    b->dns_req = evdns_getaddrinfo(b->pool->dns, be->host, be->port, &hints, on_resolved, b);
 }
 
 static void
@@ -440,7 +443,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 static struct be_conn *
-be_conn_new(struct worker *w, struct cfg *cfg, size_t idx, const char **why)
+be_conn_new(struct be_pool *p, struct cfg *cfg, size_t idx, const char **why)
 {
     const struct cfg_backend *be = &cfg->backends[idx];
     struct be_conn *b = calloc(1, sizeof(*b));
@@ -452,13 +455,13 @@ be_conn_new(struct worker *w, struct cfg *cfg, size_t idx, const char **why)
         return NULL;
     }
     b->magic = BE_MAGIC;
-    b->w = w;
+    b->pool = p;
     b->cfg = cfg_ref(cfg);
     b->idx = idx;
     b->state = BE_RESOLVING;
     TAILQ_INIT(&b->waiting);
     TAILQ_INIT(&b->active);
-    b->timer = evtimer_new(w->base, on_timer, b);
+    b->timer = evtimer_new(p->base, on_timer, b);
     if (b->timer == NULL) {
         *why = "out of memory";
         goto fail;
@@ -472,8 +475,8 @@ be_conn_new(struct worker *w, struct cfg *cfg, size_t idx, const char **why)
     } else {
         arm_timer(b, 0); /* start_resolve from the loop */
     }
-    TAILQ_INSERT_TAIL(&w->be_pool->conns, b, link);
-    w->be_pool->n++;
+    TAILQ_INSERT_TAIL(&p->conns, b, link);
+    p->n++;
     return b;
 fail:
     if (*why == NULL) {
@@ -501,8 +504,8 @@ be_conn_free(struct be_conn *b, const char *reason)
         log_warn("backend \"%s\" (%s): %s", be->name, be->address, reason);
     else
         log_debug("closing connection to backend \"%s\": %s", be->name, reason);
-    TAILQ_REMOVE(&b->w->be_pool->conns, b, link);
-    b->w->be_pool->n--;
+    TAILQ_REMOVE(&b->pool->conns, b, link);
+    b->pool->n--;
     /* hand every stream its failure first: nghttp2_session_del reports nothing */
     TAILQ_INIT(&gone);
     TAILQ_CONCAT(&gone, &b->active, link);
@@ -531,12 +534,18 @@ be_conn_free(struct be_conn *b, const char *reason)
 /* ---- pool ---------------------------------------------------------------- */
 
 struct be_pool *
-be_pool_new(void)
+be_pool_new(struct event_base *base, struct evdns_base *dns, struct cfg *const *cfg,
+            const bool *draining)
 {
     struct be_pool *p = calloc(1, sizeof(*p));
 
-    if (p != NULL)
-        TAILQ_INIT(&p->conns);
+    if (p == NULL)
+        return NULL;
+    TAILQ_INIT(&p->conns);
+    p->base = base;
+    p->dns = dns;
+    p->cfg = cfg;
+    p->draining = draining;
     return p;
 }
 
@@ -568,19 +577,19 @@ has_room(const struct be_conn *b)
 }
 
 struct be_conn *
-be_open_stream(struct worker *w, struct cfg *cfg, size_t idx, struct h2_stream *st, int *err,
+be_open_stream(struct be_pool *p, struct cfg *cfg, size_t idx, struct h2_stream *st, int *err,
                const char **why)
 {
     struct be_conn *b;
     int rv;
 
-    TAILQ_FOREACH(b, &w->be_pool->conns, link)
+    TAILQ_FOREACH(b, &p->conns, link)
     {
         if (b->cfg == cfg && b->idx == idx && !b->goaway && has_room(b))
             break;
     }
     if (b == NULL) {
-        b = be_conn_new(w, cfg, idx, why);
+        b = be_conn_new(p, cfg, idx, why);
         if (b == NULL) {
             *err = SG_ERR_IO;
             return NULL;
@@ -614,11 +623,11 @@ be_detach(struct be_conn *b, struct h2_stream *st)
 }
 
 void
-be_pool_close_idle(struct worker *w, bool all)
+be_pool_close_idle(struct be_pool *p, bool all)
 {
     struct be_conn *b, *next;
 
-    for (b = TAILQ_FIRST(&w->be_pool->conns); b != NULL; b = next) {
+    for (b = TAILQ_FIRST(&p->conns); b != NULL; b = next) {
         next = TAILQ_NEXT(b, link);
         if (all)
             b->goaway = true;
@@ -627,10 +636,10 @@ be_pool_close_idle(struct worker *w, bool all)
 }
 
 void
-be_pool_free(struct worker *w)
+be_pool_free(struct be_pool *p)
 {
     struct be_conn *b;
 
-    while ((b = TAILQ_FIRST(&w->be_pool->conns)) != NULL)
+    while ((b = TAILQ_FIRST(&p->conns)) != NULL)
         be_conn_free(b, "worker exiting");
 }

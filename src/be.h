@@ -14,10 +14,25 @@
 
 #include "h2conn.h"
 
-struct worker;
 struct cfg;
 struct cfg_backend;
 struct be_conn;
+struct be_pool;
+struct event_base;
+struct evdns_base;
+
+/*
+ * The backend connections of one event loop (a worker's).  |cfg| points at
+ * the loop's current snapshot and |draining| at its drain flag: a
+ * connection of an older snapshot, or any idle one while draining, closes.
+ * |dns| resolves backend names.  The pool is changed only by be.c.
+ */
+struct be_pool *be_pool_new(struct event_base *base, struct evdns_base *dns,
+                            struct cfg *const *cfg, const bool *draining);
+/* Frees an empty pool (after be_pool_free); NULL is fine. */
+void be_pool_destroy(struct be_pool *p);
+/* Connections in |p|. */
+size_t be_pool_count(const struct be_pool *p);
 
 /*
  * Opens a stream for |st| (its owner sets ops and out) on a connection to
@@ -30,7 +45,7 @@ struct be_conn;
  * SG_ERR_* in |err| and the cause in |why| (no op has then been called and
  * |st| is on no connection).
  */
-struct be_conn *be_open_stream(struct worker *w, struct cfg *cfg, size_t idx,
+struct be_conn *be_open_stream(struct be_pool *p, struct cfg *cfg, size_t idx,
                                struct h2_stream *st, int *err, const char **why);
 
 /* Takes |st| off |b| (waiting or open; an open stream must have closed or be reset). */
@@ -49,17 +64,11 @@ void be_reset(struct be_conn *b, int32_t sid, enum h2_reset why);
 void be_kick(struct be_conn *b);
 const struct cfg_backend *be_backend(const struct be_conn *b);
 
-/* A worker's backend connections (the worker holds it; only be.c changes it). */
-struct be_pool *be_pool_new(void);
-/* Frees an empty pool (after be_pool_free); NULL is fine. */
-void be_pool_destroy(struct be_pool *p);
-/* Connections in |p|. */
-size_t be_pool_count(const struct be_pool *p);
+/* Closes the idle connections of |p| that are retired; |all|: every one is
+ * retired (drain / exit). */
+void be_pool_close_idle(struct be_pool *p, bool all);
 
-/* Starts graceful close of every backend connection of |w| (drain / exit). */
-void be_pool_close_idle(struct worker *w, bool all);
-
-/* Frees every backend connection of |w| (worker exit). */
-void be_pool_free(struct worker *w);
+/* Frees every backend connection of |p| (worker exit). */
+void be_pool_free(struct be_pool *p);
 
 #endif

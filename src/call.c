@@ -1303,7 +1303,7 @@ route_and_attach(struct call *c, const uint8_t *key, size_t keylen)
     c->state = CALL_ST_CONNECTING;
     b = &c->cfg->backends[c->backend_idx];
     /* on a ready connection the stream opens before this returns (call_be_open) */
-    c->be = be_open_stream(c->w, c->cfg, c->backend_idx, &c->bst, &err, &why);
+    c->be = be_open_stream(c->w->be_pool, c->cfg, c->backend_idx, &c->bst, &err, &why);
     if (c->be == NULL) {
         if (err == SG_ERR_NOMEM)
             call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");

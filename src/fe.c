@@ -19,7 +19,7 @@
  * Any negative return from nghttp2_session_mem_recv is fatal: we stop
  * reading and close, and never feed that session again (CVE-2026-27135).
  *
- * Ownership: the worker owns its fe_conns (w->fe_pool); an fe_conn owns its
+ * Ownership: a pool (one per worker) owns its fe_conns; an fe_conn owns its
  * h2io and timer; its streams are owned by their calls and listed here until
  * the call detaches (fe_stream_detached).
  */
@@ -43,7 +43,6 @@
 #include "log.h"
 #include "sg_err.h"
 #include "util.h"
-#include "worker.h"
 
 #define FE_MAGIC 0x46454331u /* "FEC1" */
 #define FE_WU_PER_DATA 2.0      /* free WINDOW_UPDATEs per DATA frame sent (see glitch) */
@@ -57,7 +56,7 @@ enum fe_state {
 
 struct fe_conn {
     uint32_t magic;
-    struct worker *w;
+    struct fe_pool *pool;
     uint64_t id;
     struct h2io io;
     enum fe_state state;
@@ -86,6 +85,11 @@ struct fe_conn {
 struct fe_pool {
     TAILQ_HEAD(, fe_conn) conns;
     size_t n;
+    struct worker *w;          /* opaque: handed to open and closed */
+    struct event_base *base;
+    struct cfg *const *cfg;    /* the current snapshot, for new connections and streams */
+    fe_open_fn open;
+    void (*closed)(struct worker *w);
 };
 
 static uint64_t fe_next_id;
@@ -186,12 +190,19 @@ fe_req_buffered(struct fe_conn *c)
 }
 
 struct fe_pool *
-fe_pool_new(void)
+fe_pool_new(struct worker *w, struct event_base *base, struct cfg *const *cfg, fe_open_fn open_fn,
+            void (*closed)(struct worker *w))
 {
     struct fe_pool *p = calloc(1, sizeof(*p));
 
-    if (p != NULL)
-        TAILQ_INIT(&p->conns);
+    if (p == NULL)
+        return NULL;
+    TAILQ_INIT(&p->conns);
+    p->w = w;
+    p->base = base;
+    p->cfg = cfg;
+    p->open = open_fn;
+    p->closed = closed;
     return p;
 }
 
@@ -292,7 +303,7 @@ on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
-    st = c->open(c->w, c, frame->hd.stream_id, c->w->cfg);
+    st = c->open(c->pool->w, c, frame->hd.stream_id, *c->pool->cfg);
     if (st == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     st->sid = frame->hd.stream_id;
@@ -476,7 +487,7 @@ start_h2(struct fe_conn *c)
         .begin_frame = on_begin_frame,
         .send_data = on_send_data,
     };
-    const struct cfg_limits *lim = &c->w->cfg->limits;
+    const struct cfg_limits *lim = &(*c->pool->cfg)->limits;
     nghttp2_settings_entry iv[4];
 
     iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
@@ -526,7 +537,7 @@ on_io_ready(void *arg)
         return -1;
     c->state = FE_OPEN;
     evtimer_del(c->timer);
-    arm_timer(c, c->w->cfg->timeouts.request_header_ms);
+    arm_timer(c, (*c->pool->cfg)->timeouts.request_header_ms);
     return 0;
 }
 
@@ -597,10 +608,11 @@ on_hdr_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-fe_accept(struct worker *w, fe_open_fn open_fn, evutil_socket_t fd, const struct sockaddr *sa,
-          int salen, size_t lidx)
+fe_accept(struct fe_pool *p, evutil_socket_t fd, const struct sockaddr *sa, int salen,
+          size_t lidx)
 {
-    const struct cfg_listener *l = &w->cfg->listeners[lidx];
+    const struct cfg *cfg = *p->cfg;
+    const struct cfg_listener *l = &cfg->listeners[lidx];
     struct fe_conn *c = NULL;
     SSL *ssl = NULL;
     int one = 1;
@@ -612,17 +624,17 @@ fe_accept(struct worker *w, fe_open_fn open_fn, evutil_socket_t fd, const struct
     if (c == NULL)
         goto fail;
     c->magic = FE_MAGIC;
-    c->w = w;
-    c->open = open_fn;
+    c->pool = p;
+    c->open = p->open;
     c->id = __atomic_add_fetch(&fe_next_id, 1, __ATOMIC_RELAXED);
     c->tls = l->tls;
-    c->idle_ms = w->cfg->timeouts.idle_ms;
-    c->request_header_ms = w->cfg->timeouts.request_header_ms;
+    c->idle_ms = cfg->timeouts.idle_ms;
+    c->request_header_ms = cfg->timeouts.request_header_ms;
     c->state = l->tls ? FE_HANDSHAKE : FE_OPEN;
     TAILQ_INIT(&c->streams);
     util_sockaddr_str(sa, c->peer, sizeof(c->peer));
-    c->timer = evtimer_new(w->base, on_timer, c);
-    c->hdr_timer = evtimer_new(w->base, on_hdr_timer, c);
+    c->timer = evtimer_new(p->base, on_timer, c);
+    c->hdr_timer = evtimer_new(p->base, on_hdr_timer, c);
     if (c->timer == NULL || c->hdr_timer == NULL)
         goto fail;
     if (l->tls) {
@@ -632,14 +644,14 @@ fe_accept(struct worker *w, fe_open_fn open_fn, evutil_socket_t fd, const struct
         SSL_set_accept_state(ssl);
     }
     /* from here the io owns fd and ssl, also on failure */
-    if (h2io_init(&c->io, w->base, fd, ssl, false, &fe_io_ops, c) != 0) {
+    if (h2io_init(&c->io, p->base, fd, ssl, false, &fe_io_ops, c) != 0) {
         fd = -1;
         goto fail_io;
     }
     fd = -1;
-    TAILQ_INSERT_TAIL(&w->fe_pool->conns, c, link);
-    w->fe_pool->n++;
-    arm_timer(c, l->tls ? w->cfg->timeouts.tls_handshake_ms : w->cfg->timeouts.request_header_ms);
+    TAILQ_INSERT_TAIL(&p->conns, c, link);
+    p->n++;
+    arm_timer(c, l->tls ? cfg->timeouts.tls_handshake_ms : cfg->timeouts.request_header_ms);
     /* for h2c this runs on_io_ready (which may refuse) before returning */
     h2io_start(&c->io);
     return;
@@ -656,7 +668,7 @@ fail:
             event_free(c->hdr_timer);
         free(c);
     }
-    __atomic_sub_fetch(&worker_nconns, 1, __ATOMIC_RELAXED);
+    p->closed(p->w); /* the connection the worker counted is gone */
 }
 
 static void
@@ -685,13 +697,13 @@ fe_conn_drain(struct fe_conn *c)
 static void
 fe_close_now(struct fe_conn *c, const char *why)
 {
-    struct worker *w = c->w;
+    struct fe_pool *p = c->pool;
     struct h2_stream *st;
 
     CHECK_MAGIC(c, FE_MAGIC);
     log_debug("conn=%" PRIu64 " peer=%s closed: %s", c->id, c->peer, why);
-    TAILQ_REMOVE(&w->fe_pool->conns, c, link);
-    w->fe_pool->n--;
+    TAILQ_REMOVE(&p->conns, c, link);
+    p->n--;
     /* every owner is told, and detaches (fe_stream_detached) before the next */
     while ((st = TAILQ_FIRST(&c->streams)) != NULL)
         st->ops->on_close(st, H2_RESET_CANCEL, NGHTTP2_CANCEL);
@@ -700,25 +712,25 @@ fe_close_now(struct fe_conn *c, const char *why)
     event_free(c->hdr_timer);
     c->magic = 0;
     free(c);
-    worker_fe_closed(w);
+    p->closed(p->w);
 }
 
 void
-fe_drain_all(struct worker *w)
+fe_drain_all(struct fe_pool *p)
 {
     struct fe_conn *c, *next;
 
-    for (c = TAILQ_FIRST(&w->fe_pool->conns); c != NULL; c = next) {
+    for (c = TAILQ_FIRST(&p->conns); c != NULL; c = next) {
         next = TAILQ_NEXT(c, link);
         fe_conn_drain(c);
     }
 }
 
 void
-fe_close_all(struct worker *w)
+fe_close_all(struct fe_pool *p)
 {
     struct fe_conn *c;
 
-    while ((c = TAILQ_FIRST(&w->fe_pool->conns)) != NULL)
+    while ((c = TAILQ_FIRST(&p->conns)) != NULL)
         fe_close_now(c, "closed by sparkgate");
 }

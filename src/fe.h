@@ -22,6 +22,8 @@
 struct worker;
 struct cfg;
 struct fe_conn;
+struct fe_pool;
+struct event_base;
 
 /*
  * Makes the owner of client stream |sid| of |c| (a call, under snapshot
@@ -32,30 +34,36 @@ typedef struct h2_stream *(*fe_open_fn)(struct worker *w, struct fe_conn *c, int
                                          struct cfg *cfg);
 
 /*
- * Takes ownership of accepted socket |fd| from listener |lidx| of the
- * worker's snapshot; its streams are opened with |open_fn|.  Closes it on any
- * failure.
+ * The client connections of one event loop (a worker's).  |cfg| points at
+ * the loop's current snapshot (read for each new connection and stream);
+ * streams are opened with |open_fn|; |closed| runs once per connection that
+ * fe_accept took, when it is gone.  |w| is only handed back to those two.
+ * The pool is changed only by fe.c.
  */
-void fe_accept(struct worker *w, fe_open_fn open_fn, evutil_socket_t fd,
-               const struct sockaddr *sa, int salen, size_t lidx);
-
-/* A worker's client connections (the worker holds it; only fe.c changes it). */
-struct fe_pool *fe_pool_new(void);
+struct fe_pool *fe_pool_new(struct worker *w, struct event_base *base, struct cfg *const *cfg,
+                            fe_open_fn open_fn, void (*closed)(struct worker *w));
 /* Frees an empty pool (after fe_close_all); NULL is fine. */
 void fe_pool_destroy(struct fe_pool *p);
 /* Open connections in |p|. */
 size_t fe_pool_count(const struct fe_pool *p);
 
 /*
- * Graceful shutdown of every connection of |w|: the first call sends a
+ * Takes ownership of accepted socket |fd| from listener |lidx| of the
+ * current snapshot.  Closes it on any failure.
+ */
+void fe_accept(struct fe_pool *p, evutil_socket_t fd, const struct sockaddr *sa, int salen,
+               size_t lidx);
+
+/*
+ * Graceful shutdown of every connection of |p|: the first call sends a
  * GOAWAY announcing shutdown, the next (a tick later) the final GOAWAY with
  * the last stream served.  In-flight streams continue; a connection closes
  * once its last stream is done.
  */
-void fe_drain_all(struct worker *w);
+void fe_drain_all(struct fe_pool *p);
 
-/* Closes every connection of |w| now (drain deadline, worker exit). */
-void fe_close_all(struct worker *w);
+/* Closes every connection of |p| now (drain deadline, worker exit). */
+void fe_close_all(struct fe_pool *p);
 
 /* ---- stream verbs ---- */
 

@@ -132,7 +132,7 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
         if (w->listeners[i] == lev)
             break;
     }
-    fe_accept(w, call_open, fd, sa, salen, i);
+    fe_accept(w->fe_pool, fd, sa, salen, i);
 }
 
 static void
@@ -153,7 +153,7 @@ static void
 maybe_exit(struct worker *w)
 {
     if (w->draining && fe_pool_count(w->fe_pool) == 0) {
-        be_pool_close_idle(w, true);
+        be_pool_close_idle(w->be_pool, true);
         event_base_loopbreak(w->base);
     }
 }
@@ -190,12 +190,12 @@ on_drain_tick(evutil_socket_t fd, short what, void *arg)
         if (fe_pool_count(w->fe_pool) > 0)
             log_warn("worker %u: drain deadline reached, closing %zu connection(s)", w->id,
                      fe_pool_count(w->fe_pool));
-        fe_close_all(w);
+        fe_close_all(w->fe_pool);
         maybe_exit(w);
         return;
     }
     /* second GOAWAY round: names the last stream each connection will serve */
-    fe_drain_all(w);
+    fe_drain_all(w->fe_pool);
     maybe_exit(w);
 }
 
@@ -209,7 +209,7 @@ start_drain(struct worker *w)
     w->draining = true;
     w->drain_deadline_ms = util_now_ms() + w->cfg->timeouts.drain_ms;
     stop_listening(w);
-    fe_drain_all(w);
+    fe_drain_all(w->fe_pool);
     w->drain_tick = event_new(w->base, -1, EV_PERSIST, on_drain_tick, w);
     if (w->drain_tick != NULL) {
         if (w->cfg->timeouts.drain_ms < 1000) {
@@ -218,7 +218,7 @@ start_drain(struct worker *w)
         }
         event_add(w->drain_tick, &tv);
     }
-    be_pool_close_idle(w, false);
+    be_pool_close_idle(w->be_pool, false);
     maybe_exit(w);
 }
 
@@ -239,7 +239,7 @@ on_wake(evutil_socket_t fd, short what, void *arg)
             cfg_unref(w->cfg);
             w->cfg = c;
             /* connections of the old snapshot close when their last call ends */
-            be_pool_close_idle(w, false);
+            be_pool_close_idle(w->be_pool, false);
         }
     }
     if (flags & WORKER_WAKE_DRAIN)
@@ -278,8 +278,8 @@ worker_main(void *arg)
 
     event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
     /* drain finished or deadline: release everything this thread owns */
-    fe_close_all(w);
-    be_pool_free(w);
+    fe_close_all(w->fe_pool);
+    be_pool_free(w->be_pool);
     return NULL;
 }
 
@@ -291,10 +291,6 @@ worker_init(struct worker *w, unsigned id, struct cfg *cfg)
     w->magic = WORKER_MAGIC;
     w->id = id;
     TAILQ_INIT(&w->auth_waiting);
-    w->fe_pool = fe_pool_new();
-    w->be_pool = be_pool_new();
-    if (w->fe_pool == NULL || w->be_pool == NULL)
-        return -1;
     for (i = 0; i < CFG_MAX_LISTENERS; i++)
         w->lfd[i] = -1;
     w->base = event_base_new();
@@ -315,6 +311,10 @@ worker_init(struct worker *w, unsigned id, struct cfg *cfg)
         event_add(w->trim_tick, &tv);
     }
     w->cfg = cfg_ref(cfg);
+    w->fe_pool = fe_pool_new(w, w->base, &w->cfg, call_open, worker_fe_closed);
+    w->be_pool = be_pool_new(w->base, w->dns, &w->cfg, &w->draining);
+    if (w->fe_pool == NULL || w->be_pool == NULL)
+        return -1;
     /* sized at start-up: a reload invalidates entries (generation), not the size */
     w->auth_cache = auth_cache_new(cfg->auth.cache_entries);
     if (w->auth_cache == NULL)

@@ -19,12 +19,10 @@
 
 #include "be.h"
 #include "cfg.h"
-#include "fe.h"
 #include "check_suites.h"
 #include "h2conn.h"
 #include "h2peer.h"
 #include "sg_err.h"
-#include "worker.h"
 
 #define BODY_LEN 40000 /* above half the 65535 window: its credit shows as a WINDOW_UPDATE */
 
@@ -39,7 +37,9 @@ struct owner {
 };
 
 static struct owner o;
-static struct worker W;
+static struct event_base *base;
+static struct be_pool *pool;
+static bool draining;
 static struct cfg *cfg;
 static struct h2peer peer;
 static int lfd = -1;
@@ -200,16 +200,11 @@ setup(void)
     ck_assert_int_eq(listen(lfd, 4), 0);
     ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sin, &slen), 0);
     load_cfg(ntohs(sin.sin_port));
-    memset(&W, 0, sizeof(W));
-    W.magic = WORKER_MAGIC;
-    W.base = event_base_new();
-    ck_assert_ptr_nonnull(W.base);
-    W.cfg = cfg;
-    W.fe_pool = fe_pool_new();
-    W.be_pool = be_pool_new();
-    ck_assert_ptr_nonnull(W.fe_pool);
-    ck_assert_ptr_nonnull(W.be_pool);
-    TAILQ_INIT(&W.auth_waiting);
+    base = event_base_new();
+    ck_assert_ptr_nonnull(base);
+    /* literal addresses only: no resolver */
+    pool = be_pool_new(base, NULL, &cfg, &draining);
+    ck_assert_ptr_nonnull(pool);
     memset(&o, 0, sizeof(o));
     o.st.ops = &o_ops;
     o.st.out = evbuffer_new();
@@ -220,14 +215,13 @@ setup(void)
 static void
 teardown(void)
 {
-    be_pool_free(&W);
+    be_pool_free(pool);
     h2peer_free(&peer);
     if (lfd >= 0)
         close(lfd);
     evbuffer_free(o.st.out);
-    fe_pool_destroy(W.fe_pool);
-    be_pool_destroy(W.be_pool);
-    event_base_free(W.base);
+    be_pool_destroy(pool);
+    event_base_free(base);
     cfg_unref(cfg);
 }
 
@@ -238,17 +232,17 @@ open_and_accept(void)
     const char *why = NULL;
     int err = 0, fd = -1, i;
 
-    o.conn = be_open_stream(&W, cfg, 0, &o.st, &err, &why);
+    o.conn = be_open_stream(pool, cfg, 0, &o.st, &err, &why);
     ck_assert_msg(o.conn != NULL, "%s", why != NULL ? why : "?");
     for (i = 0; i < 1000 && fd < 0; i++) {
-        event_base_loop(W.base, EVLOOP_NONBLOCK);
+        event_base_loop(base, EVLOOP_NONBLOCK);
         fd = accept(lfd, NULL, NULL);
         if (fd < 0)
             usleep(1000);
     }
     ck_assert_int_ge(fd, 0);
     h2peer_init(&peer, fd, true);
-    h2peer_pump(&peer, W.base);
+    h2peer_pump(&peer, base);
 }
 
 START_TEST(tc_open_stream_one_verb)
@@ -294,14 +288,14 @@ START_TEST(tc_response_and_credit_on_request)
     prd.read_callback = peer_body;
     body_left = BODY_LEN;
     ck_assert_int_eq(nghttp2_submit_response(peer.s, sid, nv, 1, &prd), 0);
-    h2peer_pump(&peer, W.base);
+    h2peer_pump(&peer, base);
     ck_assert_int_eq(o.nblocks, 1);
     ck_assert_uint_eq(o.ndata, BODY_LEN);
     /* nothing credited yet: the backend's window for the stream stays spent */
     ck_assert_int_eq(nghttp2_session_get_stream_remote_window_size(peer.s, sid),
                      65535 - BODY_LEN);
     be_credit(o.conn, sid, BODY_LEN);
-    h2peer_pump(&peer, W.base);
+    h2peer_pump(&peer, base);
     ck_assert_int_eq(nghttp2_session_get_stream_remote_window_size(peer.s, sid), 65535);
 }
 END_TEST
@@ -313,7 +307,7 @@ START_TEST(tc_reset_reaches_backend)
     open_and_accept();
     sid = o.st.sid;
     be_reset(o.conn, sid, H2_RESET_CANCEL);
-    h2peer_pump(&peer, W.base);
+    h2peer_pump(&peer, base);
     ck_assert_int_eq(peer.closed_sid, sid);
     ck_assert_uint_eq(peer.closed_code, NGHTTP2_CANCEL);
     ck_assert_int_eq(o.nclose, 1);
@@ -326,7 +320,7 @@ START_TEST(tc_backend_refuses_stream)
     open_and_accept();
     ck_assert_int_eq(nghttp2_submit_rst_stream(peer.s, NGHTTP2_FLAG_NONE, o.st.sid,
                                                NGHTTP2_REFUSED_STREAM), 0);
-    h2peer_pump(&peer, W.base);
+    h2peer_pump(&peer, base);
     ck_assert_int_eq(o.nclose, 1);
     ck_assert_int_eq(o.why, H2_RESET_REFUSED);
 }
@@ -336,10 +330,10 @@ START_TEST(tc_backend_loss_reaches_owner)
 {
     open_and_accept();
     h2peer_free(&peer);
-    h2peer_pump(&peer, W.base);
+    h2peer_pump(&peer, base);
     ck_assert_int_eq(o.nlost, 1);
     ck_assert_int_eq(o.nclose, 0);
-    ck_assert_uint_eq(be_pool_count(W.be_pool), 0);
+    ck_assert_uint_eq(be_pool_count(pool), 0);
 }
 END_TEST
 
@@ -351,14 +345,14 @@ START_TEST(tc_backend_unreachable)
     /* nothing listens any more: refused at once or from the loop, never silently */
     close(lfd);
     lfd = -1;
-    o.conn = be_open_stream(&W, cfg, 0, &o.st, &err, &why);
+    o.conn = be_open_stream(pool, cfg, 0, &o.st, &err, &why);
     if (o.conn == NULL) {
         ck_assert_int_eq(err, SG_ERR_IO);
         ck_assert_ptr_nonnull(why);
         ck_assert_int_eq(o.nfailed, 0);
         return;
     }
-    h2peer_pump(&peer, W.base);
+    h2peer_pump(&peer, base);
     ck_assert_int_eq(o.nfailed, 1);
     ck_assert_int_eq(o.err, SG_ERR_IO);
     ck_assert_int_eq(o.nopen, 0);

@@ -15,14 +15,12 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#include "be.h"
 #include "cfg.h"
 #include "check_suites.h"
 #include "fe.h"
 #include "h2conn.h"
 #include "h2peer.h"
 #include "sg_err.h"
-#include "worker.h"
 
 #define BODY_LEN 40000 /* above half the 65535 window: its credit shows as a WINDOW_UPDATE */
 
@@ -37,7 +35,9 @@ struct owner {
 
 static struct owner owners[4];
 static int nowners;
-static struct worker W;
+static struct event_base *base;
+static struct fe_pool *pool;
+static int nclosed_conns;
 static struct cfg *cfg;
 static struct h2peer peer;
 
@@ -138,6 +138,13 @@ o_open(struct worker *w, struct fe_conn *c, int32_t sid, struct cfg *snap)
 }
 
 static void
+conn_closed(struct worker *w)
+{
+    (void)w;
+    nclosed_conns++;
+}
+
+static void
 setup(void)
 {
     static const char json[] =
@@ -149,25 +156,21 @@ setup(void)
 
     cfg = cfg_load_buf("t.json", json, strlen(json), false, err, sizeof(err));
     ck_assert_msg(cfg != NULL, "%s", err);
-    memset(&W, 0, sizeof(W));
-    W.magic = WORKER_MAGIC;
-    W.base = event_base_new();
-    ck_assert_ptr_nonnull(W.base);
-    W.cfg = cfg;
-    W.fe_pool = fe_pool_new();
-    W.be_pool = be_pool_new();
-    ck_assert_ptr_nonnull(W.fe_pool);
-    ck_assert_ptr_nonnull(W.be_pool);
-    TAILQ_INIT(&W.auth_waiting);
+    base = event_base_new();
+    ck_assert_ptr_nonnull(base);
+    /* no worker: the pool hands the open and closed hooks a NULL one */
+    pool = fe_pool_new(NULL, base, &cfg, o_open, conn_closed);
+    ck_assert_ptr_nonnull(pool);
+    nclosed_conns = 0;
     nowners = 0;
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     memset(&sin, 0, sizeof(sin));
     sin.sin_family = AF_INET;
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    fe_accept(&W, o_open, sv[0], (struct sockaddr *)&sin, (int)sizeof(sin), 0);
-    ck_assert_uint_eq(fe_pool_count(W.fe_pool), 1);
+    fe_accept(pool, sv[0], (struct sockaddr *)&sin, (int)sizeof(sin), 0);
+    ck_assert_uint_eq(fe_pool_count(pool), 1);
     h2peer_init(&peer, sv[1], false);
-    h2peer_pump(&peer, W.base);
+    h2peer_pump(&peer, base);
 }
 
 static void
@@ -175,13 +178,12 @@ teardown(void)
 {
     int i;
 
-    fe_close_all(&W);
+    fe_close_all(pool);
     h2peer_free(&peer);
     for (i = 0; i < nowners; i++)
         evbuffer_free(owners[i].st.out);
-    fe_pool_destroy(W.fe_pool);
-    be_pool_destroy(W.be_pool);
-    event_base_free(W.base);
+    fe_pool_destroy(pool);
+    event_base_free(base);
     cfg_unref(cfg);
 }
 
@@ -228,7 +230,7 @@ peer_request(size_t body, bool end)
     prd.read_callback = peer_body;
     sid = nghttp2_submit_request(peer.s, NULL, nv, 5, end ? NULL : &prd, NULL);
     ck_assert_int_gt(sid, 0);
-    h2peer_pump(&peer, W.base);
+    h2peer_pump(&peer, base);
     return sid;
 }
 
@@ -246,7 +248,7 @@ START_TEST(tc_headers_data_credit_on_request)
     ck_assert_int_eq(nghttp2_session_get_stream_remote_window_size(peer.s, sid),
                      65535 - BODY_LEN);
     fe_credit(owners[0].conn, sid, BODY_LEN);
-    h2peer_pump(&peer, W.base);
+    h2peer_pump(&peer, base);
     ck_assert_int_eq(nghttp2_session_get_stream_remote_window_size(peer.s, sid), 65535);
 }
 END_TEST
@@ -262,7 +264,7 @@ START_TEST(tc_response_reaches_peer)
     o->eof = true;
     ck_assert_int_eq(fe_submit_response(o->conn, sid, rnv, 2, &o->st), 0);
     fe_kick(o->conn);
-    h2peer_pump(&peer, W.base);
+    h2peer_pump(&peer, base);
     ck_assert_int_eq(peer.nblocks, 1);
     ck_assert_uint_eq(peer.ndata, 5);
     ck_assert_int_eq(peer.nclosed, 1);
@@ -279,7 +281,7 @@ START_TEST(tc_reset_reaches_peer)
 
     fe_reset(o->conn, sid, H2_RESET_CANCEL);
     fe_kick(o->conn);
-    h2peer_pump(&peer, W.base);
+    h2peer_pump(&peer, base);
     ck_assert_int_eq(peer.closed_sid, sid);
     ck_assert_uint_eq(peer.closed_code, NGHTTP2_CANCEL);
     ck_assert_int_eq(o->nclose, 1);
@@ -293,7 +295,7 @@ START_TEST(tc_peer_reset_reaches_owner)
 
     ck_assert_int_eq(nghttp2_submit_rst_stream(peer.s, NGHTTP2_FLAG_NONE, sid,
                                                NGHTTP2_REFUSED_STREAM), 0);
-    h2peer_pump(&peer, W.base);
+    h2peer_pump(&peer, base);
     ck_assert_int_eq(owners[0].nclose, 1);
     ck_assert_int_eq(owners[0].why, H2_RESET_REFUSED);
 }
@@ -305,8 +307,9 @@ START_TEST(tc_connection_loss_closes_streams)
     peer_request(10, false);
     ck_assert_int_eq(nowners, 2);
     h2peer_free(&peer);
-    h2peer_pump(&peer, W.base);
-    ck_assert_uint_eq(fe_pool_count(W.fe_pool), 0);
+    h2peer_pump(&peer, base);
+    ck_assert_uint_eq(fe_pool_count(pool), 0);
+    ck_assert_int_eq(nclosed_conns, 1);
     ck_assert_int_eq(owners[0].nclose, 1);
     ck_assert_int_eq(owners[0].why, H2_RESET_CANCEL);
     ck_assert_int_eq(owners[1].nclose, 1);

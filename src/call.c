@@ -50,7 +50,6 @@
 #include "route.h"
 #include "sc.h"
 #include "util.h"
-#include "worker.h"
 
 #define CALL_MAGIC 0x43414c4cu /* "CALL" */
 #define CALL_PATH_MAX 256      /* longest :path we keep for messages */
@@ -87,7 +86,7 @@ struct call_hdrs {
 
 struct call {
     uint32_t magic;
-    struct worker *w;
+    struct call_ctx *w; /* its loop's share (a worker's), see call.h */
     struct cfg *cfg; /* reference held for the call's lifetime */
     enum call_state state;
 
@@ -171,6 +170,33 @@ struct call {
 };
 
 static uint64_t calls_live;
+
+/*
+ * Process-wide request bytes buffered by calls (assembling or queued for a
+ * backend), added and subtracted with relaxed atomics and checked against
+ * limits.process_request_buffer before granting clients credit.
+ */
+static uint64_t call_req_buffered;
+
+void
+call_ctx_init(struct call_ctx *x, struct event_base *base, struct auth_cache *cache,
+              struct be_pool *be_pool)
+{
+    memset(x, 0, sizeof(*x));
+    x->base = base;
+    x->auth_cache = cache;
+    x->be_pool = be_pool;
+    TAILQ_INIT(&x->auth_waiting);
+}
+
+bool
+call_ctx_idle_after_busy(struct call_ctx *x)
+{
+    if (x->ncalls > 0 || !x->busy)
+        return false;
+    x->busy = false;
+    return true;
+}
 
 static void call_fail(struct call *c, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -309,8 +335,9 @@ static const struct h2_stream_ops call_fe_ops, call_be_ops;
 /* ---- lifecycle ----------------------------------------------------------- */
 
 struct h2_stream *
-call_open(struct worker *w, struct fe_conn *fe, int32_t sid, struct cfg *cfg)
+call_open(void *ctx, struct fe_conn *fe, int32_t sid, struct cfg *cfg)
 {
+    struct call_ctx *w = ctx;
     struct call *c = calloc(1, sizeof(*c));
 
     if (c == NULL)
@@ -334,7 +361,8 @@ call_open(struct worker *w, struct fe_conn *fe, int32_t sid, struct cfg *cfg)
     c->bst.ops = &call_be_ops;
     c->bst.out = c->req;
     __atomic_add_fetch(&calls_live, 1, __ATOMIC_RELAXED);
-    worker_call_started(w);
+    w->ncalls++;
+    w->busy = true;
     return &c->fst;
 fail:
     if (c->msg != NULL)
@@ -403,7 +431,7 @@ call_maybe_free(struct call *c)
     if (c->stall_timer != NULL)
         event_free(c->stall_timer);
     free(c->mbuf);
-    __atomic_sub_fetch(&worker_req_buffered, c->buffered, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&call_req_buffered, c->buffered, __ATOMIC_RELAXED);
     if (c->held != NULL)
         evbuffer_free(c->held);
     if (c->rmsg != NULL)
@@ -417,7 +445,7 @@ call_maybe_free(struct call *c)
     evbuffer_free(c->req);
     evbuffer_free(c->resp);
     cfg_unref(c->cfg);
-    worker_call_ended(c->w);
+    c->w->ncalls--;
     c->magic = 0;
     free(c);
     __atomic_sub_fetch(&calls_live, 1, __ATOMIC_RELAXED);
@@ -441,7 +469,7 @@ budget_sync(struct call *c)
         return;
     if (c->fe != NULL)
         *fe_req_buffered(c->fe) += delta;
-    __atomic_add_fetch(&worker_req_buffered, delta, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&call_req_buffered, delta, __ATOMIC_RELAXED);
     c->buffered = now;
 }
 
@@ -453,7 +481,7 @@ budget_full(const struct call *c)
 
     if (c->fe != NULL && *fe_req_buffered(c->fe) >= lim->connection_request_buffer)
         return "limits.connection_request_buffer";
-    if (__atomic_load_n(&worker_req_buffered, __ATOMIC_RELAXED) >= lim->process_request_buffer)
+    if (__atomic_load_n(&call_req_buffered, __ATOMIC_RELAXED) >= lim->process_request_buffer)
         return "limits.process_request_buffer";
     return NULL;
 }
@@ -1200,7 +1228,7 @@ on_auth_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-call_auth_keys_changed(struct worker *w)
+call_auth_keys_changed(struct call_ctx *w)
 {
     uint64_t gen = ++w->auth_wake_gen;
     struct call *c;

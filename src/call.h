@@ -36,21 +36,48 @@
 
 struct call;
 struct cfg;
-struct worker;
 struct fe_conn;
 struct h2_stream;
+struct event_base;
+struct auth_cache;
+struct be_pool;
+
+TAILQ_HEAD(call_list, call);
 
 /*
- * Creates the call for client stream |sid| on |fe| (fe_open_fn: fe.c calls
- * it when a request's HEADERS begin) and returns its client stream.  Takes
- * a reference to |cfg|.  Returns NULL on allocation failure.
+ * What one event loop (a worker) lends its calls: the loop, the token
+ * cache, the backend pool, and the loop's call bookkeeping.  The worker
+ * embeds it; only call.c changes it.
  */
-struct h2_stream *call_open(struct worker *w, struct fe_conn *fe, int32_t sid, struct cfg *cfg);
+struct call_ctx {
+    struct event_base *base;
+    struct auth_cache *auth_cache; /* verified tokens; this thread only */
+    struct be_pool *be_pool;
+    struct call_list auth_waiting; /* calls waiting for signing keys */
+    size_t nauth_waiting;
+    uint64_t auth_wake_gen;        /* one re-check per call per wake */
+    size_t ncalls;                 /* calls alive on this loop */
+    bool busy;                     /* calls ran since call_ctx_idle_after_busy said so */
+};
+
+void call_ctx_init(struct call_ctx *x, struct event_base *base, struct auth_cache *cache,
+                   struct be_pool *be_pool);
+
+/* True once when no call is alive and some ran since the last true (memory trim). */
+bool call_ctx_idle_after_busy(struct call_ctx *x);
+
+/*
+ * Creates the call for client stream |sid| on |fe| under the struct call_ctx
+ * |ctx| (an fe_open_fn: fe.c calls it when a request's HEADERS begin) and
+ * returns its client stream.  Takes a reference to |cfg|.  Returns NULL on
+ * allocation failure.
+ */
+struct h2_stream *call_open(void *ctx, struct fe_conn *fe, int32_t sid, struct cfg *cfg);
 
 /* A JWKS fetch ended (worker.c, on |w|'s thread): every call of |w| waiting
  * for a signing key is checked again - authenticated, refused, or waiting
  * on for a fetch still to end. */
-void call_auth_keys_changed(struct worker *w);
+void call_auth_keys_changed(struct call_ctx *w);
 
 /* Number of calls alive in this process (all workers). */
 uint64_t call_live_count(void);

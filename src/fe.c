@@ -85,11 +85,12 @@ struct fe_conn {
 struct fe_pool {
     TAILQ_HEAD(, fe_conn) conns;
     size_t n;
-    struct worker *w;          /* opaque: handed to open and closed */
     struct event_base *base;
     struct cfg *const *cfg;    /* the current snapshot, for new connections and streams */
     fe_open_fn open;
-    void (*closed)(struct worker *w);
+    void *open_arg;
+    void (*closed)(void *arg);
+    void *closed_arg;
 };
 
 static uint64_t fe_next_id;
@@ -190,19 +191,20 @@ fe_req_buffered(struct fe_conn *c)
 }
 
 struct fe_pool *
-fe_pool_new(struct worker *w, struct event_base *base, struct cfg *const *cfg, fe_open_fn open_fn,
-            void (*closed)(struct worker *w))
+fe_pool_new(struct event_base *base, struct cfg *const *cfg, fe_open_fn open_fn, void *open_arg,
+            void (*closed)(void *arg), void *closed_arg)
 {
     struct fe_pool *p = calloc(1, sizeof(*p));
 
     if (p == NULL)
         return NULL;
     TAILQ_INIT(&p->conns);
-    p->w = w;
     p->base = base;
     p->cfg = cfg;
     p->open = open_fn;
+    p->open_arg = open_arg;
     p->closed = closed;
+    p->closed_arg = closed_arg;
     return p;
 }
 
@@ -303,7 +305,7 @@ on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
-    st = c->open(c->pool->w, c, frame->hd.stream_id, *c->pool->cfg);
+    st = c->open(c->pool->open_arg, c, frame->hd.stream_id, *c->pool->cfg);
     if (st == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     st->sid = frame->hd.stream_id;
@@ -668,7 +670,7 @@ fail:
             event_free(c->hdr_timer);
         free(c);
     }
-    p->closed(p->w); /* the connection the worker counted is gone */
+    p->closed(p->closed_arg); /* the connection the worker counted is gone */
 }
 
 static void
@@ -712,7 +714,7 @@ fe_close_now(struct fe_conn *c, const char *why)
     event_free(c->hdr_timer);
     c->magic = 0;
     free(c);
-    p->closed(p->w);
+    p->closed(p->closed_arg);
 }
 
 void

@@ -19,7 +19,6 @@
 
 #include "h2conn.h"
 
-struct worker;
 struct cfg;
 struct fe_conn;
 struct fe_pool;
@@ -27,21 +26,22 @@ struct event_base;
 
 /*
  * Makes the owner of client stream |sid| of |c| (a call, under snapshot
- * |cfg|) and returns its stream with ops and out set, or NULL to refuse the
- * stream.  The connection lists it until the owner calls fe_stream_detached.
+ * |cfg|; |arg| as given to fe_pool_new) and returns its stream with ops and
+ * out set, or NULL to refuse the stream.  The connection lists it until the
+ * owner calls fe_stream_detached.
  */
-typedef struct h2_stream *(*fe_open_fn)(struct worker *w, struct fe_conn *c, int32_t sid,
+typedef struct h2_stream *(*fe_open_fn)(void *arg, struct fe_conn *c, int32_t sid,
                                          struct cfg *cfg);
 
 /*
  * The client connections of one event loop (a worker's).  |cfg| points at
  * the loop's current snapshot (read for each new connection and stream);
- * streams are opened with |open_fn|; |closed| runs once per connection that
- * fe_accept took, when it is gone.  |w| is only handed back to those two.
- * The pool is changed only by fe.c.
+ * streams are opened with |open_fn|(|open_arg|, ...); |closed|(|closed_arg|)
+ * runs once per connection that fe_accept took, when it is gone.  The pool
+ * is changed only by fe.c.
  */
-struct fe_pool *fe_pool_new(struct worker *w, struct event_base *base, struct cfg *const *cfg,
-                            fe_open_fn open_fn, void (*closed)(struct worker *w));
+struct fe_pool *fe_pool_new(struct event_base *base, struct cfg *const *cfg, fe_open_fn open_fn,
+                            void *open_arg, void (*closed)(void *arg), void *closed_arg);
 /* Frees an empty pool (after fe_close_all); NULL is fine. */
 void fe_pool_destroy(struct fe_pool *p);
 /* Open connections in |p|. */

@@ -34,7 +34,6 @@
 #include "worker.h"
 
 int worker_nconns;
-uint64_t worker_req_buffered;
 
 static void on_jwks_fetch_end(void *arg);
 
@@ -158,24 +157,14 @@ maybe_exit(struct worker *w)
     }
 }
 
-void
-worker_fe_closed(struct worker *w)
+/* fe_pool hook: a connection closed (connection accounting, drain). */
+static void
+worker_fe_closed(void *arg)
 {
+    struct worker *w = arg;
+
     __atomic_sub_fetch(&worker_nconns, 1, __ATOMIC_RELAXED);
     maybe_exit(w);
-}
-
-void
-worker_call_started(struct worker *w)
-{
-    w->ncalls++;
-    w->busy_since_trim = true;
-}
-
-void
-worker_call_ended(struct worker *w)
-{
-    w->ncalls--;
 }
 
 static void
@@ -245,7 +234,7 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     if (flags & WORKER_WAKE_DRAIN)
         start_drain(w);
     if (flags & WORKER_WAKE_AUTH)
-        call_auth_keys_changed(w);
+        call_auth_keys_changed(&w->calls);
 }
 
 /*
@@ -265,10 +254,8 @@ on_trim_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     CHECK_MAGIC(w, WORKER_MAGIC);
-    if (w->ncalls == 0 && w->busy_since_trim) {
-        w->busy_since_trim = false;
+    if (call_ctx_idle_after_busy(&w->calls))
         malloc_trim(0);
-    }
 }
 
 static void *
@@ -290,7 +277,6 @@ worker_init(struct worker *w, unsigned id, struct cfg *cfg)
 
     w->magic = WORKER_MAGIC;
     w->id = id;
-    TAILQ_INIT(&w->auth_waiting);
     for (i = 0; i < CFG_MAX_LISTENERS; i++)
         w->lfd[i] = -1;
     w->base = event_base_new();
@@ -311,7 +297,7 @@ worker_init(struct worker *w, unsigned id, struct cfg *cfg)
         event_add(w->trim_tick, &tv);
     }
     w->cfg = cfg_ref(cfg);
-    w->fe_pool = fe_pool_new(w, w->base, &w->cfg, call_open, worker_fe_closed);
+    w->fe_pool = fe_pool_new(w->base, &w->cfg, call_open, &w->calls, worker_fe_closed, w);
     w->be_pool = be_pool_new(w->base, w->dns, &w->cfg, &w->draining);
     if (w->fe_pool == NULL || w->be_pool == NULL)
         return -1;
@@ -319,6 +305,7 @@ worker_init(struct worker *w, unsigned id, struct cfg *cfg)
     w->auth_cache = auth_cache_new(cfg->auth.cache_entries);
     if (w->auth_cache == NULL)
         return -1;
+    call_ctx_init(&w->calls, w->base, w->auth_cache, w->be_pool);
     return 0;
 }
 

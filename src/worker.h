@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "call.h"
 #include "cfg.h"
 
 #define WORKER_MAGIC 0x574b5231u /* "WKR1" */
@@ -29,9 +30,7 @@ struct evdns_base;
 struct evconnlistener;
 struct event;
 struct auth_cache;
-struct call;
 
-TAILQ_HEAD(call_list, call);
 
 struct worker {
     uint32_t magic;
@@ -51,11 +50,7 @@ struct worker {
     struct fe_pool *fe_pool;           /* client connections (fe.c keeps it) */
     struct be_pool *be_pool;           /* backend connections (be.c keeps it) */
     struct auth_cache *auth_cache;     /* verified tokens; this thread only */
-    size_t ncalls;                     /* calls alive on this worker */
-    struct call_list auth_waiting;     /* calls waiting for signing keys (call.c) */
-    size_t nauth_waiting;
-    uint64_t auth_wake_gen;            /* call.c: one re-check per call per wake */
-    bool busy_since_trim;              /* calls ran since the last malloc_trim */
+    struct call_ctx calls;             /* what its calls share (call.c keeps it) */
     struct event *trim_tick;           /* gives memory back after bursts */
 };
 
@@ -84,19 +79,6 @@ void worker_join_all(void);
 /* Process-wide count of open client connections. */
 extern int worker_nconns;
 
-/*
- * Process-wide request bytes buffered by calls (assembling or queued for a
- * backend); call.c adds and subtracts with relaxed atomics and checks it
- * against limits.process_request_buffer before granting clients credit.
- */
-extern uint64_t worker_req_buffered;
-
-/* Called by fe.c when a connection closes (connection accounting, drain). */
-void worker_fe_closed(struct worker *w);
-
-/* Called by call.c when a call starts / ends on |w| (memory trim bookkeeping). */
-void worker_call_started(struct worker *w);
-void worker_call_ended(struct worker *w);
 
 /* "host:port" actually bound by listener |i| (after port 0 resolution). */
 const char *worker_listener_addr(size_t i);

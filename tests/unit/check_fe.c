@@ -119,11 +119,11 @@ static const struct h2_stream_ops o_ops = {
 };
 
 static struct h2_stream *
-o_open(struct worker *w, struct fe_conn *c, int32_t sid, struct cfg *snap)
+o_open(void *arg, struct fe_conn *c, int32_t sid, struct cfg *snap)
 {
     struct owner *o;
 
-    (void)w;
+    (void)arg;
     (void)sid;
     (void)snap;
     if (nowners == (int)(sizeof(owners) / sizeof(owners[0])))
@@ -138,9 +138,9 @@ o_open(struct worker *w, struct fe_conn *c, int32_t sid, struct cfg *snap)
 }
 
 static void
-conn_closed(struct worker *w)
+conn_closed(void *arg)
 {
-    (void)w;
+    (void)arg;
     nclosed_conns++;
 }
 
@@ -158,8 +158,7 @@ setup(void)
     ck_assert_msg(cfg != NULL, "%s", err);
     base = event_base_new();
     ck_assert_ptr_nonnull(base);
-    /* no worker: the pool hands the open and closed hooks a NULL one */
-    pool = fe_pool_new(NULL, base, &cfg, o_open, conn_closed);
+    pool = fe_pool_new(base, &cfg, o_open, NULL, conn_closed, NULL);
     ck_assert_ptr_nonnull(pool);
     nclosed_conns = 0;
     nowners = 0;

@@ -31,6 +31,8 @@ struct h2peer {
     int32_t closed_sid;   /* last stream closed, and its error code */
     uint32_t closed_code;
     int nclosed;
+    char grpc_status[8];  /* last grpc-status received ("" none) */
+    char grpc_message[256];
 };
 
 static ssize_t
@@ -59,6 +61,12 @@ h2peer_header_cb(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *
     p->nfields++;
     snprintf(p->last_name, sizeof(p->last_name), "%.*s", (int)namelen, (const char *)name);
     snprintf(p->last_value, sizeof(p->last_value), "%.*s", (int)valuelen, (const char *)value);
+    if (namelen == 11 && memcmp(name, "grpc-status", 11) == 0)
+        snprintf(p->grpc_status, sizeof(p->grpc_status), "%.*s", (int)valuelen,
+                 (const char *)value);
+    if (namelen == 12 && memcmp(name, "grpc-message", 12) == 0)
+        snprintf(p->grpc_message, sizeof(p->grpc_message), "%.*s", (int)valuelen,
+                 (const char *)value);
     if (namelen == 5 && memcmp(name, ":path", 5) == 0)
         snprintf(p->path, sizeof(p->path), "%.*s", (int)valuelen, (const char *)value);
     return 0;

@@ -189,6 +189,22 @@ call_ctx_init(struct call_ctx *x, struct event_base *base, struct auth_cache *ca
     TAILQ_INIT(&x->auth_waiting);
 }
 
+struct call_ctx *
+call_ctx_new(struct event_base *base, struct auth_cache *cache, struct be_pool *be_pool)
+{
+    struct call_ctx *x = malloc(sizeof(*x));
+
+    if (x != NULL)
+        call_ctx_init(x, base, cache, be_pool);
+    return x;
+}
+
+void
+call_ctx_free(struct call_ctx *x)
+{
+    free(x);
+}
+
 bool
 call_ctx_idle_after_busy(struct call_ctx *x)
 {

@@ -47,7 +47,7 @@ TAILQ_HEAD(call_list, call);
 /*
  * What one event loop (a worker) lends its calls: the loop, the token
  * cache, the backend pool, and the loop's call bookkeeping.  The worker
- * embeds it; only call.c changes it.
+ * holds it (call_ctx_new); only call.c changes it.
  */
 struct call_ctx {
     struct event_base *base;
@@ -62,6 +62,10 @@ struct call_ctx {
 
 void call_ctx_init(struct call_ctx *x, struct event_base *base, struct auth_cache *cache,
                    struct be_pool *be_pool);
+/* The same, allocated (NULL when out of memory); call_ctx_free(NULL) is fine. */
+struct call_ctx *call_ctx_new(struct event_base *base, struct auth_cache *cache,
+                              struct be_pool *be_pool);
+void call_ctx_free(struct call_ctx *x);
 
 /* True once when no call is alive and some ran since the last true (memory trim). */
 bool call_ctx_idle_after_busy(struct call_ctx *x);

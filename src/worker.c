@@ -234,7 +234,7 @@ on_wake(evutil_socket_t fd, short what, void *arg)
     if (flags & WORKER_WAKE_DRAIN)
         start_drain(w);
     if (flags & WORKER_WAKE_AUTH)
-        call_auth_keys_changed(&w->calls);
+        call_auth_keys_changed(w->calls);
 }
 
 /*
@@ -254,7 +254,7 @@ on_trim_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     CHECK_MAGIC(w, WORKER_MAGIC);
-    if (call_ctx_idle_after_busy(&w->calls))
+    if (call_ctx_idle_after_busy(w->calls))
         malloc_trim(0);
 }
 
@@ -297,15 +297,19 @@ worker_init(struct worker *w, unsigned id, struct cfg *cfg)
         event_add(w->trim_tick, &tv);
     }
     w->cfg = cfg_ref(cfg);
-    w->fe_pool = fe_pool_new(w->base, &w->cfg, call_open, &w->calls, worker_fe_closed, w);
     w->be_pool = be_pool_new(w->base, w->dns, &w->cfg, &w->draining);
-    if (w->fe_pool == NULL || w->be_pool == NULL)
+    if (w->be_pool == NULL)
         return -1;
     /* sized at start-up: a reload invalidates entries (generation), not the size */
     w->auth_cache = auth_cache_new(cfg->auth.cache_entries);
     if (w->auth_cache == NULL)
         return -1;
-    call_ctx_init(&w->calls, w->base, w->auth_cache, w->be_pool);
+    w->calls = call_ctx_new(w->base, w->auth_cache, w->be_pool);
+    if (w->calls == NULL)
+        return -1;
+    w->fe_pool = fe_pool_new(w->base, &w->cfg, call_open, w->calls, worker_fe_closed, w);
+    if (w->fe_pool == NULL)
+        return -1;
     return 0;
 }
 
@@ -427,6 +431,7 @@ worker_join_all(void)
         auth_cache_free(w->auth_cache);
         fe_pool_destroy(w->fe_pool);
         be_pool_destroy(w->be_pool);
+        call_ctx_free(w->calls);
         event_base_free(w->base);
         cfg_unref(w->cfg);
         w->magic = 0;

@@ -18,7 +18,6 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include "call.h"
 #include "cfg.h"
 
 #define WORKER_MAGIC 0x574b5231u /* "WKR1" */
@@ -30,6 +29,7 @@ struct evdns_base;
 struct evconnlistener;
 struct event;
 struct auth_cache;
+struct call_ctx;
 
 
 struct worker {
@@ -50,7 +50,7 @@ struct worker {
     struct fe_pool *fe_pool;           /* client connections (fe.c keeps it) */
     struct be_pool *be_pool;           /* backend connections (be.c keeps it) */
     struct auth_cache *auth_cache;     /* verified tokens; this thread only */
-    struct call_ctx calls;             /* what its calls share (call.c keeps it) */
+    struct call_ctx *calls;            /* what its calls share (call.c keeps it) */
     struct event *trim_tick;           /* gives memory back after bursts */
 };
 

@@ -87,39 +87,6 @@ be_kick(struct be_conn *b)
     h2io_kick(&b->io);
 }
 
-/* ---- stream verbs ---------------------------------------------------------- */
-
-void
-be_credit(struct be_conn *b, int32_t sid, size_t n)
-{
-    CHECK_MAGIC(b, BE_MAGIC);
-    h2conn_consume(&b->io, sid, n);
-    h2io_kick(&b->io);
-}
-
-void
-be_credit_conn(struct be_conn *b, size_t n)
-{
-    CHECK_MAGIC(b, BE_MAGIC);
-    h2conn_consume(&b->io, 0, n);
-}
-
-void
-be_resume(struct be_conn *b, int32_t sid)
-{
-    CHECK_MAGIC(b, BE_MAGIC);
-    h2conn_resume(&b->io, sid);
-    h2io_kick(&b->io);
-}
-
-void
-be_reset(struct be_conn *b, int32_t sid, enum h2_reset why)
-{
-    CHECK_MAGIC(b, BE_MAGIC);
-    h2conn_reset(&b->io, sid, why);
-    h2io_kick(&b->io);
-}
-
 /* ---- nghttp2 callbacks (client session; user data: the h2io) -------------- */
 
 static int
@@ -263,6 +230,7 @@ open_stream(struct be_conn *b, struct h2_stream *st, const char **why)
     TAILQ_INSERT_TAIL(&b->active, st, link);
     b->nactive++;
     st->sid = sid;
+    st->io = &b->io;
     st->ops->on_open(st);
     h2io_kick(&b->io);
     return 0;
@@ -520,6 +488,7 @@ be_conn_free(struct be_conn *b, const char *reason)
     b->magic = 0; /* calls must not come back to us */
     while ((st = TAILQ_FIRST(&gone)) != NULL) {
         TAILQ_REMOVE(&gone, st, link);
+        st->io = NULL;
         if (st->sid == 0)
             st->ops->on_failed(st, SG_ERR_IO, reason);
         else
@@ -598,6 +567,7 @@ be_open_stream(struct be_pool *p, struct cfg *cfg, size_t idx, struct h2_stream 
     if (b->state == BE_READY)
         evtimer_del(b->timer); /* the idle timer; a connect deadline stays */
     st->sid = 0;
+    st->io = NULL;
     TAILQ_INSERT_TAIL(&b->waiting, st, link);
     b->nwaiting++;
     /* a ready connection opens the stream now: no extra loop iteration */
@@ -612,6 +582,7 @@ void
 be_detach(struct be_conn *b, struct h2_stream *st)
 {
     CHECK_MAGIC(b, BE_MAGIC);
+    st->io = NULL;
     if (st->sid > 0) {
         TAILQ_REMOVE(&b->active, st, link);
         b->nactive--;

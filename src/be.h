@@ -51,15 +51,7 @@ struct be_conn *be_open_stream(struct be_pool *p, struct cfg *cfg, size_t idx,
 /* Takes |st| off |b| (waiting or open; an open stream must have closed or be reset). */
 void be_detach(struct be_conn *b, struct h2_stream *st);
 
-/* ---- stream verbs (each flushes) ---- */
-/* Gives the backend |n| bytes of credit on |sid|. */
-void be_credit(struct be_conn *b, int32_t sid, size_t n);
-/* Gives back |n| bytes of the connection window only (a closed stream's leftovers). */
-void be_credit_conn(struct be_conn *b, size_t n);
-/* The request data of |sid| can go on (after ops->read said SG_ERR_AGAIN). */
-void be_resume(struct be_conn *b, int32_t sid);
-/* Submits RST_STREAM for |sid|. */
-void be_reset(struct be_conn *b, int32_t sid, enum h2_reset why);
+/* Credit, resume and reset: the h2conn_* stream verbs (h2conn.h). */
 
 void be_kick(struct be_conn *b);
 const struct cfg_backend *be_backend(const struct be_conn *b);

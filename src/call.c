@@ -13,7 +13,7 @@
  *   request  <= max_request_message_size (one message being assembled)
  *             + stream_buffer_size + client stream window
  *   response <= stream_buffer_size + backend stream window
- * because credit (fe_credit / be_credit) is given back to a sender only
+ * because credit (h2conn_credit) is given back to a sender only
  * while the queue toward the other side is below stream_buffer_size.
  * Request bytes are also counted per client connection and per process
  * (budget_sync): past limits.connection_request_buffer or
@@ -540,7 +540,7 @@ credit_fe(struct call *c)
         return;
     }
     c->budget_since_ms = 0;
-    fe_credit(c->fe, c->fe_sid, c->fe_unconsumed);
+    h2conn_credit(&c->fst, c->fe_unconsumed);
     c->fe_unconsumed = 0;
     c->fe_rx_ms = util_now_ms(); /* the client may send again: its idle time starts now */
 }
@@ -567,7 +567,7 @@ credit_be(struct call *c)
         return;
     if (evbuffer_get_length(c->resp) >= c->cfg->limits.stream_buffer_size)
         return;
-    be_credit(c->be, c->be_sid, c->be_unconsumed);
+    h2conn_credit(&c->bst, c->be_unconsumed);
     c->be_unconsumed = 0;
 }
 
@@ -576,7 +576,7 @@ resume_fe(struct call *c)
 {
     if (c->fe == NULL || !c->resp_started)
         return;
-    fe_resume(c->fe, c->fe_sid);
+    h2conn_resume(&c->fst);
 }
 
 static void
@@ -584,7 +584,7 @@ resume_be(struct call *c)
 {
     if (c->be == NULL || c->be_sid <= 0 || c->be_closed)
         return;
-    be_resume(c->be, c->be_sid);
+    h2conn_resume(&c->bst);
 }
 
 /* ---- local answers --------------------------------------------------------- */
@@ -604,7 +604,7 @@ cancel_backend(struct call *c)
          */
         if (!c->be_closed && !c->be_cancelled) {
             c->be_cancelled = true;
-            be_reset(c->be, c->be_sid, H2_RESET_CANCEL);
+            h2conn_reset(&c->bst, H2_RESET_CANCEL);
         }
         return; /* detaches in call_be_closed */
     }
@@ -656,7 +656,7 @@ call_fail(struct call *c, int status, const char *fmt, ...)
             hdrs_add_str(&c->trl, "grpc-status", st) != 0 ||
             hdrs_add_str(&c->trl, "grpc-message", enc) != 0 ||
             fe_submit_response(c->fe, c->fe_sid, c->trl.nv, c->trl.n, NULL) != 0) {
-            fe_reset(c->fe, c->fe_sid, H2_RESET_INTERNAL);
+            h2conn_reset(&c->fst, H2_RESET_INTERNAL);
         }
         c->resp_started = true;
         c->resp_eos = true;
@@ -665,7 +665,7 @@ call_fail(struct call *c, int status, const char *fmt, ...)
         hdrs_clear(&c->trl);
         if (hdrs_add_str(&c->trl, "grpc-status", st) != 0 ||
             hdrs_add_str(&c->trl, "grpc-message", enc) != 0) {
-            fe_reset(c->fe, c->fe_sid, H2_RESET_INTERNAL);
+            h2conn_reset(&c->fst, H2_RESET_INTERNAL);
         }
         c->resp_eos = true;
         resume_fe(c);
@@ -689,7 +689,7 @@ call_http_error(struct call *c, const char *status, const char *text)
         hdrs_add_str(&c->rhdr, "content-type", "text/plain; charset=utf-8") != 0 ||
         hdrs_add_str(&c->rhdr, "content-length", len) != 0 ||
         fe_submit_response(c->fe, c->fe_sid, c->rhdr.nv, c->rhdr.n, &c->fst) != 0) {
-        fe_reset(c->fe, c->fe_sid, H2_RESET_INTERNAL);
+        h2conn_reset(&c->fst, H2_RESET_INTERNAL);
     }
     c->resp_started = true;
     c->resp_eos = true;
@@ -876,7 +876,7 @@ on_stall(evutil_socket_t fd, short what, void *arg)
     cancel_backend(c);
     drop_partial(c);
     /* RFC 9113 section 8.1: NO_ERROR after a complete response */
-    fe_reset(fe, c->fe_sid, finished ? H2_RESET_NO_ERROR : H2_RESET_CANCEL);
+    h2conn_reset(&c->fst, finished ? H2_RESET_NO_ERROR : H2_RESET_CANCEL);
     fe_kick(fe);
     arm_stall(c, ms);
 }
@@ -1765,7 +1765,7 @@ call_fe_closed(struct call *c, enum h2_reset why, uint32_t error_code)
         c->held = NULL;
     }
     if (c->fe_unconsumed > 0)
-        fe_credit_conn(fe, c->fe_unconsumed);
+        h2conn_credit_conn(&c->fst, c->fe_unconsumed);
     c->fe_unconsumed = 0;
     if (c->deadline != NULL)
         event_del(c->deadline);
@@ -2040,7 +2040,7 @@ call_be_data(struct call *c, const uint8_t *data, size_t len)
     CHECK_MAGIC(c, CALL_MAGIC);
     if (c->fe == NULL || c->state == CALL_ST_DONE || !c->resp_started) {
         /* nobody to deliver to: give the credit straight back */
-        be_credit(c->be, c->be_sid, len);
+        h2conn_credit(&c->bst, len);
         return;
     }
     if (c->redact) {
@@ -2048,7 +2048,7 @@ call_be_data(struct call *c, const uint8_t *data, size_t len)
             c->fe_tx_ms = util_now_ms();
         /* bounded by the deframer's limit; the bytes are consumed from the backend now */
         if (config_response_data(c, data, len) != 0) {
-            be_credit(c->be, c->be_sid, len);
+            h2conn_credit(&c->bst, len);
             return;
         }
         c->be_unconsumed += len;
@@ -2094,7 +2094,7 @@ call_be_closed(struct call *c, enum h2_reset why, uint32_t error_code)
     c->be_closed = true;
     /* the stream is over: its bytes must not hold the connection window hostage */
     if (c->be_unconsumed > 0)
-        be_credit_conn(be, c->be_unconsumed);
+        h2conn_credit_conn(&c->bst, c->be_unconsumed);
     c->be_unconsumed = 0;
     if (!c->resp_eos && c->state != CALL_ST_DONE) {
         if (why == H2_RESET_REFUSED && !c->resp_started)

@@ -133,6 +133,7 @@ fe_stream_detached(struct fe_conn *c, struct h2_stream *st)
 {
     CHECK_MAGIC(c, FE_MAGIC);
     TAILQ_REMOVE(&c->streams, st, link);
+    st->io = NULL;
     c->ncalls--;
     /* before any authenticated request the first-request timer keeps running */
     if (c->ncalls == 0 && c->state == FE_OPEN && c->got_request)
@@ -251,36 +252,6 @@ fe_submit_trailers(struct fe_conn *c, int32_t sid, const h2_nv *nv, size_t nvlen
     return h2conn_submit_trailers(&c->io, sid, nv, nvlen);
 }
 
-void
-fe_credit(struct fe_conn *c, int32_t sid, size_t n)
-{
-    CHECK_MAGIC(c, FE_MAGIC);
-    h2conn_consume(&c->io, sid, n);
-    h2io_kick(&c->io);
-}
-
-void
-fe_credit_conn(struct fe_conn *c, size_t n)
-{
-    CHECK_MAGIC(c, FE_MAGIC);
-    h2conn_consume(&c->io, 0, n);
-}
-
-void
-fe_resume(struct fe_conn *c, int32_t sid)
-{
-    CHECK_MAGIC(c, FE_MAGIC);
-    h2conn_resume(&c->io, sid);
-    h2io_kick(&c->io);
-}
-
-void
-fe_reset(struct fe_conn *c, int32_t sid, enum h2_reset why)
-{
-    CHECK_MAGIC(c, FE_MAGIC);
-    h2conn_reset(&c->io, sid, why);
-}
-
 /* ---- nghttp2 callbacks (server session; user data: the h2io) -------------- */
 
 static int
@@ -309,6 +280,7 @@ on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
     if (st == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     st->sid = frame->hd.stream_id;
+    st->io = &c->io;
     TAILQ_INSERT_TAIL(&c->streams, st, link);
     nghttp2_session_set_stream_user_data(s, frame->hd.stream_id, st);
     c->ncalls++;

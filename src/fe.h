@@ -76,14 +76,7 @@ int fe_submit_response(struct fe_conn *c, int32_t sid, const h2_nv *nv, size_t n
                        struct h2_stream *body);
 /* Submits trailers for |sid| (from inside its ops->read, with H2_READ_TRAILERS). */
 int fe_submit_trailers(struct fe_conn *c, int32_t sid, const h2_nv *nv, size_t nvlen);
-/* Gives the client |n| bytes of credit on |sid| and flushes. */
-void fe_credit(struct fe_conn *c, int32_t sid, size_t n);
-/* Gives back |n| bytes of the connection window only (a stream's leftovers). */
-void fe_credit_conn(struct fe_conn *c, size_t n);
-/* The response data of |sid| can go on (after ops->read said SG_ERR_AGAIN); flushes. */
-void fe_resume(struct fe_conn *c, int32_t sid);
-/* Submits RST_STREAM for |sid| (the caller flushes with fe_kick). */
-void fe_reset(struct fe_conn *c, int32_t sid, enum h2_reset why);
+/* Credit, resume and reset: the h2conn_* stream verbs (h2conn.h). */
 
 /* Schedules a flush of pending frames. */
 void fe_kick(struct fe_conn *c);

@@ -244,22 +244,36 @@ h2conn_submit_trailers(struct h2io *io, int32_t sid, const h2_nv *nv, size_t nvl
 }
 
 void
-h2conn_consume(struct h2io *io, int32_t sid, size_t n)
+h2conn_credit(struct h2_stream *st, size_t n)
 {
-    if (sid == 0)
-        nghttp2_session_consume_connection(io->sess, n);
-    else
-        nghttp2_session_consume(io->sess, sid, n);
+    if (st->io == NULL)
+        return;
+    nghttp2_session_consume(st->io->sess, st->sid, n);
+    h2io_kick(st->io);
 }
 
 void
-h2conn_resume(struct h2io *io, int32_t sid)
+h2conn_credit_conn(struct h2_stream *st, size_t n)
 {
-    nghttp2_session_resume_data(io->sess, sid);
+    if (st->io == NULL)
+        return;
+    nghttp2_session_consume_connection(st->io->sess, n);
 }
 
 void
-h2conn_reset(struct h2io *io, int32_t sid, enum h2_reset why)
+h2conn_resume(struct h2_stream *st)
 {
-    nghttp2_submit_rst_stream(io->sess, NGHTTP2_FLAG_NONE, sid, code_of(why));
+    if (st->io == NULL)
+        return;
+    nghttp2_session_resume_data(st->io->sess, st->sid);
+    h2io_kick(st->io);
+}
+
+void
+h2conn_reset(struct h2_stream *st, enum h2_reset why)
+{
+    if (st->io == NULL)
+        return;
+    nghttp2_submit_rst_stream(st->io->sess, NGHTTP2_FLAG_NONE, st->sid, code_of(why));
+    h2io_kick(st->io);
 }

@@ -86,6 +86,8 @@ struct h2_stream {
     const struct h2_stream_ops *ops; /* set by the owner */
     struct evbuffer *out;            /* set by the owner: the bytes this stream sends */
     int32_t sid;                     /* stream id; 0 while a backend stream waits */
+    struct h2io *io;                 /* its connection's, while it has a live stream there
+                                        (set and cleared by the connection layer) */
     TAILQ_ENTRY(h2_stream) link;     /* the connection's list (connection layer only) */
 };
 TAILQ_HEAD(h2_stream_list, h2_stream);
@@ -126,16 +128,24 @@ bool h2conn_alpn_ok(SSL *ssl, bool none_ok);
 /* (Re)arms |ev| to fire in |ms| milliseconds. */
 void h2conn_timer_arm(struct event *ev, uint32_t ms);
 
-/* Stream verbs, for fe.c and be.c to export.  All return 0 or SG_ERR_*. */
-/* Submits a request (client) or response (server) with |st| as its data source
+/*
+ * Stream verbs, for either side: an owner uses them on its stream alone.
+ * A stream without a live connection stream (st->io NULL) is left alone.
+ */
+/* Gives the peer back |n| bytes of credit on the stream (and connection) and flushes. */
+void h2conn_credit(struct h2_stream *st, size_t n);
+/* Gives back |n| bytes of the connection window only (a closed stream's leftovers). */
+void h2conn_credit_conn(struct h2_stream *st, size_t n);
+/* The stream's data can go on (after ops->read said SG_ERR_AGAIN); flushes. */
+void h2conn_resume(struct h2_stream *st);
+/* Submits RST_STREAM for the stream and flushes. */
+void h2conn_reset(struct h2_stream *st, enum h2_reset why);
+
+/* For fe.c and be.c.  Submits a request (client) or response (server) with |st| as its data source
  * (NULL: the HEADERS end the stream).  Returns the stream id (> 0) of a request, 0 for a
  * response, or SG_ERR_*; |why| names an nghttp2 failure. */
 int32_t h2conn_submit(struct h2io *io, int32_t sid, const h2_nv *nv, size_t nvlen,
                       struct h2_stream *st, const char **why);
 int h2conn_submit_trailers(struct h2io *io, int32_t sid, const h2_nv *nv, size_t nvlen);
-/* Gives the peer back |n| bytes of window on |sid| (0: the connection window only). */
-void h2conn_consume(struct h2io *io, int32_t sid, size_t n);
-void h2conn_resume(struct h2io *io, int32_t sid);
-void h2conn_reset(struct h2io *io, int32_t sid, enum h2_reset why);
 
 #endif

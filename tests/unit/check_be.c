@@ -3,7 +3,7 @@
  * server on a loopback socket, with a test owner in place of call.c: one
  * verb opens a stream (the owner gives its header block and learns the
  * stream id), responses reach the owner, credit goes back only when the
- * owner asks (be_credit), a reset reaches the backend, and a backend that
+ * owner asks (h2conn_credit), a reset reaches the backend, and a backend that
  * goes away or cannot be reached is reported to the owner.
  */
 #include "config.h"
@@ -294,7 +294,7 @@ START_TEST(tc_response_and_credit_on_request)
     /* nothing credited yet: the backend's window for the stream stays spent */
     ck_assert_int_eq(nghttp2_session_get_stream_remote_window_size(peer.s, sid),
                      65535 - BODY_LEN);
-    be_credit(o.conn, sid, BODY_LEN);
+    h2conn_credit(&o.st, BODY_LEN);
     h2peer_pump(&peer, base);
     ck_assert_int_eq(nghttp2_session_get_stream_remote_window_size(peer.s, sid), 65535);
 }
@@ -306,7 +306,7 @@ START_TEST(tc_reset_reaches_backend)
 
     open_and_accept();
     sid = o.st.sid;
-    be_reset(o.conn, sid, H2_RESET_CANCEL);
+    h2conn_reset(&o.st, H2_RESET_CANCEL);
     h2peer_pump(&peer, base);
     ck_assert_int_eq(peer.closed_sid, sid);
     ck_assert_uint_eq(peer.closed_code, NGHTTP2_CANCEL);

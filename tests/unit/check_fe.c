@@ -2,7 +2,7 @@
  * check_fe.c: the client connection layer (fe.c) driven by a real nghttp2
  * client over a socketpair, with a test owner in place of call.c: the
  * stream events reach the owner's ops, credit goes back only when the owner
- * asks (fe_credit), responses and resets reach the peer, and a connection
+ * asks (h2conn_credit), responses and resets reach the peer, and a connection
  * that goes away closes every stream it carried.
  */
 #include "config.h"
@@ -246,7 +246,7 @@ START_TEST(tc_headers_data_credit_on_request)
     /* nothing credited yet: the client's window for the stream stays spent */
     ck_assert_int_eq(nghttp2_session_get_stream_remote_window_size(peer.s, sid),
                      65535 - BODY_LEN);
-    fe_credit(owners[0].conn, sid, BODY_LEN);
+    h2conn_credit(&owners[0].st, BODY_LEN);
     h2peer_pump(&peer, base);
     ck_assert_int_eq(nghttp2_session_get_stream_remote_window_size(peer.s, sid), 65535);
 }
@@ -278,8 +278,7 @@ START_TEST(tc_reset_reaches_peer)
     int32_t sid = peer_request(10, false);
     struct owner *o = &owners[0];
 
-    fe_reset(o->conn, sid, H2_RESET_CANCEL);
-    fe_kick(o->conn);
+    h2conn_reset(&o->st, H2_RESET_CANCEL);
     h2peer_pump(&peer, base);
     ck_assert_int_eq(peer.closed_sid, sid);
     ck_assert_uint_eq(peer.closed_code, NGHTTP2_CANCEL);

@@ -1742,8 +1742,9 @@ call_fe_end_stream(struct call *c)
 }
 
 static void
-call_fe_closed(struct call *c, enum h2_reset why, uint32_t error_code)
+call_fe_closed(struct h2_stream *st, enum h2_reset why, uint32_t error_code)
 {
+    struct call *c = FE_CALL(st);
     struct fe_conn *fe = c->fe;
 
     CHECK_MAGIC(c, CALL_MAGIC);
@@ -1785,8 +1786,9 @@ call_fe_closed(struct call *c, enum h2_reset why, uint32_t error_code)
 
 /* Response data source (h2_stream_ops.read): the queued response, then the end. */
 static ssize_t
-call_fe_read(struct call *c, size_t length, unsigned *flags)
+call_fe_read(struct h2_stream *st, size_t length, unsigned *flags)
 {
+    struct call *c = FE_CALL(st);
     size_t avail, n;
 
     CHECK_MAGIC(c, CALL_MAGIC);
@@ -1808,8 +1810,9 @@ call_fe_read(struct call *c, size_t length, unsigned *flags)
 
 /* |length| response bytes went to the client's connection. */
 static void
-call_fe_sent(struct call *c, size_t length)
+call_fe_sent(struct h2_stream *st, size_t length)
 {
+    struct call *c = FE_CALL(st);
     CHECK_MAGIC(c, CALL_MAGIC);
     c->fe_tx_ms = util_now_ms();
     c->bytes_out += length;
@@ -1838,8 +1841,9 @@ nv_put(h2_nv *nv, size_t *n, const char *name, const char *value, size_t vlen, u
  * when the call no longer waits for its stream.
  */
 static ssize_t
-call_be_request_headers(struct call *c, h2_nv *nv, size_t cap)
+call_be_request_headers(struct h2_stream *st, h2_nv *nv, size_t cap)
 {
+    struct call *c = BE_CALL(st);
     const struct cfg_backend *b = &c->cfg->backends[c->backend_idx];
     const char *authority = b->authority != NULL ? b->authority : b->address;
     size_t n = 0, need = c->fwd.n + 9;
@@ -1877,8 +1881,9 @@ call_be_request_headers(struct call *c, h2_nv *nv, size_t cap)
 
 /* The backend stream was submitted (h2_stream_ops.on_open). */
 static void
-call_be_open(struct call *c)
+call_be_open(struct h2_stream *st)
 {
+    struct call *c = BE_CALL(st);
     CHECK_MAGIC(c, CALL_MAGIC);
     c->be_sid = c->bst.sid;
     c->state = CALL_ST_OPEN;
@@ -1886,8 +1891,9 @@ call_be_open(struct call *c)
 
 /* The backend stream could not be opened (h2_stream_ops.on_failed). */
 static void
-call_be_failed(struct call *c, int err, const char *reason)
+call_be_failed(struct h2_stream *st, int err, const char *reason)
 {
+    struct call *c = BE_CALL(st);
     const struct cfg_backend *b = &c->cfg->backends[c->backend_idx];
 
     CHECK_MAGIC(c, CALL_MAGIC);
@@ -2083,8 +2089,9 @@ call_be_end_stream(struct call *c)
 }
 
 static void
-call_be_closed(struct call *c, enum h2_reset why, uint32_t error_code)
+call_be_closed(struct h2_stream *st, enum h2_reset why, uint32_t error_code)
 {
+    struct call *c = BE_CALL(st);
     const struct cfg_backend *b = &c->cfg->backends[c->backend_idx];
     struct be_conn *be = c->be;
 
@@ -2118,8 +2125,9 @@ call_be_closed(struct call *c, enum h2_reset why, uint32_t error_code)
 
 /* The backend connection died with our stream open (h2_stream_ops.on_lost). */
 static void
-call_be_lost(struct call *c, const char *reason)
+call_be_lost(struct h2_stream *st, const char *reason)
 {
+    struct call *c = BE_CALL(st);
     const struct cfg_backend *b = &c->cfg->backends[c->backend_idx];
 
     CHECK_MAGIC(c, CALL_MAGIC);
@@ -2135,8 +2143,9 @@ call_be_lost(struct call *c, const char *reason)
 
 /* Request data source toward the backend (h2_stream_ops.read). */
 static ssize_t
-call_be_read(struct call *c, size_t length, unsigned *flags)
+call_be_read(struct h2_stream *st, size_t length, unsigned *flags)
 {
+    struct call *c = BE_CALL(st);
     size_t avail, n;
 
     CHECK_MAGIC(c, CALL_MAGIC);
@@ -2153,8 +2162,9 @@ call_be_read(struct call *c, size_t length, unsigned *flags)
 
 /* |length| request bytes went to the backend's connection. */
 static void
-call_be_sent(struct call *c, size_t length)
+call_be_sent(struct h2_stream *st, size_t length)
 {
+    struct call *c = BE_CALL(st);
     CHECK_MAGIC(c, CALL_MAGIC);
     (void)length;
     budget_sync(c);
@@ -2162,6 +2172,8 @@ call_be_sent(struct call *c, size_t length)
 }
 
 /* ---- connection events ------------------------------------------------------ */
+
+/* The events with a call-shaped handler above (the rest take the stream). */
 
 static int
 fe_on_header(struct h2_stream *st, bool trailer, const uint8_t *name, size_t namelen,
@@ -2191,32 +2203,14 @@ fe_on_end_stream(struct h2_stream *st)
     call_fe_end_stream(FE_CALL(st));
 }
 
-static void
-fe_on_close(struct h2_stream *st, enum h2_reset why, uint32_t h2_error)
-{
-    call_fe_closed(FE_CALL(st), why, h2_error);
-}
-
-static ssize_t
-fe_read(struct h2_stream *st, size_t length, unsigned *flags)
-{
-    return call_fe_read(FE_CALL(st), length, flags);
-}
-
-static void
-fe_on_sent(struct h2_stream *st, size_t length)
-{
-    call_fe_sent(FE_CALL(st), length);
-}
-
 static const struct h2_stream_ops call_fe_ops = {
     .on_header = fe_on_header,
     .on_headers_done = fe_on_headers_done,
     .on_data = fe_on_data,
     .on_end_stream = fe_on_end_stream,
-    .on_close = fe_on_close,
-    .read = fe_read,
-    .on_sent = fe_on_sent,
+    .on_close = call_fe_closed,
+    .read = call_fe_read,
+    .on_sent = call_fe_sent,
 };
 
 static int
@@ -2246,58 +2240,16 @@ be_on_end_stream(struct h2_stream *st)
     call_be_end_stream(BE_CALL(st));
 }
 
-static void
-be_on_close(struct h2_stream *st, enum h2_reset why, uint32_t h2_error)
-{
-    call_be_closed(BE_CALL(st), why, h2_error);
-}
-
-static ssize_t
-be_read(struct h2_stream *st, size_t length, unsigned *flags)
-{
-    return call_be_read(BE_CALL(st), length, flags);
-}
-
-static void
-be_on_sent(struct h2_stream *st, size_t length)
-{
-    call_be_sent(BE_CALL(st), length);
-}
-
-static ssize_t
-be_request_headers(struct h2_stream *st, h2_nv *nv, size_t cap)
-{
-    return call_be_request_headers(BE_CALL(st), nv, cap);
-}
-
-static void
-be_on_open(struct h2_stream *st)
-{
-    call_be_open(BE_CALL(st));
-}
-
-static void
-be_on_failed(struct h2_stream *st, int err, const char *why)
-{
-    call_be_failed(BE_CALL(st), err, why);
-}
-
-static void
-be_on_lost(struct h2_stream *st, const char *why)
-{
-    call_be_lost(BE_CALL(st), why);
-}
-
 static const struct h2_stream_ops call_be_ops = {
     .on_header = be_on_header,
     .on_headers_done = be_on_headers_done,
     .on_data = be_on_data,
     .on_end_stream = be_on_end_stream,
-    .on_close = be_on_close,
-    .read = be_read,
-    .on_sent = be_on_sent,
-    .request_headers = be_request_headers,
-    .on_open = be_on_open,
-    .on_failed = be_on_failed,
-    .on_lost = be_on_lost,
+    .on_close = call_be_closed,
+    .read = call_be_read,
+    .on_sent = call_be_sent,
+    .request_headers = call_be_request_headers,
+    .on_open = call_be_open,
+    .on_failed = call_be_failed,
+    .on_lost = call_be_lost,
 };

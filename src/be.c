@@ -7,11 +7,12 @@
  * snapshot close as soon as their last call ends.  Calls wait on the
  * connection while it connects (TCP, TLS with ALPN h2, SETTINGS), then open
  * their streams.  Every failure names the backend, and every waiting or
- * active call is told (call_be_failed / call_be_abort_all): a client never
- * hangs on a backend that is gone.
+ * active stream's owner is told (ops->on_failed / ops->on_lost): a client
+ * never hangs on a backend that is gone.
  *
- * Ownership: the worker owns its be_conns (w->be_conns); a be_conn owns its
- * h2io, timer and cfg reference; calls are referenced, not owned.
+ * Ownership: a pool (one per worker) owns its be_conns; a be_conn owns its
+ * h2io, timer and cfg reference; streams (struct h2_stream, embedded in
+ * their calls) are listed, not owned.
  */
 #include "config.h"
 
@@ -28,15 +29,16 @@
 #include <openssl/ssl.h>
 
 #include "be.h"
-#include "call.h"
 #include "cfg.h"
+#include "h2conn.h"
 #include "h2io.h"
 #include "log.h"
+#include "sg_err.h"
 #include "tls.h"
 #include "util.h"
-#include "worker.h"
 
 #define BE_MAGIC 0x42454331u /* "BEC1" */
+#define BE_NV_STACK 64        /* request header fields submitted without a heap array */
 
 enum be_state {
     BE_RESOLVING,  /* name lookup pending (names only; literals skip it) */
@@ -46,19 +48,28 @@ enum be_state {
 
 struct be_conn {
     uint32_t magic;
-    struct worker *w;
+    struct be_pool *pool;
     struct cfg *cfg;           /* reference: the snapshot whose backend we serve */
     size_t idx;                /* index into cfg->backends */
     struct h2io io;
     enum be_state state;
     bool goaway;               /* no new streams (GOAWAY received or retiring) */
-    struct call_list waiting;  /* attached, stream not yet submitted */
-    struct call_list active;   /* stream submitted */
+    struct h2_stream_list waiting; /* attached, stream not yet submitted (sid 0) */
+    struct h2_stream_list active;  /* stream submitted */
     size_t nwaiting, nactive;
     struct event *timer;       /* resolve start, connect deadline, then idle close */
     struct evdns_getaddrinfo_request *dns_req; /* pending lookup */
     char why[200];             /* why the lookup failed (reported from the timer) */
     TAILQ_ENTRY(be_conn) link;
+};
+
+struct be_pool {
+    TAILQ_HEAD(, be_conn) conns;
+    size_t n;
+    struct event_base *base;
+    struct evdns_base *dns;
+    struct cfg *const *cfg;    /* the loop's current snapshot */
+    const bool *draining;      /* the loop is draining: idle connections close */
 };
 
 static void be_conn_free(struct be_conn *b, const char *reason);
@@ -70,68 +81,29 @@ be_backend(const struct be_conn *b)
     return &b->cfg->backends[b->idx];
 }
 
-struct h2io *
-be_io(struct be_conn *b)
-{
-    return &b->io;
-}
-
 void
 be_kick(struct be_conn *b)
 {
     h2io_kick(&b->io);
 }
 
-/* ---- nghttp2 callbacks (client session) ---------------------------------- */
-
-static ssize_t
-on_send(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *arg)
-{
-    struct be_conn *b = arg;
-
-    (void)s;
-    (void)flags;
-    return h2io_write(&b->io, data, len);
-}
-
-static int
-on_send_data(nghttp2_session *s, nghttp2_frame *frame, const uint8_t *framehd, size_t length,
-             nghttp2_data_source *src, void *arg)
-{
-    struct call *c = src->ptr;
-
-    (void)s;
-    (void)frame;
-    (void)arg;
-    return call_be_send_data(c, framehd, length);
-}
-
-static ssize_t
-on_read_request(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t length, uint32_t *flags,
-                nghttp2_data_source *src, void *arg)
-{
-    (void)s;
-    (void)sid;
-    (void)buf;
-    (void)arg;
-    return call_be_read(src->ptr, length, flags);
-}
+/* ---- nghttp2 callbacks (client session; user data: the h2io) -------------- */
 
 static int
 on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
           const uint8_t *value, size_t valuelen, uint8_t flags, void *arg)
 {
-    struct call *c;
+    struct h2_stream *st;
 
     (void)flags;
     (void)arg;
     if (frame->hd.type != NGHTTP2_HEADERS)
         return 0;
-    c = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
-    if (c == NULL)
+    st = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
+    if (st == NULL)
         return 0;
-    if (call_be_header(c, frame->headers.cat == NGHTTP2_HCAT_HEADERS, name, namelen, value,
-                       valuelen) != 0)
+    if (st->ops->on_header(st, frame->headers.cat == NGHTTP2_HCAT_HEADERS, name, namelen, value,
+                           valuelen) != 0)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     return 0;
 }
@@ -139,20 +111,20 @@ on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name, s
 static int
 on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 {
-    struct be_conn *b = arg;
-    struct call *c;
+    struct be_conn *b = h2conn_owner(arg);
+    struct h2_stream *st;
     bool eos = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
 
     switch (frame->hd.type) {
     case NGHTTP2_HEADERS:
-        c = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
-        if (c != NULL)
-            call_be_headers_done(c, frame->headers.cat == NGHTTP2_HCAT_HEADERS, eos);
+        st = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
+        if (st != NULL)
+            st->ops->on_headers_done(st, frame->headers.cat == NGHTTP2_HCAT_HEADERS, eos);
         break;
     case NGHTTP2_DATA:
-        c = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
-        if (c != NULL && eos)
-            call_be_end_stream(c);
+        st = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
+        if (st != NULL && eos)
+            st->ops->on_end_stream(st);
         break;
     case NGHTTP2_GOAWAY:
         /* streams above last_stream_id are closed by nghttp2 with REFUSED_STREAM */
@@ -163,35 +135,6 @@ on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
     default:
         break;
     }
-    return 0;
-}
-
-static int
-on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t *data, size_t len,
-              void *arg)
-{
-    struct call *c = nghttp2_session_get_stream_user_data(s, sid);
-
-    (void)flags;
-    (void)arg;
-    if (c == NULL) {
-        /* a stream we no longer follow: keep the connection window open */
-        nghttp2_session_consume_connection(s, len);
-        return 0;
-    }
-    call_be_data(c, data, len);
-    return 0;
-}
-
-static int
-on_stream_close(nghttp2_session *s, int32_t sid, uint32_t error_code, void *arg)
-{
-    struct call *c = nghttp2_session_get_stream_user_data(s, sid);
-
-    (void)arg;
-    /* never return an error here on a client session (CVE-2023-35945) */
-    if (c != NULL)
-        call_be_closed(c, error_code);
     return 0;
 }
 
@@ -206,10 +149,7 @@ be_is_idle(const struct be_conn *b)
 static void
 arm_timer(struct be_conn *b, uint32_t ms)
 {
-    struct timeval tv = {.tv_sec = (time_t)(ms / 1000u),
-                         .tv_usec = (suseconds_t)((ms % 1000u) * 1000u)};
-
-    evtimer_add(b->timer, &tv);
+    h2conn_timer_arm(b->timer, ms);
 }
 
 /*
@@ -222,7 +162,7 @@ maybe_retire(struct be_conn *b)
 {
     if (!be_is_idle(b))
         return;
-    if (b->goaway || b->cfg != b->w->cfg || b->w->draining)
+    if (b->goaway || b->cfg != *b->pool->cfg || *b->pool->draining)
         arm_timer(b, 0);
     else if (b->state == BE_READY)
         arm_timer(b, b->cfg->timeouts.idle_ms);
@@ -232,40 +172,74 @@ maybe_retire(struct be_conn *b)
 static int
 start_h2(struct be_conn *b)
 {
+    static const struct h2conn_cbs cbs = {
+        .header = on_header,
+        .frame_recv = on_frame_recv,
+    };
     const struct cfg_limits *lim = &b->cfg->limits;
-    nghttp2_session_callbacks *cbs = NULL;
-    nghttp2_option *opt = NULL;
     nghttp2_settings_entry iv[3];
-    int rv = -1;
 
-    if (nghttp2_session_callbacks_new(&cbs) != 0 || nghttp2_option_new(&opt) != 0)
-        goto out;
-    nghttp2_session_callbacks_set_send_callback(cbs, on_send);
-    nghttp2_session_callbacks_set_send_data_callback(cbs, on_send_data);
-    nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
-    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
-    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
-    /* credit is given back by call.c when the client has taken the bytes */
-    nghttp2_option_set_no_auto_window_update(opt, 1);
-    nghttp2_option_set_max_reserved_remote_streams(opt, 0);
-    if (nghttp2_session_client_new2(&b->io.sess, cbs, b, opt) != 0)
-        goto out;
     iv[0].settings_id = NGHTTP2_SETTINGS_ENABLE_PUSH;
     iv[0].value = 0;
     iv[1].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
     iv[1].value = lim->backend_stream_window_size;
     iv[2].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE;
     iv[2].value = lim->max_header_list_size;
-    if (nghttp2_submit_settings(b->io.sess, NGHTTP2_FLAG_NONE, iv, 3) != 0)
-        goto out;
-    if (nghttp2_session_set_local_window_size(b->io.sess, NGHTTP2_FLAG_NONE, 0,
-                                              (int32_t)lim->backend_connection_window_size) != 0)
-        goto out;
-    rv = 0;
-out:
-    nghttp2_option_del(opt);
-    nghttp2_session_callbacks_del(cbs);
+    return h2conn_session_new(&b->io, false, &cbs, iv, 3, lim->backend_connection_window_size);
+}
+
+/*
+ * Opens the stream of |st|, first on b->waiting: the owner gives the
+ * header block (ops->request_headers), the stream is submitted and moves to
+ * b->active, and the owner learns its id (ops->on_open).  Returns 0, or an
+ * SG_ERR_* with |why| once |st| has left the connection.
+ */
+static int
+open_stream(struct be_conn *b, struct h2_stream *st, const char **why)
+{
+    h2_nv stack[BE_NV_STACK], *nv = stack;
+    ssize_t n;
+    int32_t sid;
+    int rv;
+
+    /* nothing is copied here: nghttp2_submit_request copies the whole block */
+    n = st->ops->request_headers(st, nv, BE_NV_STACK);
+    if (n > BE_NV_STACK) {
+        if ((nv = malloc((size_t)n * sizeof(*nv))) == NULL) {
+            *why = "out of memory";
+            rv = SG_ERR_NOMEM;
+            goto fail;
+        }
+        n = st->ops->request_headers(st, nv, (size_t)n);
+    }
+    if (n < 0) {
+        *why = "stream could not be opened";
+        rv = (int)n;
+        goto fail;
+    }
+    sid = h2conn_submit(&b->io, 0, nv, (size_t)n, st, why);
+    if (nv != stack)
+        free(nv);
+    nv = stack;
+    if (sid < 0) {
+        rv = SG_ERR_INTERNAL;
+        goto fail;
+    }
+    TAILQ_REMOVE(&b->waiting, st, link);
+    b->nwaiting--;
+    TAILQ_INSERT_TAIL(&b->active, st, link);
+    b->nactive++;
+    st->sid = sid;
+    st->io = &b->io;
+    st->ops->on_open(st);
+    h2io_kick(&b->io);
+    return 0;
+fail:
+    if (nv != stack)
+        free(nv);
+    TAILQ_REMOVE(&b->waiting, st, link);
+    b->nwaiting--;
+    maybe_retire(b);
     return rv;
 }
 
@@ -273,16 +247,13 @@ out:
 static void
 dispatch_waiting(struct be_conn *b)
 {
-    struct call *c;
+    struct h2_stream *st;
+    const char *why = NULL;
+    int rv;
 
-    while ((c = call_be_list_first(&b->waiting)) != NULL) {
-        call_be_ready(c);
-        if (call_be_list_first(&b->waiting) == c) {
-            /* the call did not open its stream and did not leave: fail it */
-            call_be_list_remove(&b->waiting, c);
-            b->nwaiting--;
-            call_be_failed(c, "stream could not be opened");
-        }
+    while ((st = TAILQ_FIRST(&b->waiting)) != NULL) {
+        if ((rv = open_stream(b, st, &why)) != 0)
+            st->ops->on_failed(st, rv, why);
     }
 }
 
@@ -294,16 +265,10 @@ on_io_ready(void *arg)
     const struct cfg_backend *be = be_backend(b);
 
     CHECK_MAGIC(b, BE_MAGIC);
-    if (be->tls) {
-        const unsigned char *alpn = NULL;
-        unsigned int alpnlen = 0;
-
-        SSL_get0_alpn_selected(b->io.ssl, &alpn, &alpnlen);
-        /* no ALPN answer: assume prior knowledge; anything else is not HTTP/2 */
-        if (alpnlen != 0 && !(alpnlen == 2 && memcmp(alpn, "h2", 2) == 0)) {
-            snprintf(b->why, sizeof(b->why), "backend did not negotiate HTTP/2 (ALPN h2)");
-            return -1;
-        }
+    /* no ALPN answer: assume prior knowledge; anything else is not HTTP/2 */
+    if (be->tls && !h2conn_alpn_ok(b->io.ssl, true)) {
+        snprintf(b->why, sizeof(b->why), "backend did not negotiate HTTP/2 (ALPN h2)");
+        return -1;
     }
     if (start_h2(b) != 0)
         return -1;
@@ -368,7 +333,7 @@ start_connect(struct be_conn *b, const struct sockaddr *sa, socklen_t salen)
         SSL_set_connect_state(ssl);
     }
     /* the io owns fd and ssl from here, also on failure */
-    if (h2io_init(&b->io, b->w->base, fd, ssl, true, &be_io_ops, b) != 0) {
+    if (h2io_init(&b->io, b->pool->base, fd, ssl, true, &be_io_ops, b) != 0) {
         h2io_free(&b->io);
         snprintf(b->why, sizeof(b->why), "out of memory");
         return -1;
@@ -414,7 +379,7 @@ start_resolve(struct be_conn *b)
     hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
     arm_timer(b, b->cfg->timeouts.backend_connect_ms);
     /* may call on_resolved before returning (hosts file, literal): then dns_req stays NULL */
-    b->dns_req = evdns_getaddrinfo(b->w->dns, be->host, be->port, &hints, on_resolved, b);
+    b->dns_req = evdns_getaddrinfo(b->pool->dns, be->host, be->port, &hints, on_resolved, b);
 }
 
 static void
@@ -446,7 +411,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 static struct be_conn *
-be_conn_new(struct worker *w, struct cfg *cfg, size_t idx, const char **why)
+be_conn_new(struct be_pool *p, struct cfg *cfg, size_t idx, const char **why)
 {
     const struct cfg_backend *be = &cfg->backends[idx];
     struct be_conn *b = calloc(1, sizeof(*b));
@@ -458,13 +423,13 @@ be_conn_new(struct worker *w, struct cfg *cfg, size_t idx, const char **why)
         return NULL;
     }
     b->magic = BE_MAGIC;
-    b->w = w;
+    b->pool = p;
     b->cfg = cfg_ref(cfg);
     b->idx = idx;
     b->state = BE_RESOLVING;
     TAILQ_INIT(&b->waiting);
     TAILQ_INIT(&b->active);
-    b->timer = evtimer_new(w->base, on_timer, b);
+    b->timer = evtimer_new(p->base, on_timer, b);
     if (b->timer == NULL) {
         *why = "out of memory";
         goto fail;
@@ -478,7 +443,8 @@ be_conn_new(struct worker *w, struct cfg *cfg, size_t idx, const char **why)
     } else {
         arm_timer(b, 0); /* start_resolve from the loop */
     }
-    TAILQ_INSERT_TAIL(&w->be_conns, b, link);
+    TAILQ_INSERT_TAIL(&p->conns, b, link);
+    p->n++;
     return b;
 fail:
     if (*why == NULL) {
@@ -498,25 +464,20 @@ static void
 be_conn_free(struct be_conn *b, const char *reason)
 {
     const struct cfg_backend *be = be_backend(b);
-    struct call_list calls;
-    struct call *c;
+    struct h2_stream_list gone;
+    struct h2_stream *st;
 
     CHECK_MAGIC(b, BE_MAGIC);
     if (!be_is_idle(b) || b->state == BE_CONNECTING)
         log_warn("backend \"%s\" (%s): %s", be->name, be->address, reason);
     else
         log_debug("closing connection to backend \"%s\": %s", be->name, reason);
-    TAILQ_REMOVE(&b->w->be_conns, b, link);
-    /* hand every call its failure first: nghttp2_session_del reports nothing */
-    TAILQ_INIT(&calls);
-    while ((c = call_be_list_first(&b->active)) != NULL) {
-        call_be_list_remove(&b->active, c);
-        call_be_list_insert(&calls, c);
-    }
-    while ((c = call_be_list_first(&b->waiting)) != NULL) {
-        call_be_list_remove(&b->waiting, c);
-        call_be_list_insert(&calls, c);
-    }
+    TAILQ_REMOVE(&b->pool->conns, b, link);
+    b->pool->n--;
+    /* hand every stream its failure first: nghttp2_session_del reports nothing */
+    TAILQ_INIT(&gone);
+    TAILQ_CONCAT(&gone, &b->active, link);
+    TAILQ_CONCAT(&gone, &b->waiting, link);
     b->nactive = b->nwaiting = 0;
     if (b->dns_req != NULL) {
         struct evdns_getaddrinfo_request *req = b->dns_req;
@@ -525,7 +486,14 @@ be_conn_free(struct be_conn *b, const char *reason)
         evdns_getaddrinfo_cancel(req); /* on_resolved sees EVUTIL_EAI_CANCEL */
     }
     b->magic = 0; /* calls must not come back to us */
-    call_be_abort_all(&calls, reason);
+    while ((st = TAILQ_FIRST(&gone)) != NULL) {
+        TAILQ_REMOVE(&gone, st, link);
+        st->io = NULL;
+        if (st->sid == 0)
+            st->ops->on_failed(st, SG_ERR_IO, reason);
+        else
+            st->ops->on_lost(st, reason);
+    }
     h2io_free(&b->io);
     event_free(b->timer);
     cfg_unref(b->cfg);
@@ -533,6 +501,34 @@ be_conn_free(struct be_conn *b, const char *reason)
 }
 
 /* ---- pool ---------------------------------------------------------------- */
+
+struct be_pool *
+be_pool_new(struct event_base *base, struct evdns_base *dns, struct cfg *const *cfg,
+            const bool *draining)
+{
+    struct be_pool *p = calloc(1, sizeof(*p));
+
+    if (p == NULL)
+        return NULL;
+    TAILQ_INIT(&p->conns);
+    p->base = base;
+    p->dns = dns;
+    p->cfg = cfg;
+    p->draining = draining;
+    return p;
+}
+
+void
+be_pool_destroy(struct be_pool *p)
+{
+    free(p);
+}
+
+size_t
+be_pool_count(const struct be_pool *p)
+{
+    return p->n;
+}
 
 static bool
 has_room(const struct be_conn *b)
@@ -550,74 +546,59 @@ has_room(const struct be_conn *b)
 }
 
 struct be_conn *
-be_attach(struct worker *w, struct cfg *cfg, size_t idx, struct call *call, const char **why)
+be_open_stream(struct be_pool *p, struct cfg *cfg, size_t idx, struct h2_stream *st, int *err,
+               const char **why)
 {
     struct be_conn *b;
+    int rv;
 
-    TAILQ_FOREACH(b, &w->be_conns, link)
+    TAILQ_FOREACH(b, &p->conns, link)
     {
         if (b->cfg == cfg && b->idx == idx && !b->goaway && has_room(b))
             break;
     }
     if (b == NULL) {
-        b = be_conn_new(w, cfg, idx, why);
-        if (b == NULL)
+        b = be_conn_new(p, cfg, idx, why);
+        if (b == NULL) {
+            *err = SG_ERR_IO;
             return NULL;
+        }
     }
     if (b->state == BE_READY)
         evtimer_del(b->timer); /* the idle timer; a connect deadline stays */
-    call_be_list_insert(&b->waiting, call);
+    st->sid = 0;
+    st->io = NULL;
+    TAILQ_INSERT_TAIL(&b->waiting, st, link);
     b->nwaiting++;
+    /* a ready connection opens the stream now: no extra loop iteration */
+    if (b->state == BE_READY && (rv = open_stream(b, st, why)) != 0) {
+        *err = rv;
+        return NULL;
+    }
     return b;
 }
 
 void
-be_dispatch(struct be_conn *b)
+be_detach(struct be_conn *b, struct h2_stream *st)
 {
     CHECK_MAGIC(b, BE_MAGIC);
-    if (b->state == BE_READY && b->nwaiting > 0)
-        dispatch_waiting(b);
-}
-
-void
-be_detach(struct be_conn *b, struct call *call)
-{
-    CHECK_MAGIC(b, BE_MAGIC);
-    if (call_be_stream(call) > 0) {
-        call_be_list_remove(&b->active, call);
+    st->io = NULL;
+    if (st->sid > 0) {
+        TAILQ_REMOVE(&b->active, st, link);
         b->nactive--;
     } else {
-        call_be_list_remove(&b->waiting, call);
+        TAILQ_REMOVE(&b->waiting, st, link);
         b->nwaiting--;
     }
     maybe_retire(b);
 }
 
-int32_t
-be_submit_request(struct be_conn *b, const nghttp2_nv *nv, size_t nvlen, struct call *call)
-{
-    nghttp2_data_provider prd;
-    int32_t sid;
-
-    CHECK_MAGIC(b, BE_MAGIC);
-    prd.source.ptr = call;
-    prd.read_callback = on_read_request;
-    sid = nghttp2_submit_request(b->io.sess, NULL, nv, nvlen, &prd, call);
-    if (sid > 0) {
-        call_be_list_remove(&b->waiting, call);
-        b->nwaiting--;
-        call_be_list_insert(&b->active, call);
-        b->nactive++;
-    }
-    return sid;
-}
-
 void
-be_pool_close_idle(struct worker *w, bool all)
+be_pool_close_idle(struct be_pool *p, bool all)
 {
     struct be_conn *b, *next;
 
-    for (b = TAILQ_FIRST(&w->be_conns); b != NULL; b = next) {
+    for (b = TAILQ_FIRST(&p->conns); b != NULL; b = next) {
         next = TAILQ_NEXT(b, link);
         if (all)
             b->goaway = true;
@@ -626,10 +607,10 @@ be_pool_close_idle(struct worker *w, bool all)
 }
 
 void
-be_pool_free(struct worker *w)
+be_pool_free(struct be_pool *p)
 {
     struct be_conn *b;
 
-    while ((b = TAILQ_FIRST(&w->be_conns)) != NULL)
+    while ((b = TAILQ_FIRST(&p->conns)) != NULL)
         be_conn_free(b, "worker exiting");
 }

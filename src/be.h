@@ -11,51 +11,56 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <nghttp2/nghttp2.h>
 
-struct worker;
+#include "h2conn.h"
+
 struct cfg;
 struct cfg_backend;
 struct be_conn;
-struct call;
-struct h2io;
+struct be_pool;
+struct event_base;
+struct evdns_base;
 
 /*
- * Queues |call| on a connection to backend |idx| of |cfg|.  When the
- * connection becomes ready, call_be_ready(call) runs from the event loop;
- * if it is ready already, the caller runs be_dispatch; if it fails,
- * call_be_failed(call, reason).  Returns the connection,
- * or NULL if none could even be started (call_be_failed has then NOT been
- * called; |why| says why).
+ * The backend connections of one event loop (a worker's).  |cfg| points at
+ * the loop's current snapshot and |draining| at its drain flag: a
+ * connection of an older snapshot, or any idle one while draining, closes.
+ * |dns| resolves backend names.  The pool is changed only by be.c.
  */
-struct be_conn *be_attach(struct worker *w, struct cfg *cfg, size_t idx, struct call *call,
-                          const char **why);
+struct be_pool *be_pool_new(struct event_base *base, struct evdns_base *dns,
+                            struct cfg *const *cfg, const bool *draining);
+/* Frees an empty pool (after be_pool_free); NULL is fine. */
+void be_pool_destroy(struct be_pool *p);
+/* Connections in |p|. */
+size_t be_pool_count(const struct be_pool *p);
 
 /*
- * Opens the streams of calls waiting on |b| if it is ready (call after
- * storing be_attach's result: call_be_ready runs synchronously).
+ * Opens a stream for |st| (its owner sets ops and out) on a connection to
+ * backend |idx| of |cfg|: an existing one with room, or a new one.  On a
+ * ready connection the stream opens before this returns; otherwise when
+ * the connection is up, from the event loop.  Opening asks the owner for
+ * the header block (ops->request_headers) and reports ops->on_open; a
+ * connection that fails first reports ops->on_failed, one that dies with
+ * the stream open ops->on_lost.  Returns the connection, or NULL with an
+ * SG_ERR_* in |err| and the cause in |why| (no op has then been called and
+ * |st| is on no connection).
  */
-void be_dispatch(struct be_conn *b);
+struct be_conn *be_open_stream(struct be_pool *p, struct cfg *cfg, size_t idx,
+                               struct h2_stream *st, int *err, const char **why);
 
-/* Removes |call| from the waiting queue or active list of |b|. */
-void be_detach(struct be_conn *b, struct call *call);
+/* Takes |st| off |b| (waiting or open; an open stream must have closed or be reset). */
+void be_detach(struct be_conn *b, struct h2_stream *st);
 
-/*
- * Opens the backend stream for |call| (request data pulled through
- * call_be_read).  Returns the stream id (> 0) or a negative nghttp2 error.
- */
+/* Credit, resume and reset: the h2conn_* stream verbs (h2conn.h). */
 
-int32_t be_submit_request(struct be_conn *b, const nghttp2_nv *nv, size_t nvlen,
-                          struct call *call);
-
-struct h2io *be_io(struct be_conn *b);
 void be_kick(struct be_conn *b);
 const struct cfg_backend *be_backend(const struct be_conn *b);
 
-/* Starts graceful close of every backend connection of |w| (drain / exit). */
-void be_pool_close_idle(struct worker *w, bool all);
+/* Closes the idle connections of |p| that are retired; |all|: every one is
+ * retired (drain / exit). */
+void be_pool_close_idle(struct be_pool *p, bool all);
 
-/* Frees every backend connection of |w| (worker exit). */
-void be_pool_free(struct worker *w);
+/* Frees every backend connection of |p| (worker exit). */
+void be_pool_free(struct be_pool *p);
 
 #endif

@@ -13,7 +13,7 @@
  *   request  <= max_request_message_size (one message being assembled)
  *             + stream_buffer_size + client stream window
  *   response <= stream_buffer_size + backend stream window
- * because credit (nghttp2_session_consume) is given back to a sender only
+ * because credit (h2conn_credit) is given back to a sender only
  * while the queue toward the other side is below stream_buffer_size.
  * Request bytes are also counted per client connection and per process
  * (budget_sync): past limits.connection_request_buffer or
@@ -33,7 +33,6 @@
 #include <time.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <nghttp2/nghttp2.h>
 
 #include "sg_err.h"
 #include "auth.h"
@@ -44,9 +43,9 @@
 #include "cfg.h"
 #include "fe.h"
 #include "grpc.h"
-#include "h2io.h"
-#include "ident.h"
+#include "h2conn.h"
 #include "hdrs.h"
+#include "ident.h"
 #include "log.h"
 #include "pb.h"
 #include "req_stage.h"
@@ -54,18 +53,62 @@
 #include "resp_filter.h"
 #include "sc.h"
 #include "util.h"
-#include "worker.h"
 
 #define CALL_BUDGET_RETRY_MS 50       /* a call out of budget re-checks this often ... */
 #define CALL_BUDGET_WAIT_MS 2000      /* ... and its partial message is refused after this */
 
 static uint64_t calls_live;
 
+/*
+ * Process-wide request bytes buffered by calls (assembling or queued for a
+ * backend), added and subtracted with relaxed atomics and checked against
+ * limits.process_request_buffer before granting clients credit.
+ */
+static uint64_t call_req_buffered;
+
+void
+call_ctx_init(struct call_ctx *x, struct event_base *base, struct auth_cache *cache,
+              struct be_pool *be_pool)
+{
+    memset(x, 0, sizeof(*x));
+    x->base = base;
+    x->auth_cache = cache;
+    x->be_pool = be_pool;
+    TAILQ_INIT(&x->auth_waiting);
+}
+
+struct call_ctx *
+call_ctx_new(struct event_base *base, struct auth_cache *cache, struct be_pool *be_pool)
+{
+    struct call_ctx *x = malloc(sizeof(*x));
+
+    if (x != NULL)
+        call_ctx_init(x, base, cache, be_pool);
+    return x;
+}
+
+void
+call_ctx_free(struct call_ctx *x)
+{
+    free(x);
+}
+
+bool
+call_ctx_idle_after_busy(struct call_ctx *x)
+{
+    if (x->ncalls > 0 || !x->busy)
+        return false;
+    x->busy = false;
+    return true;
+}
+
 static void call_fail(struct call *c, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void call_fail_backend(struct call *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void call_maybe_free(struct call *c);
+static void call_fe_data(struct call *c, const uint8_t *data, size_t len);
+static void call_fe_end_stream(struct call *c);
 
 uint64_t
 call_live_count(void)
@@ -73,38 +116,18 @@ call_live_count(void)
     return __atomic_load_n(&calls_live, __ATOMIC_RELAXED);
 }
 
-/* ---- lists --------------------------------------------------------------- */
+/* The call that owns a client / backend stream. */
+#define FE_CALL(st) ((struct call *)(void *)((char *)(st)-offsetof(struct call, fst)))
+#define BE_CALL(st) ((struct call *)(void *)((char *)(st)-offsetof(struct call, bst)))
 
-void
-call_be_list_insert(struct call_list *l, struct call *c)
-{
-    TAILQ_INSERT_TAIL(l, c, be_link);
-}
-
-void
-call_be_list_remove(struct call_list *l, struct call *c)
-{
-    TAILQ_REMOVE(l, c, be_link);
-}
-
-struct call *
-call_be_list_first(struct call_list *l)
-{
-    return TAILQ_FIRST(l);
-}
-
-int32_t
-call_be_stream(const struct call *c)
-{
-    return c->be_sid;
-}
+static const struct h2_stream_ops call_fe_ops, call_be_ops;
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
-struct call *
-call_new(struct worker *w, struct fe_conn *fe, struct call_list *fe_list, int32_t sid,
-         struct cfg *cfg)
+struct h2_stream *
+call_open(void *ctx, struct fe_conn *fe, int32_t sid, struct cfg *cfg)
 {
+    struct call_ctx *w = ctx;
     struct call *c = calloc(1, sizeof(*c));
 
     if (c == NULL)
@@ -112,7 +135,6 @@ call_new(struct worker *w, struct fe_conn *fe, struct call_list *fe_list, int32_
     c->magic = CALL_MAGIC;
     c->w = w;
     c->fe = fe;
-    c->fe_list = fe_list;
     c->fe_sid = sid;
     c->state = CALL_ST_HEADERS;
     c->status = -1;
@@ -124,11 +146,14 @@ call_new(struct worker *w, struct fe_conn *fe, struct call_list *fe_list, int32_
         goto fail;
     c->cfg = cfg_ref(cfg);
     grpc_deframer_init(&c->df, cfg->limits.max_request_message_size);
-    TAILQ_INSERT_TAIL(fe_list, c, fe_link);
+    c->fst.ops = &call_fe_ops;
+    c->fst.out = c->resp;
+    c->bst.ops = &call_be_ops;
+    c->bst.out = c->req;
     __atomic_add_fetch(&calls_live, 1, __ATOMIC_RELAXED);
     w->ncalls++;
-    w->busy_since_trim = true;
-    return c;
+    w->busy = true;
+    return &c->fst;
 fail:
     if (c->msg != NULL)
         evbuffer_free(c->msg);
@@ -202,7 +227,7 @@ call_maybe_free(struct call *c)
     if (c->stall_timer != NULL)
         event_free(c->stall_timer);
     free(c->mbuf);
-    __atomic_sub_fetch(&worker_req_buffered, c->buffered, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&call_req_buffered, c->buffered, __ATOMIC_RELAXED);
     if (c->held != NULL)
         evbuffer_free(c->held);
     resp_filter_free(c);
@@ -238,7 +263,7 @@ budget_sync(struct call *c)
         return;
     if (c->fe != NULL)
         *fe_req_buffered(c->fe) += delta;
-    __atomic_add_fetch(&worker_req_buffered, delta, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&call_req_buffered, delta, __ATOMIC_RELAXED);
     c->buffered = now;
 }
 
@@ -250,7 +275,7 @@ budget_full(const struct call *c)
 
     if (c->fe != NULL && *fe_req_buffered(c->fe) >= lim->connection_request_buffer)
         return "limits.connection_request_buffer";
-    if (__atomic_load_n(&worker_req_buffered, __ATOMIC_RELAXED) >= lim->process_request_buffer)
+    if (__atomic_load_n(&call_req_buffered, __ATOMIC_RELAXED) >= lim->process_request_buffer)
         return "limits.process_request_buffer";
     return NULL;
 }
@@ -293,10 +318,9 @@ credit_fe(struct call *c)
         return;
     }
     c->budget_since_ms = 0;
-    nghttp2_session_consume(fe_io(c->fe)->sess, c->fe_sid, c->fe_unconsumed);
+    h2conn_credit(&c->fst, c->fe_unconsumed);
     c->fe_unconsumed = 0;
     c->fe_rx_ms = util_now_ms(); /* the client may send again: its idle time starts now */
-    fe_kick(c->fe);
 }
 
 /* A call that stopped waiting for keys without being authenticated: its
@@ -321,9 +345,8 @@ credit_be(struct call *c)
         return;
     if (evbuffer_get_length(c->resp) >= c->cfg->limits.stream_buffer_size)
         return;
-    nghttp2_session_consume(be_io(c->be)->sess, c->be_sid, c->be_unconsumed);
+    h2conn_credit(&c->bst, c->be_unconsumed);
     c->be_unconsumed = 0;
-    be_kick(c->be);
 }
 
 static void
@@ -331,8 +354,7 @@ resume_fe(struct call *c)
 {
     if (c->fe == NULL || !c->resp_started)
         return;
-    nghttp2_session_resume_data(fe_io(c->fe)->sess, c->fe_sid);
-    fe_kick(c->fe);
+    h2conn_resume(&c->fst);
 }
 
 static void
@@ -340,8 +362,7 @@ resume_be(struct call *c)
 {
     if (c->be == NULL || c->be_sid <= 0 || c->be_closed)
         return;
-    nghttp2_session_resume_data(be_io(c->be)->sess, c->be_sid);
-    be_kick(c->be);
+    h2conn_resume(&c->bst);
 }
 
 /* ---- local answers --------------------------------------------------------- */
@@ -361,13 +382,11 @@ cancel_backend(struct call *c)
          */
         if (!c->be_closed && !c->be_cancelled) {
             c->be_cancelled = true;
-            nghttp2_submit_rst_stream(be_io(c->be)->sess, NGHTTP2_FLAG_NONE, c->be_sid,
-                                      NGHTTP2_CANCEL);
-            be_kick(c->be);
+            h2conn_reset(&c->bst, H2_RESET_CANCEL);
         }
         return; /* detaches in call_be_closed */
     }
-    be_detach(c->be, c);
+    be_detach(c->be, &c->bst);
     c->be = NULL;
 }
 
@@ -414,9 +433,8 @@ call_fail(struct call *c, int status, const char *fmt, ...)
             hdrs_add_str(&c->trl, "content-type", "application/grpc") != 0 ||
             hdrs_add_str(&c->trl, "grpc-status", st) != 0 ||
             hdrs_add_str(&c->trl, "grpc-message", enc) != 0 ||
-            fe_submit_response(c->fe, c->fe_sid, c->trl.nv, c->trl.n, false) != 0) {
-            nghttp2_submit_rst_stream(fe_io(c->fe)->sess, NGHTTP2_FLAG_NONE, c->fe_sid,
-                                      NGHTTP2_INTERNAL_ERROR);
+            fe_submit_response(c->fe, c->fe_sid, c->trl.nv, c->trl.n, NULL) != 0) {
+            h2conn_reset(&c->fst, H2_RESET_INTERNAL);
         }
         c->resp_started = true;
         c->resp_eos = true;
@@ -425,8 +443,7 @@ call_fail(struct call *c, int status, const char *fmt, ...)
         hdrs_clear(&c->trl);
         if (hdrs_add_str(&c->trl, "grpc-status", st) != 0 ||
             hdrs_add_str(&c->trl, "grpc-message", enc) != 0) {
-            nghttp2_submit_rst_stream(fe_io(c->fe)->sess, NGHTTP2_FLAG_NONE, c->fe_sid,
-                                      NGHTTP2_INTERNAL_ERROR);
+            h2conn_reset(&c->fst, H2_RESET_INTERNAL);
         }
         c->resp_eos = true;
         resume_fe(c);
@@ -467,9 +484,8 @@ call_http_error(struct call *c, const char *status, const char *text)
     if (hdrs_add_str(&c->rhdr, ":status", status) != 0 ||
         hdrs_add_str(&c->rhdr, "content-type", "text/plain; charset=utf-8") != 0 ||
         hdrs_add_str(&c->rhdr, "content-length", len) != 0 ||
-        fe_submit_response(c->fe, c->fe_sid, c->rhdr.nv, c->rhdr.n, true) != 0) {
-        nghttp2_submit_rst_stream(fe_io(c->fe)->sess, NGHTTP2_FLAG_NONE, c->fe_sid,
-                                  NGHTTP2_INTERNAL_ERROR);
+        fe_submit_response(c->fe, c->fe_sid, c->rhdr.nv, c->rhdr.n, &c->fst) != 0) {
+        h2conn_reset(&c->fst, H2_RESET_INTERNAL);
     }
     c->resp_started = true;
     c->resp_eos = true;
@@ -529,10 +545,12 @@ partial_len(const struct call *c)
 static bool
 largest_blocked(const struct call *c)
 {
+    struct h2_stream *st;
     const struct call *o;
     size_t mine = partial_len(c), theirs;
 
-    TAILQ_FOREACH(o, fe_calls(c->fe), fe_link) {
+    TAILQ_FOREACH(st, fe_streams(c->fe), link) {
+        o = FE_CALL(st);
         if (o == c || o->budget_since_ms == 0 || o->state == CALL_ST_DONE)
             continue;
         theirs = partial_len(o);
@@ -674,15 +692,14 @@ on_stall(evutil_socket_t fd, short what, void *arg)
     cancel_backend(c);
     drop_partial(c);
     /* RFC 9113 section 8.1: NO_ERROR after a complete response */
-    nghttp2_submit_rst_stream(fe_io(fe)->sess, NGHTTP2_FLAG_NONE, c->fe_sid,
-                              finished ? NGHTTP2_NO_ERROR : NGHTTP2_CANCEL);
+    h2conn_reset(&c->fst, finished ? H2_RESET_NO_ERROR : H2_RESET_CANCEL);
     fe_kick(fe);
     arm_stall(c, ms);
 }
 
 /* ---- client side ----------------------------------------------------------- */
 
-int
+static int
 call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *value,
                size_t vlen)
 {
@@ -876,7 +893,7 @@ on_auth_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-call_auth_keys_changed(struct worker *w)
+call_auth_keys_changed(struct call_ctx *w)
 {
     uint64_t gen = ++w->auth_wake_gen;
     struct call *c;
@@ -899,7 +916,7 @@ call_auth_keys_changed(struct worker *w)
     }
 }
 
-void
+static void
 call_fe_headers_done(struct call *c)
 {
     CHECK_MAGIC(c, CALL_MAGIC);
@@ -946,15 +963,18 @@ static void
 attach_backend(struct call *c)
 {
     const char *why = NULL;
+    int err = 0;
 
     c->state = CALL_ST_CONNECTING;
-    c->be = be_attach(c->w, c->cfg, c->backend_idx, c, &why);
+    /* on a ready connection the stream opens before this returns (call_be_open) */
+    c->be = be_open_stream(c->w->be_pool, c->cfg, c->backend_idx, &c->bst, &err, &why);
     if (c->be == NULL) {
-        call_fail_backend(c, "unavailable: %s", why != NULL ? why : "cannot connect");
+        if (err == SG_ERR_NOMEM)
+            call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+        else
+            call_fail_backend(c, "unavailable: %s", why != NULL ? why : "cannot connect");
         return;
     }
-    /* a ready connection opens the stream now: no extra loop iteration */
-    be_dispatch(c->be);
 }
 
 /*
@@ -1017,7 +1037,7 @@ on_message(struct call *c)
         resume_be(c);
 }
 
-void
+static void
 call_fe_data(struct call *c, const uint8_t *data, size_t len)
 {
     struct call_verdict v;
@@ -1060,7 +1080,7 @@ call_fe_data(struct call *c, const uint8_t *data, size_t len)
     credit_fe(c);
 }
 
-void
+static void
 call_fe_end_stream(struct call *c)
 {
     CHECK_MAGIC(c, CALL_MAGIC);
@@ -1088,15 +1108,16 @@ call_fe_end_stream(struct call *c)
     resume_be(c);
 }
 
-void
-call_fe_closed(struct call *c, uint32_t error_code)
+static void
+call_fe_closed(struct h2_stream *st, enum h2_reset why, uint32_t error_code)
 {
+    struct call *c = FE_CALL(st);
     struct fe_conn *fe = c->fe;
 
     CHECK_MAGIC(c, CALL_MAGIC);
     if (fe == NULL)
         return;
-    if (error_code != NGHTTP2_NO_ERROR && c->status < 0) {
+    if (why != H2_RESET_NO_ERROR && c->status < 0) {
         c->status = GRPC_CANCELLED;
         c->local = true;
         snprintf(c->reason, sizeof(c->reason), "client stream reset (HTTP/2 error %u)",
@@ -1112,7 +1133,7 @@ call_fe_closed(struct call *c, uint32_t error_code)
         c->held = NULL;
     }
     if (c->fe_unconsumed > 0)
-        nghttp2_session_consume_connection(fe_io(fe)->sess, c->fe_unconsumed);
+        h2conn_credit_conn(&c->fst, c->fe_unconsumed);
     c->fe_unconsumed = 0;
     if (c->deadline != NULL)
         event_del(c->deadline);
@@ -1124,66 +1145,52 @@ call_fe_closed(struct call *c, uint32_t error_code)
     drop_partial(c);
     *fe_req_buffered(fe) -= c->buffered;
     call_access_log(c);
-    TAILQ_REMOVE(c->fe_list, c, fe_link);
     c->fe = NULL;
     c->state = CALL_ST_DONE;
-    fe_call_detached(fe);
+    fe_stream_detached(fe, &c->fst);
     call_maybe_free(c);
 }
 
-void
-call_fe_abort_all(struct call_list *list)
+/* Response data source (h2_stream_ops.read): the queued response, then the end. */
+static ssize_t
+call_fe_read(struct h2_stream *st, size_t length, unsigned *flags)
 {
-    struct call *c;
-
-    while ((c = TAILQ_FIRST(list)) != NULL)
-        call_fe_closed(c, NGHTTP2_CANCEL);
-}
-
-ssize_t
-call_fe_read(struct call *c, size_t length, uint32_t *flags)
-{
+    struct call *c = FE_CALL(st);
     size_t avail, n;
 
     CHECK_MAGIC(c, CALL_MAGIC);
     avail = evbuffer_get_length(c->resp);
     n = length < avail ? length : avail;
-    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
     if (n == avail && c->resp_eos) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        *flags |= H2_READ_EOF;
         if (c->trl.n > 0 && c->fe != NULL) {
-            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-            if (nghttp2_submit_trailer(fe_io(c->fe)->sess, c->fe_sid, c->trl.nv, c->trl.n) != 0)
-                return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+            *flags |= H2_READ_TRAILERS;
+            if (fe_submit_trailers(c->fe, c->fe_sid, c->trl.nv, c->trl.n) != 0)
+                return SG_ERR_INTERNAL;
         }
         return (ssize_t)n;
     }
     if (n == 0)
-        return NGHTTP2_ERR_DEFERRED;
+        return SG_ERR_AGAIN;
     return (ssize_t)n;
 }
 
-int
-call_fe_send_data(struct call *c, const uint8_t *framehd, size_t length)
+/* |length| response bytes went to the client's connection. */
+static void
+call_fe_sent(struct h2_stream *st, size_t length)
 {
-    int rv;
-
+    struct call *c = FE_CALL(st);
     CHECK_MAGIC(c, CALL_MAGIC);
-    rv = h2io_write_data(fe_io(c->fe), framehd, c->resp, length);
-    if (rv == 0) {
-        c->fe_tx_ms = util_now_ms();
-        c->bytes_out += length;
-        credit_be(c);
-    }
-    return rv;
+    c->fe_tx_ms = util_now_ms();
+    c->bytes_out += length;
+    credit_be(c);
 }
 
 /* ---- backend side ---------------------------------------------------------- */
 
-/* Appends one field to |nv| (pointers are borrowed: nghttp2 copies on submit). */
+/* Appends one field to |nv| (pointers are borrowed: the connection copies on submit). */
 static void
-nv_put(nghttp2_nv *nv, size_t *n, const char *name, const char *value, size_t vlen,
-       uint8_t flags)
+nv_put(h2_nv *nv, size_t *n, const char *name, const char *value, size_t vlen, uint8_t flags)
 {
     nv[*n].name = (uint8_t *)(uintptr_t)name;
     nv[*n].namelen = strlen(name);
@@ -1193,31 +1200,31 @@ nv_put(nghttp2_nv *nv, size_t *n, const char *name, const char *value, size_t vl
     (*n)++;
 }
 
-#define CALL_NV_STACK 64 /* header fields submitted without a heap array */
-
-void
-call_be_ready(struct call *c)
+/*
+ * The backend request's header block (h2_stream_ops.request_headers), into
+ * |nv| when it has room for all of it: pseudo-headers first (RFC 9113
+ * section 8.3), then te: trailers, the client's forwarded fields and
+ * sparkgate's identity.  Returns the number of fields, or SG_ERR_INTERNAL
+ * when the call no longer waits for its stream.
+ */
+static ssize_t
+call_be_request_headers(struct h2_stream *st, h2_nv *nv, size_t cap)
 {
+    struct call *c = BE_CALL(st);
     const struct cfg_backend *b = &c->cfg->backends[c->backend_idx];
-    nghttp2_nv stack[CALL_NV_STACK], *nv = stack;
     const char *authority = b->authority != NULL ? b->authority : b->address;
-    size_t n = 0, cap = c->fwd.n + 9;
-    int32_t sid;
+    size_t n = 0, need = c->fwd.n + 9;
 
     CHECK_MAGIC(c, CALL_MAGIC);
     if (c->state != CALL_ST_CONNECTING)
-        return;
-    /* nothing is copied here: nghttp2_submit_request copies the whole block */
-    if (cap > CALL_NV_STACK && (nv = malloc(cap * sizeof(*nv))) == NULL) {
-        call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
-        return;
-    }
-    /* pseudo-headers first (RFC 9113 section 8.3), then te: trailers, then the client's */
-    nv_put(nv, &n, ":method", "POST", 4, NGHTTP2_NV_FLAG_NONE);
-    nv_put(nv, &n, ":scheme", b->tls ? "https" : "http", b->tls ? 5 : 4, NGHTTP2_NV_FLAG_NONE);
-    nv_put(nv, &n, ":authority", authority, strlen(authority), NGHTTP2_NV_FLAG_NONE);
-    nv_put(nv, &n, ":path", c->m->path, c->m->path_len, NGHTTP2_NV_FLAG_NONE);
-    nv_put(nv, &n, "te", "trailers", 8, NGHTTP2_NV_FLAG_NONE);
+        return SG_ERR_INTERNAL;
+    if (need > cap)
+        return (ssize_t)need;
+    nv_put(nv, &n, ":method", "POST", 4, H2_NV_NONE);
+    nv_put(nv, &n, ":scheme", b->tls ? "https" : "http", b->tls ? 5 : 4, H2_NV_NONE);
+    nv_put(nv, &n, ":authority", authority, strlen(authority), H2_NV_NONE);
+    nv_put(nv, &n, ":path", c->m->path, c->m->path_len, H2_NV_NONE);
+    nv_put(nv, &n, "te", "trailers", 8, H2_NV_NONE);
     memcpy(nv + n, c->fwd.nv, c->fwd.n * sizeof(*nv));
     n += c->fwd.n;
     /* sparkgate's word on identity (clients cannot send x-sparkgate-*: stripped) */
@@ -1225,39 +1232,47 @@ call_be_ready(struct call *c)
         const char *via = auth_via_name(c->id.via);
 
         nv_put(nv, &n, "x-sparkgate-principal", c->id.principal, strlen(c->id.principal),
-               NGHTTP2_NV_FLAG_NONE);
-        nv_put(nv, &n, "x-sparkgate-auth", via, strlen(via), NGHTTP2_NV_FLAG_NONE);
+               H2_NV_NONE);
+        nv_put(nv, &n, "x-sparkgate-auth", via, strlen(via), H2_NV_NONE);
         if (c->id.profile[0] != '\0')
             nv_put(nv, &n, "x-sparkgate-profile", c->id.profile, strlen(c->id.profile),
-                   NGHTTP2_NV_FLAG_NONE);
+                   H2_NV_NONE);
     }
     /* Spark 4 pre-shared key: the backend accepts only sparkgate; never in
-     * nghttp2's HPACK table (NO_INDEX), so it stays out of any dump */
+     * the HPACK table (H2_NV_SECRET), so it stays out of any dump */
     if (b->preshared_header != NULL)
         nv_put(nv, &n, "authorization", b->preshared_header, b->preshared_header_len,
-               NGHTTP2_NV_FLAG_NO_INDEX);
-    sid = be_submit_request(c->be, nv, n, c);
-    if (nv != stack)
-        free(nv);
-    if (sid < 0) {
-        call_fail_backend(c, "unavailable: %s", nghttp2_strerror(sid));
-        return;
-    }
-    c->be_sid = sid;
-    c->state = CALL_ST_OPEN;
-    be_kick(c->be);
+               H2_NV_SECRET);
+    return (ssize_t)n;
 }
 
-void
-call_be_failed(struct call *c, const char *reason)
+/* The backend stream was submitted (h2_stream_ops.on_open). */
+static void
+call_be_open(struct h2_stream *st)
 {
+    struct call *c = BE_CALL(st);
+
+    CHECK_MAGIC(c, CALL_MAGIC);
+    c->be_sid = c->bst.sid;
+    c->state = CALL_ST_OPEN;
+}
+
+/* The backend stream could not be opened (h2_stream_ops.on_failed). */
+static void
+call_be_failed(struct h2_stream *st, int err, const char *reason)
+{
+    struct call *c = BE_CALL(st);
+
     CHECK_MAGIC(c, CALL_MAGIC);
     c->be = NULL; /* be.c already removed us from its queue */
-    call_fail_backend(c, "unavailable: %s", reason);
+    if (err == SG_ERR_NOMEM)
+        call_fail(c, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
+    else
+        call_fail_backend(c, "unavailable: %s", reason);
     call_maybe_free(c);
 }
 
-int
+static int
 call_be_header(struct call *c, bool trailer, const uint8_t *name, size_t nlen,
                const uint8_t *value, size_t vlen)
 {
@@ -1283,7 +1298,7 @@ call_be_header(struct call *c, bool trailer, const uint8_t *name, size_t nlen,
     return hdrs_add(h, name, nlen, value, vlen) == 0 ? 0 : -1;
 }
 
-void
+static void
 call_be_headers_done(struct call *c, bool trailer, bool end_stream)
 {
     struct call_verdict v;
@@ -1294,7 +1309,8 @@ call_be_headers_done(struct call *c, bool trailer, bool end_stream)
     if (!trailer) {
         if (c->resp_started)
             return; /* a second HEADERS block (1xx) is not gRPC; ignore */
-        if (fe_submit_response(c->fe, c->fe_sid, c->rhdr.nv, c->rhdr.n, !end_stream) != 0) {
+        if (fe_submit_response(c->fe, c->fe_sid, c->rhdr.nv, c->rhdr.n,
+                               end_stream ? NULL : &c->fst) != 0) {
             call_fail(c, GRPC_INTERNAL, "sparkgate: cannot relay response headers");
             return;
         }
@@ -1312,7 +1328,7 @@ call_be_headers_done(struct call *c, bool trailer, bool end_stream)
     resume_fe(c);
 }
 
-void
+static void
 call_be_data(struct call *c, const uint8_t *data, size_t len)
 {
     struct call_verdict v;
@@ -1320,7 +1336,7 @@ call_be_data(struct call *c, const uint8_t *data, size_t len)
     CHECK_MAGIC(c, CALL_MAGIC);
     if (c->fe == NULL || c->state == CALL_ST_DONE || !c->resp_started) {
         /* nobody to deliver to: give the credit straight back */
-        nghttp2_session_consume(be_io(c->be)->sess, c->be_sid, len);
+        h2conn_credit(&c->bst, len);
         return;
     }
     if (resp_filter_any(&c->rf)) {
@@ -1329,7 +1345,7 @@ call_be_data(struct call *c, const uint8_t *data, size_t len)
         /* a filter's own buffering is bounded by it (Config: the deframer's limit) */
         if (resp_filter_data(c, data, len, &v) != 0) {
             call_answer(c, &v);
-            nghttp2_session_consume(be_io(c->be)->sess, c->be_sid, len);
+            h2conn_credit(&c->bst, len);
             return;
         }
         c->be_unconsumed += len;
@@ -1349,7 +1365,7 @@ call_be_data(struct call *c, const uint8_t *data, size_t len)
     resume_fe(c);
 }
 
-void
+static void
 call_be_end_stream(struct call *c)
 {
     struct call_verdict v;
@@ -1365,9 +1381,10 @@ call_be_end_stream(struct call *c)
     resume_fe(c);
 }
 
-void
-call_be_closed(struct call *c, uint32_t error_code)
+static void
+call_be_closed(struct h2_stream *st, enum h2_reset why, uint32_t error_code)
 {
+    struct call *c = BE_CALL(st);
     struct be_conn *be = c->be;
 
     CHECK_MAGIC(c, CALL_MAGIC);
@@ -1376,15 +1393,15 @@ call_be_closed(struct call *c, uint32_t error_code)
     c->be_closed = true;
     /* the stream is over: its bytes must not hold the connection window hostage */
     if (c->be_unconsumed > 0)
-        nghttp2_session_consume_connection(be_io(be)->sess, c->be_unconsumed);
+        h2conn_credit_conn(&c->bst, c->be_unconsumed);
     c->be_unconsumed = 0;
     if (!c->resp_eos && c->state != CALL_ST_DONE) {
-        if (error_code == NGHTTP2_REFUSED_STREAM && !c->resp_started)
+        if (why == H2_RESET_REFUSED && !c->resp_started)
             call_fail_backend(c, "refused the stream");
         else
             call_fail_backend(c, "reset the stream (HTTP/2 error %u)", error_code);
     }
-    be_detach(be, c);
+    be_detach(be, &c->bst);
     c->be = NULL;
     if (c->state != CALL_ST_DONE && c->resp_eos && c->fe != NULL) {
         /* the backend answered in full and left: what the client still uploads
@@ -1395,55 +1412,131 @@ call_be_closed(struct call *c, uint32_t error_code)
     call_maybe_free(c);
 }
 
-void
-call_be_abort_all(struct call_list *list, const char *reason)
+/* The backend connection died with our stream open (h2_stream_ops.on_lost). */
+static void
+call_be_lost(struct h2_stream *st, const char *reason)
 {
-    struct call *c;
+    struct call *c = BE_CALL(st);
 
-    /* nghttp2_session_del reports no stream closes: every call is told here */
-    while ((c = TAILQ_FIRST(list)) != NULL) {
-        TAILQ_REMOVE(list, c, be_link);
-        if (c->be_sid == 0) {
-            call_be_failed(c, reason);
-            continue;
-        }
-        c->be_closed = true;
-        c->be = NULL;
-        c->be_unconsumed = 0;
-        if (!c->resp_eos && c->state != CALL_ST_DONE)
-            call_fail_backend(c, "connection lost: %s", reason);
-        call_maybe_free(c);
-    }
+    CHECK_MAGIC(c, CALL_MAGIC);
+    /* be.c took us off its lists; no stream close follows */
+    c->be_closed = true;
+    c->be = NULL;
+    c->be_unconsumed = 0;
+    if (!c->resp_eos && c->state != CALL_ST_DONE)
+        call_fail_backend(c, "connection lost: %s", reason);
+    call_maybe_free(c);
 }
 
-ssize_t
-call_be_read(struct call *c, size_t length, uint32_t *flags)
+/* Request data source toward the backend (h2_stream_ops.read). */
+static ssize_t
+call_be_read(struct h2_stream *st, size_t length, unsigned *flags)
 {
+    struct call *c = BE_CALL(st);
     size_t avail, n;
 
     CHECK_MAGIC(c, CALL_MAGIC);
     avail = evbuffer_get_length(c->req);
     n = length < avail ? length : avail;
-    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
     if (n == avail && c->req_eos) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        *flags |= H2_READ_EOF;
         return (ssize_t)n;
     }
     if (n == 0)
-        return NGHTTP2_ERR_DEFERRED;
+        return SG_ERR_AGAIN;
     return (ssize_t)n;
 }
 
-int
-call_be_send_data(struct call *c, const uint8_t *framehd, size_t length)
+/* |length| request bytes went to the backend's connection. */
+static void
+call_be_sent(struct h2_stream *st, size_t length)
 {
-    int rv;
-
+    struct call *c = BE_CALL(st);
     CHECK_MAGIC(c, CALL_MAGIC);
-    rv = h2io_write_data(be_io(c->be), framehd, c->req, length);
-    if (rv == 0) {
-        budget_sync(c);
-        credit_fe(c);
-    }
-    return rv;
+    (void)length;
+    budget_sync(c);
+    credit_fe(c);
 }
+
+/* ---- connection events ------------------------------------------------------ */
+
+/* The events with a call-shaped handler above (the rest take the stream). */
+
+static int
+fe_on_header(struct h2_stream *st, bool trailer, const uint8_t *name, size_t namelen,
+             const uint8_t *value, size_t valuelen)
+{
+    (void)trailer;
+    return call_fe_header(FE_CALL(st), name, namelen, value, valuelen) == 0 ? 0 : SG_ERR_LIMIT;
+}
+
+static void
+fe_on_headers_done(struct h2_stream *st, bool trailer, bool end_stream)
+{
+    (void)trailer;
+    (void)end_stream; /* on_end_stream follows */
+    call_fe_headers_done(FE_CALL(st));
+}
+
+static void
+fe_on_data(struct h2_stream *st, const uint8_t *data, size_t len)
+{
+    call_fe_data(FE_CALL(st), data, len);
+}
+
+static void
+fe_on_end_stream(struct h2_stream *st)
+{
+    call_fe_end_stream(FE_CALL(st));
+}
+
+static const struct h2_stream_ops call_fe_ops = {
+    .on_header = fe_on_header,
+    .on_headers_done = fe_on_headers_done,
+    .on_data = fe_on_data,
+    .on_end_stream = fe_on_end_stream,
+    .on_close = call_fe_closed,
+    .read = call_fe_read,
+    .on_sent = call_fe_sent,
+};
+
+static int
+be_on_header(struct h2_stream *st, bool trailer, const uint8_t *name, size_t namelen,
+             const uint8_t *value, size_t valuelen)
+{
+    return call_be_header(BE_CALL(st), trailer, name, namelen, value, valuelen) == 0
+               ? 0
+               : SG_ERR_LIMIT;
+}
+
+static void
+be_on_headers_done(struct h2_stream *st, bool trailer, bool end_stream)
+{
+    call_be_headers_done(BE_CALL(st), trailer, end_stream);
+}
+
+static void
+be_on_data(struct h2_stream *st, const uint8_t *data, size_t len)
+{
+    call_be_data(BE_CALL(st), data, len);
+}
+
+static void
+be_on_end_stream(struct h2_stream *st)
+{
+    call_be_end_stream(BE_CALL(st));
+}
+
+static const struct h2_stream_ops call_be_ops = {
+    .on_header = be_on_header,
+    .on_headers_done = be_on_headers_done,
+    .on_data = be_on_data,
+    .on_end_stream = be_on_end_stream,
+    .on_close = call_be_closed,
+    .read = call_be_read,
+    .on_sent = call_be_sent,
+    .request_headers = call_be_request_headers,
+    .on_open = call_be_open,
+    .on_failed = call_be_failed,
+    .on_lost = call_be_lost,
+};

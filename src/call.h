@@ -1,9 +1,10 @@
 /*
- * call.h: one RPC, as the connection layer sees it.  call.c is the only
- * module that knows both sides of a call: the client's stream on an
- * fe_conn and the backend's stream on a be_conn.  fe.c and be.c translate
- * nghttp2 callbacks into the call_fe_* and call_be_* events below; the
- * stream layer behind them decides what crosses:
+ * call.h: one RPC.  call.c is the only module that knows both sides of a
+ * call: the client's stream on an fe_conn and the backend's stream on a
+ * be_conn.  A call embeds one struct h2_stream per side; fe.c and be.c
+ * report the streams' events through the call's two h2_stream_ops tables
+ * (h2conn.h), and the call acts on them only through the fe_* / be_*
+ * stream verbs.  The stream layer decides what crosses:
  *
  *   call.c         the glue: lifecycle, flow-control credit, budgets, stall
  *                  and deadline timers, call_fail (every local answer)
@@ -49,78 +50,52 @@
 
 struct call;
 struct cfg;
-struct worker;
 struct fe_conn;
-struct be_conn;
-struct evbuffer;
+struct h2_stream;
+struct event_base;
+struct auth_cache;
+struct be_pool;
 
-/* A list of calls, kept by a connection (TAILQ of opaque calls). */
 TAILQ_HEAD(call_list, call);
 
 /*
- * Creates the call for client stream |sid| on |fe|.  Takes a reference to
- * |cfg|.  The call is appended to |fe_list|.  Returns NULL on allocation
- * failure.
+ * What one event loop (a worker) lends its calls: the loop, the token
+ * cache, the backend pool, and the loop's call bookkeeping.  The worker
+ * holds it (call_ctx_new); only call.c changes it.
  */
-struct call *call_new(struct worker *w, struct fe_conn *fe, struct call_list *fe_list,
-                      int32_t sid, struct cfg *cfg);
+struct call_ctx {
+    struct event_base *base;
+    struct auth_cache *auth_cache; /* verified tokens; this thread only */
+    struct be_pool *be_pool;
+    struct call_list auth_waiting; /* calls waiting for signing keys */
+    size_t nauth_waiting;
+    uint64_t auth_wake_gen;        /* one re-check per call per wake */
+    size_t ncalls;                 /* calls alive on this loop */
+    bool busy;                     /* calls ran since call_ctx_idle_after_busy said so */
+};
 
-/* --- client side events (fe.c) ------------------------------------------ */
+void call_ctx_init(struct call_ctx *x, struct event_base *base, struct auth_cache *cache,
+                   struct be_pool *be_pool);
+/* The same, allocated (NULL when out of memory); call_ctx_free(NULL) is fine. */
+struct call_ctx *call_ctx_new(struct event_base *base, struct auth_cache *cache,
+                              struct be_pool *be_pool);
+void call_ctx_free(struct call_ctx *x);
 
-/* A request header field.  Returns 0, or -1 to reset the stream. */
-int call_fe_header(struct call *c, const uint8_t *name, size_t namelen, const uint8_t *value,
-                   size_t valuelen);
-/* Request headers complete. */
-void call_fe_headers_done(struct call *c);
-/* A chunk of request DATA payload. */
-void call_fe_data(struct call *c, const uint8_t *data, size_t len);
-/* The client half-closed its side. */
-void call_fe_end_stream(struct call *c);
-/* The client stream closed (|error_code| from RST_STREAM or 0). Detaches. */
-void call_fe_closed(struct call *c, uint32_t error_code);
-/* The client connection is going away: detach every call in |list|. */
-void call_fe_abort_all(struct call_list *list);
-/* Response data source: see nghttp2_data_source_read_callback. */
-ssize_t call_fe_read(struct call *c, size_t length, uint32_t *flags);
-/* Moves |length| response bytes behind |framehd| into the client's output. */
-int call_fe_send_data(struct call *c, const uint8_t *framehd, size_t length);
+/* True once when no call is alive and some ran since the last true (memory trim). */
+bool call_ctx_idle_after_busy(struct call_ctx *x);
 
-/* --- backend side events (be.c) ----------------------------------------- */
-
-/* The backend connection is up: open the backend stream. */
-void call_be_ready(struct call *c);
-/* The backend connection failed before the stream opened. */
-void call_be_failed(struct call *c, const char *reason);
-/* A response header or trailer field.  Returns 0, or -1 to reset. */
-int call_be_header(struct call *c, bool trailer, const uint8_t *name, size_t namelen,
-                   const uint8_t *value, size_t valuelen);
-/* Response headers (or trailers) complete. */
-void call_be_headers_done(struct call *c, bool trailer, bool end_stream);
-/* A chunk of response DATA payload. */
-void call_be_data(struct call *c, const uint8_t *data, size_t len);
-/* The backend finished sending (END_STREAM on DATA). */
-void call_be_end_stream(struct call *c);
-/* The backend stream closed. Detaches. */
-void call_be_closed(struct call *c, uint32_t error_code);
-/* The backend connection died: fail or detach every call in |list|. */
-void call_be_abort_all(struct call_list *list, const char *reason);
-/* Request data source toward the backend. */
-ssize_t call_be_read(struct call *c, size_t length, uint32_t *flags);
-/* Moves |length| request bytes behind |framehd| into the backend's output. */
-int call_be_send_data(struct call *c, const uint8_t *framehd, size_t length);
-
-/* Intrusive list helpers for be.c (waiting and active calls of a backend
- * connection); a call is on at most one backend list at a time. */
-void call_be_list_insert(struct call_list *l, struct call *c);
-void call_be_list_remove(struct call_list *l, struct call *c);
-struct call *call_be_list_first(struct call_list *l);
-/* The backend stream id of |c| (0 until be_submit_request succeeded). */
-int32_t call_be_stream(const struct call *c);
+/*
+ * Creates the call for client stream |sid| on |fe| under the struct call_ctx
+ * |ctx| (an fe_open_fn: fe.c calls it when a request's HEADERS begin) and
+ * returns its client stream.  Takes a reference to |cfg|.  Returns NULL on
+ * allocation failure.
+ */
+struct h2_stream *call_open(void *ctx, struct fe_conn *fe, int32_t sid, struct cfg *cfg);
 
 /* A JWKS fetch ended (worker.c, on |w|'s thread): every call of |w| waiting
  * for a signing key is checked again - authenticated, refused, or waiting
  * on for a fetch still to end. */
-void call_auth_keys_changed(struct worker *w);
+void call_auth_keys_changed(struct call_ctx *w);
 
 /* Number of calls alive in this process (all workers). */
 uint64_t call_live_count(void);

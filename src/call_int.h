@@ -16,6 +16,7 @@
 #include "auth.h"
 #include "call.h"
 #include "grpc.h"
+#include "h2conn.h"
 #include "hdrs.h"
 #include "policy.h"
 #include "resp_filter.h"
@@ -64,20 +65,19 @@ enum call_outcome call_refuse(struct call_verdict *v, int status, const char *fm
 
 struct call {
     uint32_t magic;
-    struct worker *w;
+    struct call_ctx *w; /* its loop's share (a worker's), see call.h */
     struct cfg *cfg; /* reference held for the call's lifetime */
     enum call_state state;
 
     /* client side */
     struct fe_conn *fe; /* NULL once detached */
-    struct call_list *fe_list;
-    TAILQ_ENTRY(call) fe_link;
+    struct h2_stream fst; /* our client stream, as fe.c lists it */
     int32_t fe_sid;
     bool fe_ended;      /* client half-closed */
 
     /* backend side */
     struct be_conn *be; /* NULL when not attached */
-    TAILQ_ENTRY(call) be_link;
+    struct h2_stream bst; /* our backend stream, as be.c lists it */
     int32_t be_sid;     /* 0 until submitted */
     bool be_closed;     /* backend stream closed */
     bool be_cancelled;  /* RST_STREAM(CANCEL) submitted */

@@ -4,8 +4,9 @@
  * An fe_conn is one accepted socket: TLS (handshake under a deadline; ALPN
  * already forced to h2 by tls.c) or h2c, then an nghttp2 server session with
  * our SETTINGS (bounded streams, windows and header list; RFC 7540
- * priorities off).  Streams become calls (call.c); fe.c only translates
- * nghttp2 callbacks and keeps the connection's timers:
+ * priorities off).  Streams get owners (calls, made by the open function
+ * given at accept) that hear of them through their h2_stream_ops; fe.c
+ * translates nghttp2 callbacks into those and keeps the connection's timers:
  *   - TLS handshake: timeouts.tls_handshake_ms from accept;
  *   - first request: timeouts.request_header_ms from accept until a request
  *     is authenticated; calls in progress do not stop it (a refused or
@@ -18,8 +19,9 @@
  * Any negative return from nghttp2_session_mem_recv is fatal: we stop
  * reading and close, and never feed that session again (CVE-2026-27135).
  *
- * Ownership: the worker owns its fe_conns (w->fe_conns); an fe_conn owns its
- * h2io and timer; its calls are owned by call.c and detached on close.
+ * Ownership: a pool (one per worker) owns its fe_conns; an fe_conn owns its
+ * h2io and timer; its streams are owned by their calls and listed here until
+ * the call detaches (fe_stream_detached).
  */
 #include "config.h"
 
@@ -34,13 +36,13 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "call.h"
 #include "cfg.h"
 #include "fe.h"
+#include "h2conn.h"
 #include "h2io.h"
 #include "log.h"
+#include "sg_err.h"
 #include "util.h"
-#include "worker.h"
 
 #define FE_MAGIC 0x46454331u /* "FEC1" */
 #define FE_WU_PER_DATA 2.0      /* free WINDOW_UPDATEs per DATA frame sent (see glitch) */
@@ -54,7 +56,7 @@ enum fe_state {
 
 struct fe_conn {
     uint32_t magic;
-    struct worker *w;
+    struct fe_pool *pool;
     uint64_t id;
     struct h2io io;
     enum fe_state state;
@@ -68,7 +70,8 @@ struct fe_conn {
     double wu_allow;        /* WINDOW_UPDATEs earned by DATA frames we sent */
     struct event *hdr_timer; /* a header block is incomplete */
     uint64_t req_buffered;  /* request bytes its calls buffer (call.c accounts) */
-    struct call_list calls;
+    fe_open_fn open;        /* makes a stream's owner */
+    struct h2_stream_list streams;
     size_t ncalls;
     struct event *timer;
     /* from the snapshot at accept: the connection keeps its SETTINGS */
@@ -79,16 +82,21 @@ struct fe_conn {
     TAILQ_ENTRY(fe_conn) link;
 };
 
+struct fe_pool {
+    TAILQ_HEAD(, fe_conn) conns;
+    size_t n;
+    struct event_base *base;
+    struct cfg *const *cfg;    /* the current snapshot, for new connections and streams */
+    fe_open_fn open;
+    void *open_arg;
+    void (*closed)(void *arg);
+    void *closed_arg;
+};
+
 static uint64_t fe_next_id;
 
 static void fe_close_now(struct fe_conn *c, const char *why);
 static void maybe_final_goaway(struct fe_conn *c);
-
-struct h2io *
-fe_io(struct fe_conn *c)
-{
-    return &c->io;
-}
 
 void
 fe_kick(struct fe_conn *c)
@@ -117,16 +125,15 @@ fe_is_tls(const struct fe_conn *c)
 static void
 arm_timer(struct fe_conn *c, uint32_t ms)
 {
-    struct timeval tv = {.tv_sec = (time_t)(ms / 1000u),
-                         .tv_usec = (suseconds_t)((ms % 1000u) * 1000u)};
-
-    evtimer_add(c->timer, &tv);
+    h2conn_timer_arm(c->timer, ms);
 }
 
 void
-fe_call_detached(struct fe_conn *c)
+fe_stream_detached(struct fe_conn *c, struct h2_stream *st)
 {
     CHECK_MAGIC(c, FE_MAGIC);
+    TAILQ_REMOVE(&c->streams, st, link);
+    st->io = NULL;
     c->ncalls--;
     /* before any authenticated request the first-request timer keeps running */
     if (c->ncalls == 0 && c->state == FE_OPEN && c->got_request)
@@ -184,67 +191,98 @@ fe_req_buffered(struct fe_conn *c)
     return &c->req_buffered;
 }
 
-struct call_list *
-fe_calls(struct fe_conn *c)
+struct fe_pool *
+fe_pool_new(struct event_base *base, struct cfg *const *cfg, fe_open_fn open_fn, void *open_arg,
+            void (*closed)(void *arg), void *closed_arg)
+{
+    struct fe_pool *p = calloc(1, sizeof(*p));
+
+    if (p == NULL)
+        return NULL;
+    TAILQ_INIT(&p->conns);
+    p->base = base;
+    p->cfg = cfg;
+    p->open = open_fn;
+    p->open_arg = open_arg;
+    p->closed = closed;
+    p->closed_arg = closed_arg;
+    return p;
+}
+
+void
+fe_pool_destroy(struct fe_pool *p)
+{
+    free(p);
+}
+
+size_t
+fe_pool_count(const struct fe_pool *p)
+{
+    return p->n;
+}
+
+struct h2_stream_list *
+fe_streams(struct fe_conn *c)
 {
     CHECK_MAGIC(c, FE_MAGIC);
-    return &c->calls;
+    return &c->streams;
 }
 
-/* ---- nghttp2 callbacks (server session) ---------------------------------- */
-
-static ssize_t
-on_send(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *arg)
+SSL *
+fe_ssl(struct fe_conn *c)
 {
-    struct fe_conn *c = arg;
-
-    (void)s;
-    (void)flags;
-    return h2io_write(&c->io, data, len);
+    CHECK_MAGIC(c, FE_MAGIC);
+    return c->io.ssl;
 }
+
+/* ---- stream verbs ---------------------------------------------------------- */
+
+int
+fe_submit_response(struct fe_conn *c, int32_t sid, const h2_nv *nv, size_t nvlen,
+                   struct h2_stream *body)
+{
+    CHECK_MAGIC(c, FE_MAGIC);
+    return h2conn_submit(&c->io, sid, nv, nvlen, body, NULL) < 0 ? SG_ERR_INTERNAL : 0;
+}
+
+int
+fe_submit_trailers(struct fe_conn *c, int32_t sid, const h2_nv *nv, size_t nvlen)
+{
+    CHECK_MAGIC(c, FE_MAGIC);
+    return h2conn_submit_trailers(&c->io, sid, nv, nvlen);
+}
+
+/* ---- nghttp2 callbacks (server session; user data: the h2io) -------------- */
 
 static int
 on_send_data(nghttp2_session *s, nghttp2_frame *frame, const uint8_t *framehd, size_t length,
              nghttp2_data_source *src, void *arg)
 {
-    struct call *call = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
-    struct fe_conn *c = arg;
+    struct fe_conn *c = h2conn_owner(arg);
 
-    (void)src;
-    if (call == NULL)
+    if (h2conn_stream(&c->io, frame->hd.stream_id) == NULL)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     c->wu_allow += FE_WU_PER_DATA;
     if (c->wu_allow > FE_WU_ALLOW_MAX)
         c->wu_allow = FE_WU_ALLOW_MAX;
-    return call_fe_send_data(call, framehd, length);
-}
-
-static ssize_t
-on_read_response(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t length, uint32_t *flags,
-                 nghttp2_data_source *src, void *arg)
-{
-    struct call *call = nghttp2_session_get_stream_user_data(s, sid);
-
-    (void)buf;
-    (void)src;
-    (void)arg;
-    if (call == NULL)
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    return call_fe_read(call, length, flags);
+    return h2conn_send_data(s, frame, framehd, length, src, arg);
 }
 
 static int
 on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 {
-    struct fe_conn *c = arg;
-    struct call *call;
+    struct fe_conn *c = h2conn_owner(arg);
+    struct h2_stream *st;
 
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
-    call = call_new(c->w, c, &c->calls, frame->hd.stream_id, c->w->cfg);
-    if (call == NULL)
+    st = c->open(c->pool->open_arg, c, frame->hd.stream_id, *c->pool->cfg);
+    if (st == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    nghttp2_session_set_stream_user_data(s, frame->hd.stream_id, call);
+    st->sid = frame->hd.stream_id;
+    st->io = &c->io;
+    TAILQ_INSERT_TAIL(&c->streams, st, link);
+    nghttp2_session_set_stream_user_data(s, frame->hd.stream_id, st);
     c->ncalls++;
     /* the idle timer stops while a call is open; the first-request timer
      * runs on until a request is authenticated (fe_call_authenticated) */
@@ -257,17 +295,17 @@ static int
 on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
           const uint8_t *value, size_t valuelen, uint8_t flags, void *arg)
 {
-    struct call *call;
+    struct h2_stream *st;
 
     (void)flags;
     (void)arg;
     /* request trailers never carry anything we act on or forward (docs/security.md I06) */
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
-    call = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
-    if (call == NULL)
+    st = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
+    if (st == NULL)
         return 0;
-    if (call_fe_header(call, name, namelen, value, valuelen) != 0)
+    if (st->ops->on_header(st, false, name, namelen, value, valuelen) != 0)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     return 0;
 }
@@ -350,7 +388,7 @@ header_block_timer(struct fe_conn *c, const nghttp2_frame_hd *hd)
 static int
 on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *arg)
 {
-    struct fe_conn *c = arg;
+    struct fe_conn *c = h2conn_owner(arg);
 
     switch (hd->type) {
     case NGHTTP2_PING:
@@ -387,54 +425,26 @@ on_invalid_frame(nghttp2_session *s, const nghttp2_frame *frame, int err, void *
 {
     (void)frame;
     (void)err;
-    glitch(arg, s, 10.0);
+    glitch(h2conn_owner(arg), s, 10.0);
     return 0;
 }
 
 static int
 on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 {
-    struct call *call;
+    struct h2_stream *st;
+    bool eos = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
 
     (void)arg;
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
         return 0;
-    call = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
-    if (call == NULL)
+    st = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
+    if (st == NULL)
         return 0;
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
-        call_fe_headers_done(call);
-    if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
-        call_fe_end_stream(call);
-    return 0;
-}
-
-static int
-on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t *data, size_t len,
-              void *arg)
-{
-    struct call *call = nghttp2_session_get_stream_user_data(s, sid);
-
-    (void)flags;
-    (void)arg;
-    if (call == NULL) {
-        nghttp2_session_consume_connection(s, len);
-        return 0;
-    }
-    call_fe_data(call, data, len);
-    return 0;
-}
-
-static int
-on_stream_close(nghttp2_session *s, int32_t sid, uint32_t error_code, void *arg)
-{
-    struct call *call = nghttp2_session_get_stream_user_data(s, sid);
-
-    (void)arg;
-    if (call != NULL) {
-        nghttp2_session_set_stream_user_data(s, sid, NULL);
-        call_fe_closed(call, error_code);
-    }
+        st->ops->on_headers_done(st, false, eos);
+    if (eos)
+        st->ops->on_end_stream(st);
     return 0;
 }
 
@@ -443,27 +453,17 @@ on_stream_close(nghttp2_session *s, int32_t sid, uint32_t error_code, void *arg)
 static int
 start_h2(struct fe_conn *c)
 {
-    const struct cfg_limits *lim = &c->w->cfg->limits;
-    nghttp2_session_callbacks *cbs = NULL;
-    nghttp2_option *opt = NULL;
+    static const struct h2conn_cbs cbs = {
+        .begin_headers = on_begin_headers,
+        .header = on_header,
+        .frame_recv = on_frame_recv,
+        .invalid_frame = on_invalid_frame,
+        .begin_frame = on_begin_frame,
+        .send_data = on_send_data,
+    };
+    const struct cfg_limits *lim = &(*c->pool->cfg)->limits;
     nghttp2_settings_entry iv[4];
-    int rv = -1;
 
-    if (nghttp2_session_callbacks_new(&cbs) != 0 || nghttp2_option_new(&opt) != 0)
-        goto out;
-    nghttp2_session_callbacks_set_send_callback(cbs, on_send);
-    nghttp2_session_callbacks_set_send_data_callback(cbs, on_send_data);
-    nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
-    nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
-    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
-    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
-    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, on_invalid_frame);
-    nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, on_begin_frame);
-    /* credit goes back only as call.c forwards (docs/security.md H11) */
-    nghttp2_option_set_no_auto_window_update(opt, 1);
-    if (nghttp2_session_server_new2(&c->io.sess, cbs, c, opt) != 0)
-        goto out;
     iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
     iv[0].value = lim->max_concurrent_streams;
     /*
@@ -482,16 +482,7 @@ start_h2(struct fe_conn *c)
     /* RFC 9218: priority signals carry no weight here (docs/security.md H13) */
     iv[3].settings_id = NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES;
     iv[3].value = 1;
-    if (nghttp2_submit_settings(c->io.sess, NGHTTP2_FLAG_NONE, iv, 4) != 0)
-        goto out;
-    if (nghttp2_session_set_local_window_size(c->io.sess, NGHTTP2_FLAG_NONE, 0,
-                                              (int32_t)lim->connection_window_size) != 0)
-        goto out;
-    rv = 0;
-out:
-    nghttp2_option_del(opt);
-    nghttp2_session_callbacks_del(cbs);
-    return rv;
+    return h2conn_session_new(&c->io, true, &cbs, iv, 4, lim->connection_window_size);
 }
 
 /* No call left on a draining connection: the final GOAWAY can go now. */
@@ -513,20 +504,14 @@ on_io_ready(void *arg)
     struct fe_conn *c = arg;
 
     CHECK_MAGIC(c, FE_MAGIC);
-    if (c->tls) {
-        const unsigned char *alpn = NULL;
-        unsigned int alpnlen = 0;
-
-        /* tls.c refuses other protocols in the handshake; check anyway */
-        SSL_get0_alpn_selected(c->io.ssl, &alpn, &alpnlen);
-        if (alpnlen != 2 || memcmp(alpn, "h2", 2) != 0)
-            return -1;
-    }
+    /* tls.c refuses other protocols in the handshake; check anyway */
+    if (c->tls && !h2conn_alpn_ok(c->io.ssl, false))
+        return -1;
     if (start_h2(c) != 0)
         return -1;
     c->state = FE_OPEN;
     evtimer_del(c->timer);
-    arm_timer(c, c->w->cfg->timeouts.request_header_ms);
+    arm_timer(c, (*c->pool->cfg)->timeouts.request_header_ms);
     return 0;
 }
 
@@ -597,10 +582,11 @@ on_hdr_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-fe_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, int salen,
+fe_accept(struct fe_pool *p, evutil_socket_t fd, const struct sockaddr *sa, int salen,
           size_t lidx)
 {
-    const struct cfg_listener *l = &w->cfg->listeners[lidx];
+    const struct cfg *cfg = *p->cfg;
+    const struct cfg_listener *l = &cfg->listeners[lidx];
     struct fe_conn *c = NULL;
     SSL *ssl = NULL;
     int one = 1;
@@ -612,16 +598,17 @@ fe_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, int s
     if (c == NULL)
         goto fail;
     c->magic = FE_MAGIC;
-    c->w = w;
+    c->pool = p;
+    c->open = p->open;
     c->id = __atomic_add_fetch(&fe_next_id, 1, __ATOMIC_RELAXED);
     c->tls = l->tls;
-    c->idle_ms = w->cfg->timeouts.idle_ms;
-    c->request_header_ms = w->cfg->timeouts.request_header_ms;
+    c->idle_ms = cfg->timeouts.idle_ms;
+    c->request_header_ms = cfg->timeouts.request_header_ms;
     c->state = l->tls ? FE_HANDSHAKE : FE_OPEN;
-    TAILQ_INIT(&c->calls);
+    TAILQ_INIT(&c->streams);
     util_sockaddr_str(sa, c->peer, sizeof(c->peer));
-    c->timer = evtimer_new(w->base, on_timer, c);
-    c->hdr_timer = evtimer_new(w->base, on_hdr_timer, c);
+    c->timer = evtimer_new(p->base, on_timer, c);
+    c->hdr_timer = evtimer_new(p->base, on_hdr_timer, c);
     if (c->timer == NULL || c->hdr_timer == NULL)
         goto fail;
     if (l->tls) {
@@ -631,14 +618,14 @@ fe_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, int s
         SSL_set_accept_state(ssl);
     }
     /* from here the io owns fd and ssl, also on failure */
-    if (h2io_init(&c->io, w->base, fd, ssl, false, &fe_io_ops, c) != 0) {
+    if (h2io_init(&c->io, p->base, fd, ssl, false, &fe_io_ops, c) != 0) {
         fd = -1;
         goto fail_io;
     }
     fd = -1;
-    TAILQ_INSERT_TAIL(&w->fe_conns, c, link);
-    w->nfe++;
-    arm_timer(c, l->tls ? w->cfg->timeouts.tls_handshake_ms : w->cfg->timeouts.request_header_ms);
+    TAILQ_INSERT_TAIL(&p->conns, c, link);
+    p->n++;
+    arm_timer(c, l->tls ? cfg->timeouts.tls_handshake_ms : cfg->timeouts.request_header_ms);
     /* for h2c this runs on_io_ready (which may refuse) before returning */
     h2io_start(&c->io);
     return;
@@ -655,18 +642,7 @@ fail:
             event_free(c->hdr_timer);
         free(c);
     }
-    __atomic_sub_fetch(&worker_nconns, 1, __ATOMIC_RELAXED);
-}
-
-int
-fe_submit_response(struct fe_conn *c, int32_t sid, const nghttp2_nv *nv, size_t nvlen, bool body)
-{
-    nghttp2_data_provider prd;
-
-    CHECK_MAGIC(c, FE_MAGIC);
-    prd.source.ptr = NULL;
-    prd.read_callback = on_read_response;
-    return nghttp2_submit_response(c->io.sess, sid, nv, nvlen, body ? &prd : NULL);
+    p->closed(p->closed_arg); /* the connection the worker counted is gone */
 }
 
 static void
@@ -695,37 +671,40 @@ fe_conn_drain(struct fe_conn *c)
 static void
 fe_close_now(struct fe_conn *c, const char *why)
 {
-    struct worker *w = c->w;
+    struct fe_pool *p = c->pool;
+    struct h2_stream *st;
 
     CHECK_MAGIC(c, FE_MAGIC);
     log_debug("conn=%" PRIu64 " peer=%s closed: %s", c->id, c->peer, why);
-    TAILQ_REMOVE(&w->fe_conns, c, link);
-    w->nfe--;
-    call_fe_abort_all(&c->calls);
+    TAILQ_REMOVE(&p->conns, c, link);
+    p->n--;
+    /* every owner is told, and detaches (fe_stream_detached) before the next */
+    while ((st = TAILQ_FIRST(&c->streams)) != NULL)
+        st->ops->on_close(st, H2_RESET_CANCEL, NGHTTP2_CANCEL);
     h2io_free(&c->io);
     event_free(c->timer);
     event_free(c->hdr_timer);
     c->magic = 0;
     free(c);
-    worker_fe_closed(w);
+    p->closed(p->closed_arg);
 }
 
 void
-fe_drain_all(struct worker *w)
+fe_drain_all(struct fe_pool *p)
 {
     struct fe_conn *c, *next;
 
-    for (c = TAILQ_FIRST(&w->fe_conns); c != NULL; c = next) {
+    for (c = TAILQ_FIRST(&p->conns); c != NULL; c = next) {
         next = TAILQ_NEXT(c, link);
         fe_conn_drain(c);
     }
 }
 
 void
-fe_close_all(struct worker *w)
+fe_close_all(struct fe_pool *p)
 {
     struct fe_conn *c;
 
-    while ((c = TAILQ_FIRST(&w->fe_conns)) != NULL)
+    while ((c = TAILQ_FIRST(&p->conns)) != NULL)
         fe_close_now(c, "closed by sparkgate");
 }

@@ -20,7 +20,7 @@ hdrs_add(struct hdrs *h, const uint8_t *name, size_t nlen, const uint8_t *value,
 
     if (h->n == h->cap) {
         size_t ncap = h->cap ? h->cap * 2 : 16;
-        nghttp2_nv *nv = realloc(h->nv, ncap * sizeof(*nv));
+        h2_nv *nv = realloc(h->nv, ncap * sizeof(*nv));
 
         if (nv == NULL)
             return SG_ERR_NOMEM;
@@ -56,7 +56,7 @@ hdrs_add(struct hdrs *h, const uint8_t *name, size_t nlen, const uint8_t *value,
     h->nv[h->n].namelen = nlen;
     h->nv[h->n].value = p + nlen + 1;
     h->nv[h->n].valuelen = vlen;
-    h->nv[h->n].flags = NGHTTP2_NV_FLAG_NONE;
+    h->nv[h->n].flags = H2_NV_NONE;
     h->n++;
     h->bytes += nlen + vlen + 32;
     return 0;

@@ -2,11 +2,11 @@
  * hdrs.h: header lists of a call, and the rules for which request and
  * response fields cross the proxy.
  *
- * A list keeps its nghttp2_nv array pointing into one growing byte arena,
+ * A list keeps its h2_nv array pointing into one growing byte arena,
  * so it costs two allocations however many fields it has (one malloc per
  * header was half of a unary call's allocations).  nghttp2 copies a header
  * block when it is submitted, so the arena only has to live until then.
- * Only the nghttp2_nv type is used here: the list is handed to the
+ * Only the h2_nv type (h2conn.h) is used here: the list is handed to the
  * connection layer, which submits it.
  */
 #ifndef SPARKGATE_HDRS_H
@@ -16,12 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <nghttp2/nghttp2.h>
+#include "h2conn.h"
 
 struct cfg_auth;
 
 struct hdrs {
-    nghttp2_nv *nv;
+    h2_nv *nv;
     size_t n, cap;
     uint8_t *buf; /* names and values, NUL-terminated */
     size_t blen, bcap;

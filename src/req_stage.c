@@ -27,7 +27,6 @@
 #include "sc.h"
 #include "sg_err.h"
 #include "util.h"
-#include "worker.h"
 
 /* The request message the message stages work on. */
 struct req_msg {
@@ -131,7 +130,7 @@ stage_authenticate(struct call *c, struct req_msg *rm, struct call_verdict *v)
 {
     struct auth_verdict av;
     struct auth_peer peer, *pp = NULL;
-    SSL *ssl = c->fe != NULL ? fe_io(c->fe)->ssl : NULL;
+    SSL *ssl = c->fe != NULL ? fe_ssl(c->fe) : NULL;
 
     (void)rm;
     if (ssl != NULL) {

@@ -34,7 +34,6 @@
 #include "worker.h"
 
 int worker_nconns;
-uint64_t worker_req_buffered;
 
 static void on_jwks_fetch_end(void *arg);
 
@@ -132,7 +131,7 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
         if (w->listeners[i] == lev)
             break;
     }
-    fe_accept(w, fd, sa, salen, i);
+    fe_accept(w->fe_pool, fd, sa, salen, i);
 }
 
 static void
@@ -152,15 +151,18 @@ stop_listening(struct worker *w)
 static void
 maybe_exit(struct worker *w)
 {
-    if (w->draining && w->nfe == 0) {
-        be_pool_close_idle(w, true);
+    if (w->draining && fe_pool_count(w->fe_pool) == 0) {
+        be_pool_close_idle(w->be_pool, true);
         event_base_loopbreak(w->base);
     }
 }
 
-void
-worker_fe_closed(struct worker *w)
+/* fe_pool hook: a connection closed (connection accounting, drain). */
+static void
+worker_fe_closed(void *arg)
 {
+    struct worker *w = arg;
+
     __atomic_sub_fetch(&worker_nconns, 1, __ATOMIC_RELAXED);
     maybe_exit(w);
 }
@@ -174,15 +176,15 @@ on_drain_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     CHECK_MAGIC(w, WORKER_MAGIC);
     if (util_now_ms() >= w->drain_deadline_ms) {
-        if (w->nfe > 0)
+        if (fe_pool_count(w->fe_pool) > 0)
             log_warn("worker %u: drain deadline reached, closing %zu connection(s)", w->id,
-                     w->nfe);
-        fe_close_all(w);
+                     fe_pool_count(w->fe_pool));
+        fe_close_all(w->fe_pool);
         maybe_exit(w);
         return;
     }
     /* second GOAWAY round: names the last stream each connection will serve */
-    fe_drain_all(w);
+    fe_drain_all(w->fe_pool);
     maybe_exit(w);
 }
 
@@ -196,7 +198,7 @@ start_drain(struct worker *w)
     w->draining = true;
     w->drain_deadline_ms = util_now_ms() + w->cfg->timeouts.drain_ms;
     stop_listening(w);
-    fe_drain_all(w);
+    fe_drain_all(w->fe_pool);
     w->drain_tick = event_new(w->base, -1, EV_PERSIST, on_drain_tick, w);
     if (w->drain_tick != NULL) {
         if (w->cfg->timeouts.drain_ms < 1000) {
@@ -205,7 +207,7 @@ start_drain(struct worker *w)
         }
         event_add(w->drain_tick, &tv);
     }
-    be_pool_close_idle(w, false);
+    be_pool_close_idle(w->be_pool, false);
     maybe_exit(w);
 }
 
@@ -226,13 +228,13 @@ on_wake(evutil_socket_t fd, short what, void *arg)
             cfg_unref(w->cfg);
             w->cfg = c;
             /* connections of the old snapshot close when their last call ends */
-            be_pool_close_idle(w, false);
+            be_pool_close_idle(w->be_pool, false);
         }
     }
     if (flags & WORKER_WAKE_DRAIN)
         start_drain(w);
     if (flags & WORKER_WAKE_AUTH)
-        call_auth_keys_changed(w);
+        call_auth_keys_changed(w->calls);
 }
 
 /*
@@ -252,10 +254,8 @@ on_trim_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     CHECK_MAGIC(w, WORKER_MAGIC);
-    if (w->ncalls == 0 && w->busy_since_trim) {
-        w->busy_since_trim = false;
+    if (call_ctx_idle_after_busy(w->calls))
         malloc_trim(0);
-    }
 }
 
 static void *
@@ -265,8 +265,8 @@ worker_main(void *arg)
 
     event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
     /* drain finished or deadline: release everything this thread owns */
-    fe_close_all(w);
-    be_pool_free(w);
+    fe_close_all(w->fe_pool);
+    be_pool_free(w->be_pool);
     return NULL;
 }
 
@@ -277,9 +277,6 @@ worker_init(struct worker *w, unsigned id, struct cfg *cfg)
 
     w->magic = WORKER_MAGIC;
     w->id = id;
-    TAILQ_INIT(&w->fe_conns);
-    TAILQ_INIT(&w->be_conns);
-    TAILQ_INIT(&w->auth_waiting);
     for (i = 0; i < CFG_MAX_LISTENERS; i++)
         w->lfd[i] = -1;
     w->base = event_base_new();
@@ -300,9 +297,18 @@ worker_init(struct worker *w, unsigned id, struct cfg *cfg)
         event_add(w->trim_tick, &tv);
     }
     w->cfg = cfg_ref(cfg);
+    w->be_pool = be_pool_new(w->base, w->dns, &w->cfg, &w->draining);
+    if (w->be_pool == NULL)
+        return -1;
     /* sized at start-up: a reload invalidates entries (generation), not the size */
     w->auth_cache = auth_cache_new(cfg->auth.cache_entries);
     if (w->auth_cache == NULL)
+        return -1;
+    w->calls = call_ctx_new(w->base, w->auth_cache, w->be_pool);
+    if (w->calls == NULL)
+        return -1;
+    w->fe_pool = fe_pool_new(w->base, &w->cfg, call_open, w->calls, worker_fe_closed, w);
+    if (w->fe_pool == NULL)
         return -1;
     return 0;
 }
@@ -423,6 +429,9 @@ worker_join_all(void)
         event_free(w->trim_tick);
         evdns_base_free(w->dns, 0);
         auth_cache_free(w->auth_cache);
+        fe_pool_destroy(w->fe_pool);
+        be_pool_destroy(w->be_pool);
+        call_ctx_free(w->calls);
         event_base_free(w->base);
         cfg_unref(w->cfg);
         w->magic = 0;

@@ -18,21 +18,19 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include "call.h"
 #include "cfg.h"
 
 #define WORKER_MAGIC 0x574b5231u /* "WKR1" */
 
-struct fe_conn;
-struct be_conn;
+struct fe_pool;
+struct be_pool;
 struct event_base;
 struct evdns_base;
 struct evconnlistener;
 struct event;
 struct auth_cache;
+struct call_ctx;
 
-TAILQ_HEAD(fe_conn_list, fe_conn);
-TAILQ_HEAD(be_conn_list, be_conn);
 
 struct worker {
     uint32_t magic;
@@ -49,15 +47,10 @@ struct worker {
     bool draining;
     struct event *drain_tick;          /* drain: second GOAWAY, progress checks */
     uint64_t drain_deadline_ms;
-    struct fe_conn_list fe_conns;
-    size_t nfe;
-    struct be_conn_list be_conns;
+    struct fe_pool *fe_pool;           /* client connections (fe.c keeps it) */
+    struct be_pool *be_pool;           /* backend connections (be.c keeps it) */
     struct auth_cache *auth_cache;     /* verified tokens; this thread only */
-    size_t ncalls;                     /* calls alive on this worker */
-    struct call_list auth_waiting;     /* calls waiting for signing keys (call.c) */
-    size_t nauth_waiting;
-    uint64_t auth_wake_gen;            /* call.c: one re-check per call per wake */
-    bool busy_since_trim;              /* calls ran since the last malloc_trim */
+    struct call_ctx *calls;            /* what its calls share (call.c keeps it) */
     struct event *trim_tick;           /* gives memory back after bursts */
 };
 
@@ -86,15 +79,6 @@ void worker_join_all(void);
 /* Process-wide count of open client connections. */
 extern int worker_nconns;
 
-/*
- * Process-wide request bytes buffered by calls (assembling or queued for a
- * backend); call.c adds and subtracts with relaxed atomics and checks it
- * against limits.process_request_buffer before granting clients credit.
- */
-extern uint64_t worker_req_buffered;
-
-/* Called by fe.c when a connection closes (connection accounting, drain). */
-void worker_fe_closed(struct worker *w);
 
 /* "host:port" actually bound by listener |i| (after port 0 resolution). */
 const char *worker_listener_addr(size_t i);

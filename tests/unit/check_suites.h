@@ -20,5 +20,8 @@ Suite *plan_suite(void);
 Suite *sqlclass_suite(void);
 Suite *policy_suite(void);
 Suite *stream_suite(void);
+Suite *fe_suite(void);
+Suite *be_suite(void);
+Suite *call_suite(void);
 
 #endif

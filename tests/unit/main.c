@@ -31,6 +31,9 @@ main(void)
     srunner_add_suite(sr, sqlclass_suite());
     srunner_add_suite(sr, policy_suite());
     srunner_add_suite(sr, stream_suite());
+    srunner_add_suite(sr, fe_suite());
+    srunner_add_suite(sr, be_suite());
+    srunner_add_suite(sr, call_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -12,7 +12,11 @@
  *     never-finished request is no reason to keep a connection);
  *   - header block: timeouts.request_header_ms from a HEADERS frame to the
  *     frame that ends its block (every stream, every block);
- *   - idle: timeouts.idle_ms without any open call -> GOAWAY, close.
+ *   - idle: timeouts.idle_ms without any open call -> GOAWAY, close;
+ *   - output: timeouts.stall_ms with bytes for the client waiting and not
+ *     one taken by the socket -> close (a client that stops reading would
+ *     otherwise keep every GOAWAY above, and its slot, forever);
+ *   - GOAWAY of a terminated connection not flushed within stall_ms -> close.
  * Every state in which a connection holds a slot without progress is under
  * one of these, or under a call's own stall timer (call.c).
  * Any negative return from nghttp2_session_mem_recv is fatal: we stop
@@ -65,14 +69,19 @@ struct fe_conn {
     double glitch_tokens;   /* token bucket for frames that cost us and serve nobody */
     uint64_t glitch_at_ms;
     bool calmed;            /* GOAWAY(ENHANCE_YOUR_CALM) sent */
+    bool terminated;        /* fe_terminate: close when flushed, or at the timer */
     double wu_allow;        /* WINDOW_UPDATEs earned by DATA frames we sent */
     struct event *hdr_timer; /* a header block is incomplete */
     uint64_t req_buffered;  /* request bytes its calls buffer (call.c accounts) */
     struct call_list calls;
     size_t ncalls;
     struct event *timer;
+    struct event *out_timer; /* every stall_ms: did the socket take output? */
+    uint64_t out_seen;       /* io.nwritten at the last tick */
+    bool out_waiting;        /* output was waiting at the last tick */
     /* from the snapshot at accept: the connection keeps its SETTINGS */
     uint32_t idle_ms;
+    uint32_t stall_ms;
     uint32_t auth_stream_window; /* a stream's window once its call is authenticated */
     uint32_t nauth_waiting;      /* calls waiting for signing keys (call.c) */
     uint32_t request_header_ms;
@@ -82,6 +91,7 @@ struct fe_conn {
 static uint64_t fe_next_id;
 
 static void fe_close_now(struct fe_conn *c, const char *why);
+static void fe_terminate(struct fe_conn *c, uint32_t code);
 static void maybe_final_goaway(struct fe_conn *c);
 
 struct h2io *
@@ -247,8 +257,9 @@ on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
     nghttp2_session_set_stream_user_data(s, frame->hd.stream_id, call);
     c->ncalls++;
     /* the idle timer stops while a call is open; the first-request timer
-     * runs on until a request is authenticated (fe_call_authenticated) */
-    if (c->got_request)
+     * runs on until a request is authenticated (fe_call_authenticated), the
+     * close deadline of a terminated connection always */
+    if (c->got_request && !c->terminated)
         evtimer_del(c->timer);
     return 0;
 }
@@ -306,14 +317,12 @@ glitch(struct fe_conn *c, nghttp2_session *s, double cost)
     }
     c->glitch_at_ms = now;
     c->glitch_tokens -= cost;
+    (void)s;
     if (c->glitch_tokens < 0 && !c->calmed) {
         c->calmed = true;
         log_info("conn=%" PRIu64 " peer=%s: too many control or empty frames: GOAWAY", c->id,
                  c->peer);
-        nghttp2_session_terminate_session(s, NGHTTP2_ENHANCE_YOUR_CALM);
-        c->state = FE_DRAINING;
-        c->final_goaway = true;
-        h2io_kick(&c->io);
+        fe_terminate(c, NGHTTP2_ENHANCE_YOUR_CALM);
     }
 }
 
@@ -546,7 +555,11 @@ static const struct h2io_ops fe_io_ops = {
     .on_close = on_io_close,
 };
 
-/* GOAWAY(|code|) at once, no more reading; closes when flushed (calls are cut). */
+/*
+ * GOAWAY(|code|) at once, no more reading; closes when flushed (calls are
+ * cut), or stall_ms later whatever is left: a client that reads slowly
+ * must not keep a connection we want gone.
+ */
 static void
 fe_terminate(struct fe_conn *c, uint32_t code)
 {
@@ -554,10 +567,42 @@ fe_terminate(struct fe_conn *c, uint32_t code)
         fe_close_now(c, "timeout");
         return;
     }
+    if (c->terminated)
+        return;
     nghttp2_session_terminate_session(c->io.sess, code);
     c->state = FE_DRAINING;
     c->final_goaway = true;
+    c->terminated = true;
+    arm_timer(c, c->stall_ms);
     h2io_kick(&c->io);
+}
+
+/*
+ * Every stall_ms: output that waited at the last tick still waits and the
+ * socket took no byte since -> the client does not read; close.  Between
+ * one and two periods of no progress; a slow reader that takes a byte now
+ * and then is bounded by the call timers and fe_terminate's deadline.
+ */
+static void
+on_out_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct fe_conn *c = arg;
+    bool waiting;
+
+    (void)fd;
+    (void)what;
+    CHECK_MAGIC(c, FE_MAGIC);
+    waiting = h2io_outlen(&c->io) > 0 ||
+              (c->io.sess != NULL && nghttp2_session_want_write(c->io.sess));
+    if (waiting && c->out_waiting && c->io.nwritten == c->out_seen) {
+        log_info("conn=%" PRIu64 " peer=%s: the client read nothing for timeouts.stall_ms "
+                 "(%" PRIu32 " ms) with output waiting: closing",
+                 c->id, c->peer, c->stall_ms);
+        fe_close_now(c, "client not reading");
+        return;
+    }
+    c->out_waiting = waiting;
+    c->out_seen = c->io.nwritten;
 }
 
 static void
@@ -570,6 +615,12 @@ on_timer(evutil_socket_t fd, short what, void *arg)
     CHECK_MAGIC(c, FE_MAGIC);
     if (c->state == FE_HANDSHAKE) {
         fe_close_now(c, "TLS handshake timeout");
+        return;
+    }
+    if (c->terminated) {
+        log_info("conn=%" PRIu64 " peer=%s: GOAWAY not flushed within timeouts.stall_ms: closing",
+                 c->id, c->peer);
+        fe_close_now(c, "GOAWAY not flushed");
         return;
     }
     /* serving: the idle timer starts again when the last call ends */
@@ -617,12 +668,14 @@ fe_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, int s
     c->tls = l->tls;
     c->idle_ms = w->cfg->timeouts.idle_ms;
     c->request_header_ms = w->cfg->timeouts.request_header_ms;
+    c->stall_ms = w->cfg->timeouts.stall_ms;
     c->state = l->tls ? FE_HANDSHAKE : FE_OPEN;
     TAILQ_INIT(&c->calls);
     util_sockaddr_str(sa, c->peer, sizeof(c->peer));
     c->timer = evtimer_new(w->base, on_timer, c);
     c->hdr_timer = evtimer_new(w->base, on_hdr_timer, c);
-    if (c->timer == NULL || c->hdr_timer == NULL)
+    c->out_timer = event_new(w->base, -1, EV_PERSIST, on_out_timer, c);
+    if (c->timer == NULL || c->hdr_timer == NULL || c->out_timer == NULL)
         goto fail;
     if (l->tls) {
         ssl = SSL_new(l->ssl_ctx);
@@ -639,6 +692,12 @@ fe_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, int s
     TAILQ_INSERT_TAIL(&w->fe_conns, c, link);
     w->nfe++;
     arm_timer(c, l->tls ? w->cfg->timeouts.tls_handshake_ms : w->cfg->timeouts.request_header_ms);
+    {
+        struct timeval tv = {.tv_sec = (time_t)(c->stall_ms / 1000u),
+                             .tv_usec = (suseconds_t)((c->stall_ms % 1000u) * 1000u)};
+
+        evtimer_add(c->out_timer, &tv);
+    }
     /* for h2c this runs on_io_ready (which may refuse) before returning */
     h2io_start(&c->io);
     return;
@@ -653,6 +712,8 @@ fail:
             event_free(c->timer);
         if (c->hdr_timer != NULL)
             event_free(c->hdr_timer);
+        if (c->out_timer != NULL)
+            event_free(c->out_timer);
         free(c);
     }
     __atomic_sub_fetch(&worker_nconns, 1, __ATOMIC_RELAXED);
@@ -705,6 +766,7 @@ fe_close_now(struct fe_conn *c, const char *why)
     h2io_free(&c->io);
     event_free(c->timer);
     event_free(c->hdr_timer);
+    event_free(c->out_timer);
     c->magic = 0;
     free(c);
     worker_fe_closed(w);

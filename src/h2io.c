@@ -219,6 +219,7 @@ write_out(struct h2io *io)
             }
             if (n == 0)
                 break;
+            io->nwritten += (uint64_t)n;
         } else {
             size_t len = evbuffer_get_length(io->out);
             unsigned char *p;
@@ -236,6 +237,7 @@ write_out(struct h2io *io)
             n = SSL_write(io->ssl, p, (int)len);
             if (n > 0) {
                 evbuffer_drain(io->out, (size_t)n);
+                io->nwritten += (uint64_t)n;
                 continue;
             }
             err = SSL_get_error(io->ssl, n);

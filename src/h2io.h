@@ -68,6 +68,7 @@ struct h2io {
     bool ssl_want_read;         /* an SSL_write waits for the socket to be readable */
     bool closed;                /* on_close delivered */
     bool has_fd;                /* fd is ours to close */
+    uint64_t nwritten;          /* bytes the socket (or TLS) took: the owner's progress watch */
     const struct h2io_ops *ops;
     void *owner;
 };

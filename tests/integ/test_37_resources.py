@@ -7,6 +7,7 @@ Every loop is bounded in count and time; each attack is followed by a
 normal call on a new connection.
 """
 
+import random
 import struct
 import time
 
@@ -300,3 +301,44 @@ def test_answered_call_left_open_is_reset(procs):
     finally:
         c.close()
     still_serving(stack)
+
+
+# --------------------------------------------------------------------------
+# clients that stop reading
+
+def _flood_unread(c, n):
+    """Sends |n| complete requests without credentials for unknown methods
+    (each answered trailers-only, naming its own 250-byte path, so nothing
+    compresses) and never reads: sparkgate's answers fill the socket (the
+    kernel grows its send buffer to some MiB), then its output buffer."""
+    assert c.wait(lambda: c.frames_in > 0, 5.0), "no SETTINGS from sparkgate"
+    c.poll()
+    for _ in range(0, n, 100):
+        buf = bytearray()
+        for _ in range(100):
+            sid = c.new_sid()
+            path = "/%0250x" % random.getrandbits(1000)
+            buf += c.headers_frame(sid, c.request_headers(path, auth=False), end_stream=True)
+        # in batches below max_concurrent_streams: streams end as they are answered
+        if not c.send(bytes(buf), interleave=False, timeout=1.0):
+            return
+        time.sleep(0.002)
+
+
+def test_client_that_stops_reading_is_closed(procs):
+    """A connection whose client never reads (tiny receive buffer) while
+    sparkgate has output for it is closed once no byte could be written for
+    timeouts.stall_ms, whatever timer wanted it gone: here the first-request
+    timer queues a GOAWAY that can never leave.  The slot comes back
+    (max_connections 1)."""
+    stack = make_stack(procs, limits={"max_connections": 1, "max_concurrent_streams": 1000},
+                       timeouts={"request_header_ms": 2 * HEADER_MS, "stall_ms": STALL_MS})
+    c = RawH2(stack.port, rcvbuf=4096)
+    try:
+        t0 = time.monotonic()
+        _flood_unread(c, 30000)
+        # first-request timer, then at most two stall periods, then margin
+        time.sleep(max(0.0, t0 + (2 * HEADER_MS + 2 * STALL_MS) / 1000.0 + 1.0 - time.monotonic()))
+        still_serving(stack, timeout=5.0)
+    finally:
+        c.close()

@@ -11,7 +11,8 @@
  *     is authenticated; calls in progress do not stop it (a refused or
  *     never-finished request is no reason to keep a connection);
  *   - header block: timeouts.request_header_ms from a HEADERS frame to the
- *     frame that ends its block (every stream, every block);
+ *     last byte of the frame that ends its block (every stream, every
+ *     block, as the bytes arrive: h2scan.c);
  *   - idle: timeouts.idle_ms without any open call -> GOAWAY, close;
  *   - output: timeouts.stall_ms with bytes for the client waiting and not
  *     one taken by the socket -> close (a client that stops reading would
@@ -42,6 +43,7 @@
 #include "cfg.h"
 #include "fe.h"
 #include "h2io.h"
+#include "h2scan.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
@@ -72,6 +74,7 @@ struct fe_conn {
     bool terminated;        /* fe_terminate: close when flushed, or at the timer */
     double wu_allow;        /* WINDOW_UPDATEs earned by DATA frames we sent */
     struct event *hdr_timer; /* a header block is incomplete */
+    struct h2scan scan;      /* header block boundaries in what the client sent */
     uint64_t req_buffered;  /* request bytes its calls buffer (call.c accounts) */
     struct call_list calls;
     size_t ncalls;
@@ -327,26 +330,30 @@ glitch(struct fe_conn *c, nghttp2_session *s, double cost)
 }
 
 /*
- * A header block (HEADERS + CONTINUATIONs, requests and trailers alike)
- * must be whole within request_header_ms of its first frame.  Until it is,
- * RFC 9113 section 6.10 allows no other frame on the connection, so a
- * stalled block stalls every call on it: the timer closes the connection.
- * Armed at the frame header, before nghttp2 decides anything about the
- * stream, so blocks it ignores (refused streams) are covered too; disarmed
- * when the frame carrying END_HEADERS begins (what is left is one frame,
- * bounded like any other by the connection's timers).
+ * h2io: bytes from the client, before nghttp2 sees them.  A header block
+ * (HEADERS + CONTINUATIONs, requests and trailers alike) must be whole
+ * within request_header_ms of its first frame header, up to the last byte
+ * of the frame carrying END_HEADERS.  Until it is, RFC 9113 section 6.10
+ * allows no other frame on the connection, so a stalled block stalls every
+ * call on it: the timer closes the connection.  Kept from the wire, not
+ * from nghttp2's callbacks, so blocks nghttp2 ignores (refused or closed
+ * streams) and a last frame dribbled byte by byte are covered alike.
  */
 static void
-header_block_timer(struct fe_conn *c, const nghttp2_frame_hd *hd)
+on_io_input(void *arg, const uint8_t *data, size_t n)
 {
+    struct fe_conn *c = arg;
+    uint64_t blocks = c->scan.blocks;
     struct timeval tv;
 
-    if (hd->flags & NGHTTP2_FLAG_END_HEADERS) {
+    CHECK_MAGIC(c, FE_MAGIC);
+    h2scan_feed(&c->scan, data, n);
+    if (!c->scan.in_block) {
         evtimer_del(c->hdr_timer);
         return;
     }
-    if (hd->type != NGHTTP2_HEADERS || evtimer_pending(c->hdr_timer, NULL))
-        return;
+    if (c->scan.blocks == blocks)
+        return; /* the same block goes on: its timer runs */
     tv.tv_sec = (time_t)(c->request_header_ms / 1000u);
     tv.tv_usec = (suseconds_t)((c->request_header_ms % 1000u) * 1000u);
     evtimer_add(c->hdr_timer, &tv);
@@ -380,10 +387,6 @@ on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *arg)
             c->wu_allow -= 1.0;
         else
             glitch(c, s, 1.0);
-        break;
-    case NGHTTP2_HEADERS:
-    case NGHTTP2_CONTINUATION:
-        header_block_timer(c, hd);
         break;
     default:
         break;
@@ -553,6 +556,7 @@ on_io_close(void *arg, const char *why, bool error)
 static const struct h2io_ops fe_io_ops = {
     .on_ready = on_io_ready,
     .on_close = on_io_close,
+    .on_input = on_io_input,
 };
 
 /*
@@ -671,6 +675,7 @@ fe_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, int s
     c->stall_ms = w->cfg->timeouts.stall_ms;
     c->state = l->tls ? FE_HANDSHAKE : FE_OPEN;
     TAILQ_INIT(&c->calls);
+    h2scan_init(&c->scan);
     util_sockaddr_str(sa, c->peer, sizeof(c->peer));
     c->timer = evtimer_new(w->base, on_timer, c);
     c->hdr_timer = evtimer_new(w->base, on_hdr_timer, c);

@@ -371,6 +371,8 @@ read_in(struct h2io *io)
             }
             n = r;
         }
+        if (io->ops->on_input != NULL)
+            io->ops->on_input(io->owner, rbuf, (size_t)n);
         {
             ssize_t rv = nghttp2_session_mem_recv(io->sess, rbuf, (size_t)n);
 

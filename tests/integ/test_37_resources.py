@@ -56,11 +56,24 @@ def _hold_slot(c, how):
         sid = c.new_sid()
         block = c.enc.encode(c.request_headers(H.SERVICE + "Config"))
         c.send(frame(HEADERS, 0, sid, block[:10]) + frame(CONTINUATION, 0, sid, block[10:20]))
+    elif how == "cut_last_frame_after_a_request":
+        # one authenticated call, then a single HEADERS frame with
+        # END_HEADERS whose payload stops halfway (a dribbling client
+        # looks the same to the timer)
+        c.send(c.headers_frame(sid, c.request_headers(H.SERVICE + "Config")) +
+               frame(DATA, END_STREAM, sid, H.grpc_frame(body_of("Config"))))
+        assert grpc_status(c.wait_done(sid, 10.0)) == H.OK, describe(c, sid)
+        sid = c.new_sid()
+        # a fresh header value: the block is not just indexes
+        block = c.enc.encode(c.request_headers(H.SERVICE + "Config",
+                                               extra=[("x-pad", "%0200x" % sid)]))
+        assert len(block) > 100
+        c.send(frame(HEADERS, END_HEADERS, sid, block[:50], length=len(block)))
     return sid
 
 
 @pytest.mark.parametrize("how", ["incomplete_header_block", "refused_request_left_open",
-                                 "block_after_a_request"])
+                                 "block_after_a_request", "cut_last_frame_after_a_request"])
 def test_slots_held_without_progress_are_released(procs, how):
     """max_connections connections that hold their slot without progress
     are closed within timeouts.request_header_ms, and a legitimate client

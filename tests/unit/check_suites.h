@@ -18,5 +18,6 @@ Suite *auth_jwt_suite(void);
 Suite *plan_suite(void);
 Suite *sqlclass_suite(void);
 Suite *policy_suite(void);
+Suite *h2scan_suite(void);
 
 #endif

@@ -29,6 +29,7 @@ main(void)
     srunner_add_suite(sr, plan_suite());
     srunner_add_suite(sr, sqlclass_suite());
     srunner_add_suite(sr, policy_suite());
+    srunner_add_suite(sr, h2scan_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

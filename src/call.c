@@ -105,6 +105,8 @@ struct call {
     int32_t be_sid;     /* 0 until submitted */
     bool be_closed;     /* backend stream closed */
     bool be_cancelled;  /* RST_STREAM(CANCEL) submitted */
+    size_t req_sized;   /* bytes of c->req call_be_read promised nghttp2, not yet written */
+    unsigned fe_data_depth; /* inside call_fe_data: the partial message is in use */
     size_t backend_idx;
     bool routed;
     char route_key[AUTH_PRINCIPAL_MAX + 1 + 128]; /* principal NUL session_id */
@@ -595,6 +597,41 @@ cancel_backend(struct call *c)
 }
 
 /*
+ * A call that forwards nothing more: what it queued for the backend leaves
+ * both budgets at once (the backend stream is cancelled, so the queue would
+ * never drain).  Bytes nghttp2 already sized into a DATA frame stay until
+ * call_be_send_data writes them; it drops the rest then.
+ */
+static void
+drop_req(struct call *c)
+{
+    if (c->be != NULL && c->req_sized > 0)
+        return;
+    evbuffer_drain(c->req, evbuffer_get_length(c->req));
+    budget_sync(c);
+}
+
+static void drop_partial(struct call *c);
+
+/*
+ * After a refusal: the queued and partial request bytes leave the budgets
+ * and the credit withheld for them goes back to the client, so a call that
+ * fails from a timer or the backend side keeps no part of the connection
+ * window.  Inside call_fe_data the partial message may be in use (the
+ * message being judged): call_fe_data drops it itself.
+ */
+static void
+fail_release(struct call *c)
+{
+    drop_req(c);
+    if (c->fe == NULL)
+        return;
+    if (c->fe_data_depth == 0)
+        drop_partial(c);
+    credit_fe(c);
+}
+
+/*
  * Answers the client with |status| and a message, as a trailers-only
  * response when nothing was sent yet, else as the trailers after what the
  * client already has.  The backend stream, if any, is cancelled.
@@ -616,6 +653,7 @@ call_fail(struct call *c, int status, const char *fmt, ...)
     if (c->resp_started && c->resp_eos) {
         /* the backend's whole answer, trailers included, is already queued: it stands */
         cancel_backend(c);
+        fail_release(c);
         return;
     }
     c->local = true;
@@ -625,6 +663,7 @@ call_fail(struct call *c, int status, const char *fmt, ...)
     log_debug("conn=%" PRIu64 " stream=%d: %s: %s", c->fe ? fe_conn_id(c->fe) : 0, c->fe_sid,
               grpc_status_name(status), msg);
     cancel_backend(c);
+    fail_release(c);
     if (c->fe == NULL)
         return;
 
@@ -857,6 +896,7 @@ on_stall(evutil_socket_t fd, short what, void *arg)
     c->state = CALL_ST_DONE;
     c->stalled = true;
     cancel_backend(c);
+    drop_req(c);
     drop_partial(c);
     /* RFC 9113 section 8.1: NO_ERROR after a complete response */
     nghttp2_submit_rst_stream(fe_io(fe)->sess, NGHTTP2_FLAG_NONE, c->fe_sid,
@@ -1629,6 +1669,7 @@ call_fe_data(struct call *c, const uint8_t *data, size_t len)
         return;
     }
     c->bytes_in += len;
+    c->fe_data_depth++;
     while (off < len && c->state != CALL_ST_DONE && c->state != CALL_ST_HEADERS) {
         r = grpc_deframer_feed(&c->df, data + off, len - off, &ev, &piece, &plen);
         if (r == SG_ERR_LIMIT) {
@@ -1679,6 +1720,7 @@ call_fe_data(struct call *c, const uint8_t *data, size_t len)
             on_message(c);
         }
     }
+    c->fe_data_depth--;
     if (c->state == CALL_ST_HEADERS) {
         /* DATA before HEADERS completed cannot happen in HTTP/2; be defensive */
         call_fail(c, GRPC_INTERNAL, "sparkgate: request data before headers");
@@ -2107,6 +2149,8 @@ call_be_closed(struct call *c, uint32_t error_code)
         c->state = CALL_ST_DONE;
         credit_fe(c);
     }
+    if (c->state == CALL_ST_DONE)
+        drop_req(c); /* nothing more goes to a backend */
     call_maybe_free(c);
 }
 
@@ -2131,6 +2175,8 @@ call_be_abort_all(struct call_list *list, const char *reason)
             call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) connection lost: %s",
                       b->name, b->address, reason);
         }
+        if (c->state == CALL_ST_DONE)
+            drop_req(c);
         call_maybe_free(c);
     }
 }
@@ -2146,10 +2192,13 @@ call_be_read(struct call *c, size_t length, uint32_t *flags)
     *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
     if (n == avail && c->req_eos) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
+        c->req_sized = n;
         return (ssize_t)n;
     }
     if (n == 0)
         return NGHTTP2_ERR_DEFERRED;
+    /* nghttp2 will ask call_be_send_data for exactly these, maybe later */
+    c->req_sized = n;
     return (ssize_t)n;
 }
 
@@ -2161,6 +2210,9 @@ call_be_send_data(struct call *c, const uint8_t *framehd, size_t length)
     CHECK_MAGIC(c, CALL_MAGIC);
     rv = h2io_write_data(be_io(c->be), framehd, c->req, length);
     if (rv == 0) {
+        c->req_sized = 0;
+        if (c->state == CALL_ST_DONE)
+            drop_req(c); /* refused while the frame waited: the rest goes nowhere */
         budget_sync(c);
         credit_fe(c);
     }

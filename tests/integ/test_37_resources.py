@@ -355,3 +355,53 @@ def test_client_that_stops_reading_is_closed(procs):
         still_serving(stack, timeout=5.0)
     finally:
         c.close()
+
+
+# --------------------------------------------------------------------------
+# what a refused call gives back
+
+def _config_of(nbytes):
+    """A Config request of about |nbytes| (get_option with 1000-byte keys)."""
+    m = H.make_request("Config", session_id="6c1f0e2d-3b4a-4c5d-8e6f-7a8b9c0d1e2f")
+    keys = m.operation.get_option.keys
+    for i in range(nbytes // 1003):
+        keys.append("spark.k%06d." % i + "x" * 986)
+    return m.SerializeToString()
+
+
+@pytest.mark.parametrize("withheld", [False, True])
+def test_refused_call_gives_back_budget_and_credit(procs, withheld):
+    """A call refused (its grpc-timeout) while its 10 MiB message waits for
+    a backend that reads nothing (stopped): the queued bytes leave the
+    connection's request budget at once, and (withheld) the credit held
+    back for a further partial message goes back to the client, although
+    the client never ends the refused stream (stall_ms is long).  The next
+    upload on the same connection goes through: without the budget it would
+    be refused RESOURCE_EXHAUSTED, without the credit it could not be sent."""
+    import signal
+    limits = {"max_request_message_size": 16 * MIB, "connection_request_buffer": 16 * MIB}
+    if withheld:
+        limits.update({"stream_window_size": 4 * MIB, "connection_window_size": 4 * MIB})
+    stack = make_stack(procs, limits=limits, timeouts={"stall_ms": 60000})
+    c = H.H2Client(stack.port, timeout=15.0)
+    stopped = False
+    try:
+        stack.b1.signal(signal.SIGSTOP)
+        stopped = True
+        a = c.grpc_call("Config", _config_of(10 * MIB), metadata=[AUTH, ("grpc-timeout", "3S")],
+                        end_stream=False)
+        if withheld:
+            # the next message's first 3 MiB: no credit for them while the queue is full
+            c.send_data(a.id, b"\0" + struct.pack(">I", 8 * MIB) + b"\0" * (3 * MIB - 5),
+                        timeout=10.0)
+        c.wait_done(a, 15.0)
+        assert a.grpc_status() == 4, (a.headers, a.trailers, a.reset_code)  # DEADLINE_EXCEEDED
+        stack.b1.signal(signal.SIGCONT)
+        stopped = False
+        b = c.grpc_call("Config", _config_of((4 if withheld else 12) * MIB), metadata=[AUTH])
+        c.wait_done(b, 20.0)
+        assert b.grpc_status() == H.OK, (b.headers, b.trailers, b.reset_code)
+    finally:
+        if stopped:
+            stack.b1.signal(signal.SIGCONT)
+        c.close()

@@ -510,6 +510,10 @@ credit_fe(struct call *c)
 {
     if (c->fe == NULL || c->fe_unconsumed == 0)
         return;
+    /* no budget holds the credit back (the queue may): the call is not
+     * budget-blocked, or largest_blocked and the stall watch would think so */
+    if (c->state == CALL_ST_DONE || budget_full(c) == NULL)
+        c->budget_since_ms = 0;
     if (c->state != CALL_ST_DONE &&
         evbuffer_get_length(c->req) >= c->cfg->limits.stream_buffer_size)
         return;

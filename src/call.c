@@ -119,6 +119,8 @@ struct call {
     bool enc_real;          /* grpc-encoding names a compression other than identity */
     uint64_t timeout_ms;
     bool has_timeout;
+    bool has_enc, has_timeout_hdr;
+    const char *repeated;   /* a header we judge that came twice: refused */
     struct call_hdrs fwd;   /* headers forwarded to the backend */
     char *cred;             /* credential header value (secret: wiped on free) */
     size_t credlen;
@@ -941,12 +943,24 @@ call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *
         c->fwd.bytes += nlen + vlen + 32;
         return 0;
     }
+    /*
+     * Each of these is judged once and forwarded: a second copy would be
+     * judged in place of the first while the backend may read the first
+     * (grpc-java does), so a repeated one is refused, never forwarded.
+     */
     if (name_is(name, nlen, "content-type")) {
+        /* a second one makes the type not application/grpc: HTTP 415 */
+        c->ct_grpc = !c->has_ct && grpc_content_type_ok(value, vlen);
         c->has_ct = true;
-        c->ct_grpc = grpc_content_type_ok(value, vlen);
     } else if (name_is(name, nlen, "grpc-encoding")) {
+        if (c->has_enc)
+            c->repeated = "grpc-encoding";
+        c->has_enc = true;
         c->enc_real = !name_is(value, vlen, "identity");
     } else if (name_is(name, nlen, "grpc-timeout")) {
+        if (c->has_timeout_hdr)
+            c->repeated = "grpc-timeout";
+        c->has_timeout_hdr = true;
         if (grpc_timeout_parse((const char *)value, vlen, &c->timeout_ms) == 0)
             c->has_timeout = true;
     }
@@ -1325,7 +1339,12 @@ call_fe_headers_done(struct call *c)
     }
     if (!c->ct_grpc) {
         /* gRPC PROTOCOL-HTTP2: a server SHOULD answer 415 to other content types */
-        call_http_error(c, "415", "content-type must be application/grpc");
+        call_http_error(c, "415", "content-type must be application/grpc, once");
+        return;
+    }
+    if (c->repeated != NULL) {
+        call_fail(c, GRPC_INVALID_ARGUMENT, "sparkgate: request header %s repeated: send it once",
+                  c->repeated);
         return;
     }
     if (c->m == NULL) {

@@ -832,6 +832,20 @@ waiting_for_client(const struct call *c)
 }
 
 /*
+ * The client has window to send on this stream: credit sparkgate withholds
+ * on the connection's other calls can leave the connection window at zero
+ * while this call withholds nothing.
+ */
+static bool
+client_may_send(const struct call *c)
+{
+    nghttp2_session *s = fe_io(c->fe)->sess;
+
+    return nghttp2_session_get_local_window_size(s) > 0 &&
+           nghttp2_session_get_stream_local_window_size(s, c->fe_sid) > 0;
+}
+
+/*
  * timeouts.stall_ms without progress on the client's side of the call: a
  * response it does not read (zero window, or a socket it does not drain)
  * or a request it does not send, or the end of its side of a call that is
@@ -870,7 +884,11 @@ on_stall(evutil_socket_t fd, short what, void *arg)
         else
             next = c->fe_tx_ms + ms - now;
     }
-    if (why == NULL && waiting_for_client(c)) {
+    if (why == NULL && waiting_for_client(c) && !client_may_send(c)) {
+        /* its connection window is spent (credit withheld on other streams):
+         * the client's idle time starts when it can send again */
+        c->fe_rx_ms = now;
+    } else if (why == NULL && waiting_for_client(c)) {
         if (now - c->fe_rx_ms >= ms)
             why = "the client sent no request data";
         else if (c->fe_rx_ms + ms - now < next)

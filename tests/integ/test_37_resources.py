@@ -405,3 +405,41 @@ def test_refused_call_gives_back_budget_and_credit(procs, withheld):
         if stopped:
             stack.b1.signal(signal.SIGCONT)
         c.close()
+
+
+def test_no_upload_stall_while_the_connection_window_is_withheld(procs):
+    """A stream that could send nothing because the connection window is
+    spent on another stream's withheld credit (its backend reads nothing)
+    is not reset for sending no request data; it completes once the
+    window opens again."""
+    import signal
+    stack = make_stack(procs, limits={"max_request_message_size": 16 * MIB,
+                                      "stream_window_size": MIB,
+                                      "connection_window_size": MIB},
+                       timeouts={"stall_ms": STALL_MS})
+    c = H.H2Client(stack.port, timeout=15.0)
+    stopped = False
+    try:
+        stack.b1.signal(signal.SIGSTOP)
+        stopped = True
+        x = c.grpc_call("Config", _config_of(8 * MIB), metadata=[AUTH], end_stream=False)
+        # the next message's first bytes, as many as the connection window takes:
+        # sparkgate withholds their credit while x's queue is full
+        c.pump(0.5)
+        n = c.conn.local_flow_control_window(x.id)
+        assert n > 5, n
+        c.send_data(x.id, b"\0" + struct.pack(">I", 8 * MIB) + b"\0" * (n - 5), timeout=10.0)
+        y = c.request(H.SERVICE + "Config", headers=[AUTH], end_stream=False)
+        t_end = time.monotonic() + 3 * STALL_MS / 1000.0
+        while time.monotonic() < t_end:
+            c.pump(0.1)
+        assert y.reset_code is None and not y.trailers, (y.headers, y.trailers, y.reset_code)
+        stack.b1.signal(signal.SIGCONT)
+        stopped = False
+        c.send_data(y.id, H.grpc_frame(H.make_request("Config").SerializeToString()), end_stream=True, timeout=10.0)
+        c.wait_done(y, 10.0)
+        assert y.grpc_status() == H.OK, (y.headers, y.trailers, y.reset_code)
+    finally:
+        if stopped:
+            stack.b1.signal(signal.SIGCONT)
+        c.close()

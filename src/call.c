@@ -449,6 +449,20 @@ call_maybe_free(struct call *c)
 
 /* ---- request buffer budgets ------------------------------------------------ */
 
+/* Adds |delta| (wrapping: may subtract) to a connection's buffered request bytes. */
+static void
+conn_budget_add(struct fe_conn *fe, uint64_t delta)
+{
+    uint64_t *b = fe_req_buffered(fe), before = *b;
+
+    *b += delta;
+    /* how many connections share the process budget (on_budget_timer) */
+    if (before == 0 && *b != 0)
+        __atomic_add_fetch(&worker_conns_buffering, 1, __ATOMIC_RELAXED);
+    else if (before != 0 && *b == 0)
+        __atomic_sub_fetch(&worker_conns_buffering, 1, __ATOMIC_RELAXED);
+}
+
 /*
  * Brings the connection's and the process's count of this call's buffered
  * request bytes (message being assembled + queue for the backend) up to
@@ -464,7 +478,7 @@ budget_sync(struct call *c)
     if (delta == 0)
         return;
     if (c->fe != NULL)
-        *fe_req_buffered(c->fe) += delta;
+        conn_budget_add(c->fe, delta);
     __atomic_add_fetch(&worker_req_buffered, delta, __ATOMIC_RELAXED);
     c->buffered = now;
 }
@@ -772,6 +786,24 @@ largest_blocked(const struct call *c)
     return true;
 }
 
+/*
+ * When the process budget is the full one, only connections holding at
+ * least their share of it (the budget over the connections buffering
+ * anything) give way: one that fills it over a few connections must not
+ * make every other connection lose its uploads.  The connection holding
+ * most is at or above the share unless calls already detached from their
+ * connection hold much; those leave the budget when freed.
+ */
+static bool
+above_fair_share(const struct call *c, const char *which)
+{
+    uint64_t n = __atomic_load_n(&worker_conns_buffering, __ATOMIC_RELAXED);
+
+    if (strcmp(which, "limits.process_request_buffer") != 0 || n == 0)
+        return true;
+    return *fe_req_buffered(c->fe) >= c->cfg->limits.process_request_buffer / n;
+}
+
 static void
 on_budget_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -794,7 +826,7 @@ on_budget_timer(evutil_socket_t fd, short what, void *arg)
      * way, one per CALL_BUDGET_RETRY_MS, until the others get credit again.
      */
     if (util_now_ms() - c->budget_since_ms >= CALL_BUDGET_WAIT_MS &&
-        !grpc_deframer_at_boundary(&c->df) && largest_blocked(c)) {
+        !grpc_deframer_at_boundary(&c->df) && largest_blocked(c) && above_fair_share(c, which)) {
         log_info("conn=%" PRIu64 " peer=%s stream=%d: %s is full: refusing a partial request "
                  "message of %" PRIu32 " bytes",
                  fe_conn_id(c->fe), fe_peer(c->fe), c->fe_sid, which, c->df.msg_len);
@@ -1839,7 +1871,7 @@ call_fe_closed(struct call *c, uint32_t error_code)
         event_del(c->budget_timer);
     /* the connection's budget forgets the call; the process's waits for the free */
     drop_partial(c);
-    *fe_req_buffered(fe) -= c->buffered;
+    conn_budget_add(fe, (uint64_t)0 - c->buffered);
     call_access_log(c);
     TAILQ_REMOVE(c->fe_list, c, fe_link);
     c->fe = NULL;

@@ -35,6 +35,7 @@
 
 int worker_nconns;
 uint64_t worker_req_buffered;
+uint64_t worker_conns_buffering;
 
 static void on_jwks_fetch_end(void *arg);
 

@@ -92,6 +92,8 @@ extern int worker_nconns;
  * against limits.process_request_buffer before granting clients credit.
  */
 extern uint64_t worker_req_buffered;
+/* Connections (all workers) whose calls buffer any request bytes (call.c). */
+extern uint64_t worker_conns_buffering;
 
 /* Called by fe.c when a connection closes (connection accounting, drain). */
 void worker_fe_closed(struct worker *w);

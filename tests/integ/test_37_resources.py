@@ -443,3 +443,43 @@ def test_no_upload_stall_while_the_connection_window_is_withheld(procs):
         if stopped:
             stack.b1.signal(signal.SIGCONT)
         c.close()
+
+
+def test_process_budget_full_spares_small_holders(procs):
+    """When the process budget is the full one, the connection holding most
+    of it gives way, not an innocent connection that holds little: here one
+    connection holds 7 MiB of 8 in a partial message, another uploads a
+    2 MiB message and gets blocked first (its first MiB fills the budget); after the wait it is the big
+    partial message that is refused, and the small upload completes."""
+    import threading
+    stack = make_stack(procs, limits={"max_request_message_size": 16 * MIB,
+                                      "process_request_buffer": 8 * MIB})
+    a = H.H2Client(stack.port, timeout=15.0)
+    b = H.H2Client(stack.port, timeout=15.0)
+    result = {}
+    try:
+        a1 = a.request(H.SERVICE + "Config", headers=[AUTH], end_stream=False)
+        a.send_data(a1.id, b"\0" + struct.pack(">I", 16 * MIB) + b"\0" * (7 * MIB))
+
+        def upload():
+            try:
+                st = b.grpc_call("Config", _config_of(2 * MIB), metadata=[AUTH])
+                b.wait_done(st, 15.0)
+                result["status"] = (st.grpc_status(), st.trailers)
+            except Exception as e:  # reported below
+                result["error"] = repr(e)
+
+        t = threading.Thread(target=upload)
+        t.start()
+        time.sleep(0.5)  # b is blocked first
+        a.send_data(a1.id, b"\0" * MIB, timeout=5.0)
+        deadline = time.monotonic() + 15.0
+        while t.is_alive() and time.monotonic() < deadline:
+            a.pump(0.1)
+        t.join(1.0)
+        assert result.get("status", (None,))[0] == H.OK, result
+        a.wait_done(a1, 5.0)
+        assert a1.grpc_status() == RESOURCE_EXHAUSTED, (a1.headers, a1.trailers, a1.reset_code)
+    finally:
+        a.close()
+        b.close()

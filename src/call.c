@@ -65,6 +65,9 @@ static uint64_t calls_live;
  * limits.process_request_buffer before granting clients credit.
  */
 static uint64_t call_req_buffered;
+/* Connections (all workers) whose calls buffer any request bytes: how many
+ * share the process budget (on_budget_timer). */
+static uint64_t call_conns_buffering;
 
 void
 call_ctx_init(struct call_ctx *x, struct event_base *base, struct auth_cache *cache,
@@ -247,6 +250,20 @@ call_maybe_free(struct call *c)
 
 /* ---- request buffer budgets ------------------------------------------------ */
 
+/* Adds |delta| (wrapping: may subtract) to a connection's buffered request bytes. */
+static void
+conn_budget_add(struct fe_conn *fe, uint64_t delta)
+{
+    uint64_t *b = fe_req_buffered(fe), before = *b;
+
+    *b += delta;
+    /* how many connections share the process budget (on_budget_timer) */
+    if (before == 0 && *b != 0)
+        __atomic_add_fetch(&call_conns_buffering, 1, __ATOMIC_RELAXED);
+    else if (before != 0 && *b == 0)
+        __atomic_sub_fetch(&call_conns_buffering, 1, __ATOMIC_RELAXED);
+}
+
 /*
  * Brings the connection's and the process's count of this call's buffered
  * request bytes (message being assembled + queue for the backend) up to
@@ -262,7 +279,7 @@ budget_sync(struct call *c)
     if (delta == 0)
         return;
     if (c->fe != NULL)
-        *fe_req_buffered(c->fe) += delta;
+        conn_budget_add(c->fe, delta);
     __atomic_add_fetch(&call_req_buffered, delta, __ATOMIC_RELAXED);
     c->buffered = now;
 }
@@ -310,6 +327,10 @@ credit_fe(struct call *c)
 {
     if (c->fe == NULL || c->fe_unconsumed == 0)
         return;
+    /* no budget holds the credit back (the queue may): the call is not
+     * budget-blocked, or largest_blocked and the stall watch would think so */
+    if (c->state == CALL_ST_DONE || budget_full(c) == NULL)
+        c->budget_since_ms = 0;
     if (c->state != CALL_ST_DONE &&
         evbuffer_get_length(c->req) >= c->cfg->limits.stream_buffer_size)
         return;
@@ -391,6 +412,41 @@ cancel_backend(struct call *c)
 }
 
 /*
+ * A call that forwards nothing more: what it queued for the backend leaves
+ * both budgets at once (the backend stream is cancelled, so the queue would
+ * never drain).  Bytes nghttp2 already sized into a DATA frame stay until
+ * call_be_send_data writes them; it drops the rest then.
+ */
+static void
+drop_req(struct call *c)
+{
+    if (c->be != NULL && c->req_sized > 0)
+        return;
+    evbuffer_drain(c->req, evbuffer_get_length(c->req));
+    budget_sync(c);
+}
+
+static void drop_partial(struct call *c);
+
+/*
+ * After a refusal: the queued and partial request bytes leave the budgets
+ * and the credit withheld for them goes back to the client, so a call that
+ * fails from a timer or the backend side keeps no part of the connection
+ * window.  Inside call_fe_data the partial message may be in use (the
+ * message being judged): call_fe_data drops it itself.
+ */
+static void
+fail_release(struct call *c)
+{
+    drop_req(c);
+    if (c->fe == NULL)
+        return;
+    if (c->fe_data_depth == 0)
+        drop_partial(c);
+    credit_fe(c);
+}
+
+/*
  * Answers the client with |status| and a message, as a trailers-only
  * response when nothing was sent yet, else as the trailers after what the
  * client already has.  The backend stream, if any, is cancelled.
@@ -412,6 +468,7 @@ call_fail(struct call *c, int status, const char *fmt, ...)
     if (c->resp_started && c->resp_eos) {
         /* the backend's whole answer, trailers included, is already queued: it stands */
         cancel_backend(c);
+        fail_release(c);
         return;
     }
     c->local = true;
@@ -421,6 +478,7 @@ call_fail(struct call *c, int status, const char *fmt, ...)
     log_debug("conn=%" PRIu64 " stream=%d: %s: %s", c->fe ? fe_conn_id(c->fe) : 0, c->fe_sid,
               grpc_status_name(status), msg);
     cancel_backend(c);
+    fail_release(c);
     if (c->fe == NULL)
         return;
 
@@ -560,6 +618,24 @@ largest_blocked(const struct call *c)
     return true;
 }
 
+/*
+ * When the process budget is the full one, only connections holding at
+ * least their share of it (the budget over the connections buffering
+ * anything) give way: one that fills it over a few connections must not
+ * make every other connection lose its uploads.  The connection holding
+ * most is at or above the share unless calls already detached from their
+ * connection hold much; those leave the budget when freed.
+ */
+static bool
+above_fair_share(const struct call *c, const char *which)
+{
+    uint64_t n = __atomic_load_n(&call_conns_buffering, __ATOMIC_RELAXED);
+
+    if (strcmp(which, "limits.process_request_buffer") != 0 || n == 0)
+        return true;
+    return *fe_req_buffered(c->fe) >= c->cfg->limits.process_request_buffer / n;
+}
+
 static void
 on_budget_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -582,7 +658,7 @@ on_budget_timer(evutil_socket_t fd, short what, void *arg)
      * way, one per CALL_BUDGET_RETRY_MS, until the others get credit again.
      */
     if (util_now_ms() - c->budget_since_ms >= CALL_BUDGET_WAIT_MS &&
-        !grpc_deframer_at_boundary(&c->df) && largest_blocked(c)) {
+        !grpc_deframer_at_boundary(&c->df) && largest_blocked(c) && above_fair_share(c, which)) {
         log_info("conn=%" PRIu64 " peer=%s stream=%d: %s is full: refusing a partial request "
                  "message of %" PRIu32 " bytes",
                  fe_conn_id(c->fe), fe_peer(c->fe), c->fe_sid, which, c->df.msg_len);
@@ -617,6 +693,17 @@ waiting_for_client(const struct call *c)
     return !c->fe_ended && c->fe_unconsumed == 0 && c->budget_since_ms == 0 &&
            (c->state == CALL_ST_FIRST_MSG || c->state == CALL_ST_CONNECTING ||
             c->state == CALL_ST_OPEN);
+}
+
+/*
+ * The client has window to send on this stream: credit sparkgate withholds
+ * on the connection's other calls can leave the connection window at zero
+ * while this call withholds nothing.
+ */
+static bool
+client_may_send(const struct call *c)
+{
+    return h2conn_peer_may_send(&c->fst);
 }
 
 /*
@@ -658,7 +745,11 @@ on_stall(evutil_socket_t fd, short what, void *arg)
         else
             next = c->fe_tx_ms + ms - now;
     }
-    if (why == NULL && waiting_for_client(c)) {
+    if (why == NULL && waiting_for_client(c) && !client_may_send(c)) {
+        /* its connection window is spent (credit withheld on other streams):
+         * the client's idle time starts when it can send again */
+        c->fe_rx_ms = now;
+    } else if (why == NULL && waiting_for_client(c)) {
         if (now - c->fe_rx_ms >= ms)
             why = "the client sent no request data";
         else if (c->fe_rx_ms + ms - now < next)
@@ -690,6 +781,7 @@ on_stall(evutil_socket_t fd, short what, void *arg)
     c->state = CALL_ST_DONE;
     c->stalled = true;
     cancel_backend(c);
+    drop_req(c);
     drop_partial(c);
     /* RFC 9113 section 8.1: NO_ERROR after a complete response */
     h2conn_reset(&c->fst, finished ? H2_RESET_NO_ERROR : H2_RESET_CANCEL);
@@ -729,12 +821,24 @@ call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *
         c->fwd.bytes += nlen + vlen + 32;
         return 0;
     }
+    /*
+     * Each of these is judged once and forwarded: a second copy would be
+     * judged in place of the first while the backend may read the first
+     * (grpc-java does), so a repeated one is refused, never forwarded.
+     */
     if (hdrs_name_is(name, nlen, "content-type")) {
+        /* a second one makes the type not application/grpc: HTTP 415 */
+        c->ct_grpc = !c->has_ct && grpc_content_type_ok(value, vlen);
         c->has_ct = true;
-        c->ct_grpc = grpc_content_type_ok(value, vlen);
     } else if (hdrs_name_is(name, nlen, "grpc-encoding")) {
+        if (c->has_enc)
+            c->repeated = "grpc-encoding";
+        c->has_enc = true;
         c->enc_real = !hdrs_name_is(value, vlen, "identity");
     } else if (hdrs_name_is(name, nlen, "grpc-timeout")) {
+        if (c->has_timeout_hdr)
+            c->repeated = "grpc-timeout";
+        c->has_timeout_hdr = true;
         if (grpc_timeout_parse((const char *)value, vlen, &c->timeout_ms) == 0)
             c->has_timeout = true;
     }
@@ -1051,7 +1155,9 @@ call_fe_data(struct call *c, const uint8_t *data, size_t len)
         return;
     }
     c->bytes_in += len;
-    /* each whole message through the stages (reqbody.c cuts them) */
+    /* each whole message through the stages (reqbody.c cuts them); the
+     * partial message is in use until the loop ends (call_fail keeps it) */
+    c->fe_data_depth++;
     while (off < len && c->state != CALL_ST_DONE && c->state != CALL_ST_HEADERS) {
         switch (reqbody_next(c, data, len, &off, &v)) {
         case REQBODY_NEED_MORE:
@@ -1064,6 +1170,7 @@ call_fe_data(struct call *c, const uint8_t *data, size_t len)
             break;
         }
     }
+    c->fe_data_depth--;
     if (c->state == CALL_ST_HEADERS) {
         /* DATA before HEADERS completed cannot happen in HTTP/2; be defensive */
         call_fail(c, GRPC_INTERNAL, "sparkgate: request data before headers");
@@ -1143,7 +1250,7 @@ call_fe_closed(struct h2_stream *st, enum h2_reset why, uint32_t error_code)
         event_del(c->budget_timer);
     /* the connection's budget forgets the call; the process's waits for the free */
     drop_partial(c);
-    *fe_req_buffered(fe) -= c->buffered;
+    conn_budget_add(fe, (uint64_t)0 - c->buffered);
     call_access_log(c);
     c->fe = NULL;
     c->state = CALL_ST_DONE;
@@ -1409,6 +1516,8 @@ call_be_closed(struct h2_stream *st, enum h2_reset why, uint32_t error_code)
         c->state = CALL_ST_DONE;
         credit_fe(c);
     }
+    if (c->state == CALL_ST_DONE)
+        drop_req(c); /* nothing more goes to a backend */
     call_maybe_free(c);
 }
 
@@ -1425,6 +1534,8 @@ call_be_lost(struct h2_stream *st, const char *reason)
     c->be_unconsumed = 0;
     if (!c->resp_eos && c->state != CALL_ST_DONE)
         call_fail_backend(c, "connection lost: %s", reason);
+    if (c->state == CALL_ST_DONE)
+        drop_req(c);
     call_maybe_free(c);
 }
 
@@ -1440,10 +1551,13 @@ call_be_read(struct h2_stream *st, size_t length, unsigned *flags)
     n = length < avail ? length : avail;
     if (n == avail && c->req_eos) {
         *flags |= H2_READ_EOF;
+        c->req_sized = n;
         return (ssize_t)n;
     }
     if (n == 0)
         return SG_ERR_AGAIN;
+    /* the connection layer moves exactly these to the wire, maybe later */
+    c->req_sized = n;
     return (ssize_t)n;
 }
 
@@ -1454,6 +1568,9 @@ call_be_sent(struct h2_stream *st, size_t length)
     struct call *c = BE_CALL(st);
     CHECK_MAGIC(c, CALL_MAGIC);
     (void)length;
+    c->req_sized = 0;
+    if (c->state == CALL_ST_DONE)
+        drop_req(c); /* refused while the frame waited: the rest goes nowhere */
     budget_sync(c);
     credit_fe(c);
 }

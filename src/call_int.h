@@ -81,6 +81,8 @@ struct call {
     int32_t be_sid;     /* 0 until submitted */
     bool be_closed;     /* backend stream closed */
     bool be_cancelled;  /* RST_STREAM(CANCEL) submitted */
+    size_t req_sized;   /* bytes of c->req call_be_read promised nghttp2, not yet written */
+    unsigned fe_data_depth; /* inside call_fe_data: the partial message is in use */
     size_t backend_idx;
     bool routed;
     char route_key[AUTH_PRINCIPAL_MAX + 1 + 128]; /* principal NUL session_id */
@@ -93,6 +95,8 @@ struct call {
     bool enc_real;          /* grpc-encoding names a compression other than identity */
     uint64_t timeout_ms;
     bool has_timeout;
+    bool has_enc, has_timeout_hdr;
+    const char *repeated;   /* a header we judge that came twice: refused */
     struct hdrs fwd;        /* headers forwarded to the backend */
     struct auth_cred cred;  /* credential headers (secret: wiped once judged, or on free) */
     struct auth_ident id;   /* who is calling, once authenticated */

@@ -12,8 +12,13 @@
  *     is authenticated; calls in progress do not stop it (a refused or
  *     never-finished request is no reason to keep a connection);
  *   - header block: timeouts.request_header_ms from a HEADERS frame to the
- *     frame that ends its block (every stream, every block);
- *   - idle: timeouts.idle_ms without any open call -> GOAWAY, close.
+ *     last byte of the frame that ends its block (every stream, every
+ *     block, as the bytes arrive: h2scan.c);
+ *   - idle: timeouts.idle_ms without any open call -> GOAWAY, close;
+ *   - output: timeouts.stall_ms with bytes for the client waiting and not
+ *     one taken by the socket -> close (a client that stops reading would
+ *     otherwise keep every GOAWAY above, and its slot, forever);
+ *   - GOAWAY of a terminated connection not flushed within stall_ms -> close.
  * Every state in which a connection holds a slot without progress is under
  * one of these, or under a call's own stall timer (call.c).
  * Any negative return from nghttp2_session_mem_recv is fatal: we stop
@@ -40,6 +45,7 @@
 #include "fe.h"
 #include "h2conn.h"
 #include "h2io.h"
+#include "h2scan.h"
 #include "log.h"
 #include "sg_err.h"
 #include "util.h"
@@ -67,15 +73,21 @@ struct fe_conn {
     double glitch_tokens;   /* token bucket for frames that cost us and serve nobody */
     uint64_t glitch_at_ms;
     bool calmed;            /* GOAWAY(ENHANCE_YOUR_CALM) sent */
+    bool terminated;        /* fe_terminate: close when flushed, or at the timer */
     double wu_allow;        /* WINDOW_UPDATEs earned by DATA frames we sent */
     struct event *hdr_timer; /* a header block is incomplete */
+    struct h2scan scan;      /* header block boundaries in what the client sent */
     uint64_t req_buffered;  /* request bytes its calls buffer (call.c accounts) */
     fe_open_fn open;        /* makes a stream's owner */
     struct h2_stream_list streams;
     size_t ncalls;
     struct event *timer;
+    struct event *out_timer; /* every stall_ms: did the socket take output? */
+    uint64_t out_seen;       /* io.nwritten at the last tick */
+    bool out_waiting;        /* output was waiting at the last tick */
     /* from the snapshot at accept: the connection keeps its SETTINGS */
     uint32_t idle_ms;
+    uint32_t stall_ms;
     uint32_t auth_stream_window; /* a stream's window once its call is authenticated */
     uint32_t nauth_waiting;      /* calls waiting for signing keys (call.c) */
     uint32_t request_header_ms;
@@ -96,6 +108,7 @@ struct fe_pool {
 static uint64_t fe_next_id;
 
 static void fe_close_now(struct fe_conn *c, const char *why);
+static void fe_terminate(struct fe_conn *c, uint32_t code);
 static void maybe_final_goaway(struct fe_conn *c);
 
 void
@@ -285,8 +298,9 @@ on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
     nghttp2_session_set_stream_user_data(s, frame->hd.stream_id, st);
     c->ncalls++;
     /* the idle timer stops while a call is open; the first-request timer
-     * runs on until a request is authenticated (fe_call_authenticated) */
-    if (c->got_request)
+     * runs on until a request is authenticated (fe_call_authenticated), the
+     * close deadline of a terminated connection always */
+    if (c->got_request && !c->terminated)
         evtimer_del(c->timer);
     return 0;
 }
@@ -344,38 +358,40 @@ glitch(struct fe_conn *c, nghttp2_session *s, double cost)
     }
     c->glitch_at_ms = now;
     c->glitch_tokens -= cost;
+    (void)s;
     if (c->glitch_tokens < 0 && !c->calmed) {
         c->calmed = true;
         log_info("conn=%" PRIu64 " peer=%s: too many control or empty frames: GOAWAY", c->id,
                  c->peer);
-        nghttp2_session_terminate_session(s, NGHTTP2_ENHANCE_YOUR_CALM);
-        c->state = FE_DRAINING;
-        c->final_goaway = true;
-        h2io_kick(&c->io);
+        fe_terminate(c, NGHTTP2_ENHANCE_YOUR_CALM);
     }
 }
 
 /*
- * A header block (HEADERS + CONTINUATIONs, requests and trailers alike)
- * must be whole within request_header_ms of its first frame.  Until it is,
- * RFC 9113 section 6.10 allows no other frame on the connection, so a
- * stalled block stalls every call on it: the timer closes the connection.
- * Armed at the frame header, before nghttp2 decides anything about the
- * stream, so blocks it ignores (refused streams) are covered too; disarmed
- * when the frame carrying END_HEADERS begins (what is left is one frame,
- * bounded like any other by the connection's timers).
+ * h2io: bytes from the client, before nghttp2 sees them.  A header block
+ * (HEADERS + CONTINUATIONs, requests and trailers alike) must be whole
+ * within request_header_ms of its first frame header, up to the last byte
+ * of the frame carrying END_HEADERS.  Until it is, RFC 9113 section 6.10
+ * allows no other frame on the connection, so a stalled block stalls every
+ * call on it: the timer closes the connection.  Kept from the wire, not
+ * from nghttp2's callbacks, so blocks nghttp2 ignores (refused or closed
+ * streams) and a last frame dribbled byte by byte are covered alike.
  */
 static void
-header_block_timer(struct fe_conn *c, const nghttp2_frame_hd *hd)
+on_io_input(void *arg, const uint8_t *data, size_t n)
 {
+    struct fe_conn *c = arg;
+    uint64_t blocks = c->scan.blocks;
     struct timeval tv;
 
-    if (hd->flags & NGHTTP2_FLAG_END_HEADERS) {
+    CHECK_MAGIC(c, FE_MAGIC);
+    h2scan_feed(&c->scan, data, n);
+    if (!c->scan.in_block) {
         evtimer_del(c->hdr_timer);
         return;
     }
-    if (hd->type != NGHTTP2_HEADERS || evtimer_pending(c->hdr_timer, NULL))
-        return;
+    if (c->scan.blocks == blocks)
+        return; /* the same block goes on: its timer runs */
     tv.tv_sec = (time_t)(c->request_header_ms / 1000u);
     tv.tv_usec = (suseconds_t)((c->request_header_ms % 1000u) * 1000u);
     evtimer_add(c->hdr_timer, &tv);
@@ -409,10 +425,6 @@ on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *arg)
             c->wu_allow -= 1.0;
         else
             glitch(c, s, 1.0);
-        break;
-    case NGHTTP2_HEADERS:
-    case NGHTTP2_CONTINUATION:
-        header_block_timer(c, hd);
         break;
     default:
         break;
@@ -529,9 +541,14 @@ on_io_close(void *arg, const char *why, bool error)
 static const struct h2io_ops fe_io_ops = {
     .on_ready = on_io_ready,
     .on_close = on_io_close,
+    .on_input = on_io_input,
 };
 
-/* GOAWAY(|code|) at once, no more reading; closes when flushed (calls are cut). */
+/*
+ * GOAWAY(|code|) at once, no more reading; closes when flushed (calls are
+ * cut), or stall_ms later whatever is left: a client that reads slowly
+ * must not keep a connection we want gone.
+ */
 static void
 fe_terminate(struct fe_conn *c, uint32_t code)
 {
@@ -539,10 +556,42 @@ fe_terminate(struct fe_conn *c, uint32_t code)
         fe_close_now(c, "timeout");
         return;
     }
+    if (c->terminated)
+        return;
     nghttp2_session_terminate_session(c->io.sess, code);
     c->state = FE_DRAINING;
     c->final_goaway = true;
+    c->terminated = true;
+    arm_timer(c, c->stall_ms);
     h2io_kick(&c->io);
+}
+
+/*
+ * Every stall_ms: output that waited at the last tick still waits and the
+ * socket took no byte since -> the client does not read; close.  Between
+ * one and two periods of no progress; a slow reader that takes a byte now
+ * and then is bounded by the call timers and fe_terminate's deadline.
+ */
+static void
+on_out_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct fe_conn *c = arg;
+    bool waiting;
+
+    (void)fd;
+    (void)what;
+    CHECK_MAGIC(c, FE_MAGIC);
+    waiting = h2io_outlen(&c->io) > 0 ||
+              (c->io.sess != NULL && nghttp2_session_want_write(c->io.sess));
+    if (waiting && c->out_waiting && c->io.nwritten == c->out_seen) {
+        log_info("conn=%" PRIu64 " peer=%s: the client read nothing for timeouts.stall_ms "
+                 "(%" PRIu32 " ms) with output waiting: closing",
+                 c->id, c->peer, c->stall_ms);
+        fe_close_now(c, "client not reading");
+        return;
+    }
+    c->out_waiting = waiting;
+    c->out_seen = c->io.nwritten;
 }
 
 static void
@@ -555,6 +604,12 @@ on_timer(evutil_socket_t fd, short what, void *arg)
     CHECK_MAGIC(c, FE_MAGIC);
     if (c->state == FE_HANDSHAKE) {
         fe_close_now(c, "TLS handshake timeout");
+        return;
+    }
+    if (c->terminated) {
+        log_info("conn=%" PRIu64 " peer=%s: GOAWAY not flushed within timeouts.stall_ms: closing",
+                 c->id, c->peer);
+        fe_close_now(c, "GOAWAY not flushed");
         return;
     }
     /* serving: the idle timer starts again when the last call ends */
@@ -604,12 +659,15 @@ fe_accept(struct fe_pool *p, evutil_socket_t fd, const struct sockaddr *sa, int 
     c->tls = l->tls;
     c->idle_ms = cfg->timeouts.idle_ms;
     c->request_header_ms = cfg->timeouts.request_header_ms;
+    c->stall_ms = cfg->timeouts.stall_ms;
     c->state = l->tls ? FE_HANDSHAKE : FE_OPEN;
     TAILQ_INIT(&c->streams);
+    h2scan_init(&c->scan);
     util_sockaddr_str(sa, c->peer, sizeof(c->peer));
     c->timer = evtimer_new(p->base, on_timer, c);
     c->hdr_timer = evtimer_new(p->base, on_hdr_timer, c);
-    if (c->timer == NULL || c->hdr_timer == NULL)
+    c->out_timer = event_new(p->base, -1, EV_PERSIST, on_out_timer, c);
+    if (c->timer == NULL || c->hdr_timer == NULL || c->out_timer == NULL)
         goto fail;
     if (l->tls) {
         ssl = SSL_new(l->ssl_ctx);
@@ -626,6 +684,12 @@ fe_accept(struct fe_pool *p, evutil_socket_t fd, const struct sockaddr *sa, int 
     TAILQ_INSERT_TAIL(&p->conns, c, link);
     p->n++;
     arm_timer(c, l->tls ? cfg->timeouts.tls_handshake_ms : cfg->timeouts.request_header_ms);
+    {
+        struct timeval tv = {.tv_sec = (time_t)(c->stall_ms / 1000u),
+                             .tv_usec = (suseconds_t)((c->stall_ms % 1000u) * 1000u)};
+
+        evtimer_add(c->out_timer, &tv);
+    }
     /* for h2c this runs on_io_ready (which may refuse) before returning */
     h2io_start(&c->io);
     return;
@@ -640,6 +704,8 @@ fail:
             event_free(c->timer);
         if (c->hdr_timer != NULL)
             event_free(c->hdr_timer);
+        if (c->out_timer != NULL)
+            event_free(c->out_timer);
         free(c);
     }
     p->closed(p->closed_arg); /* the connection the worker counted is gone */
@@ -684,6 +750,7 @@ fe_close_now(struct fe_conn *c, const char *why)
     h2io_free(&c->io);
     event_free(c->timer);
     event_free(c->hdr_timer);
+    event_free(c->out_timer);
     c->magic = 0;
     free(c);
     p->closed(p->closed_arg);

@@ -252,6 +252,15 @@ h2conn_credit(struct h2_stream *st, size_t n)
     h2io_kick(st->io);
 }
 
+bool
+h2conn_peer_may_send(const struct h2_stream *st)
+{
+    if (st->io == NULL)
+        return false;
+    return nghttp2_session_get_local_window_size(st->io->sess) > 0 &&
+           nghttp2_session_get_stream_local_window_size(st->io->sess, st->sid) > 0;
+}
+
 void
 h2conn_credit_conn(struct h2_stream *st, size_t n)
 {

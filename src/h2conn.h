@@ -136,6 +136,12 @@ void h2conn_timer_arm(struct event *ev, uint32_t ms);
 void h2conn_credit(struct h2_stream *st, size_t n);
 /* Gives back |n| bytes of the connection window only (a closed stream's leftovers). */
 void h2conn_credit_conn(struct h2_stream *st, size_t n);
+/*
+ * Whether the peer has window left to send DATA on the stream, on the
+ * connection and on the stream itself: credit withheld on the
+ * connection's other streams can leave it none.
+ */
+bool h2conn_peer_may_send(const struct h2_stream *st);
 /* The stream's data can go on (after ops->read said SG_ERR_AGAIN); flushes. */
 void h2conn_resume(struct h2_stream *st);
 /* Submits RST_STREAM for the stream and flushes. */

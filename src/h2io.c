@@ -219,6 +219,7 @@ write_out(struct h2io *io)
             }
             if (n == 0)
                 break;
+            io->nwritten += (uint64_t)n;
         } else {
             size_t len = evbuffer_get_length(io->out);
             unsigned char *p;
@@ -236,6 +237,7 @@ write_out(struct h2io *io)
             n = SSL_write(io->ssl, p, (int)len);
             if (n > 0) {
                 evbuffer_drain(io->out, (size_t)n);
+                io->nwritten += (uint64_t)n;
                 continue;
             }
             err = SSL_get_error(io->ssl, n);
@@ -369,6 +371,8 @@ read_in(struct h2io *io)
             }
             n = r;
         }
+        if (io->ops->on_input != NULL)
+            io->ops->on_input(io->owner, rbuf, (size_t)n);
         {
             ssize_t rv = nghttp2_session_mem_recv(io->sess, rbuf, (size_t)n);
 

@@ -48,6 +48,9 @@ struct h2io_ops {
     /* The connection is over (|why| says why; |error| false for a clean
      * end).  The owner must call h2io_free and forget the connection. */
     void (*on_close)(void *owner, const char *why, bool error);
+    /* Optional: |n| bytes read, about to go to nghttp2 (nothing may close
+     * or free the connection here). */
+    void (*on_input)(void *owner, const uint8_t *data, size_t n);
 };
 
 enum h2io_state {
@@ -68,6 +71,7 @@ struct h2io {
     bool ssl_want_read;         /* an SSL_write waits for the socket to be readable */
     bool closed;                /* on_close delivered */
     bool has_fd;                /* fd is ours to close */
+    uint64_t nwritten;          /* bytes the socket (or TLS) took: the owner's progress watch */
     const struct h2io_ops *ops;
     void *owner;
 };

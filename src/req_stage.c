@@ -110,7 +110,11 @@ stage_validate(struct call *c, struct req_msg *rm, struct call_verdict *v)
         return http_refuse(v, "405", "only gRPC (POST) requests are served here");
     /* gRPC PROTOCOL-HTTP2: a server SHOULD answer 415 to other content types */
     if (!c->ct_grpc)
-        return http_refuse(v, "415", "content-type must be application/grpc");
+        return http_refuse(v, "415", "content-type must be application/grpc, once");
+    /* judged once and forwarded: a second copy could be what the backend reads */
+    if (c->repeated != NULL)
+        return call_refuse(v, GRPC_INVALID_ARGUMENT,
+                           "sparkgate: request header %s repeated: send it once", c->repeated);
     if (c->m == NULL) {
         util_printable(safe, sizeof(safe), c->path, strlen(c->path), "");
         return call_refuse(v, GRPC_UNIMPLEMENTED, "sparkgate: unknown method %s", safe);

@@ -7,6 +7,7 @@ Every loop is bounded in count and time; each attack is followed by a
 normal call on a new connection.
 """
 
+import random
 import struct
 import time
 
@@ -55,11 +56,24 @@ def _hold_slot(c, how):
         sid = c.new_sid()
         block = c.enc.encode(c.request_headers(H.SERVICE + "Config"))
         c.send(frame(HEADERS, 0, sid, block[:10]) + frame(CONTINUATION, 0, sid, block[10:20]))
+    elif how == "cut_last_frame_after_a_request":
+        # one authenticated call, then a single HEADERS frame with
+        # END_HEADERS whose payload stops halfway (a dribbling client
+        # looks the same to the timer)
+        c.send(c.headers_frame(sid, c.request_headers(H.SERVICE + "Config")) +
+               frame(DATA, END_STREAM, sid, H.grpc_frame(body_of("Config"))))
+        assert grpc_status(c.wait_done(sid, 10.0)) == H.OK, describe(c, sid)
+        sid = c.new_sid()
+        # a fresh header value: the block is not just indexes
+        block = c.enc.encode(c.request_headers(H.SERVICE + "Config",
+                                               extra=[("x-pad", "%0200x" % sid)]))
+        assert len(block) > 100
+        c.send(frame(HEADERS, END_HEADERS, sid, block[:50], length=len(block)))
     return sid
 
 
 @pytest.mark.parametrize("how", ["incomplete_header_block", "refused_request_left_open",
-                                 "block_after_a_request"])
+                                 "block_after_a_request", "cut_last_frame_after_a_request"])
 def test_slots_held_without_progress_are_released(procs, how):
     """max_connections connections that hold their slot without progress
     are closed within timeouts.request_header_ms, and a legitimate client
@@ -300,3 +314,172 @@ def test_answered_call_left_open_is_reset(procs):
     finally:
         c.close()
     still_serving(stack)
+
+
+# --------------------------------------------------------------------------
+# clients that stop reading
+
+def _flood_unread(c, n):
+    """Sends |n| complete requests without credentials for unknown methods
+    (each answered trailers-only, naming its own 250-byte path, so nothing
+    compresses) and never reads: sparkgate's answers fill the socket (the
+    kernel grows its send buffer to some MiB), then its output buffer."""
+    assert c.wait(lambda: c.frames_in > 0, 5.0), "no SETTINGS from sparkgate"
+    c.poll()
+    for _ in range(0, n, 100):
+        buf = bytearray()
+        for _ in range(100):
+            sid = c.new_sid()
+            path = "/%0250x" % random.getrandbits(1000)
+            buf += c.headers_frame(sid, c.request_headers(path, auth=False), end_stream=True)
+        # in batches below max_concurrent_streams: streams end as they are answered
+        if not c.send(bytes(buf), interleave=False, timeout=1.0):
+            return
+        time.sleep(0.002)
+
+
+def test_client_that_stops_reading_is_closed(procs):
+    """A connection whose client never reads (tiny receive buffer) while
+    sparkgate has output for it is closed once no byte could be written for
+    timeouts.stall_ms, whatever timer wanted it gone: here the first-request
+    timer queues a GOAWAY that can never leave.  The slot comes back
+    (max_connections 1)."""
+    stack = make_stack(procs, limits={"max_connections": 1, "max_concurrent_streams": 1000},
+                       timeouts={"request_header_ms": 2 * HEADER_MS, "stall_ms": STALL_MS})
+    c = RawH2(stack.port, rcvbuf=4096)
+    try:
+        t0 = time.monotonic()
+        _flood_unread(c, 30000)
+        # first-request timer, then at most two stall periods, then margin
+        time.sleep(max(0.0, t0 + (2 * HEADER_MS + 2 * STALL_MS) / 1000.0 + 1.0 - time.monotonic()))
+        still_serving(stack, timeout=5.0)
+    finally:
+        c.close()
+
+
+# --------------------------------------------------------------------------
+# what a refused call gives back
+
+def _config_of(nbytes):
+    """A Config request of about |nbytes| (get_option with 1000-byte keys)."""
+    m = H.make_request("Config", session_id="6c1f0e2d-3b4a-4c5d-8e6f-7a8b9c0d1e2f")
+    keys = m.operation.get_option.keys
+    for i in range(nbytes // 1003):
+        keys.append("spark.k%06d." % i + "x" * 986)
+    return m.SerializeToString()
+
+
+@pytest.mark.parametrize("withheld", [False, True])
+def test_refused_call_gives_back_budget_and_credit(procs, withheld):
+    """A call refused (its grpc-timeout) while its 10 MiB message waits for
+    a backend that reads nothing (stopped): the queued bytes leave the
+    connection's request budget at once, and (withheld) the credit held
+    back for a further partial message goes back to the client, although
+    the client never ends the refused stream (stall_ms is long).  The next
+    upload on the same connection goes through: without the budget it would
+    be refused RESOURCE_EXHAUSTED, without the credit it could not be sent."""
+    import signal
+    limits = {"max_request_message_size": 16 * MIB, "connection_request_buffer": 16 * MIB}
+    if withheld:
+        limits.update({"stream_window_size": 4 * MIB, "connection_window_size": 4 * MIB})
+    stack = make_stack(procs, limits=limits, timeouts={"stall_ms": 60000})
+    c = H.H2Client(stack.port, timeout=15.0)
+    stopped = False
+    try:
+        stack.b1.signal(signal.SIGSTOP)
+        stopped = True
+        a = c.grpc_call("Config", _config_of(10 * MIB), metadata=[AUTH, ("grpc-timeout", "3S")],
+                        end_stream=False)
+        if withheld:
+            # the next message's first 3 MiB: no credit for them while the queue is full
+            c.send_data(a.id, b"\0" + struct.pack(">I", 8 * MIB) + b"\0" * (3 * MIB - 5),
+                        timeout=10.0)
+        c.wait_done(a, 15.0)
+        assert a.grpc_status() == 4, (a.headers, a.trailers, a.reset_code)  # DEADLINE_EXCEEDED
+        stack.b1.signal(signal.SIGCONT)
+        stopped = False
+        b = c.grpc_call("Config", _config_of((4 if withheld else 12) * MIB), metadata=[AUTH])
+        c.wait_done(b, 20.0)
+        assert b.grpc_status() == H.OK, (b.headers, b.trailers, b.reset_code)
+    finally:
+        if stopped:
+            stack.b1.signal(signal.SIGCONT)
+        c.close()
+
+
+def test_no_upload_stall_while_the_connection_window_is_withheld(procs):
+    """A stream that could send nothing because the connection window is
+    spent on another stream's withheld credit (its backend reads nothing)
+    is not reset for sending no request data; it completes once the
+    window opens again."""
+    import signal
+    stack = make_stack(procs, limits={"max_request_message_size": 16 * MIB,
+                                      "stream_window_size": MIB,
+                                      "connection_window_size": MIB},
+                       timeouts={"stall_ms": STALL_MS})
+    c = H.H2Client(stack.port, timeout=15.0)
+    stopped = False
+    try:
+        stack.b1.signal(signal.SIGSTOP)
+        stopped = True
+        x = c.grpc_call("Config", _config_of(8 * MIB), metadata=[AUTH], end_stream=False)
+        # the next message's first bytes, as many as the connection window takes:
+        # sparkgate withholds their credit while x's queue is full
+        c.pump(0.5)
+        n = c.conn.local_flow_control_window(x.id)
+        assert n > 5, n
+        c.send_data(x.id, b"\0" + struct.pack(">I", 8 * MIB) + b"\0" * (n - 5), timeout=10.0)
+        y = c.request(H.SERVICE + "Config", headers=[AUTH], end_stream=False)
+        t_end = time.monotonic() + 3 * STALL_MS / 1000.0
+        while time.monotonic() < t_end:
+            c.pump(0.1)
+        assert y.reset_code is None and not y.trailers, (y.headers, y.trailers, y.reset_code)
+        stack.b1.signal(signal.SIGCONT)
+        stopped = False
+        c.send_data(y.id, H.grpc_frame(H.make_request("Config").SerializeToString()), end_stream=True, timeout=10.0)
+        c.wait_done(y, 10.0)
+        assert y.grpc_status() == H.OK, (y.headers, y.trailers, y.reset_code)
+    finally:
+        if stopped:
+            stack.b1.signal(signal.SIGCONT)
+        c.close()
+
+
+def test_process_budget_full_spares_small_holders(procs):
+    """When the process budget is the full one, the connection holding most
+    of it gives way, not an innocent connection that holds little: here one
+    connection holds 7 MiB of 8 in a partial message, another uploads a
+    2 MiB message and gets blocked first (its first MiB fills the budget); after the wait it is the big
+    partial message that is refused, and the small upload completes."""
+    import threading
+    stack = make_stack(procs, limits={"max_request_message_size": 16 * MIB,
+                                      "process_request_buffer": 8 * MIB})
+    a = H.H2Client(stack.port, timeout=15.0)
+    b = H.H2Client(stack.port, timeout=15.0)
+    result = {}
+    try:
+        a1 = a.request(H.SERVICE + "Config", headers=[AUTH], end_stream=False)
+        a.send_data(a1.id, b"\0" + struct.pack(">I", 16 * MIB) + b"\0" * (7 * MIB))
+
+        def upload():
+            try:
+                st = b.grpc_call("Config", _config_of(2 * MIB), metadata=[AUTH])
+                b.wait_done(st, 15.0)
+                result["status"] = (st.grpc_status(), st.trailers)
+            except Exception as e:  # reported below
+                result["error"] = repr(e)
+
+        t = threading.Thread(target=upload)
+        t.start()
+        time.sleep(0.5)  # b is blocked first
+        a.send_data(a1.id, b"\0" * MIB, timeout=5.0)
+        deadline = time.monotonic() + 15.0
+        while t.is_alive() and time.monotonic() < deadline:
+            a.pump(0.1)
+        t.join(1.0)
+        assert result.get("status", (None,))[0] == H.OK, result
+        a.wait_done(a1, 5.0)
+        assert a1.grpc_status() == RESOURCE_EXHAUSTED, (a1.headers, a1.trailers, a1.reset_code)
+    finally:
+        a.close()
+        b.close()

@@ -262,6 +262,34 @@ def test_content_type_accepted(rst, ctype):
     rst.b1.wait_stream(tid, timeout=5)
 
 
+def test_repeated_content_type_refused(rst):
+    """Two content-types, the second one not gRPC: sparkgate would judge
+    one while the backend may read the other; refused 415, not forwarded."""
+    body = H.make_request("Config", session_id=SESSION).SerializeToString()
+    for second in ("application/grpc", "application/grpc+json"):
+        tid, s = h2_call(rst, "Config", body, ctype="application/grpc",
+                         headers=[("content-type", second)])
+        assert s.status() == 415, (second, s.headers, s.trailers)
+        assert_not_forwarded(rst, tid)
+
+
+@pytest.mark.parametrize("name,values", [
+    ("grpc-encoding", ("gzip", "identity")),
+    ("grpc-encoding", ("identity", "identity")),
+    ("grpc-timeout", ("1S", "100000S")),
+])
+def test_repeated_grpc_header_refused(rst, name, values):
+    """grpc-encoding or grpc-timeout twice: INVALID_ARGUMENT naming the
+    header, nothing forwarded (grpc-java reads the first, sparkgate judged
+    the last)."""
+    body = H.make_request("Config", session_id=SESSION).SerializeToString()
+    tid, s = h2_call(rst, "Config", body, headers=[(name, v) for v in values])
+    assert s.grpc_status() == H.INVALID_ARGUMENT, (s.headers, s.trailers)
+    msg = H.grpc_message_decoded(s)
+    assert msg.startswith("sparkgate: ") and name in msg and "repeated" in msg, msg
+    assert_not_forwarded(rst, tid)
+
+
 @pytest.mark.parametrize("enc", [None, "identity"])
 def test_compressed_flag_without_encoding(rst, enc):
     body = H.make_request("Config", session_id=SESSION).SerializeToString()

@@ -23,5 +23,6 @@ Suite *stream_suite(void);
 Suite *fe_suite(void);
 Suite *be_suite(void);
 Suite *call_suite(void);
+Suite *h2scan_suite(void);
 
 #endif

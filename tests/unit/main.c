@@ -34,6 +34,7 @@ main(void)
     srunner_add_suite(sr, fe_suite());
     srunner_add_suite(sr, be_suite());
     srunner_add_suite(sr, call_suite());
+    srunner_add_suite(sr, h2scan_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -33,7 +33,7 @@
 
 struct auth_cache_slot {
     uint8_t digest[32];
-    uint64_t generation;     /* cfg generation the entry was verified under */
+    uint64_t generation; /* cfg generation the entry was verified under */
     struct auth_ident id;
     bool used;
 };
@@ -100,8 +100,8 @@ auth_via_name(enum auth_via via)
 }
 
 /* A refusal of kind |err| (SG_ERR_AUTH, SG_ERR_DENIED), with its message. */
-static enum auth_result
-refuse(struct auth_verdict *v, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static enum auth_result refuse(struct auth_verdict *v, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static enum auth_result
 refuse(struct auth_verdict *v, int err, const char *fmt, ...)
@@ -256,8 +256,7 @@ check_jwt(const struct cfg *c, const struct auth_keys_ops *keys, const char *tok
         }
     }
     if (is == NULL)
-        return refuse(v, SG_ERR_AUTH, "sparkgate: token issuer \"%.100s\" is not trusted",
-                      r.iss);
+        return refuse(v, SG_ERR_AUTH, "sparkgate: token issuer \"%.100s\" is not trusted", r.iss);
     memset(&ji, 0, sizeof(ji));
     ji.issuer = is->issuer;
     ji.audiences = (const char *const *)is->audiences;
@@ -338,8 +337,7 @@ check_static(const struct cfg *c, const uint8_t digest[32], struct auth_verdict 
             found = &a->tokens[i];
     }
     if (found == NULL)
-        return refuse(v, SG_ERR_AUTH,
-                      "sparkgate: invalid token (not a configured token%s)",
+        return refuse(v, SG_ERR_AUTH, "sparkgate: invalid token (not a configured token%s)",
                       a->nissuers > 0 ? " and not a JWT" : "");
     /* cfg_auth.c checked that the prefixed principal fits */
     set_principal(id, a->static_prefix, found->principal);

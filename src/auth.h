@@ -40,15 +40,15 @@ struct auth_ident {
     char principal[AUTH_PRINCIPAL_MAX];
     char profile[AUTH_PROFILE_MAX];
     enum auth_via via;
-    int64_t exp;            /* token expiry (unix seconds); 0 for none */
-    char token_id[17];      /* first 8 bytes of the token digest, hex: log correlation */
+    int64_t exp;       /* token expiry (unix seconds); 0 for none */
+    char token_id[17]; /* first 8 bytes of the token digest, hex: log correlation */
 };
 
 /* What auth_check decided (returned, and in auth_verdict.outcome). */
 enum auth_result {
-    AUTH_OK,        /* verdict.id says who is calling */
-    AUTH_REFUSED,   /* verdict.err / msg say why */
-    AUTH_RETRY,     /* unknown kid: a JWKS fetch will end; ask again when it has */
+    AUTH_OK,      /* verdict.id says who is calling */
+    AUTH_REFUSED, /* verdict.err / msg say why */
+    AUTH_RETRY,   /* unknown kid: a JWKS fetch will end; ask again when it has */
 };
 
 #define AUTH_MSG_MAX 512
@@ -65,11 +65,11 @@ enum auth_result {
  */
 struct auth_verdict {
     enum auth_result outcome;
-    int err;                 /* SG_OK, SG_ERR_AUTH, SG_ERR_DENIED; SG_ERR_AGAIN on AUTH_RETRY */
+    int err; /* SG_OK, SG_ERR_AUTH, SG_ERR_DENIED; SG_ERR_AGAIN on AUTH_RETRY */
     char msg[AUTH_MSG_MAX];
     struct auth_ident id;
-    const char *rule;        /* a deny-list refusal: "auth.deny.principals" or */
-    size_t rule_index;       /* "auth.deny.groups" and the entry's index; else NULL */
+    const char *rule;  /* a deny-list refusal: "auth.deny.principals" or */
+    size_t rule_index; /* "auth.deny.groups" and the entry's index; else NULL */
 };
 
 /*
@@ -78,10 +78,10 @@ struct auth_verdict {
  * token is a secret: auth_cred_clear wipes and frees it.
  */
 struct auth_cred {
-    char *value;    /* the first credential header's value, NUL-terminated */
+    char *value; /* the first credential header's value, NUL-terminated */
     size_t len;
-    unsigned n;     /* credential headers seen */
-    bool too_long;  /* one was longer than AUTH_CRED_MAX: refused as too large, not missing */
+    unsigned n;    /* credential headers seen */
+    bool too_long; /* one was longer than AUTH_CRED_MAX: refused as too large, not missing */
 };
 
 /* Longest credential header kept: "Bearer " + AUTH_JWT_MAX_TOKEN, with slack. */

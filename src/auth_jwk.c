@@ -199,8 +199,8 @@ key_adopt(struct auth_jwk *k, EVP_PKEY *pkey, char *why, size_t whylen)
         break;
     case EVP_PKEY_EC:
         k->type = AUTH_JWK_EC;
-        if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group,
-                                           sizeof(group), NULL) != 1 ||
+        if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                           NULL) != 1 ||
             (c = curve_by_group(group)) == NULL)
             return "unsupported curve (P-256, P-384 and P-521 only)";
         k->curve_nid = c->nid;
@@ -414,7 +414,7 @@ jwk_usage(const json_t *o)
     if (ops != NULL) {
         if (!json_is_array(ops))
             return "\"key_ops\" is not an array";
-        json_array_foreach(ops, i, m) {
+        json_array_foreach (ops, i, m) {
             if (json_is_string(m) && strcmp(json_string_value(m), "verify") == 0)
                 verify = true;
         }
@@ -489,7 +489,7 @@ jwk_parse(const json_t *o, bool allow_oct, struct auth_jwk *k, char *why, size_t
 
 struct auth_jwk_set *
 auth_jwk_set_parse(const char *json, size_t len, bool allow_oct, auth_jwk_drop_cb *drop, void *arg,
-                char *err, size_t errlen)
+                   char *err, size_t errlen)
 {
     char why[AUTH_JWK_WHY_MAX], msg[256];
     struct auth_jwk_set *s = NULL;
@@ -523,7 +523,7 @@ auth_jwk_set_parse(const char *json, size_t len, bool allow_oct, auth_jwk_drop_c
     }
 
     ERR_set_mark();
-    json_array_foreach(keys, i, o) {
+    json_array_foreach (keys, i, o) {
         struct auth_jwk *k = &s->keys[s->nkeys];
 
         kid = json_is_object(o) ? json_object_get(o, "kid") : NULL;

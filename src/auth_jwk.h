@@ -31,17 +31,17 @@ enum auth_jwk_type {
 struct auth_jwk {
     char kid[AUTH_JWK_KID_MAX]; /* "" when the key has none */
     enum auth_jwk_type type;
-    int curve_nid;              /* EC: NID_X9_62_prime256v1, NID_secp384r1, NID_secp521r1 */
-    int bits;                   /* RSA modulus bits */
-    unsigned alg;               /* the key's "alg" member if present, else 0 (any compatible) */
-    EVP_PKEY *pkey;             /* RSA/EC/OKP; owned */
-    uint8_t *secret;            /* OCT; owned, wiped on free */
+    int curve_nid;   /* EC: NID_X9_62_prime256v1, NID_secp384r1, NID_secp521r1 */
+    int bits;        /* RSA modulus bits */
+    unsigned alg;    /* the key's "alg" member if present, else 0 (any compatible) */
+    EVP_PKEY *pkey;  /* RSA/EC/OKP; owned */
+    uint8_t *secret; /* OCT; owned, wiped on free */
     size_t secret_len;
 };
 
 /* An immutable, refcounted key set (one JWKS document, file or PEM list). */
 struct auth_jwk_set {
-    int refcnt;                 /* atomic */
+    int refcnt; /* atomic */
     struct auth_jwk *keys;
     size_t nkeys;
 };
@@ -64,8 +64,8 @@ struct auth_jwk_set *auth_jwk_set_parse(const char *json, size_t len, bool allow
 
 /* Builds a one-key set from a PEM public key (RSA, EC or Ed25519) with |kid|
  * (NULL: none), checked as a JWKS key is; one PEM block only. */
-struct auth_jwk_set *auth_jwk_set_from_pem(const char *pem, size_t len, const char *kid,
-                                           char *err, size_t errlen);
+struct auth_jwk_set *auth_jwk_set_from_pem(const char *pem, size_t len, const char *kid, char *err,
+                                           size_t errlen);
 
 /* Builds a one-key HMAC set (secret copied, wiped on free).  NULL for an
  * empty secret or a kid of AUTH_JWK_KID_MAX bytes or more. */

@@ -45,9 +45,9 @@
 #include "sg_err.h"
 #include "util.h"
 
-#define AUTH_JWKS_MAGIC 0x4a574b53u  /* "JWKS" */
-#define AUTH_JWKS_MAX_HEADERS 65536  /* response header block cap, bytes */
-#define AUTH_JWKS_RETRY_MS 10000u    /* first retry after a failure (capped by refresh_s) */
+#define AUTH_JWKS_MAGIC 0x4a574b53u /* "JWKS" */
+#define AUTH_JWKS_MAX_HEADERS 65536 /* response header block cap, bytes */
+#define AUTH_JWKS_RETRY_MS 10000u   /* first retry after a failure (capped by refresh_s) */
 #define AUTH_JWKS_USER_AGENT "sparkgate/" PACKAGE_VERSION
 #define AUTH_JWKS_DEFAULT_REFRESH_S 300
 #define AUTH_JWKS_DEFAULT_MAX_BYTES (1024 * 1024)
@@ -59,24 +59,24 @@ struct auth_jwks_fetcher {
 
     /* configuration: immutable after creation, strings owned */
     char *url;
-    char *ca_file;    /* NULL: system trust store */
+    char *ca_file; /* NULL: system trust store */
     uint32_t refresh_s;
     uint32_t min_refetch_s;
     uint32_t max_bytes;
     uint32_t timeout_ms;
-    char *host;       /* DNS, SNI and certificate check: IPv6 without brackets */
-    char *host_hdr;   /* Host header: as written in the URL, ":port" when given */
-    char *target;     /* request target: path[?query] */
+    char *host;     /* DNS, SNI and certificate check: IPv6 without brackets */
+    char *host_hdr; /* Host header: as written in the URL, ":port" when given */
+    char *target;   /* request target: path[?query] */
     uint16_t port;
     bool host_is_ip;
     SSL_CTX *ssl_ctx; /* owned */
 
     /* main thread only */
-    struct event *ev_timer;          /* periodic refresh / retry after failure */
-    struct event *ev_refresh;        /* activated by request_refresh, any thread */
-    struct event *ev_done;           /* the fetch in flight has an outcome */
-    struct event *ev_deadline;       /* the whole fetch, connect to last byte */
-    bool stopped;                    /* no snapshot uses it: no timer, no refetch */
+    struct event *ev_timer;    /* periodic refresh / retry after failure */
+    struct event *ev_refresh;  /* activated by request_refresh, any thread */
+    struct event *ev_done;     /* the fetch in flight has an outcome */
+    struct event *ev_deadline; /* the whole fetch, connect to last byte */
+    bool stopped;              /* no snapshot uses it: no timer, no refetch */
     bool in_flight;
     bool done;                       /* outcome of the fetch in flight recorded */
     struct evhttp_connection *evcon; /* fetch in flight; owns the bufferevent and SSL */
@@ -85,14 +85,14 @@ struct auth_jwks_fetcher {
     int req_err;                     /* enum evhttp_request_error + 1, 0 if none */
     char *body;                      /* the 200 response body, NUL-terminated; owned */
     size_t body_len;
-    char why[256];                   /* failure reason of the fetch in flight */
-    uint64_t backoff_ms;             /* delay before the next retry; 0 after a success */
-    unsigned ndropped;               /* keys dropped by the parser in this fetch */
+    char why[256];       /* failure reason of the fetch in flight */
+    uint64_t backoff_ms; /* delay before the next retry; 0 after a success */
+    unsigned ndropped;   /* keys dropped by the parser in this fetch */
 
     /* shared with workers */
     pthread_mutex_t lock;
-    struct auth_jwk_set *keys;      /* guarded by lock; a reference is owned */
-    uint64_t last_start_ms;      /* atomic: last fetch start (monotonic), 0 never */
+    struct auth_jwk_set *keys; /* guarded by lock; a reference is owned */
+    uint64_t last_start_ms;    /* atomic: last fetch start (monotonic), 0 never */
     /*
      * Whether a fetch is still to end, for callers deciding to wait: every
      * fetch asked for (request_refresh) or started bumps req_seq; a fetch
@@ -106,8 +106,8 @@ struct auth_jwks_fetcher {
 };
 
 static struct {
-    struct event_base *base;  /* borrowed: the main loop */
-    struct evdns_base *dns;   /* owned */
+    struct event_base *base; /* borrowed: the main loop */
+    struct evdns_base *dns;  /* owned */
     struct auth_jwks_fetcher *head;
 } reg;
 
@@ -332,8 +332,8 @@ request_error_name(int e)
     }
 }
 
-static void
-set_why(struct auth_jwks_fetcher *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_why(struct auth_jwks_fetcher *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 set_why(struct auth_jwks_fetcher *f, const char *fmt, ...)
@@ -556,7 +556,7 @@ on_fetch_done(evutil_socket_t fd, short what, void *arg)
     if (f->body != NULL) {
         perr[0] = '\0';
         set = auth_jwk_set_parse(f->body, f->body_len, false, on_key_dropped, f, perr,
-                              sizeof(perr));
+                                 sizeof(perr));
         if (set != NULL) {
             ok = true;
             log_info("jwks %s: HTTP 200, %zu bytes, %zu keys loaded (%u dropped)", f->url,
@@ -588,8 +588,8 @@ on_fetch_done(evutil_socket_t fd, short what, void *arg)
         else
             snprintf(keep, sizeof(keep), "no keys yet");
         if (f->stopped)
-            log_warn("jwks %s: fetch failed: %s; %s; no longer used, not retried", f->url,
-                     f->why, keep);
+            log_warn("jwks %s: fetch failed: %s; %s; no longer used, not retried", f->url, f->why,
+                     keep);
         else
             log_warn("jwks %s: fetch failed: %s; %s; retry in %llu ms", f->url, f->why, keep,
                      (unsigned long long)next_ms);
@@ -833,8 +833,8 @@ auth_jwks_registry_init(struct event_base *base)
     if (reg.base != NULL)
         return SG_ERR_INTERNAL;
     /* DISABLE_WHEN_INACTIVE: an idle resolver keeps no event registered */
-    reg.dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                       EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    reg.dns = evdns_base_new(base,
+                             EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     if (reg.dns == NULL) {
         log_err("cannot set up the DNS resolver for JWKS fetches");
         return SG_ERR_NOMEM;
@@ -1000,8 +1000,8 @@ auth_jwks_fetcher_request_refresh(struct auth_jwks_fetcher *f, const char *kid)
             return __atomic_load_n(&f->done_seq, __ATOMIC_ACQUIRE) <
                    __atomic_load_n(&f->req_seq, __ATOMIC_ACQUIRE);
         }
-    } while (!__atomic_compare_exchange_n(&f->last_start_ms, &last, now, false,
-                                          __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+    } while (!__atomic_compare_exchange_n(&f->last_start_ms, &last, now, false, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE));
     /* before the event: the fetch it starts cannot end before this is counted */
     __atomic_add_fetch(&f->req_seq, 1, __ATOMIC_ACQ_REL);
     event_active(f->ev_refresh, EV_TIMEOUT, 0);

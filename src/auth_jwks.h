@@ -96,7 +96,7 @@ const char *auth_jwks_fetcher_url(const struct auth_jwks_fetcher *f);
 
 /* Counters for tests and metrics. */
 struct auth_jwks_stats {
-    uint64_t fetches;        /* attempts started */
+    uint64_t fetches; /* attempts started */
     uint64_t successes;
     uint64_t failures;
     uint64_t refetch_requests;   /* unknown-kid requests received */

@@ -112,8 +112,8 @@ quote_json(char *out, size_t cap, const json_t *v)
     escape(out, cap, json_string_value(v), json_string_length(v), true);
 }
 
-static enum auth_jwt_err fail(struct auth_jwt_result *res, enum auth_jwt_err err,
-                              const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static enum auth_jwt_err fail(struct auth_jwt_result *res, enum auth_jwt_err err, const char *fmt,
+                              ...) __attribute__((format(printf, 3, 4)));
 
 static enum auth_jwt_err
 fail(struct auth_jwt_result *res, enum auth_jwt_err err, const char *fmt, ...)
@@ -269,8 +269,7 @@ jws_open(struct jws *j, const char *token, size_t len, struct auth_jwt_result *r
         n = jose_b64url_decode(seg[i], seglen[i], j->buf + off);
         if (n <= 0) {
             jws_close(j);
-            return fail(res, AUTH_JWT_MALFORMED, "malformed token: bad base64url in %s",
-                        names[i]);
+            return fail(res, AUTH_JWT_MALFORMED, "malformed token: bad base64url in %s", names[i]);
         }
         if (i == 0) {
             j->hdr = j->buf + off;
@@ -422,8 +421,7 @@ select_key(const struct auth_jwk_set *keys, const struct jose_alg *ai, int has_k
             }
         }
         if (n == 0)
-            return fail(res, AUTH_JWT_UNKNOWN_KEY, "no signing key for algorithm \"%s\"",
-                        ai->name);
+            return fail(res, AUTH_JWT_UNKNOWN_KEY, "no signing key for algorithm \"%s\"", ai->name);
         if (n > 1)
             return fail(res, AUTH_JWT_UNKNOWN_KEY,
                         "token has no kid and %zu signing keys fit \"%s\"", n, ai->name);
@@ -695,7 +693,7 @@ check_audience(const json_t *pl, const struct auth_jwt_issuer *iss, struct auth_
     if (json_is_string(v)) {
         found = aud_accepted(v, iss);
     } else if (json_is_array(v)) {
-        json_array_foreach(v, i, m) {
+        json_array_foreach (v, i, m) {
             if (!json_is_string(m))
                 return fail(res, AUTH_JWT_MALFORMED,
                             "malformed token: claim \"aud\" has a member that is not a string");
@@ -742,12 +740,11 @@ check_principal(const json_t *pl, const char *claim, struct auth_jwt_result *res
     if (v == NULL)
         return fail(res, AUTH_JWT_NO_PRINCIPAL, "token has no \"%.64s\" claim", claim);
     if (!json_is_string(v) || json_string_length(v) == 0)
-        return fail(res, AUTH_JWT_NO_PRINCIPAL, "claim \"%.64s\" is not a non-empty string",
-                    claim);
+        return fail(res, AUTH_JWT_NO_PRINCIPAL, "claim \"%.64s\" is not a non-empty string", claim);
     n = json_string_length(v);
     if (n >= sizeof(res->principal))
-        return fail(res, AUTH_JWT_NO_PRINCIPAL, "claim \"%.64s\" is longer than %zu bytes",
-                    claim, sizeof(res->principal) - 1);
+        return fail(res, AUTH_JWT_NO_PRINCIPAL, "claim \"%.64s\" is longer than %zu bytes", claim,
+                    sizeof(res->principal) - 1);
     s = json_string_value(v);
     if (has_control(s, n))
         return fail(res, AUTH_JWT_NO_PRINCIPAL, "claim \"%.64s\" contains control characters",
@@ -789,8 +786,10 @@ auth_jwt_peek(const char *token, size_t len, struct auth_jwt_result *res)
         goto out;
     v = json_object_get(pl, "iss");
     if (v != NULL && (!json_is_string(v) || json_string_length(v) >= sizeof(res->iss))) {
-        fail(res, AUTH_JWT_MALFORMED, "malformed token: claim \"iss\" is not a string of at most "
-                                      "%zu bytes", sizeof(res->iss) - 1);
+        fail(res, AUTH_JWT_MALFORMED,
+             "malformed token: claim \"iss\" is not a string of at most "
+             "%zu bytes",
+             sizeof(res->iss) - 1);
         goto out;
     }
     /* the caller names the unverified issuer in messages: no control characters */

@@ -37,8 +37,8 @@
 
 /* What an issuer accepts (built from the configuration). */
 struct auth_jwt_issuer {
-    const char *issuer;          /* exact "iss"; NULL refuses every token */
-    const char *const *audiences;/* any of these in "aud"; none refuses every token */
+    const char *issuer;           /* exact "iss"; NULL refuses every token */
+    const char *const *audiences; /* any of these in "aud"; none refuses every token */
     size_t naudiences;
     unsigned algs;               /* allowlist, JOSE_* bits */
     int64_t skew_s;              /* clock skew for exp/nbf/iat, default 60; 0..86400 */
@@ -49,27 +49,27 @@ struct auth_jwt_issuer {
  * what the log says.  Never contains the token. */
 enum auth_jwt_err {
     AUTH_JWT_OK = 0,
-    AUTH_JWT_MALFORMED,      /* size, segments, base64url, JSON, types */
-    AUTH_JWT_ALG_NOT_ALLOWED,/* none, unknown, outside allowlist, or mismatched key type */
-    AUTH_JWT_UNTRUSTED_HEADER,/* crit, jku, x5u, jwk, x5c, unsupported typ */
-    AUTH_JWT_UNKNOWN_KEY,    /* no key with that kid (the caller may refetch the JWKS) */
+    AUTH_JWT_MALFORMED,        /* size, segments, base64url, JSON, types */
+    AUTH_JWT_ALG_NOT_ALLOWED,  /* none, unknown, outside allowlist, or mismatched key type */
+    AUTH_JWT_UNTRUSTED_HEADER, /* crit, jku, x5u, jwk, x5c, unsupported typ */
+    AUTH_JWT_UNKNOWN_KEY,      /* no key with that kid (the caller may refetch the JWKS) */
     AUTH_JWT_BAD_SIGNATURE,
     AUTH_JWT_EXPIRED,
-    AUTH_JWT_NOT_YET_VALID,  /* nbf or iat in the future beyond skew */
+    AUTH_JWT_NOT_YET_VALID, /* nbf or iat in the future beyond skew */
     AUTH_JWT_WRONG_ISSUER,
     AUTH_JWT_WRONG_AUDIENCE,
-    AUTH_JWT_NO_PRINCIPAL,   /* principal claim missing or not a non-empty string */
+    AUTH_JWT_NO_PRINCIPAL, /* principal claim missing or not a non-empty string */
 };
 
 struct auth_jwt_result {
     enum auth_jwt_err err;
-    char reason[256];        /* e.g. "token expired at 2026-11-21T07:00:00Z" */
+    char reason[256]; /* e.g. "token expired at 2026-11-21T07:00:00Z" */
     char kid[AUTH_JWK_KID_MAX];
     unsigned alg;
-    char iss[256];           /* from the payload, for routing to the right issuer */
+    char iss[256]; /* from the payload, for routing to the right issuer */
     char principal[256];
     int64_t exp;
-    json_t *claims;          /* the payload on success (caller json_decref) */
+    json_t *claims; /* the payload on success (caller json_decref) */
 };
 
 /*

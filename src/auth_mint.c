@@ -36,8 +36,8 @@
 #include "auth_mint.h"
 #include "util.h"
 
-#define MINT_FILE_MAX (64u * 1024u)  /* key and secret files (as cfg_auth.c) */
-#define MINT_TTL_MAX 31536000L       /* one year, either way */
+#define MINT_FILE_MAX (64u * 1024u) /* key and secret files (as cfg_auth.c) */
+#define MINT_TTL_MAX 31536000L      /* one year, either way */
 #define MINT_AUD_MAX 16
 #define MINT_CLAIMS_MAX 64
 #define HASH_TOKEN_MAX (64u * 1024u) /* a bearer token longer than this is not a token */
@@ -217,8 +217,7 @@ check_fits(struct auth_jwk_set *set, unsigned alg, const char *err)
     ok = auth_jwk_fits_alg(&set->keys[0], alg);
     auth_jwk_set_unref(set);
     if (!ok) {
-        fprintf(stderr, "sparkgate mint-token: %s needs %s\n", jose_alg_name(alg),
-                alg_needs(alg));
+        fprintf(stderr, "sparkgate mint-token: %s needs %s\n", jose_alg_name(alg), alg_needs(alg));
         return -1;
     }
     return 0;
@@ -274,9 +273,8 @@ load_secret(const struct mint_opts *o, char **secret, size_t *len)
     /* the same bytes sparkgate's hmac_secrets loader keeps (cfg_auth.c) */
     while (*len > 0 && ((*secret)[*len - 1] == '\n' || (*secret)[*len - 1] == '\r'))
         (*len)--;
-    if (*len == 0 ||
-        check_fits(auth_jwk_set_from_secret((const uint8_t *)*secret, *len, NULL), o->alg,
-                   "empty secret") != 0) {
+    if (*len == 0 || check_fits(auth_jwk_set_from_secret((const uint8_t *)*secret, *len, NULL),
+                                o->alg, "empty secret") != 0) {
         if (*len == 0)
             fprintf(stderr, "sparkgate mint-token: secret file %s is empty\n", o->secret_file);
         util_free_secret(*secret, MINT_FILE_MAX + 1);
@@ -335,8 +333,10 @@ build_payload(const struct mint_opts *o, time_t now)
         if (n > 0 && o->claims[i][n - 1] == ':')
             n--;
         if (eq == NULL || n == 0 || n >= sizeof(name)) {
-            fprintf(stderr, "sparkgate mint-token: --claim %s: expected NAME=VALUE or "
-                            "NAME:=JSON\n", o->claims[i]);
+            fprintf(stderr,
+                    "sparkgate mint-token: --claim %s: expected NAME=VALUE or "
+                    "NAME:=JSON\n",
+                    o->claims[i]);
             goto fail;
         }
         memcpy(name, o->claims[i], n);
@@ -578,8 +578,7 @@ parse_mint_args(int argc, char **argv, struct mint_opts *o)
         return 2;
     }
     if (o->kid != NULL && strlen(o->kid) >= AUTH_JWK_KID_MAX) {
-        fprintf(stderr, "sparkgate mint-token: --kid longer than %d bytes\n",
-                AUTH_JWK_KID_MAX - 1);
+        fprintf(stderr, "sparkgate mint-token: --kid longer than %d bytes\n", AUTH_JWK_KID_MAX - 1);
         return 2;
     }
     return -1;

@@ -38,7 +38,7 @@
 #include "util.h"
 
 #define BE_MAGIC 0x42454331u /* "BEC1" */
-#define BE_NV_STACK 64        /* request header fields submitted without a heap array */
+#define BE_NV_STACK 64       /* request header fields submitted without a heap array */
 
 enum be_state {
     BE_RESOLVING,  /* name lookup pending (names only; literals skip it) */
@@ -49,17 +49,17 @@ enum be_state {
 struct be_conn {
     uint32_t magic;
     struct be_pool *pool;
-    struct cfg *cfg;           /* reference: the snapshot whose backend we serve */
-    size_t idx;                /* index into cfg->backends */
+    struct cfg *cfg; /* reference: the snapshot whose backend we serve */
+    size_t idx;      /* index into cfg->backends */
     struct h2io io;
     enum be_state state;
-    bool goaway;               /* no new streams (GOAWAY received or retiring) */
+    bool goaway;                   /* no new streams (GOAWAY received or retiring) */
     struct h2_stream_list waiting; /* attached, stream not yet submitted (sid 0) */
     struct h2_stream_list active;  /* stream submitted */
     size_t nwaiting, nactive;
-    struct event *timer;       /* resolve start, connect deadline, then idle close */
+    struct event *timer; /* resolve start, connect deadline, then idle close */
     struct evdns_getaddrinfo_request *dns_req; /* pending lookup */
-    char why[200];             /* why the lookup failed (reported from the timer) */
+    char why[200];                             /* why the lookup failed (reported from the timer) */
     TAILQ_ENTRY(be_conn) link;
 };
 
@@ -68,8 +68,8 @@ struct be_pool {
     size_t n;
     struct event_base *base;
     struct evdns_base *dns;
-    struct cfg *const *cfg;    /* the loop's current snapshot */
-    const bool *draining;      /* the loop is draining: idle connections close */
+    struct cfg *const *cfg; /* the loop's current snapshot */
+    const bool *draining;   /* the loop is draining: idle connections close */
 };
 
 static void be_conn_free(struct be_conn *b, const char *reason);
@@ -552,8 +552,7 @@ be_open_stream(struct be_pool *p, struct cfg *cfg, size_t idx, struct h2_stream 
     struct be_conn *b;
     int rv;
 
-    TAILQ_FOREACH(b, &p->conns, link)
-    {
+    TAILQ_FOREACH (b, &p->conns, link) {
         if (b->cfg == cfg && b->idx == idx && !b->goaway && has_room(b))
             break;
     }

@@ -27,8 +27,8 @@ struct evdns_base;
  * connection of an older snapshot, or any idle one while draining, closes.
  * |dns| resolves backend names.  The pool is changed only by be.c.
  */
-struct be_pool *be_pool_new(struct event_base *base, struct evdns_base *dns,
-                            struct cfg *const *cfg, const bool *draining);
+struct be_pool *be_pool_new(struct event_base *base, struct evdns_base *dns, struct cfg *const *cfg,
+                            const bool *draining);
 /* Frees an empty pool (after be_pool_free); NULL is fine. */
 void be_pool_destroy(struct be_pool *p);
 /* Connections in |p|. */
@@ -45,8 +45,8 @@ size_t be_pool_count(const struct be_pool *p);
  * SG_ERR_* in |err| and the cause in |why| (no op has then been called and
  * |st| is on no connection).
  */
-struct be_conn *be_open_stream(struct be_pool *p, struct cfg *cfg, size_t idx,
-                               struct h2_stream *st, int *err, const char **why);
+struct be_conn *be_open_stream(struct be_pool *p, struct cfg *cfg, size_t idx, struct h2_stream *st,
+                               int *err, const char **why);
 
 /* Takes |st| off |b| (waiting or open; an open stream must have closed or be reset). */
 void be_detach(struct be_conn *b, struct h2_stream *st);

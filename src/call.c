@@ -54,8 +54,8 @@
 #include "sc.h"
 #include "util.h"
 
-#define CALL_BUDGET_RETRY_MS 50       /* a call out of budget re-checks this often ... */
-#define CALL_BUDGET_WAIT_MS 2000      /* ... and its partial message is refused after this */
+#define CALL_BUDGET_RETRY_MS 50  /* a call out of budget re-checks this often ... */
+#define CALL_BUDGET_WAIT_MS 2000 /* ... and its partial message is refused after this */
 
 static uint64_t calls_live;
 
@@ -523,8 +523,7 @@ call_fail_backend(struct call *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) %s", b->name, b->address,
-              what);
+    call_fail(c, GRPC_UNAVAILABLE, "sparkgate: backend \"%s\" (%s) %s", b->name, b->address, what);
 }
 
 /* A plain HTTP answer for requests that are not gRPC at all. */
@@ -607,7 +606,7 @@ largest_blocked(const struct call *c)
     const struct call *o;
     size_t mine = partial_len(c), theirs;
 
-    TAILQ_FOREACH(st, fe_streams(c->fe), link) {
+    TAILQ_FOREACH (st, fe_streams(c->fe), link) {
         o = FE_CALL(st);
         if (o == c || o->budget_since_ms == 0 || o->state == CALL_ST_DONE)
             continue;
@@ -771,8 +770,8 @@ on_stall(evutil_socket_t fd, short what, void *arg)
         return;
     }
     log_info("conn=%" PRIu64 " peer=%s stream=%d: stalled: %s for timeouts.stall_ms "
-             "(%" PRIu64 " ms): resetting the call", fe_conn_id(fe), fe_peer(fe), c->fe_sid,
-             why, ms);
+             "(%" PRIu64 " ms): resetting the call",
+             fe_conn_id(fe), fe_peer(fe), c->fe_sid, why, ms);
     if (!finished) {
         c->local = true;
         c->status = GRPC_CANCELLED;
@@ -792,8 +791,7 @@ on_stall(evutil_socket_t fd, short what, void *arg)
 /* ---- client side ----------------------------------------------------------- */
 
 static int
-call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *value,
-               size_t vlen)
+call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *value, size_t vlen)
 {
     const struct cfg_limits *lim = &c->cfg->limits;
 
@@ -846,8 +844,7 @@ call_fe_header(struct call *c, const uint8_t *name, size_t nlen, const uint8_t *
         return 0;
     /* a Config response is read to redact secrets: ask for it uncompressed
      * (pseudo-headers, :path included, come first: c->m is known here) */
-    if (c->m != NULL && c->m->id == SC_M_CONFIG &&
-        hdrs_name_is(name, nlen, "grpc-accept-encoding"))
+    if (c->m != NULL && c->m->id == SC_M_CONFIG && hdrs_name_is(name, nlen, "grpc-accept-encoding"))
         return 0;
     /* the body is re-framed and user_context rewritten: the client's length is stale
      * (and optional in HTTP/2: RFC 9113 section 8.1.1) */
@@ -1009,7 +1006,7 @@ call_auth_keys_changed(struct call_ctx *w)
      * max_auth_waiting_per_worker calls, and fetches are rare.
      */
     for (;;) {
-        TAILQ_FOREACH(c, &w->auth_waiting, auth_link) {
+        TAILQ_FOREACH (c, &w->auth_waiting, auth_link) {
             if (c->auth_gen != gen)
                 break;
         }
@@ -1095,8 +1092,8 @@ bind_identity(struct call *c, const uint8_t *body, size_t len)
                         sizeof(msg));
 
     if (rv == SG_ERR_PROTO) {
-        call_fail(c, GRPC_INVALID_ARGUMENT,
-                  "sparkgate: %s request message is not valid protobuf", c->m->name);
+        call_fail(c, GRPC_INVALID_ARGUMENT, "sparkgate: %s request message is not valid protobuf",
+                  c->m->name);
         return -1;
     }
     if (rv == SG_ERR_DENIED) {
@@ -1192,8 +1189,7 @@ call_fe_end_stream(struct call *c)
 {
     CHECK_MAGIC(c, CALL_MAGIC);
     c->fe_ended = true;
-    if (c->state == CALL_ST_DONE || c->state == CALL_ST_HEADERS ||
-        c->state == CALL_ST_AUTH_WAIT)
+    if (c->state == CALL_ST_DONE || c->state == CALL_ST_HEADERS || c->state == CALL_ST_AUTH_WAIT)
         return; /* AUTH_WAIT: replayed after authentication */
     if (!grpc_deframer_at_boundary(&c->df)) {
         /* security-notes G07: a partial message is never forwarded */
@@ -1227,8 +1223,7 @@ call_fe_closed(struct h2_stream *st, enum h2_reset why, uint32_t error_code)
     if (why != H2_RESET_NO_ERROR && c->status < 0) {
         c->status = GRPC_CANCELLED;
         c->local = true;
-        snprintf(c->reason, sizeof(c->reason), "client stream reset (HTTP/2 error %u)",
-                 error_code);
+        snprintf(c->reason, sizeof(c->reason), "client stream reset (HTTP/2 error %u)", error_code);
     }
     /* the client is gone: the backend must stop working for it */
     if (!(c->be_closed && c->resp_eos))
@@ -1342,14 +1337,12 @@ call_be_request_headers(struct h2_stream *st, h2_nv *nv, size_t cap)
                H2_NV_NONE);
         nv_put(nv, &n, "x-sparkgate-auth", via, strlen(via), H2_NV_NONE);
         if (c->id.profile[0] != '\0')
-            nv_put(nv, &n, "x-sparkgate-profile", c->id.profile, strlen(c->id.profile),
-                   H2_NV_NONE);
+            nv_put(nv, &n, "x-sparkgate-profile", c->id.profile, strlen(c->id.profile), H2_NV_NONE);
     }
     /* Spark 4 pre-shared key: the backend accepts only sparkgate; never in
      * the HPACK table (H2_NV_SECRET), so it stays out of any dump */
     if (b->preshared_header != NULL)
-        nv_put(nv, &n, "authorization", b->preshared_header, b->preshared_header_len,
-               H2_NV_SECRET);
+        nv_put(nv, &n, "authorization", b->preshared_header, b->preshared_header_len, H2_NV_SECRET);
     return (ssize_t)n;
 }
 
@@ -1380,8 +1373,8 @@ call_be_failed(struct h2_stream *st, int err, const char *reason)
 }
 
 static int
-call_be_header(struct call *c, bool trailer, const uint8_t *name, size_t nlen,
-               const uint8_t *value, size_t vlen)
+call_be_header(struct call *c, bool trailer, const uint8_t *name, size_t nlen, const uint8_t *value,
+               size_t vlen)
 {
     struct hdrs *h = trailer ? &c->trl : &c->rhdr;
 
@@ -1621,9 +1614,8 @@ static int
 be_on_header(struct h2_stream *st, bool trailer, const uint8_t *name, size_t namelen,
              const uint8_t *value, size_t valuelen)
 {
-    return call_be_header(BE_CALL(st), trailer, name, namelen, value, valuelen) == 0
-               ? 0
-               : SG_ERR_LIMIT;
+    return call_be_header(BE_CALL(st), trailer, name, namelen, value, valuelen) == 0 ? 0
+                                                                                     : SG_ERR_LIMIT;
 }
 
 static void

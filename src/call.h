@@ -69,9 +69,9 @@ struct call_ctx {
     struct be_pool *be_pool;
     struct call_list auth_waiting; /* calls waiting for signing keys */
     size_t nauth_waiting;
-    uint64_t auth_wake_gen;        /* one re-check per call per wake */
-    size_t ncalls;                 /* calls alive on this loop */
-    bool busy;                     /* calls ran since call_ctx_idle_after_busy said so */
+    uint64_t auth_wake_gen; /* one re-check per call per wake */
+    size_t ncalls;          /* calls alive on this loop */
+    bool busy;              /* calls ran since call_ctx_idle_after_busy said so */
 };
 
 void call_ctx_init(struct call_ctx *x, struct event_base *base, struct auth_cache *cache,

@@ -66,22 +66,22 @@ enum call_outcome call_refuse(struct call_verdict *v, int status, const char *fm
 struct call {
     uint32_t magic;
     struct call_ctx *w; /* its loop's share (a worker's), see call.h */
-    struct cfg *cfg; /* reference held for the call's lifetime */
+    struct cfg *cfg;    /* reference held for the call's lifetime */
     enum call_state state;
 
     /* client side */
-    struct fe_conn *fe; /* NULL once detached */
+    struct fe_conn *fe;   /* NULL once detached */
     struct h2_stream fst; /* our client stream, as fe.c lists it */
     int32_t fe_sid;
-    bool fe_ended;      /* client half-closed */
+    bool fe_ended; /* client half-closed */
 
     /* backend side */
-    struct be_conn *be; /* NULL when not attached */
-    struct h2_stream bst; /* our backend stream, as be.c lists it */
-    int32_t be_sid;     /* 0 until submitted */
-    bool be_closed;     /* backend stream closed */
-    bool be_cancelled;  /* RST_STREAM(CANCEL) submitted */
-    size_t req_sized;   /* bytes of c->req call_be_read promised nghttp2, not yet written */
+    struct be_conn *be;     /* NULL when not attached */
+    struct h2_stream bst;   /* our backend stream, as be.c lists it */
+    int32_t be_sid;         /* 0 until submitted */
+    bool be_closed;         /* backend stream closed */
+    bool be_cancelled;      /* RST_STREAM(CANCEL) submitted */
+    size_t req_sized;       /* bytes of c->req call_be_read promised nghttp2, not yet written */
     unsigned fe_data_depth; /* inside call_fe_data: the partial message is in use */
     size_t backend_idx;
     bool routed;
@@ -92,37 +92,37 @@ struct call {
     const struct sc_method *m;
     char path[CALL_PATH_MAX];
     bool method_post, has_method, ct_grpc, has_ct, hdr_overflow;
-    bool enc_real;          /* grpc-encoding names a compression other than identity */
+    bool enc_real; /* grpc-encoding names a compression other than identity */
     uint64_t timeout_ms;
     bool has_timeout;
     bool has_enc, has_timeout_hdr;
-    const char *repeated;   /* a header we judge that came twice: refused */
-    struct hdrs fwd;        /* headers forwarded to the backend */
-    struct auth_cred cred;  /* credential headers (secret: wiped once judged, or on free) */
-    struct auth_ident id;   /* who is calling, once authenticated */
+    const char *repeated;  /* a header we judge that came twice: refused */
+    struct hdrs fwd;       /* headers forwarded to the backend */
+    struct auth_cred cred; /* credential headers (secret: wiped once judged, or on free) */
+    struct auth_ident id;  /* who is calling, once authenticated */
     bool authed;
-    size_t stage_next;      /* header stage to run (again) when a waiting call wakes */
-    bool wait_final;        /* the wait is over: a waiting stage decides now */
-    struct event *auth_timer;   /* AUTH_WAIT: timeouts.auth_key_wait_ms deadline */
+    size_t stage_next;           /* header stage to run (again) when a waiting call wakes */
+    bool wait_final;             /* the wait is over: a waiting stage decides now */
+    struct event *auth_timer;    /* AUTH_WAIT: timeouts.auth_key_wait_ms deadline */
     TAILQ_ENTRY(call) auth_link; /* on w->auth_waiting while auth_listed */
     bool auth_listed;
-    uint64_t auth_gen;      /* last w->auth_wake_gen this call was re-checked for */
-    struct evbuffer *held;  /* client DATA that arrived during AUTH_WAIT (uncredited;
+    uint64_t auth_gen;     /* last w->auth_wake_gen this call was re-checked for */
+    struct evbuffer *held; /* client DATA that arrived during AUTH_WAIT (uncredited;
                                the unauthenticated stream window bounds it) */
     struct grpc_deframer df;
-    struct evbuffer *msg;   /* message being assembled */
-    uint8_t *mbuf;          /* ... a large one: contiguous, grown as it arrives */
+    struct evbuffer *msg; /* message being assembled */
+    uint8_t *mbuf;        /* ... a large one: contiguous, grown as it arrives */
     size_t mlen, mcap;
-    uint64_t buffered;      /* request bytes counted in the connection's and process's budget */
+    uint64_t buffered;          /* request bytes counted in the connection's and process's budget */
     struct event *budget_timer; /* out of budget: re-check, then refuse */
     uint64_t budget_since_ms;   /* credit withheld for the budget since (0: not) */
     struct event *stall_timer;  /* timeouts.stall_ms watch over the client's progress */
-    uint64_t fe_rx_ms;      /* last request byte from, or credit to, the client */
-    uint64_t fe_tx_ms;      /* last response byte to the client (or resp became non-empty) */
-    bool stalled;           /* reset for a stall; still attached a stall later: conn is stuck */
-    struct evbuffer *req;   /* framed messages for the backend */
-    bool req_eos;           /* no more request data will be queued */
-    size_t fe_unconsumed;   /* client bytes not yet credited back */
+    uint64_t fe_rx_ms;          /* last request byte from, or credit to, the client */
+    uint64_t fe_tx_ms;          /* last response byte to the client (or resp became non-empty) */
+    bool stalled;               /* reset for a stall; still attached a stall later: conn is stuck */
+    struct evbuffer *req;       /* framed messages for the backend */
+    bool req_eos;               /* no more request data will be queued */
+    size_t fe_unconsumed;       /* client bytes not yet credited back */
 
     /* plan policy: judged by the request stages, before anything is queued */
     const struct policy_profile *prof; /* NULL: not inspected (no profiles) */
@@ -131,20 +131,20 @@ struct call {
     struct resp_filter_set rf;
 
     /* response */
-    struct hdrs rhdr;       /* response headers from the backend */
-    struct hdrs trl;        /* trailers (backend's or ours) */
-    struct evbuffer *resp;  /* response bytes for the client */
-    bool resp_started;      /* response HEADERS submitted to the client */
-    bool resp_eos;          /* resp holds the end of the response */
-    size_t be_unconsumed;   /* backend bytes not yet credited back */
+    struct hdrs rhdr;      /* response headers from the backend */
+    struct hdrs trl;       /* trailers (backend's or ours) */
+    struct evbuffer *resp; /* response bytes for the client */
+    bool resp_started;     /* response HEADERS submitted to the client */
+    bool resp_eos;         /* resp holds the end of the response */
+    size_t be_unconsumed;  /* backend bytes not yet credited back */
 
     /* accounting */
     struct event *deadline;
     uint64_t t_start_us;
     uint64_t bytes_in, bytes_out;
-    int status;             /* grpc-status sent to the client, -1 unknown */
-    bool local;             /* status produced by sparkgate */
-    char reason[160];       /* sparkgate's reason, for the access log */
+    int status;       /* grpc-status sent to the client, -1 unknown */
+    bool local;       /* status produced by sparkgate */
+    char reason[160]; /* sparkgate's reason, for the access log */
 };
 
 /* ---- glue services the stages use (call.c) -------------------------------- */

@@ -26,8 +26,8 @@ calllog_access(const struct calllog_access *a)
              "method=%s backend=%s status=%d(%s)%s%s%s "
              "req_bytes=%" PRIu64 " resp_bytes=%" PRIu64 " ms=%.1f",
              a->conn, a->peer, a->stream, a->user, a->profile, a->auth,
-             a->token_id[0] != '\0' ? " token=" : "", a->token_id, a->method, a->backend,
-             a->status, a->status >= 0 ? grpc_status_name(a->status) : "none",
+             a->token_id[0] != '\0' ? " token=" : "", a->token_id, a->method, a->backend, a->status,
+             a->status >= 0 ? grpc_status_name(a->status) : "none",
              local ? " by=sparkgate reason=\"" : "", local ? a->reason : "", local ? "\"" : "",
              a->req_bytes, a->resp_bytes, a->ms);
 }
@@ -90,8 +90,7 @@ calllog_audit(const struct calllog_audit *a)
         snprintf(digest, sizeof(digest), "-");
     calllog_safe(reason, sizeof(reason), (const uint8_t *)v->msg, strlen(v->msg), true);
     log_info("audit decision=%s principal=%s profile=%s session=%s operation=%s method=%s "
-             "plan_sha256=%s nodes=%zu depth=%u kinds=%s rule=%s conn=%" PRIu64
-             " stream=%d%s%s%s",
+             "plan_sha256=%s nodes=%zu depth=%u kinds=%s rule=%s conn=%" PRIu64 " stream=%d%s%s%s",
              a->refused ? "deny" : "allow", a->principal, a->profile != NULL ? a->profile : "-",
              session, op, a->method, digest, v->nodes, v->depth,
              v->kinds[0] != '\0' ? v->kinds : "-", v->rule != NULL ? v->rule : "-", a->conn,

@@ -18,8 +18,8 @@ struct policy_verdict;
 
 /* What the access line says about one call.  Strings are borrowed. */
 struct calllog_access {
-    uint64_t conn;        /* client connection id, 0 once detached */
-    const char *peer;     /* "-" unknown */
+    uint64_t conn;    /* client connection id, 0 once detached */
+    const char *peer; /* "-" unknown */
     int32_t stream;
     const char *user;     /* principal, "-" unauthenticated */
     const char *profile;  /* "-" none */
@@ -40,11 +40,11 @@ struct calllog_audit {
     bool refused;
     const struct policy_verdict *v;
     const char *principal;
-    const char *profile;                /* NULL: none */
+    const char *profile; /* NULL: none */
     const char *method;
-    const uint8_t *session;             /* untrusted; NULL: none */
+    const uint8_t *session; /* untrusted; NULL: none */
     size_t session_len;
-    const uint8_t *body;                /* the request message digested, NULL: none */
+    const uint8_t *body; /* the request message digested, NULL: none */
     size_t body_len;
     uint64_t conn;
     int32_t stream;

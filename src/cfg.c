@@ -107,8 +107,8 @@ _Static_assert(ARRAY_SIZE(cfg_timeout_fields) <= ARRAY_SIZE(cfg_limit_fields),
                "check_field_keys() list too short");
 
 static const char *const cfg_top_keys[] = {
-    "workers", "listen", "backends", "limits", "timeouts", "log", "auth", "profiles",
-    "redact_conf_keys",
+    "workers", "listen", "backends", "limits",           "timeouts",
+    "log",     "auth",   "profiles", "redact_conf_keys",
 };
 static const char *const cfg_listen_keys[] = {"address", "tls", "plaintext"};
 static const char *const cfg_listen_tls_keys[] = {
@@ -398,7 +398,8 @@ cfgp_fail_missing(struct cfg_ctx *x, const char *key, const char *why)
  * alone when the member is absent (the caller stored the default).
  */
 int
-cfgp_get_u32(struct cfg_ctx *x, json_t *obj, const char *key, uint32_t min, uint32_t max, uint32_t *out)
+cfgp_get_u32(struct cfg_ctx *x, json_t *obj, const char *key, uint32_t min, uint32_t max,
+             uint32_t *out)
 {
     json_t *v = json_object_get(obj, key);
     json_int_t n;
@@ -415,7 +416,8 @@ cfgp_get_u32(struct cfg_ctx *x, json_t *obj, const char *key, uint32_t min, uint
     }
     n = json_integer_value(v);
     if (n < (json_int_t)min || n > (json_int_t)max) {
-        rc = cfgp_fail(x, "%" JSON_INTEGER_FORMAT " is out of range %" PRIu32 "..%" PRIu32, n, min, max);
+        rc = cfgp_fail(x, "%" JSON_INTEGER_FORMAT " is out of range %" PRIu32 "..%" PRIu32, n, min,
+                       max);
         goto out;
     }
     *out = (uint32_t)n;
@@ -483,7 +485,7 @@ cfgp_get_str(struct cfg_ctx *x, json_t *obj, const char *key, bool required, cha
 /* Member |key| of |obj| if it is of JSON type |type|; NULL when absent. */
 int
 cfgp_get_typed(struct cfg_ctx *x, json_t *obj, const char *key, json_type type, const char *want,
-          bool required, json_t **out)
+               bool required, json_t **out)
 {
     json_t *v = json_object_get(obj, key);
     size_t old;
@@ -860,7 +862,7 @@ parse_log(struct cfg_ctx *x, json_t *root, struct cfg *c)
     if (level != NULL && log_level_parse(level, &c->log_level) < 0) {
         old2 = cfgp_push_key(x, "level");
         rc = cfgp_fail(x, "unknown level \"%s\" (error, warn, info or debug)",
-                  cfgp_show(level, shown, sizeof(shown)));
+                       cfgp_show(level, shown, sizeof(shown)));
         cfgp_pop(x, old2);
     }
 out:
@@ -928,7 +930,8 @@ check_readable(struct cfg_ctx *x, const char *a, size_t i, const char *key, cons
         return 0;
     set_tls_path(x, a, i, key);
     if (access(file, R_OK) != 0)
-        return cfgp_fail(x, "cannot read \"%s\": %s", cfgp_show(file, shown, sizeof(shown)), strerror(errno));
+        return cfgp_fail(x, "cannot read \"%s\": %s", cfgp_show(file, shown, sizeof(shown)),
+                         strerror(errno));
     return 0;
 }
 
@@ -955,8 +958,8 @@ build_tls(struct cfg_ctx *x, struct cfg *c)
         if ((l->ssl_ctx = tls_server_ctx_new(l, why, sizeof(why))) == NULL)
             return cfgp_fail(x, "%s", why[0] != '\0' ? why : "cannot create the TLS context");
         /* auth.mtls: ask every TLS client for a certificate (verified, optional) */
-        if (c->auth.mtls && tls_server_ctx_client_ca(l->ssl_ctx, c->auth.mtls_ca, why,
-                                                     sizeof(why)) != 0) {
+        if (c->auth.mtls &&
+            tls_server_ctx_client_ca(l->ssl_ctx, c->auth.mtls_ca, why, sizeof(why)) != 0) {
             cfgp_pop(x, 0);
             cfgp_push_key(x, "auth");
             cfgp_push_key(x, "mtls");
@@ -1084,13 +1087,13 @@ cfg_load_buf(const char *name, const char *buf, size_t len, bool build_tls_ctx, 
             jpos_path_at(text, tlen, off, dup, sizeof(dup), &loc) == 0 && dup[0] != '\0' &&
             jpos_string_at(text, tlen, loc.off, key, sizeof(key)) >= 0)
             cfgp_set_err(&x, "%s:%zu:%zu: %s: duplicate key \"%s\"", name, loc.line, loc.col, dup,
-                    cfgp_show(key, shown, sizeof(shown)));
+                         cfgp_show(key, shown, sizeof(shown)));
         else if (json_error_code(&jerr) == json_error_duplicate_key)
             cfgp_set_err(&x, "%s:%d:%d: duplicate key", name, jerr.line > 0 ? jerr.line : 1,
-                    jerr.column > 0 ? jerr.column : 1);
+                         jerr.column > 0 ? jerr.column : 1);
         else
             cfgp_set_err(&x, "%s:%d:%d: syntax error: %s", name, jerr.line > 0 ? jerr.line : 1,
-                    jerr.column > 0 ? jerr.column : 1, jerr.text);
+                         jerr.column > 0 ? jerr.column : 1, jerr.text);
         goto out;
     }
 
@@ -1105,8 +1108,8 @@ cfg_load_buf(const char *name, const char *buf, size_t len, bool build_tls_ctx, 
         goto out;
 
     /* 3. TLS contexts and key files last: nothing is built for a file that does not validate */
-    if (build_tls_ctx && ((rc = cfg_auth_load_files(&x, root, c)) < 0 ||
-                          (rc = build_tls(&x, c)) < 0))
+    if (build_tls_ctx &&
+        ((rc = cfg_auth_load_files(&x, root, c)) < 0 || (rc = build_tls(&x, c)) < 0))
         goto out;
 
     c->generation = __atomic_add_fetch(&cfg_generation, 1, __ATOMIC_RELAXED);

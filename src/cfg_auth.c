@@ -30,7 +30,8 @@
 #include "log.h"
 #include "util.h"
 
-#define AUTH_SECRET_MAX (64u * 1024u) /* a token or HMAC secret file larger than this is a mistake */
+#define AUTH_SECRET_MAX \
+    (64u * 1024u)                 /* a token or HMAC secret file larger than this is a mistake */
 #define AUTH_NAME_MAX 256         /* auth.h AUTH_PRINCIPAL_MAX */
 #define AUTH_PROFILE_NAME_MAX 128 /* auth.h AUTH_PROFILE_MAX */
 #define AUTH_MAX_KEY_SOURCES 64   /* jwks_file + public_keys + hmac_secrets per issuer */
@@ -42,16 +43,20 @@
 #define AUTH_HEADER_OVERHEAD 64
 
 static const char *const auth_keys[] = {
-    "anonymous", "header_names", "static_tokens", "issuers", "default_profile",
-    "mtls", "identity", "token_cache_entries", "static_principal_prefix", "deny",
-    "max_token_bytes",
+    "anonymous", "header_names",        "static_tokens",
+    "issuers",   "default_profile",     "mtls",
+    "identity",  "token_cache_entries", "static_principal_prefix",
+    "deny",      "max_token_bytes",
 };
 static const char *const token_keys[] = {"sha256", "principal", "profile", "groups", "disabled"};
 static const char *const issuer_keys[] = {
-    "issuer", "audiences", "algorithms", "clock_skew_s", "principal_claim", "profile_claim",
-    "profile_map", "default_profile", "jwks_url", "jwks_ca", "jwks_refresh_s",
-    "jwks_min_refetch_s", "jwks_max_bytes", "jwks_timeout_ms", "jwks_required_at_start",
-    "jwks_file", "public_keys", "hmac_secrets", "principal_prefix", "groups_claim",
+    "issuer",           "audiences",       "algorithms",
+    "clock_skew_s",     "principal_claim", "profile_claim",
+    "profile_map",      "default_profile", "jwks_url",
+    "jwks_ca",          "jwks_refresh_s",  "jwks_min_refetch_s",
+    "jwks_max_bytes",   "jwks_timeout_ms", "jwks_required_at_start",
+    "jwks_file",        "public_keys",     "hmac_secrets",
+    "principal_prefix", "groups_claim",
 };
 static const char *const rule_keys[] = {"value", "profile"};
 static const char *const keyfile_keys[] = {"kid", "file"};
@@ -61,8 +66,10 @@ static const char *const identity_keys[] = {"mode", "strip_headers", "strip_head
 
 /* Identity headers a client must never be able to set for the backend. */
 static const char *const default_strip[] = {
-    "x-forwarded-user", "x-forwarded-email", "x-forwarded-groups", "x-forwarded-preferred-username",
-    "x-remote-user", "x-remote-group", "x-spark-user", "x-auth-request-user",
+    "x-forwarded-user",     "x-forwarded-email",
+    "x-forwarded-groups",   "x-forwarded-preferred-username",
+    "x-remote-user",        "x-remote-group",
+    "x-spark-user",         "x-auth-request-user",
     "x-auth-request-email", "remote-user",
 };
 
@@ -98,8 +105,8 @@ get_strv(struct cfg_ctx *x, json_t *o, const char *key, bool one_ok, bool lower,
     if (one_ok && json_is_string(v)) {
         n = 1;
     } else if (!json_is_array(v)) {
-        rc = cfgp_fail(x, "expected %s, got %s", one_ok ? "a string or an array of strings"
-                                                        : "an array of strings",
+        rc = cfgp_fail(x, "expected %s, got %s",
+                       one_ok ? "a string or an array of strings" : "an array of strings",
                        cfgp_jtype(v));
         goto out;
     } else {
@@ -172,8 +179,10 @@ parse_token(struct cfg_ctx *x, json_t *o, struct cfg_static_token *t)
         return rc;
     old = cfgp_push_key(x, "sha256");
     if (strlen(hex) != 64) {
-        rc = cfgp_fail(x, "expected 64 hex digits (sparkgate hash-token prints them), got %zu "
-                          "characters", strlen(hex));
+        rc = cfgp_fail(x,
+                       "expected 64 hex digits (sparkgate hash-token prints them), got %zu "
+                       "characters",
+                       strlen(hex));
         goto out;
     }
     for (i = 0; i < 32; i++) {
@@ -234,9 +243,8 @@ parse_algs(struct cfg_ctx *x, json_t *o, struct cfg_issuer *is)
     int rc;
 
     /* default: the asymmetric algorithms real IdPs use; HS* only when named */
-    is->algs = JOSE_RS256 | JOSE_RS384 | JOSE_RS512 | JOSE_PS256 |
-               JOSE_PS384 | JOSE_PS512 | JOSE_ES256 | JOSE_ES384 |
-               JOSE_ES512 | JOSE_EDDSA;
+    is->algs = JOSE_RS256 | JOSE_RS384 | JOSE_RS512 | JOSE_PS256 | JOSE_PS384 | JOSE_PS512 |
+               JOSE_ES256 | JOSE_ES384 | JOSE_ES512 | JOSE_EDDSA;
     if ((rc = get_strv(x, o, "algorithms", false, false, &names, &n)) < 0 || names == NULL)
         return rc;
     old = cfgp_push_key(x, "algorithms");
@@ -245,8 +253,9 @@ parse_algs(struct cfg_ctx *x, json_t *o, struct cfg_issuer *is)
         a = jose_alg_from_name(names[i]);
         if (a == 0) {
             old2 = cfgp_push_index(x, i);
-            rc = cfgp_fail(x, "unknown algorithm \"%s\" (RS256/384/512, PS256/384/512, "
-                              "ES256/384/512, EdDSA, HS256/384/512)",
+            rc = cfgp_fail(x,
+                           "unknown algorithm \"%s\" (RS256/384/512, PS256/384/512, "
+                           "ES256/384/512, EdDSA, HS256/384/512)",
                            cfgp_show(names[i], shown, sizeof(shown)));
             cfgp_pop(x, old2);
             break;
@@ -335,16 +344,16 @@ parse_issuer(struct cfg_ctx *x, json_t *o, struct cfg_issuer *is)
         return rc;
     is->skew_s = skew;
     if (json_object_get(o, "audiences") == NULL)
-        return cfgp_fail_missing(x, "audiences", "required key missing (the \"aud\" values "
-                                                 "sparkgate accepts)");
+        return cfgp_fail_missing(x, "audiences",
+                                 "required key missing (the \"aud\" values "
+                                 "sparkgate accepts)");
     if (is->naudiences == 0) {
         old = cfgp_push_key(x, "audiences");
         rc = cfgp_fail(x, "must name at least one audience");
         cfgp_pop(x, old);
         return rc;
     }
-    if ((rc = check_name(x, o, "default_profile", is->default_profile,
-                         AUTH_PROFILE_NAME_MAX)) < 0)
+    if ((rc = check_name(x, o, "default_profile", is->default_profile, AUTH_PROFILE_NAME_MAX)) < 0)
         return rc;
     if (is->principal_claim == NULL && (is->principal_claim = strdup("sub")) == NULL)
         return cfgp_fail(x, "out of memory");
@@ -357,11 +366,11 @@ parse_issuer(struct cfg_ctx *x, json_t *o, struct cfg_issuer *is)
     if ((is->algs & (JOSE_HS256 | JOSE_HS384 | JOSE_HS512)) != 0 && hs == NULL)
         return cfgp_fail_missing(x, "hmac_secrets",
                                  "required when \"algorithms\" names an HS algorithm");
-    if (is->jwks_url == NULL && json_object_get(o, "jwks_file") == NULL && pk == NULL &&
-        hs == NULL)
-        return cfgp_fail_missing(x, "jwks_url", "no signing keys: give \"jwks_url\", "
-                                                "\"jwks_file\", \"public_keys\" or "
-                                                "\"hmac_secrets\"");
+    if (is->jwks_url == NULL && json_object_get(o, "jwks_file") == NULL && pk == NULL && hs == NULL)
+        return cfgp_fail_missing(x, "jwks_url",
+                                 "no signing keys: give \"jwks_url\", "
+                                 "\"jwks_file\", \"public_keys\" or "
+                                 "\"hmac_secrets\"");
     return 0;
 }
 
@@ -498,8 +507,8 @@ parse_identity(struct cfg_ctx *x, json_t *root, struct cfg_auth *a)
     old = cfgp_push_key(x, "identity");
     if ((rc = cfgp_check_keys(x, o, identity_keys, ARRAY_SIZE(identity_keys))) < 0 ||
         (rc = cfgp_get_str_ref(x, o, "mode", false, &mode)) < 0 ||
-        (rc = get_strv(x, o, "strip_headers", false, true, &a->strip_headers,
-                       &a->nstrip_headers)) < 0 ||
+        (rc = get_strv(x, o, "strip_headers", false, true, &a->strip_headers, &a->nstrip_headers)) <
+            0 ||
         (rc = get_strv(x, o, "strip_header_prefixes", false, true, &a->strip_prefixes,
                        &a->nstrip_prefixes)) < 0)
         goto out;
@@ -669,17 +678,18 @@ cfg_auth_parse(struct cfg_ctx *x, json_t *root, struct cfg *c)
     if (o == NULL) {
         (void)parse_max_token(x, NULL, c, a);
         if (!all_loopback(c))
-            return cfgp_fail_missing(x, "auth", "required key missing: a listener outside "
-                                                "loopback must authenticate (\"auth\": "
-                                                "{\"static_tokens\": ...} or \"issuers\")");
+            return cfgp_fail_missing(x, "auth",
+                                     "required key missing: a listener outside "
+                                     "loopback must authenticate (\"auth\": "
+                                     "{\"static_tokens\": ...} or \"issuers\")");
         a->anonymous = true;
         return 0;
     }
     old = cfgp_push_key(x, "auth");
     if ((rc = cfgp_check_keys(x, o, auth_keys, ARRAY_SIZE(auth_keys))) < 0 ||
         (rc = cfgp_get_bool(x, o, "anonymous", &a->anonymous)) < 0 ||
-        (rc = get_strv(x, o, "header_names", false, true, &a->header_names,
-                       &a->nheader_names)) < 0 ||
+        (rc = get_strv(x, o, "header_names", false, true, &a->header_names, &a->nheader_names)) <
+            0 ||
         (rc = cfgp_get_str(x, o, "default_profile", false, &a->default_profile)) < 0 ||
         (rc = cfgp_get_u32(x, o, "token_cache_entries", 0, 10000000, &a->cache_entries)) < 0 ||
         (rc = parse_mtls(x, o, a)) < 0 || (rc = parse_identity(x, o, a)) < 0 ||
@@ -692,8 +702,7 @@ cfg_auth_parse(struct cfg_ctx *x, json_t *root, struct cfg *c)
         cfgp_pop(x, old2);
         goto out;
     }
-    if ((rc = check_name(x, o, "default_profile", a->default_profile,
-                         AUTH_PROFILE_NAME_MAX)) < 0)
+    if ((rc = check_name(x, o, "default_profile", a->default_profile, AUTH_PROFILE_NAME_MAX)) < 0)
         goto out;
     if (a->anonymous && !all_loopback(c)) {
         old2 = cfgp_push_key(x, "anonymous");
@@ -770,8 +779,7 @@ warn_source(const struct cfg *c, const struct auth_source *src)
         if (strlen(sp) >= strlen(src->prefix))
             collide = starts_with(sp, src->prefix);
         else
-            collide = starts_with(src->prefix, sp) &&
-                      starts_with(p, src->prefix + strlen(sp));
+            collide = starts_with(src->prefix, sp) && starts_with(p, src->prefix + strlen(sp));
         if (!collide)
             continue;
         if (++n <= AUTH_WARN_PER_SOURCE)
@@ -916,7 +924,7 @@ load_issuer_keys(struct cfg_ctx *x, json_t *io, struct cfg_issuer *is, size_t i)
             return cfgp_fail(x, "cannot read \"%s\": %s", cfgp_show(file, shown, sizeof(shown)),
                              why);
         sets[nsets] = auth_jwk_set_parse(buf, len, false, on_drop, (void *)(uintptr_t)file, err,
-                                      sizeof(err));
+                                         sizeof(err));
         free(buf);
         if (sets[nsets] == NULL)
             return cfgp_fail(x, "%s: %s", cfgp_show(file, shown, sizeof(shown)), err);
@@ -1005,9 +1013,8 @@ cfg_auth_load_files(struct cfg_ctx *x, json_t *root, struct cfg *c)
         cfgp_push_key(x, "auth");
         cfgp_push_key(x, "mtls");
         cfgp_push_key(x, "ca");
-        return cfgp_fail(x, "cannot read \"%s\": %s", cfgp_show(c->auth.mtls_ca, shown,
-                                                               sizeof(shown)),
-                         strerror(errno));
+        return cfgp_fail(x, "cannot read \"%s\": %s",
+                         cfgp_show(c->auth.mtls_ca, shown, sizeof(shown)), strerror(errno));
     }
     for (i = 0; i < c->nbackends; i++) {
         const char *file = json_string_value(

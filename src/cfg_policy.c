@@ -25,8 +25,8 @@
 #define CFG_MAX_PROFILES 256
 
 static const char *const profile_keys[] = {
-    "description", "methods", "relations", "commands", "expressions", "catalog", "user_code",
-    "sql", "max_sql_bytes", "conf", "artifacts", "extensions", "unknown",
+    "description", "methods",       "relations", "commands",  "expressions", "catalog", "user_code",
+    "sql",         "max_sql_bytes", "conf",      "artifacts", "extensions",  "unknown",
 };
 static const char *const list_keys[] = {"allow", "deny"};
 static const char *const user_code_keys[] = {"languages", "python_eval_types"};
@@ -43,9 +43,18 @@ static const int sql_values[] = {SQLCLASS_QUERY, SQLCLASS_DML, SQLCLASS_DDL, SQL
  * keys and SAS tokens, private keys, generic credentials.
  */
 static const char *const default_redact[] = {
-    "spark.connect.authenticate.token", "*secret*", "*password*", "*token*", "*access.key*",
-    "*accesskey*", "*credential*", "*passwd*", "*private.key*", "*privatekey*",
-    "*fs.azure.account.key*", "*fs.azure.sas.*",
+    "spark.connect.authenticate.token",
+    "*secret*",
+    "*password*",
+    "*token*",
+    "*access.key*",
+    "*accesskey*",
+    "*credential*",
+    "*passwd*",
+    "*private.key*",
+    "*privatekey*",
+    "*fs.azure.account.key*",
+    "*fs.azure.sas.*",
 };
 
 static void
@@ -121,8 +130,9 @@ each_glob(struct cfg_ctx *x, const char *s, void *arg)
     (void)arg;
     if (bad == NULL)
         return 0;
-    return cfgp_fail(x, "pattern \"%s\" uses '%c', which sparkgate's globs do not support "
-                        "(only * and ? are wildcards; everything else matches itself)",
+    return cfgp_fail(x,
+                     "pattern \"%s\" uses '%c', which sparkgate's globs do not support "
+                     "(only * and ? are wildcards; everything else matches itself)",
                      cfgp_show(s, shown, sizeof(shown)), *bad);
 }
 
@@ -143,9 +153,11 @@ each_method(struct cfg_ctx *x, const char *s, void *arg)
             return 0;
         }
     }
-    return cfgp_fail(x, "unknown method \"%.64s\" (ExecutePlan, AnalyzePlan, Config, "
-                        "AddArtifacts, ArtifactStatus, Interrupt, ReattachExecute, ReleaseExecute, "
-                        "ReleaseSession, FetchErrorDetails, CloneSession, GetStatus or \"*\")", s);
+    return cfgp_fail(x,
+                     "unknown method \"%.64s\" (ExecutePlan, AnalyzePlan, Config, "
+                     "AddArtifacts, ArtifactStatus, Interrupt, ReattachExecute, ReleaseExecute, "
+                     "ReleaseSession, FetchErrorDetails, CloneSession, GetStatus or \"*\")",
+                     s);
 }
 
 struct kind_arg {
@@ -171,9 +183,11 @@ each_kind(struct cfg_ctx *x, const char *s, void *arg)
     /* an Any member (extension = 998/999) is reported as an extension node, judged by
      * "extensions" and "unknown"; a kind rule naming it would never be consulted */
     if (plan_schema_fields[idx].kind == PLAN_SCHEMA_F_ANY)
-        return cfgp_fail(x, "\"%.64s\" cannot be allowed or denied as a %s kind: extensions "
-                            "are judged by the profile's \"extensions\" list (allowed type_urls) "
-                            "and \"unknown\"", s, policy_cat_key(k->cat));
+        return cfgp_fail(x,
+                         "\"%.64s\" cannot be allowed or denied as a %s kind: extensions "
+                         "are judged by the profile's \"extensions\" list (allowed type_urls) "
+                         "and \"unknown\"",
+                         s, policy_cat_key(k->cat));
     k->bits[(unsigned)idx / 8u] |= (uint8_t)(1u << ((unsigned)idx % 8u));
     return 0;
 }
@@ -189,7 +203,8 @@ parse_kinds(struct cfg_ctx *x, json_t *o, int cat, struct policy_profile *p)
     size_t old;
     int rc;
 
-    if ((rc = cfgp_get_typed(x, o, policy_cat_key(cat), JSON_OBJECT, "an object", false, &sec)) < 0 ||
+    if ((rc = cfgp_get_typed(x, o, policy_cat_key(cat), JSON_OBJECT, "an object", false, &sec)) <
+            0 ||
         sec == NULL)
         return rc;
     old = cfgp_push_key(x, policy_cat_key(cat));
@@ -233,8 +248,10 @@ each_lang(struct cfg_ctx *x, const char *s, void *arg)
     int l = policy_lang_by_name(s);
 
     if (l < 0)
-        return cfgp_fail(x, "unknown language \"%.64s\" (python, scala, java, external, ml or "
-                            "pipeline)", s);
+        return cfgp_fail(x,
+                         "unknown language \"%.64s\" (python, scala, java, external, ml or "
+                         "pipeline)",
+                         s);
     p->langs |= 1u << (unsigned)l;
     return 0;
 }
@@ -259,8 +276,8 @@ parse_user_code(struct cfg_ctx *x, json_t *o, struct policy_profile *p)
         if ((rc = get_names(x, sec, "languages", NULL, each_lang, p)) < 0)
             goto out;
     }
-    if ((rc = cfgp_get_typed(x, sec, "python_eval_types", JSON_ARRAY, "an array of integers",
-                             false, &ev)) < 0)
+    if ((rc = cfgp_get_typed(x, sec, "python_eval_types", JSON_ARRAY, "an array of integers", false,
+                             &ev)) < 0)
         goto out;
     if (ev != NULL) {
         old2 = cfgp_push_key(x, "python_eval_types");

@@ -145,12 +145,15 @@ wait_for_keys(struct cfg *c, char *err, size_t errlen)
             continue;
         }
         if (is->jwks_required_at_start) {
-            snprintf(err, errlen, "issuer \"%s\": no signing keys from %s within %u ms "
-                                  "(jwks_required_at_start)", is->issuer, is->jwks_url, timeout);
+            snprintf(err, errlen,
+                     "issuer \"%s\": no signing keys from %s within %u ms "
+                     "(jwks_required_at_start)",
+                     is->issuer, is->jwks_url, timeout);
             return -1;
         }
         log_warn("issuer \"%s\": no signing keys from %s yet; its tokens are refused until "
-                 "they load", is->issuer, is->jwks_url);
+                 "they load",
+                 is->issuer, is->jwks_url);
     }
     return 0;
 }
@@ -186,8 +189,7 @@ do_reload(void)
         nc = NULL;
     }
     if (nc != NULL && old != NULL && !same_listeners(old, nc)) {
-        snprintf(err, sizeof(err), "%s: \"listen\" changed; listeners need a restart",
-                 cfg_path);
+        snprintf(err, sizeof(err), "%s: \"listen\" changed; listeners need a restart", cfg_path);
         cfg_unref(nc);
         nc = NULL;
     }
@@ -274,8 +276,9 @@ daemon_run(const char *path)
         goto out;
     log_info("sparkgate %s ready: %u worker(s), %zu backend(s), configuration %s", VERSION,
              cfg->workers, cfg->nbackends, path);
-    snprintf(st, sizeof(st), "READY=1\nMAINPID=%ld\nSTATUS=serving (configuration generation %"
-             PRIu64 ")", (long)getpid(), cfg->generation);
+    snprintf(st, sizeof(st),
+             "READY=1\nMAINPID=%ld\nSTATUS=serving (configuration generation %" PRIu64 ")",
+             (long)getpid(), cfg->generation);
     daemon_notify(st);
     event_base_dispatch(main_base);
     worker_join_all();

@@ -174,7 +174,8 @@ judge(const struct policy_profile *p, enum sc_method_id m, const struct msg *msg
     if (n > 1 && sc_method_get(m)->kind != SC_CLIENT_STREAMING) {
         /* what the proxy answers (call.c on_message) */
         printf("profile \"%s\": deny: sparkgate: %s takes exactly one request message, got "
-               "%zu\n", p != NULL ? p->name : "-", sc_method_get(m)->name, n);
+               "%zu\n",
+               p != NULL ? p->name : "-", sc_method_get(m)->name, n);
         return 1;
     }
     rv = policy_check_method(p, m, &v);

@@ -50,9 +50,9 @@
 #include "sg_err.h"
 #include "util.h"
 
-#define FE_MAGIC 0x46454331u /* "FEC1" */
-#define FE_WU_PER_DATA 2.0      /* free WINDOW_UPDATEs per DATA frame sent (see glitch) */
-#define FE_WU_ALLOW_MAX 4096.0  /* ... banked at most */
+#define FE_MAGIC 0x46454331u   /* "FEC1" */
+#define FE_WU_PER_DATA 2.0     /* free WINDOW_UPDATEs per DATA frame sent (see glitch) */
+#define FE_WU_ALLOW_MAX 4096.0 /* ... banked at most */
 
 enum fe_state {
     FE_HANDSHAKE, /* TLS handshake in progress */
@@ -67,18 +67,18 @@ struct fe_conn {
     struct h2io io;
     enum fe_state state;
     bool tls;
-    bool got_request;       /* a request was authenticated (fe_call_authenticated) */
-    bool final_goaway;      /* the GOAWAY with the real last stream id went out */
+    bool got_request;  /* a request was authenticated (fe_call_authenticated) */
+    bool final_goaway; /* the GOAWAY with the real last stream id went out */
     char peer[64];
-    double glitch_tokens;   /* token bucket for frames that cost us and serve nobody */
+    double glitch_tokens; /* token bucket for frames that cost us and serve nobody */
     uint64_t glitch_at_ms;
-    bool calmed;            /* GOAWAY(ENHANCE_YOUR_CALM) sent */
-    bool terminated;        /* fe_terminate: close when flushed, or at the timer */
-    double wu_allow;        /* WINDOW_UPDATEs earned by DATA frames we sent */
+    bool calmed;             /* GOAWAY(ENHANCE_YOUR_CALM) sent */
+    bool terminated;         /* fe_terminate: close when flushed, or at the timer */
+    double wu_allow;         /* WINDOW_UPDATEs earned by DATA frames we sent */
     struct event *hdr_timer; /* a header block is incomplete */
     struct h2scan scan;      /* header block boundaries in what the client sent */
-    uint64_t req_buffered;  /* request bytes its calls buffer (call.c accounts) */
-    fe_open_fn open;        /* makes a stream's owner */
+    uint64_t req_buffered;   /* request bytes its calls buffer (call.c accounts) */
+    fe_open_fn open;         /* makes a stream's owner */
     struct h2_stream_list streams;
     size_t ncalls;
     struct event *timer;
@@ -98,7 +98,7 @@ struct fe_pool {
     TAILQ_HEAD(, fe_conn) conns;
     size_t n;
     struct event_base *base;
-    struct cfg *const *cfg;    /* the current snapshot, for new connections and streams */
+    struct cfg *const *cfg; /* the current snapshot, for new connections and streams */
     fe_open_fn open;
     void *open_arg;
     void (*closed)(void *arg);
@@ -637,8 +637,7 @@ on_hdr_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-fe_accept(struct fe_pool *p, evutil_socket_t fd, const struct sockaddr *sa, int salen,
-          size_t lidx)
+fe_accept(struct fe_pool *p, evutil_socket_t fd, const struct sockaddr *sa, int salen, size_t lidx)
 {
     const struct cfg *cfg = *p->cfg;
     const struct cfg_listener *l = &cfg->listeners[lidx];
@@ -727,8 +726,8 @@ fe_conn_drain(struct fe_conn *c)
     } else if (!c->final_goaway) {
         /* ... the second, a tick later, names the last stream we will serve */
         nghttp2_submit_goaway(c->io.sess, NGHTTP2_FLAG_NONE,
-                              nghttp2_session_get_last_proc_stream_id(c->io.sess),
-                              NGHTTP2_NO_ERROR, NULL, 0);
+                              nghttp2_session_get_last_proc_stream_id(c->io.sess), NGHTTP2_NO_ERROR,
+                              NULL, 0);
         c->final_goaway = true;
     }
     h2io_kick(&c->io);

@@ -30,8 +30,7 @@ struct event_base;
  * out set, or NULL to refuse the stream.  The connection lists it until the
  * owner calls fe_stream_detached.
  */
-typedef struct h2_stream *(*fe_open_fn)(void *arg, struct fe_conn *c, int32_t sid,
-                                         struct cfg *cfg);
+typedef struct h2_stream *(*fe_open_fn)(void *arg, struct fe_conn *c, int32_t sid, struct cfg *cfg);
 
 /*
  * The client connections of one event loop (a worker's).  |cfg| points at

@@ -26,8 +26,8 @@ load_be32(const uint8_t *p)
 }
 
 ssize_t
-grpc_deframer_feed(struct grpc_deframer *d, const uint8_t *src, size_t len,
-                   enum grpc_df_event *ev, const uint8_t **piece, size_t *piece_len)
+grpc_deframer_feed(struct grpc_deframer *d, const uint8_t *src, size_t len, enum grpc_df_event *ev,
+                   const uint8_t **piece, size_t *piece_len)
 {
     size_t n = 0, want;
 
@@ -195,9 +195,22 @@ const char *
 grpc_status_name(int code)
 {
     static const char *const names[] = {
-        "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-        "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-        "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
         "UNAUTHENTICATED",
     };
 

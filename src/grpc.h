@@ -34,12 +34,12 @@ enum grpc_status {
 /* Incremental deframer state; zero it (or grpc_deframer_init) before use. */
 struct grpc_deframer {
     uint8_t hdr[GRPC_HDR_LEN];
-    uint8_t hdr_got;     /* header bytes collected for the current message */
-    uint8_t flags;       /* compressed flag of the current message */
-    uint32_t msg_len;    /* declared length of the current message */
-    uint32_t body_got;   /* body bytes delivered so far */
-    uint32_t max_len;    /* refuse messages longer than this */
-    uint64_t nmsgs;      /* complete messages seen */
+    uint8_t hdr_got;   /* header bytes collected for the current message */
+    uint8_t flags;     /* compressed flag of the current message */
+    uint32_t msg_len;  /* declared length of the current message */
+    uint32_t body_got; /* body bytes delivered so far */
+    uint32_t max_len;  /* refuse messages longer than this */
+    uint64_t nmsgs;    /* complete messages seen */
 };
 
 enum grpc_df_event {

@@ -160,8 +160,8 @@ h2conn_session_new(struct h2io *io, bool server, const struct h2conn_cbs *cbs,
     if (nghttp2_session_callbacks_new(&cb) != 0 || nghttp2_option_new(&opt) != 0)
         goto out;
     nghttp2_session_callbacks_set_send_callback(cb, on_send);
-    nghttp2_session_callbacks_set_send_data_callback(
-        cb, cbs->send_data != NULL ? cbs->send_data : h2conn_send_data);
+    nghttp2_session_callbacks_set_send_data_callback(cb, cbs->send_data != NULL ? cbs->send_data
+                                                                                : h2conn_send_data);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
     if (cbs->begin_headers != NULL)

@@ -27,8 +27,8 @@ static void on_writable(evutil_socket_t fd, short what, void *arg);
 static void on_send_ev(evutil_socket_t fd, short what, void *arg);
 
 int
-h2io_init(struct h2io *io, struct event_base *base, evutil_socket_t fd, SSL *ssl,
-          bool connecting, const struct h2io_ops *ops, void *owner)
+h2io_init(struct h2io *io, struct event_base *base, evutil_socket_t fd, SSL *ssl, bool connecting,
+          const struct h2io_ops *ops, void *owner)
 {
     memset(io, 0, sizeof(*io));
     io->fd = fd;
@@ -128,12 +128,10 @@ ssl_reason(struct h2io *io, int err, char *buf, size_t len)
     long vr = SSL_get_verify_result(io->ssl);
 
     if (vr != X509_V_OK && ERR_GET_REASON(e) == SSL_R_CERTIFICATE_VERIFY_FAILED)
-        snprintf(buf, len, "TLS: certificate verify failed: %s",
-                 X509_verify_cert_error_string(vr));
+        snprintf(buf, len, "TLS: certificate verify failed: %s", X509_verify_cert_error_string(vr));
     else if (e != 0)
-        snprintf(buf, len, "TLS: %s", ERR_reason_error_string(e) != NULL
-                                          ? ERR_reason_error_string(e)
-                                          : "error");
+        snprintf(buf, len, "TLS: %s",
+                 ERR_reason_error_string(e) != NULL ? ERR_reason_error_string(e) : "error");
     else if (err == SSL_ERROR_SYSCALL && errno != 0)
         snprintf(buf, len, "TLS: %s", strerror(errno));
     else

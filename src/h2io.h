@@ -60,18 +60,18 @@ enum h2io_state {
 };
 
 struct h2io {
-    evutil_socket_t fd;         /* owned; -1 when none */
-    SSL *ssl;                   /* owned; NULL for h2c */
-    nghttp2_session *sess;      /* owned; created by the owner in on_ready */
-    struct evbuffer *out;       /* owned; bytes waiting for the socket */
-    struct event *rev, *wev;    /* owned; socket readiness */
-    struct event *send_ev;      /* owned; deferred nghttp2_session_send */
+    evutil_socket_t fd;      /* owned; -1 when none */
+    SSL *ssl;                /* owned; NULL for h2c */
+    nghttp2_session *sess;   /* owned; created by the owner in on_ready */
+    struct evbuffer *out;    /* owned; bytes waiting for the socket */
+    struct event *rev, *wev; /* owned; socket readiness */
+    struct event *send_ev;   /* owned; deferred nghttp2_session_send */
     enum h2io_state state;
-    bool read_paused;           /* output above HIGH: not reading */
-    bool ssl_want_read;         /* an SSL_write waits for the socket to be readable */
-    bool closed;                /* on_close delivered */
-    bool has_fd;                /* fd is ours to close */
-    uint64_t nwritten;          /* bytes the socket (or TLS) took: the owner's progress watch */
+    bool read_paused;   /* output above HIGH: not reading */
+    bool ssl_want_read; /* an SSL_write waits for the socket to be readable */
+    bool closed;        /* on_close delivered */
+    bool has_fd;        /* fd is ours to close */
+    uint64_t nwritten;  /* bytes the socket (or TLS) took: the owner's progress watch */
     const struct h2io_ops *ops;
     void *owner;
 };

@@ -29,8 +29,7 @@ struct hdrs {
 };
 
 /* Appends a copy of one field.  0 or SG_ERR_NOMEM (the list is unchanged). */
-int hdrs_add(struct hdrs *h, const uint8_t *name, size_t nlen, const uint8_t *value,
-             size_t vlen);
+int hdrs_add(struct hdrs *h, const uint8_t *name, size_t nlen, const uint8_t *value, size_t vlen);
 int hdrs_add_str(struct hdrs *h, const char *name, const char *value);
 /* Frees the list's memory and empties it (a zeroed list is empty). */
 void hdrs_clear(struct hdrs *h);

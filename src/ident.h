@@ -25,7 +25,7 @@
 
 /* The rewritten head of a message. */
 struct ident_head {
-    uint8_t *p;      /* one UserContext, then the head's other fields; malloc'd, caller frees */
+    uint8_t *p; /* one UserContext, then the head's other fields; malloc'd, caller frees */
     size_t len;
     size_t replaced; /* the new head replaces bytes [0, replaced) of the message */
 };

@@ -31,13 +31,13 @@ void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 void log_vmsg(enum log_level lvl, const char *func, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 
-#define log_err(...)   log_msg(LOG_LVL_ERROR, __func__, __VA_ARGS__)
-#define log_warn(...)  log_msg(LOG_LVL_WARN, __func__, __VA_ARGS__)
-#define log_info(...)  log_msg(LOG_LVL_INFO, __func__, __VA_ARGS__)
-#define log_debug(...)                                                                 \
-    do {                                                                               \
-        if (log_get_level() >= LOG_LVL_DEBUG)                                          \
-            log_msg(LOG_LVL_DEBUG, __func__, __VA_ARGS__);                             \
+#define log_err(...) log_msg(LOG_LVL_ERROR, __func__, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LVL_WARN, __func__, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LVL_INFO, __func__, __VA_ARGS__)
+#define log_debug(...)                                     \
+    do {                                                   \
+        if (log_get_level() >= LOG_LVL_DEBUG)              \
+            log_msg(LOG_LVL_DEBUG, __func__, __VA_ARGS__); \
     } while (0)
 
 /* Logs the OpenSSL error queue (and clears it) prefixed with |what|. */

@@ -24,23 +24,23 @@
 static void
 usage(FILE *f)
 {
-    fprintf(f,
-            "usage: sparkgate [-t] [-f] [-c FILE]\n"
-            "       sparkgate hash-token          < token   (prints the SHA-256 for static_tokens)\n"
-            "       sparkgate mint-token --help             (signs a JWT with a local key)\n"
-            "       sparkgate explain --help                (plan tree and policy decisions)\n"
-            "       sparkgate --version | --help\n"
-            "\n"
-            "Authenticating gRPC reverse proxy for Apache Spark Connect.\n"
-            "\n"
-            "  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
-            "  -t, --test         check the configuration and exit (0 valid, 1 invalid)\n"
-            "  -f, --foreground   accepted for compatibility; sparkgate never daemonises\n"
-            "  -V, --version      print the version\n"
-            "  -h, --help         this text\n"
-            "\n"
-            "Signals: SIGHUP reloads the configuration, SIGTERM drains and exits.\n"
-            "See sparkgate(8) and sparkgate.json(5).\n");
+    fprintf(
+        f, "usage: sparkgate [-t] [-f] [-c FILE]\n"
+           "       sparkgate hash-token          < token   (prints the SHA-256 for static_tokens)\n"
+           "       sparkgate mint-token --help             (signs a JWT with a local key)\n"
+           "       sparkgate explain --help                (plan tree and policy decisions)\n"
+           "       sparkgate --version | --help\n"
+           "\n"
+           "Authenticating gRPC reverse proxy for Apache Spark Connect.\n"
+           "\n"
+           "  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
+           "  -t, --test         check the configuration and exit (0 valid, 1 invalid)\n"
+           "  -f, --foreground   accepted for compatibility; sparkgate never daemonises\n"
+           "  -V, --version      print the version\n"
+           "  -h, --help         this text\n"
+           "\n"
+           "Signals: SIGHUP reloads the configuration, SIGTERM drains and exits.\n"
+           "See sparkgate(8) and sparkgate.json(5).\n");
 }
 
 int

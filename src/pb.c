@@ -63,16 +63,15 @@ pb_next(struct pb_cur *c, struct pb_field *f)
     case PB_WT_I64:
         if (c->end - p < 8)
             return SG_ERR_PROTO;
-        f->v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-               (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
-               (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+        f->v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+               (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
+               (uint64_t)p[7] << 56;
         p += 8;
         break;
     case PB_WT_I32:
         if (c->end - p < 4)
             return SG_ERR_PROTO;
-        f->v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-               (uint64_t)p[3] << 24;
+        f->v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
         p += 4;
         break;
     case PB_WT_LEN:
@@ -109,8 +108,7 @@ pb_validate(const uint8_t *p, size_t len)
 }
 
 int
-pb_find_last_len(const uint8_t *p, size_t len, uint32_t num, const uint8_t **out,
-                 size_t *outlen)
+pb_find_last_len(const uint8_t *p, size_t len, uint32_t num, const uint8_t **out, size_t *outlen)
 {
     struct pb_cur c;
     struct pb_field f;

@@ -21,8 +21,8 @@
 
 struct plan_frame {
     struct pb_cur cur;
-    uint16_t msg;       /* index into plan_schema_msgs */
-    uint16_t path_len;  /* path length to restore when the frame is popped */
+    uint16_t msg;      /* index into plan_schema_msgs */
+    uint16_t path_len; /* path length to restore when the frame is popped */
     bool path_trunc;
     uint32_t rep[PLAN_SCHEMA_MAX_REP_SLOTS]; /* next index of each repeated field */
 };
@@ -57,8 +57,8 @@ static const uint16_t plan_method_root[SC_M_COUNT] = {
 };
 
 static const char *const plan_cat_names[PLAN_CAT_COUNT] = {
-    "relation", "command", "expression", "catalog",
-    "user_code", "extension", "unknown", "compressed", "unknown_field",
+    "relation",  "command", "expression", "catalog",       "user_code",
+    "extension", "unknown", "compressed", "unknown_field",
 };
 
 static const char *const plan_err_names[] = {
@@ -363,8 +363,7 @@ plan_fail(struct plan_walker *w, enum plan_err e, uint32_t num, unsigned wt,
  * request that does so is refused instead, never judged by a guess.
  */
 static int
-plan_check_leaf(struct plan_walker *w, const struct plan_schema_field *sf,
-                const struct pb_field *f)
+plan_check_leaf(struct plan_walker *w, const struct plan_schema_field *sf, const struct pb_field *f)
 {
     enum pb_wire want;
     size_t unit = 0;
@@ -494,8 +493,9 @@ unknown:
     if (w->path_len != 0)
         plan_path_put(w, ".", 1);
     plan_path_uint(w, "#", f->num, "");
-    plan_node_init(&n, (m->flags & PLAN_SCHEMA_M_REPORT_UNKNOWN) ? PLAN_CAT_UNKNOWN
-                                                                 : PLAN_CAT_UNKNOWN_FIELD,
+    plan_node_init(&n,
+                   (m->flags & PLAN_SCHEMA_M_REPORT_UNKNOWN) ? PLAN_CAT_UNKNOWN
+                                                             : PLAN_CAT_UNKNOWN_FIELD,
                    NULL, m->name, f, depth);
     rv = plan_report(w, &n);
 out:
@@ -548,8 +548,8 @@ plan_run(struct plan_walker *w)
 }
 
 static void
-plan_walker_init(struct plan_walker *w, const struct plan_limits *limits,
-                 struct plan_facts *facts, plan_visit_fn visit, void *arg)
+plan_walker_init(struct plan_walker *w, const struct plan_limits *limits, struct plan_facts *facts,
+                 plan_visit_fn visit, void *arg)
 {
     w->lim = limits;
     w->max_depth = PLAN_DEPTH_DEFAULT;

@@ -52,7 +52,7 @@ enum plan_cat {
     PLAN_CAT_CATALOG,
     PLAN_CAT_USER_CODE,
     PLAN_CAT_EXTENSION,
-    PLAN_CAT_UNKNOWN,       /* unknown member of a node oneof (a newer Spark's kind) */
+    PLAN_CAT_UNKNOWN, /* unknown member of a node oneof (a newer Spark's kind) */
     PLAN_CAT_COMPRESSED,
     PLAN_CAT_UNKNOWN_FIELD, /* unknown field number in any other message */
     PLAN_CAT_COUNT
@@ -75,14 +75,14 @@ struct plan_limits {
  */
 struct plan_node {
     enum plan_cat cat;
-    const char *kind;  /* protocol field name: "map_partitions", "python_udf", "extension";
+    const char *kind; /* protocol field name: "map_partitions", "python_udf", "extension";
                         * "unknown" for unknown numbers; "compressed_operation" */
-    const char *type;  /* message type of the payload ("PythonUDF"); for unknown
+    const char *type; /* message type of the payload ("PythonUDF"); for unknown
                         * fields, the message they appeared in ("Relation") */
-    int schema_idx;    /* index into plan_schema_fields, -1 for unknown fields */
-    uint32_t field;    /* field number in the parent message */
-    unsigned depth;    /* depth of the payload message */
-    const char *path;  /* "plan.root.project.expressions[1]", NUL-terminated */
+    int schema_idx;   /* index into plan_schema_fields, -1 for unknown fields */
+    uint32_t field;   /* field number in the parent message */
+    unsigned depth;   /* depth of the payload message */
+    const char *path; /* "plan.root.project.expressions[1]", NUL-terminated */
     size_t path_len;
     bool path_truncated;
     const uint8_t *msg; /* the field's payload (length-delimited), NULL otherwise */
@@ -97,8 +97,8 @@ struct plan_node {
     size_t text_len;
     const uint8_t *text2; /* execute_external_command command, pipeline sql_file_path */
     size_t text2_len;
-    int64_t op_type;     /* compressed: Plan.CompressedOperation.op_type (enum plan_op) */
-    int64_t codec;       /* compressed: compression_codec (1 = ZSTD) */
+    int64_t op_type; /* compressed: Plan.CompressedOperation.op_type (enum plan_op) */
+    int64_t codec;   /* compressed: compression_codec (1 = ZSTD) */
 };
 
 /* Why a walk returned SG_ERR_PROTO (plan_facts.err). */
@@ -119,10 +119,10 @@ struct plan_facts {
     unsigned max_depth; /* deepest message entered */
     /* SG_ERR_PROTO: what and where (err_path is the message holding the field) */
     enum plan_err err;
-    uint32_t err_field;        /* 0 when the tag itself is unreadable */
+    uint32_t err_field; /* 0 when the tag itself is unreadable */
     unsigned err_wt;
-    const char *err_name;      /* the field's schema name, NULL when unknown */
-    const char *err_msg_type;  /* the holding message's type */
+    const char *err_name;     /* the field's schema name, NULL when unknown */
+    const char *err_msg_type; /* the holding message's type */
     char err_path[PLAN_PATH_MAX];
 };
 

@@ -25,11 +25,11 @@
 #include "sqlclass.h"
 #include "util.h"
 
-#define POLICY_STOP (-100)          /* judge() refused: the verdict is filled */
+#define POLICY_STOP (-100)           /* judge() refused: the verdict is filled */
 #define POLICY_ZSTD_FLOOR (1u << 20) /* the ratio cap never forbids output below 1 MiB */
-#define POLICY_ZSTD_WINDOW_LOG 27   /* 128 MiB: bounds the decoder's window allocation */
-#define POLICY_MAX_KINDS 32         /* distinct kinds remembered for the audit line */
-#define POLICY_CODEC_ZSTD 1         /* Plan.CompressedOperation.CompressionCodec */
+#define POLICY_ZSTD_WINDOW_LOG 27    /* 128 MiB: bounds the decoder's window allocation */
+#define POLICY_MAX_KINDS 32          /* distinct kinds remembered for the audit line */
+#define POLICY_CODEC_ZSTD 1          /* Plan.CompressedOperation.CompressionCodec */
 
 static const char *const lang_names[POLICY_LANG_COUNT] = {
     "python", "scala", "java", "external", "ml", "pipeline",
@@ -38,19 +38,33 @@ static const char *const art_names[POLICY_ART_COUNT] = {
     "jars", "classes", "pyfiles", "archives", "files", "cache", "forward_to_fs",
 };
 static const char *const cat_keys[POLICY_NCATS] = {
-    "relations", "commands", "expressions", "catalog",
+    "relations",
+    "commands",
+    "expressions",
+    "catalog",
 };
 static const char *const cat_allow_rule[POLICY_NCATS] = {
-    "relations.allow", "commands.allow", "expressions.allow", "catalog.allow",
+    "relations.allow",
+    "commands.allow",
+    "expressions.allow",
+    "catalog.allow",
 };
 static const char *const cat_deny_rule[POLICY_NCATS] = {
-    "relations.deny", "commands.deny", "expressions.deny", "catalog.deny",
+    "relations.deny",
+    "commands.deny",
+    "expressions.deny",
+    "catalog.deny",
 };
 static const enum plan_cat cat_of_index[POLICY_NCATS] = {
-    PLAN_CAT_RELATION, PLAN_CAT_COMMAND, PLAN_CAT_EXPRESSION, PLAN_CAT_CATALOG,
+    PLAN_CAT_RELATION,
+    PLAN_CAT_COMMAND,
+    PLAN_CAT_EXPRESSION,
+    PLAN_CAT_CATALOG,
 };
 static const uint8_t schema_cat_of_index[POLICY_NCATS] = {
-    PLAN_SCHEMA_C_RELATION, PLAN_SCHEMA_C_COMMAND, PLAN_SCHEMA_C_EXPRESSION,
+    PLAN_SCHEMA_C_RELATION,
+    PLAN_SCHEMA_C_COMMAND,
+    PLAN_SCHEMA_C_EXPRESSION,
     PLAN_SCHEMA_C_CATALOG,
 };
 
@@ -83,11 +97,11 @@ static const struct {
 
 /* State of one judged message. */
 struct pctx {
-    const struct policy_profile *p;   /* NULL: facts only */
+    const struct policy_profile *p; /* NULL: facts only */
     const struct policy_limits *lim;
     struct policy_verdict *v;
     const char *method;
-    plan_visit_fn visit;              /* explain's printer, or NULL */
+    plan_visit_fn visit; /* explain's printer, or NULL */
     void *arg;
     const char *kinds[POLICY_MAX_KINDS];
     size_t nkinds;
@@ -97,8 +111,8 @@ struct pctx {
     size_t prefix_len;
     bool in_compressed;
     unsigned depth_base;
-    int inner_err;                    /* walker error inside a compressed plan */
-    size_t sql_bytes;                 /* SQL text of the message so far (max_sql_bytes) */
+    int inner_err;    /* walker error inside a compressed plan */
+    size_t sql_bytes; /* SQL text of the message so far (max_sql_bytes) */
 };
 
 /* ---- names ------------------------------------------------------------------- */
@@ -215,8 +229,7 @@ policy_glob_match_case(const char *pat, const uint8_t *s, size_t len, bool ci)
         if (*pat == '*') {
             star = pat++;
             si = i;
-        } else if (*pat != '\0' &&
-                   (*pat == '?' || fold((uint8_t)*pat, ci) == fold(s[i], ci))) {
+        } else if (*pat != '\0' && (*pat == '?' || fold((uint8_t)*pat, ci) == fold(s[i], ci))) {
             pat++;
             i++;
         } else if (star != NULL) {
@@ -261,8 +274,7 @@ shown(char *out, size_t size, const uint8_t *s, size_t len)
     out[n] = '\0';
 }
 
-static int
-refuse(struct policy_verdict *v, int status, const char *rule, const char *fmt, ...)
+static int refuse(struct policy_verdict *v, int status, const char *rule, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static int
@@ -311,8 +323,7 @@ refuse_proto(struct pctx *x, const struct plan_facts *f, const char *prefix)
         snprintf(fld, sizeof(fld), "unreadable tag");
     else
         snprintf(fld, sizeof(fld), "field %" PRIu32 "%s%s (wire type %u)", f->err_field,
-                 f->err_name != NULL ? " " : "", f->err_name != NULL ? f->err_name : "",
-                 f->err_wt);
+                 f->err_name != NULL ? " " : "", f->err_name != NULL ? f->err_name : "", f->err_wt);
     snprintf(where, sizeof(where), "%s%s%s", prefix != NULL ? prefix : "",
              prefix != NULL ? ":" : "", f->err_path[0] != '\0' ? f->err_path : "the top");
     return refuse(x->v, GRPC_INVALID_ARGUMENT, "proto",
@@ -469,8 +480,7 @@ walk_compressed(struct pctx *x, const struct plan_node *n)
         if (by_ratio < cap)
             cap = by_ratio;
     }
-    rv = unzstd(n->text != NULL ? n->text : (const uint8_t *)"", n->text_len, cap, &buf,
-                &buflen);
+    rv = unzstd(n->text != NULL ? n->text : (const uint8_t *)"", n->text_len, cap, &buf, &buflen);
     if (rv == SG_ERR_NOMEM)
         return rv;
     if (rv == SG_ERR_LIMIT) {
@@ -478,8 +488,7 @@ walk_compressed(struct pctx *x, const struct plan_node *n)
                "sparkgate: %s compressed plan of %zu bytes expands beyond %zu bytes "
                "(limits.max_decompressed_plan_size %zu, limits.max_decompression_ratio %" PRIu32
                ") at %s",
-               x->method, n->text_len, cap, x->lim->max_decompressed, x->lim->max_ratio,
-               n->path);
+               x->method, n->text_len, cap, x->lim->max_decompressed, x->lim->max_ratio, n->path);
         return POLICY_STOP;
     }
     if (rv < 0) {
@@ -498,8 +507,8 @@ walk_compressed(struct pctx *x, const struct plan_node *n)
     inner.max_nodes = 0;
     if (x->lim->max_nodes != 0)
         inner.max_nodes = x->lim->max_nodes > v->nodes ? x->lim->max_nodes - v->nodes : 1;
-    rv = plan_walk_relation_or_command((enum plan_op)n->op_type, buf, buflen, &inner, &facts,
-                                       judge, x);
+    rv = plan_walk_relation_or_command((enum plan_op)n->op_type, buf, buflen, &inner, &facts, judge,
+                                       x);
     x->in_compressed = false;
     free(buf);
     if (facts.max_depth + n->depth > v->depth)
@@ -570,17 +579,15 @@ judge_kind(struct pctx *x, const struct plan_node *n)
 
     if (n->schema_idx >= 0 &&
         (p->kind_denied[(unsigned)n->schema_idx / 8u] & (1u << ((unsigned)n->schema_idx % 8u)))) {
-        const char *rule =
-            p->cat_mode[ci] == POLICY_ALLOW ? cat_allow_rule[ci] : cat_deny_rule[ci];
+        const char *rule = p->cat_mode[ci] == POLICY_ALLOW ? cat_allow_rule[ci] : cat_deny_rule[ci];
 
         refuse(x->v, GRPC_PERMISSION_DENIED, rule,
                "sparkgate: profile \"%s\" does not allow %s %s at %s (rule %s)", p->name,
                plan_cat_name(n->cat), n->kind, PATH, rule);
         return POLICY_STOP;
     }
-    if (n->text != NULL &&
-        ((n->cat == PLAN_CAT_RELATION && strcmp(n->kind, "sql") == 0) ||
-         (n->cat == PLAN_CAT_COMMAND && strcmp(n->kind, "sql_command") == 0)))
+    if (n->text != NULL && ((n->cat == PLAN_CAT_RELATION && strcmp(n->kind, "sql") == 0) ||
+                            (n->cat == PLAN_CAT_COMMAND && strcmp(n->kind, "sql_command") == 0)))
         return judge_sql(x, n);
     return 0;
 }
@@ -635,8 +642,7 @@ judge_user_code(struct pctx *x, const struct plan_node *n)
                p->name, what, PATH);
         return POLICY_STOP;
     }
-    if (lang == POLICY_LANG_PYTHON && p->eval_types_set &&
-        strcmp(n->type, "PythonDataSource") != 0)
+    if (lang == POLICY_LANG_PYTHON && p->eval_types_set && strcmp(n->type, "PythonDataSource") != 0)
         return judge_eval_type(x, n);
     return 0;
 }
@@ -755,8 +761,8 @@ judge_conf_key(const struct policy_profile *p, struct policy_verdict *v, const c
         return POLICY_ALLOWED;
     shown(k, sizeof(k), key, len);
     return refuse(v, GRPC_PERMISSION_DENIED, rule,
-                  "sparkgate: profile \"%s\" does not allow Config %s of \"%s\" (rule %s)",
-                  p->name, op, k, rule);
+                  "sparkgate: profile \"%s\" does not allow Config %s of \"%s\" (rule %s)", p->name,
+                  op, k, rule);
 }
 
 /*
@@ -899,8 +905,8 @@ run_walk(struct pctx *x, enum sc_method_id m, const uint8_t *msg, size_t len)
                           "sparkgate: %s plan has more than limits.max_plan_nodes (%zu) nodes",
                           x->method, lim->max_nodes);
         return refuse(v, GRPC_RESOURCE_EXHAUSTED, "limits.max_plan_depth",
-                      "sparkgate: %s plan nesting exceeds limits.max_plan_depth (%u)",
-                      x->method, lim->max_depth);
+                      "sparkgate: %s plan nesting exceeds limits.max_plan_depth (%u)", x->method,
+                      lim->max_depth);
     }
     if (rv == SG_ERR_PROTO)
         return refuse_proto(x, &facts, NULL);
@@ -1038,8 +1044,8 @@ judge_art_name_safe(struct policy_verdict *v, const uint8_t *name, size_t len, c
         why = "contains \"..\"";
     if (why == NULL)
         return POLICY_ALLOWED;
-    return refuse(v, GRPC_INVALID_ARGUMENT, "artifacts", "sparkgate: artifact name \"%s\" %s",
-                  nm, why);
+    return refuse(v, GRPC_INVALID_ARGUMENT, "artifacts", "sparkgate: artifact name \"%s\" %s", nm,
+                  why);
 }
 
 /*
@@ -1074,8 +1080,8 @@ judge_art_name(const struct policy_profile *p, struct policy_verdict *v, const u
 }
 
 static int
-judge_art_size(const struct policy_profile *p, struct policy_verdict *v, const char *name,
-               int kind, uint64_t bytes)
+judge_art_size(const struct policy_profile *p, struct policy_verdict *v, const char *name, int kind,
+               uint64_t bytes)
 {
     if (bytes <= p->art_max[kind])
         return POLICY_ALLOWED;

@@ -70,35 +70,35 @@ enum policy_list_mode {
 /* One compiled profile.  Immutable once built; owned by the cfg snapshot. */
 struct policy_profile {
     char *name;
-    uint32_t methods;                        /* bit (1 << sc_method_id): allowed */
-    uint8_t cat_mode[POLICY_NCATS];          /* enum policy_list_mode per category */
-    uint8_t kind_denied[POLICY_KIND_BYTES];  /* bit per plan_schema_fields index */
-    bool has_user_code;                      /* "user_code" present */
-    uint32_t langs;                          /* bit (1 << policy_lang): allowed */
-    bool eval_types_set;                     /* "python_eval_types" present */
+    uint32_t methods;                       /* bit (1 << sc_method_id): allowed */
+    uint8_t cat_mode[POLICY_NCATS];         /* enum policy_list_mode per category */
+    uint8_t kind_denied[POLICY_KIND_BYTES]; /* bit per plan_schema_fields index */
+    bool has_user_code;                     /* "user_code" present */
+    uint32_t langs;                         /* bit (1 << policy_lang): allowed */
+    bool eval_types_set;                    /* "python_eval_types" present */
     int32_t eval_types[POLICY_MAX_EVAL_TYPES];
     size_t neval_types;
-    bool has_sql;                            /* "sql" present */
-    uint32_t sql_classes;                    /* bit (1 << sqlclass): allowed */
-    size_t max_sql_bytes;                    /* SQL text per message; 0 no cap (the */
-                                             /* configuration always sets one) */
-    bool has_conf;                           /* "conf" present */
+    bool has_sql;         /* "sql" present */
+    uint32_t sql_classes; /* bit (1 << sqlclass): allowed */
+    size_t max_sql_bytes; /* SQL text per message; 0 no cap (the */
+                          /* configuration always sets one) */
+    bool has_conf;        /* "conf" present */
     struct policy_globs conf_allow, conf_deny;
-    bool has_artifacts;                      /* "artifacts" present */
-    uint32_t art_kinds;                      /* bit (1 << policy_art): allowed */
-    uint64_t art_max[POLICY_ART_COUNT];      /* bytes per artifact; UINT64_MAX unlimited */
-    bool has_extensions;                     /* "extensions" present */
-    struct policy_globs extensions;          /* allowed Any type_urls */
-    bool unknown_allowed;                    /* "unknown": "allow" (default: see cfg_policy.c) */
-    bool restricted;                         /* anything at all is refused by this profile */
+    bool has_artifacts;                 /* "artifacts" present */
+    uint32_t art_kinds;                 /* bit (1 << policy_art): allowed */
+    uint64_t art_max[POLICY_ART_COUNT]; /* bytes per artifact; UINT64_MAX unlimited */
+    bool has_extensions;                /* "extensions" present */
+    struct policy_globs extensions;     /* allowed Any type_urls */
+    bool unknown_allowed;               /* "unknown": "allow" (default: see cfg_policy.c) */
+    bool restricted;                    /* anything at all is refused by this profile */
 };
 
 /* Limits from the "limits" section of the configuration. */
 struct policy_limits {
-    unsigned max_depth;             /* limits.max_plan_depth (Spark: 1024) */
-    size_t max_nodes;               /* limits.max_plan_nodes, 0 unlimited */
-    size_t max_decompressed;        /* limits.max_decompressed_plan_size */
-    uint32_t max_ratio;             /* limits.max_decompression_ratio */
+    unsigned max_depth;      /* limits.max_plan_depth (Spark: 1024) */
+    size_t max_nodes;        /* limits.max_plan_nodes, 0 unlimited */
+    size_t max_decompressed; /* limits.max_decompressed_plan_size */
+    uint32_t max_ratio;      /* limits.max_decompression_ratio */
 };
 
 #define POLICY_MSG_MAX 512
@@ -106,8 +106,8 @@ struct policy_limits {
 
 /* The decision on one message, and what the audit log says about it. */
 struct policy_verdict {
-    int status;              /* 0 allowed; else the GRPC_* status of the refusal */
-    const char *rule;        /* static: "relations.deny", "sql", "proto", ...; NULL if allowed */
+    int status;               /* 0 allowed; else the GRPC_* status of the refusal */
+    const char *rule;         /* static: "relations.deny", "sql", "proto", ...; NULL if allowed */
     char msg[POLICY_MSG_MAX]; /* grpc-message for the client (refusals only) */
     /* audit facts, filled for allowed and refused messages alike */
     size_t nodes;
@@ -120,10 +120,10 @@ struct policy_verdict {
 
 /* Stream state of one AddArtifacts call (zero it before the first message). */
 struct policy_art_state {
-    bool in_chunked;        /* a begin_chunk is being continued by chunks */
-    int kind;               /* enum policy_art of the chunked artifact */
-    uint64_t bytes;         /* bytes seen so far for it */
-    char name[128];         /* its name (cut), for messages */
+    bool in_chunked; /* a begin_chunk is being continued by chunks */
+    int kind;        /* enum policy_art of the chunked artifact */
+    uint64_t bytes;  /* bytes seen so far for it */
+    char name[128];  /* its name (cut), for messages */
 };
 
 /* Verdict values returned by the policy_check_* functions (or a negative SG_ERR_*). */
@@ -148,9 +148,8 @@ int policy_check_method(const struct policy_profile *p, enum sc_method_id m,
  * even then: Spark would refuse them too, and they are not worth a backend
  * round trip.  Returns POLICY_ALLOWED, POLICY_REFUSED or SG_ERR_NOMEM.
  */
-int policy_check_request(const struct policy_profile *p, enum sc_method_id m,
-                         const uint8_t *msg, size_t len, const struct policy_limits *lim,
-                         struct policy_verdict *v);
+int policy_check_request(const struct policy_profile *p, enum sc_method_id m, const uint8_t *msg,
+                         size_t len, const struct policy_limits *lim, struct policy_verdict *v);
 
 /*
  * Judges one AddArtifactsRequest message of a stream, with |st| carrying
@@ -175,9 +174,9 @@ bool policy_glob_match_case(const char *pat, const uint8_t *s, size_t len, bool 
 /* Names used in the configuration and in messages. */
 const char *policy_lang_name(enum policy_lang l);
 const char *policy_art_name(enum policy_art a);
-int policy_lang_by_name(const char *s);        /* -1 unknown */
+int policy_lang_by_name(const char *s);            /* -1 unknown */
 int policy_art_by_name(const char *s, size_t len); /* -1 unknown */
-int policy_cat_by_key(const char *key);        /* "relations" -> 0 ...; -1 */
+int policy_cat_by_key(const char *key);            /* "relations" -> 0 ...; -1 */
 const char *policy_cat_key(int cat);
 /* The schema message of category |cat| (Relation, Command, ...), or NULL. */
 const struct plan_schema_msg *policy_cat_msg(int cat);

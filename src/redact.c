@@ -192,8 +192,8 @@ judge_pair(const struct redact_rules *r, const struct pb_field *pf, const uint8_
 }
 
 int
-redact_config_response(const uint8_t *msg, size_t len, const struct redact_rules *r,
-                       uint8_t **out, size_t *outlen)
+redact_config_response(const uint8_t *msg, size_t len, const struct redact_rules *r, uint8_t **out,
+                       size_t *outlen)
 {
     struct obuf b = {NULL, 0, 0};
     struct pb_cur c;
@@ -226,8 +226,7 @@ redact_config_response(const uint8_t *msg, size_t len, const struct redact_rules
             }
         } else if (f.num == F_WARNINGS && f.wt == PB_WT_LEN && has_secret(r, f.data, f.len)) {
             n++;
-            if ((rv = ob_put_len_field(&b, F_WARNINGS, REDACT_WARNING,
-                                       strlen(REDACT_WARNING))) < 0)
+            if ((rv = ob_put_len_field(&b, F_WARNINGS, REDACT_WARNING, strlen(REDACT_WARNING))) < 0)
                 goto out;
             continue;
         }
@@ -287,8 +286,8 @@ static bool
 cred_name(const uint8_t *p, size_t len)
 {
     static const char *const words[] = {
-        "token", "secret", "passw", "pwd", "credential", "auth", "accesskey", "access.key",
-        "access_key", "apikey", "api_key", "api-key", "private",
+        "token",      "secret",     "passw",  "pwd",     "credential", "auth",    "accesskey",
+        "access.key", "access_key", "apikey", "api_key", "api-key",    "private",
     };
     size_t w, i, j, wl;
 
@@ -365,8 +364,8 @@ redact_remote_scrub(const uint8_t *v, size_t len, uint8_t *out, size_t *outlen)
     return removed;
 }
 
-#define F_REQ_OPERATION 3 /* ConfigRequest.operation */
-#define F_OP_SET 1        /* Operation.set: Set{pairs = 1} */
+#define F_REQ_OPERATION 3  /* ConfigRequest.operation */
+#define F_OP_SET 1         /* Operation.set: Set{pairs = 1} */
 #define F_OP_GET_DEFAULT 3 /* Operation.get_with_default: GetWithDefault{pairs = 1} */
 #define F_PAIRS_OF_OP 1
 
@@ -386,7 +385,8 @@ scrub_keyvalue(const uint8_t *p, size_t len, struct obuf *out, int *n)
     pb_cur_init(&c, p, len);
     while ((rv = pb_next(&c, &f)) == 1) {
         /* any occurrence: protobuf-java keeps the last, the backend must keep no token */
-        if (f.num == 1 && f.wt == PB_WT_LEN && f.len == 12 && prefix_ci(f.data, f.len, "spark.remote"))
+        if (f.num == 1 && f.wt == PB_WT_LEN && f.len == 12 &&
+            prefix_ci(f.data, f.len, "spark.remote"))
             remote = true;
         if (f.num == 2 && f.wt == PB_WT_LEN && prefix_ci(f.data, f.len, "sc://"))
             remote = true;
@@ -400,7 +400,8 @@ scrub_keyvalue(const uint8_t *p, size_t len, struct obuf *out, int *n)
                 return SG_ERR_NOMEM;
             k = redact_remote_scrub(f.data, f.len, tmp, &tl);
             *n += k;
-            rv = k > 0 ? ob_put_len_field(out, 2, tmp, tl) : ob_put(out, f.start, (size_t)(f.end - f.start));
+            rv = k > 0 ? ob_put_len_field(out, 2, tmp, tl)
+                       : ob_put(out, f.start, (size_t)(f.end - f.start));
             free(tmp);
             if (rv < 0)
                 return rv;

@@ -26,11 +26,11 @@ struct redact_secret {
 };
 
 struct redact_rules {
-    const struct policy_globs *keys;       /* values of matching keys are hidden */
-    const struct redact_secret *secrets;   /* values containing one of these are hidden */
+    const struct policy_globs *keys;     /* values of matching keys are hidden */
+    const struct redact_secret *secrets; /* values containing one of these are hidden */
     size_t nsecrets;
-    const uint8_t *prefix;                 /* the request's get_all prefix: keys may come */
-    size_t prefix_len;                     /* back without it, so both forms are matched */
+    const uint8_t *prefix; /* the request's get_all prefix: keys may come */
+    size_t prefix_len;     /* back without it, so both forms are matched */
 };
 
 /*

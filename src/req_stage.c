@@ -32,7 +32,7 @@
 struct req_msg {
     const uint8_t *body; /* c->msg, contiguous; gone once identity is bound */
     size_t len;
-    const uint8_t *sid;  /* session_id inside body, NULL: none */
+    const uint8_t *sid; /* session_id inside body, NULL: none */
     size_t sidlen;
 };
 
@@ -202,8 +202,7 @@ stage_message(struct call *c, struct req_msg *rm, struct call_verdict *v)
     /* never judge one message and pass the next (docs/security.md) */
     if (c->df.nmsgs > 1 && c->m->kind != SC_CLIENT_STREAMING)
         return call_refuse(v, GRPC_INVALID_ARGUMENT,
-                           "sparkgate: %s takes exactly one request message, got more",
-                           c->m->name);
+                           "sparkgate: %s takes exactly one request message, got more", c->m->name);
     /* an empty message is valid protobuf; pullup of nothing is NULL */
     rm->len = evbuffer_get_length(c->msg);
     rm->body = rm->len > 0 ? evbuffer_pullup(c->msg, -1) : (const uint8_t *)"";
@@ -211,8 +210,8 @@ stage_message(struct call *c, struct req_msg *rm, struct call_verdict *v)
         return call_refuse(v, GRPC_RESOURCE_EXHAUSTED, "sparkgate: out of memory");
     /* the message never quotes the value (a session_id can be anything, of any size) */
     if (sc_request_check(c->m->id, rm->body, rm->len, &why) != 0)
-        return call_refuse(v, GRPC_INVALID_ARGUMENT, "sparkgate: %s request message %s",
-                           c->m->name, why);
+        return call_refuse(v, GRPC_INVALID_ARGUMENT, "sparkgate: %s request message %s", c->m->name,
+                           why);
     return CALL_GO_ON;
 }
 
@@ -250,7 +249,8 @@ stage_scrub(struct call *c, struct req_msg *rm, struct call_verdict *v)
     if (rm->body == NULL)
         goto nomem;
     log_info("conn=%" PRIu64 " stream=%d: removed %d credential(s) from a connection string "
-             "in a Config request of %s", c->fe != NULL ? fe_conn_id(c->fe) : 0, c->fe_sid, n,
+             "in a Config request of %s",
+             c->fe != NULL ? fe_conn_id(c->fe) : 0, c->fe_sid, n,
              c->authed ? c->id.principal : "-");
     return CALL_GO_ON;
 nomem:

@@ -63,8 +63,7 @@ msg_seal(struct call *c)
 }
 
 enum reqbody_event
-reqbody_next(struct call *c, const uint8_t *data, size_t len, size_t *off,
-             struct call_verdict *v)
+reqbody_next(struct call *c, const uint8_t *data, size_t len, size_t *off, struct call_verdict *v)
 {
     enum grpc_df_event ev;
     const uint8_t *piece;
@@ -102,8 +101,9 @@ reqbody_next(struct call *c, const uint8_t *data, size_t len, size_t *off,
                         "disable request compression in the client");
             return REQBODY_REFUSED;
         }
-        if (plen > 0 && (c->df.msg_len > REQBODY_CONTIG_MIN ? msg_append(c, piece, plen)
-                                                            : evbuffer_add(c->msg, piece, plen)) != 0)
+        if (plen > 0 &&
+            (c->df.msg_len > REQBODY_CONTIG_MIN ? msg_append(c, piece, plen)
+                                                : evbuffer_add(c->msg, piece, plen)) != 0)
             goto nomem;
         if (ev == GRPC_DF_END) {
             if (msg_seal(c) != 0)

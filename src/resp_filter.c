@@ -33,7 +33,7 @@
 struct redact_st {
     struct grpc_deframer rdf; /* response messages, re-assembled */
     struct evbuffer *rmsg;
-    uint8_t *cfg_prefix;      /* the request's get_all prefix (copy) */
+    uint8_t *cfg_prefix; /* the request's get_all prefix (copy) */
     size_t cfg_prefix_len;
 };
 
@@ -59,8 +59,7 @@ redact_start(struct call *c, void **st, struct call_verdict *v)
 
 /* The first request message's get_all prefix: keys may come back without it. */
 static int
-redact_request(struct call *c, void *st, const uint8_t *body, size_t len,
-               struct call_verdict *v)
+redact_request(struct call *c, void *st, const uint8_t *body, size_t len, struct call_verdict *v)
 {
     struct redact_st *r = st;
     const uint8_t *pfx;
@@ -97,15 +96,17 @@ redact_data(struct call *c, void *st, const uint8_t *data, size_t len, struct ev
     while (off < len) {
         rd = grpc_deframer_feed(&r->rdf, data + off, len - off, &ev, &piece, &plen);
         if (rd < 0)
-            return call_refuse(v, GRPC_INTERNAL, "sparkgate: backend sent an invalid or "
-                                                 "oversized Config response message");
+            return call_refuse(v, GRPC_INTERNAL,
+                               "sparkgate: backend sent an invalid or "
+                               "oversized Config response message");
         off += (size_t)rd;
         if (ev == GRPC_DF_NONE)
             continue;
         if (r->rdf.flags != 0)
-            return call_refuse(v, GRPC_INTERNAL, "sparkgate: backend compressed a Config "
-                                                 "response, which sparkgate must read to "
-                                                 "redact secrets");
+            return call_refuse(v, GRPC_INTERNAL,
+                               "sparkgate: backend compressed a Config "
+                               "response, which sparkgate must read to "
+                               "redact secrets");
         if (plen > 0 && evbuffer_add(r->rmsg, piece, plen) != 0)
             goto nomem;
         if (ev != GRPC_DF_END)
@@ -130,16 +131,18 @@ redact_data(struct call *c, void *st, const uint8_t *data, size_t len, struct ev
         if (n == SG_ERR_NOMEM)
             goto nomem;
         if (n < 0)
-            return call_refuse(v, GRPC_INTERNAL, "sparkgate: backend sent a Config response "
-                                                 "that is not valid protobuf");
+            return call_refuse(v, GRPC_INTERNAL,
+                               "sparkgate: backend sent a Config response "
+                               "that is not valid protobuf");
         if (n > 0)
             log_info("conn=%" PRIu64 " stream=%d: redacted %d value(s) in a Config response "
-                     "for %s", c->fe != NULL ? fe_conn_id(c->fe) : 0, c->fe_sid, n,
+                     "for %s",
+                     c->fe != NULL ? fe_conn_id(c->fe) : 0, c->fe_sid, n,
                      c->authed ? c->id.principal : "-");
         grpc_frame_header(hdr, false, (uint32_t)(n > 0 ? outlen : blen));
         if (evbuffer_add(out_buf, hdr, sizeof(hdr)) != 0 ||
-            (n > 0 ? evbuffer_add(out_buf, out, outlen)
-                   : evbuffer_add_buffer(out_buf, r->rmsg)) != 0) {
+            (n > 0 ? evbuffer_add(out_buf, out, outlen) : evbuffer_add_buffer(out_buf, r->rmsg)) !=
+                0) {
             free(out);
             goto nomem;
         }

@@ -35,7 +35,6 @@ size_t route_pick(route_name_fn *name, const void *set, size_t n, const uint8_t 
  * anonymous), a NUL, then as much of the session id as fits.  Returns the
  * key's length.
  */
-size_t route_key(char *out, size_t cap, const char *principal, const uint8_t *sid,
-                 size_t sidlen);
+size_t route_key(char *out, size_t cap, const char *principal, const uint8_t *sid, size_t sidlen);
 
 #endif

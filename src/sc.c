@@ -10,7 +10,7 @@
 #include "sc.h"
 
 #define M(id, name, kind, since)                                                          \
-    {                                                                                  \
+    {                                                                                     \
         id, name, SC_SERVICE_PREFIX name, sizeof(SC_SERVICE_PREFIX name) - 1, kind, since \
     }
 

@@ -18,8 +18,8 @@
 
 #define SC_FIELD_SESSION_ID 1
 #define SC_FIELD_USER_CONTEXT 2
-#define SC_FIELD_EXECUTE_PLAN_PLAN 3      /* ExecutePlanRequest.plan */
-#define SC_FIELD_CLONE_NEW_SESSION_ID 4   /* CloneSessionRequest.new_session_id */
+#define SC_FIELD_EXECUTE_PLAN_PLAN 3    /* ExecutePlanRequest.plan */
+#define SC_FIELD_CLONE_NEW_SESSION_ID 4 /* CloneSessionRequest.new_session_id */
 
 #define SC_UUID_LEN 36 /* 8-4-4-4-12 hexadecimal digits */
 
@@ -47,8 +47,8 @@ enum sc_method_id {
 
 struct sc_method {
     enum sc_method_id id;
-    const char *name;  /* "ExecutePlan" */
-    const char *path;  /* "/spark.connect.SparkConnectService/ExecutePlan" */
+    const char *name; /* "ExecutePlan" */
+    const char *path; /* "/spark.connect.SparkConnectService/ExecutePlan" */
     size_t path_len;
     enum sc_kind kind;
     const char *since; /* first Spark release with the method */

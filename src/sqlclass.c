@@ -71,23 +71,22 @@ struct sqlclass_acc {
 #define CC_URI 8u    /* what Spark's IDENTIFIER takes after "://" besides word characters */
 #define CC_L (CC_WORD | CC_LETTER)
 static const unsigned char sqlclass_cc[128] = {
-    ['\t'] = CC_BLANK, ['\n'] = CC_BLANK, ['\v'] = CC_BLANK, ['\f'] = CC_BLANK,
-    ['\r'] = CC_BLANK, [' '] = CC_BLANK,
-    ['#'] = CC_URI, ['%'] = CC_URI, ['&'] = CC_URI, ['-'] = CC_URI, ['.'] = CC_URI,
-    ['/'] = CC_URI, ['='] = CC_URI, ['?'] = CC_URI,
-    ['0'] = CC_WORD, ['1'] = CC_WORD, ['2'] = CC_WORD, ['3'] = CC_WORD, ['4'] = CC_WORD,
-    ['5'] = CC_WORD, ['6'] = CC_WORD, ['7'] = CC_WORD, ['8'] = CC_WORD, ['9'] = CC_WORD,
-    ['_'] = CC_WORD,
-    ['A'] = CC_L, ['B'] = CC_L, ['C'] = CC_L, ['D'] = CC_L, ['E'] = CC_L, ['F'] = CC_L,
-    ['G'] = CC_L, ['H'] = CC_L, ['I'] = CC_L, ['J'] = CC_L, ['K'] = CC_L, ['L'] = CC_L,
-    ['M'] = CC_L, ['N'] = CC_L, ['O'] = CC_L, ['P'] = CC_L, ['Q'] = CC_L, ['R'] = CC_L,
-    ['S'] = CC_L, ['T'] = CC_L, ['U'] = CC_L, ['V'] = CC_L, ['W'] = CC_L, ['X'] = CC_L,
-    ['Y'] = CC_L, ['Z'] = CC_L,
-    ['a'] = CC_L, ['b'] = CC_L, ['c'] = CC_L, ['d'] = CC_L, ['e'] = CC_L, ['f'] = CC_L,
-    ['g'] = CC_L, ['h'] = CC_L, ['i'] = CC_L, ['j'] = CC_L, ['k'] = CC_L, ['l'] = CC_L,
-    ['m'] = CC_L, ['n'] = CC_L, ['o'] = CC_L, ['p'] = CC_L, ['q'] = CC_L, ['r'] = CC_L,
-    ['s'] = CC_L, ['t'] = CC_L, ['u'] = CC_L, ['v'] = CC_L, ['w'] = CC_L, ['x'] = CC_L,
-    ['y'] = CC_L, ['z'] = CC_L,
+    ['\t'] = CC_BLANK, ['\n'] = CC_BLANK, ['\v'] = CC_BLANK, ['\f'] = CC_BLANK, ['\r'] = CC_BLANK,
+    [' '] = CC_BLANK,  ['#'] = CC_URI,    ['%'] = CC_URI,    ['&'] = CC_URI,    ['-'] = CC_URI,
+    ['.'] = CC_URI,    ['/'] = CC_URI,    ['='] = CC_URI,    ['?'] = CC_URI,    ['0'] = CC_WORD,
+    ['1'] = CC_WORD,   ['2'] = CC_WORD,   ['3'] = CC_WORD,   ['4'] = CC_WORD,   ['5'] = CC_WORD,
+    ['6'] = CC_WORD,   ['7'] = CC_WORD,   ['8'] = CC_WORD,   ['9'] = CC_WORD,   ['_'] = CC_WORD,
+    ['A'] = CC_L,      ['B'] = CC_L,      ['C'] = CC_L,      ['D'] = CC_L,      ['E'] = CC_L,
+    ['F'] = CC_L,      ['G'] = CC_L,      ['H'] = CC_L,      ['I'] = CC_L,      ['J'] = CC_L,
+    ['K'] = CC_L,      ['L'] = CC_L,      ['M'] = CC_L,      ['N'] = CC_L,      ['O'] = CC_L,
+    ['P'] = CC_L,      ['Q'] = CC_L,      ['R'] = CC_L,      ['S'] = CC_L,      ['T'] = CC_L,
+    ['U'] = CC_L,      ['V'] = CC_L,      ['W'] = CC_L,      ['X'] = CC_L,      ['Y'] = CC_L,
+    ['Z'] = CC_L,      ['a'] = CC_L,      ['b'] = CC_L,      ['c'] = CC_L,      ['d'] = CC_L,
+    ['e'] = CC_L,      ['f'] = CC_L,      ['g'] = CC_L,      ['h'] = CC_L,      ['i'] = CC_L,
+    ['j'] = CC_L,      ['k'] = CC_L,      ['l'] = CC_L,      ['m'] = CC_L,      ['n'] = CC_L,
+    ['o'] = CC_L,      ['p'] = CC_L,      ['q'] = CC_L,      ['r'] = CC_L,      ['s'] = CC_L,
+    ['t'] = CC_L,      ['u'] = CC_L,      ['v'] = CC_L,      ['w'] = CC_L,      ['x'] = CC_L,
+    ['y'] = CC_L,      ['z'] = CC_L,
 };
 
 /*
@@ -745,8 +744,7 @@ sqlclass_skip_cond(struct sqlclass_lex *lx, const char *term, bool keep)
 }
 
 static bool
-sqlclass_kw_any(const struct sqlclass_lex *lx, const struct sqlclass_tok *t,
-                const char *const *kws)
+sqlclass_kw_any(const struct sqlclass_lex *lx, const struct sqlclass_tok *t, const char *const *kws)
 {
     for (; *kws != NULL; kws++)
         if (sqlclass_kw(lx, t, *kws))

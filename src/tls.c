@@ -19,12 +19,12 @@
 #include "tls.h"
 
 /* TLS <= 1.2: forward secrecy and AEAD only (Mozilla "intermediate" minus CBC) */
-#define TLS_DEFAULT_CIPHERS                                                              \
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                       \
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                       \
+#define TLS_DEFAULT_CIPHERS                                      \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
-#define TLS13_DEFAULT_SUITES                                                             \
+#define TLS13_DEFAULT_SUITES \
     "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384"
 
 static const unsigned char alpn_h2[] = {2, 'h', '2'};
@@ -56,8 +56,8 @@ tls_last_error(char *buf, size_t len, const char *fallback)
  * no_application_protocol (RFC 7301 section 3.2).
  */
 static int
-on_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
-               const unsigned char *in, unsigned int inlen, void *arg)
+on_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+               unsigned int inlen, void *arg)
 {
     unsigned int i = 0;
 
@@ -90,8 +90,8 @@ on_client_hello(SSL *ssl, int *al, void *arg)
     size_t extlen;
 
     (void)arg;
-    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation,
-                                  &ext, &extlen) == 0) {
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &ext,
+                                  &extlen) == 0) {
         *al = SSL_AD_NO_APPLICATION_PROTOCOL;
         return SSL_CLIENT_HELLO_ERROR;
     }
@@ -121,8 +121,7 @@ tls_server_ctx_new(const struct cfg_listener *l, char *err, size_t errlen)
         set_err(err, errlen, "cannot create TLS context", NULL);
         goto fail;
     }
-    if (!SSL_CTX_set_min_proto_version(ctx, l->min_version > 0 ? l->min_version
-                                                                : TLS1_2_VERSION)) {
+    if (!SSL_CTX_set_min_proto_version(ctx, l->min_version > 0 ? l->min_version : TLS1_2_VERSION)) {
         set_err(err, errlen, "cannot set minimum TLS version", NULL);
         goto fail;
     }
@@ -167,7 +166,7 @@ fail:
 int
 tls_server_ctx_client_ca(SSL_CTX *ctx, const char *ca_file, char *err, size_t errlen)
 {
-    STACK_OF(X509_NAME) *names;
+    STACK_OF(X509_NAME) * names;
 
     ERR_clear_error();
     if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {

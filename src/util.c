@@ -96,8 +96,7 @@ util_split_hostport(const char *s, char *host, size_t hostlen, char *port, size_
 }
 
 int
-util_parse_sockaddr(const char *s, struct sockaddr_storage *ss, socklen_t *sslen,
-                    const char **why)
+util_parse_sockaddr(const char *s, struct sockaddr_storage *ss, socklen_t *sslen, const char **why)
 {
     char host[256], port[8];
     struct sockaddr_in *sin = (struct sockaddr_in *)ss;

@@ -11,18 +11,18 @@
 #include <sys/socket.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define FREE_AND_NULL(p)                                                               \
-    do {                                                                               \
-        free(p);                                                                       \
-        (p) = NULL;                                                                    \
+#define FREE_AND_NULL(p) \
+    do {                 \
+        free(p);         \
+        (p) = NULL;      \
     } while (0)
 
 /* Aborts when an object's magic does not match: use-after-free in callback
  * code becomes an immediate, located failure instead of silent corruption. */
-#define CHECK_MAGIC(p, m)                                                              \
-    do {                                                                               \
-        if ((p) == NULL || (p)->magic != (m))                                          \
-            util_bad_magic(__FILE__, __LINE__, #p);                                    \
+#define CHECK_MAGIC(p, m)                           \
+    do {                                            \
+        if ((p) == NULL || (p)->magic != (m))       \
+            util_bad_magic(__FILE__, __LINE__, #p); \
     } while (0)
 void util_bad_magic(const char *file, int line, const char *what) __attribute__((noreturn));
 

@@ -21,9 +21,8 @@ util_printable(char *out, size_t size, const void *s, size_t len, const char *un
     for (i = 0; i < n; i++) {
         unsigned char ch = p[i];
 
-        out[i] = ch >= 0x20 && ch < 0x7f && (ch == '\0' || strchr(unsafe, ch) == NULL)
-                     ? (char)ch
-                     : '?';
+        out[i] = ch >= 0x20 && ch < 0x7f && (ch == '\0' || strchr(unsafe, ch) == NULL) ? (char)ch
+                                                                                       : '?';
     }
     out[n] = '\0';
     return n;

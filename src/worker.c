@@ -108,8 +108,7 @@ probe_exclusive(const struct cfg_listener *l, char *err, size_t errlen)
 }
 
 static void
-on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen,
-          void *arg)
+on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
     struct worker *w = arg;
     size_t i;
@@ -283,8 +282,8 @@ worker_init(struct worker *w, unsigned id, struct cfg *cfg)
     if (w->base == NULL)
         return -1;
     /* numeric backends never touch DNS; names use /etc/resolv.conf */
-    w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                         EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    w->dns = evdns_base_new(w->base,
+                            EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     if (w->dns == NULL)
         w->dns = evdns_base_new(w->base, 0);
     w->wake_ev = event_new(w->base, -1, 0, on_wake, w);
@@ -355,8 +354,8 @@ worker_start_all(struct cfg *cfg, char *err, size_t errlen)
             }
             w->lfd[i] = fd;
             w->listeners[i] = evconnlistener_new(w->base, on_accept, w,
-                                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-                                                 -1, fd);
+                                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+                                                 fd);
             if (w->listeners[i] == NULL) {
                 snprintf(err, errlen, "listen %s: cannot create listener", l->address);
                 return -1;

@@ -38,25 +38,25 @@ struct worker {
     pthread_t thread;
     struct event_base *base;
     struct evdns_base *dns;
-    struct cfg *cfg;                   /* this worker's ref to the current snapshot */
-    int lfd[CFG_MAX_LISTENERS];        /* listening sockets, one per listener */
+    struct cfg *cfg;            /* this worker's ref to the current snapshot */
+    int lfd[CFG_MAX_LISTENERS]; /* listening sockets, one per listener */
     struct evconnlistener *listeners[CFG_MAX_LISTENERS];
     size_t nlisteners;
-    struct event *wake_ev;             /* posted by the main thread */
-    int wake_flags;                    /* atomic WORKER_WAKE_* */
+    struct event *wake_ev; /* posted by the main thread */
+    int wake_flags;        /* atomic WORKER_WAKE_* */
     bool draining;
-    struct event *drain_tick;          /* drain: second GOAWAY, progress checks */
+    struct event *drain_tick; /* drain: second GOAWAY, progress checks */
     uint64_t drain_deadline_ms;
-    struct fe_pool *fe_pool;           /* client connections (fe.c keeps it) */
-    struct be_pool *be_pool;           /* backend connections (be.c keeps it) */
-    struct auth_cache *auth_cache;     /* verified tokens; this thread only */
-    struct call_ctx *calls;            /* what its calls share (call.c keeps it) */
-    struct event *trim_tick;           /* gives memory back after bursts */
+    struct fe_pool *fe_pool;       /* client connections (fe.c keeps it) */
+    struct be_pool *be_pool;       /* backend connections (be.c keeps it) */
+    struct auth_cache *auth_cache; /* verified tokens; this thread only */
+    struct call_ctx *calls;        /* what its calls share (call.c keeps it) */
+    struct event *trim_tick;       /* gives memory back after bursts */
 };
 
 #define WORKER_WAKE_RELOAD 1
 #define WORKER_WAKE_DRAIN 2
-#define WORKER_WAKE_AUTH 4   /* a JWKS fetch ended: re-check calls waiting for keys */
+#define WORKER_WAKE_AUTH 4 /* a JWKS fetch ended: re-check calls waiting for keys */
 
 /*
  * Binds every listener of |cfg| once per worker (SO_REUSEPORT; a port of 0

@@ -38,9 +38,9 @@
 
 #define CONN_MAGIC 0x5cbc0441U
 
-#define OUT_HIGH (4U * 1024 * 1024)  /* queued output: stop producing */
-#define OUT_LOW (1U * 1024 * 1024)   /* write callback: produce again */
-#define REF_MIN 4096                 /* smaller ranges are copied */
+#define OUT_HIGH (4U * 1024 * 1024) /* queued output: stop producing */
+#define OUT_LOW (1U * 1024 * 1024)  /* write callback: produce again */
+#define REF_MIN 4096                /* smaller ranges are copied */
 #define STREAM_WINDOW (4 * 1024 * 1024)
 #define CONN_WINDOW (32 * 1024 * 1024)
 #define RECV_FRAME_MAX (1024 * 1024)
@@ -54,8 +54,8 @@ struct scb_conn {
 	struct bufferevent *bev;
 	nghttp2_session *h2;
 	bool tls;
-	bool opened;    /* conn_open recorded */
-	bool draining;  /* session done, waiting for output to drain */
+	bool opened;   /* conn_open recorded */
+	bool draining; /* session done, waiting for output to drain */
 	char peer[INET6_ADDRSTRLEN + 16];
 	struct scb_stream *streams;
 };
@@ -114,8 +114,8 @@ record_conn_open(struct scb_conn *c, const char *cn)
 	o = json_pack("{s:s, s:I, s:s, s:b}", "ev", "conn_open", "conn",
 	    (json_int_t)c->id, "peer", c->peer, "tls", c->tls);
 	if (o != NULL && cn != NULL)
-		json_object_set_new(o, "client_cert_cn", scb_json_bytes(cn,
-		    strlen(cn)));
+		json_object_set_new(o, "client_cert_cn",
+		    scb_json_bytes(cn, strlen(cn)));
 	scb_record_emit(o);
 }
 
@@ -134,13 +134,12 @@ record_stream_close(struct scb_stream *s, uint32_t error_code, bool lost)
 	 * request nghttp2 reset before that left no open to pair with */
 	if (!scb_record_enabled() || s->method_name == NULL)
 		return;
-	o = json_pack("{s:s, s:I, s:i, s:s, s:I, s:b, s:I, s:I}",
-	    "ev", "stream_close", "conn", (json_int_t)s->conn->id,
-	    "stream", (int)s->id, "method", s->method_name,
-	    "error_code", (json_int_t)error_code,
-	    "cancelled", !s->sent_end && !s->we_reset,
-	    "sent_messages", (json_int_t)s->sent_messages,
-	    "sent_bytes", (json_int_t)s->sent_bytes);
+	o = json_pack("{s:s, s:I, s:i, s:s, s:I, s:b, s:I, s:I}", "ev",
+	    "stream_close", "conn", (json_int_t)s->conn->id, "stream",
+	    (int)s->id, "method", s->method_name, "error_code",
+	    (json_int_t)error_code, "cancelled", !s->sent_end && !s->we_reset,
+	    "sent_messages", (json_int_t)s->sent_messages, "sent_bytes",
+	    (json_int_t)s->sent_bytes);
 	if (o == NULL)
 		return;
 	if (s->responded)
@@ -217,17 +216,19 @@ stream_free(struct scb_stream *s)
 
 /* ---- response side ------------------------------------------------------ */
 
-#define NV(n, v)                                                          \
-	{ (uint8_t *)(uintptr_t)(n), (uint8_t *)(uintptr_t)(v), strlen(n), \
-	  strlen(v), NGHTTP2_NV_FLAG_NONE }
+#define NV(n, v)                                                      \
+	{                                                             \
+		(uint8_t *)(uintptr_t)(n), (uint8_t *)(uintptr_t)(v), \
+		    strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE        \
+	}
 
 /* grpc-status, grpc-message and (for errors) grpc-status-details-bin, a
  * base64 google.rpc.Status{code=1, message=2}.  Appends to nva from *n;
  * the strings it allocates are returned in bufs[0..2] for the caller to
  * free.  Returns -1 on ENOMEM. */
 static int
-status_nv(nghttp2_nv *nva, size_t *n, int code, const char *msg,
-    char *codebuf, size_t codelen, char **bufs)
+status_nv(nghttp2_nv *nva, size_t *n, int code, const char *msg, char *codebuf,
+    size_t codelen, char **bufs)
 {
 	struct scb_buf st = { 0 };
 
@@ -251,7 +252,8 @@ status_nv(nghttp2_nv *nva, size_t *n, int code, const char *msg,
 		scb_buf_free(&st);
 		if (bufs[1] == NULL)
 			return -1;
-		nva[(*n)++] = (nghttp2_nv)NV("grpc-status-details-bin", bufs[1]);
+		nva[(*n)++] =
+		    (nghttp2_nv)NV("grpc-status-details-bin", bufs[1]);
 	}
 	return 0;
 }
@@ -309,7 +311,7 @@ respond(struct scb_stream *s, enum scb_out_kind kind)
 	prd.source.ptr = s;
 	prd.read_callback = on_read_data;
 	if (nghttp2_submit_response(s->conn->h2, s->id, nva,
-	    sizeof(nva) / sizeof(nva[0]), &prd) != 0) {
+	        sizeof(nva) / sizeof(nva[0]), &prd) != 0) {
 		nghttp2_submit_rst_stream(s->conn->h2, NGHTTP2_FLAG_NONE, s->id,
 		    NGHTTP2_INTERNAL_ERROR);
 	}
@@ -376,7 +378,7 @@ submit_trailers(struct scb_stream *s)
 	int rv = -1;
 
 	if (status_nv(nva, &n, s->final_status, s->final_message, codebuf,
-	    sizeof(codebuf), bufs) == 0 &&
+	        sizeof(codebuf), bufs) == 0 &&
 	    nghttp2_submit_trailer(s->conn->h2, s->id, nva, n) == 0)
 		rv = 0;
 	free_bufs(bufs);
@@ -512,8 +514,8 @@ on_send(nghttp2_session *h2, const uint8_t *data, size_t len, int flags,
 /* nghttp2 caps DATA frames at 16 KiB unless asked: use what the peer
  * allows (up to 1 MiB) to cut per-frame work on big results. */
 static ssize_t
-on_read_length(nghttp2_session *h2, uint8_t type, int32_t id,
-    int32_t conn_win, int32_t stream_win, uint32_t max_frame, void *ud)
+on_read_length(nghttp2_session *h2, uint8_t type, int32_t id, int32_t conn_win,
+    int32_t stream_win, uint32_t max_frame, void *ud)
 {
 	uint32_t n = max_frame < SEND_FRAME_MAX ? max_frame : SEND_FRAME_MAX;
 
@@ -633,9 +635,8 @@ record_stream_open(struct scb_stream *s)
 	if (s->headers == NULL)
 		return;
 	o = json_pack("{s:s, s:I, s:i, s:s, s:o, s:O}", "ev", "stream_open",
-	    "conn", (json_int_t)s->conn->id, "stream", (int)s->id,
-	    "method", s->method_name,
-	    "path", scb_json_bytes(s->path, strlen(s->path)),
+	    "conn", (json_int_t)s->conn->id, "stream", (int)s->id, "method",
+	    s->method_name, "path", scb_json_bytes(s->path, strlen(s->path)),
 	    "headers", s->headers);
 	scb_record_emit(o);
 }
@@ -820,15 +821,14 @@ on_frame_send(nghttp2_session *h2, const nghttp2_frame *frame, void *ud)
 	if (frame->hd.type == NGHTTP2_RST_STREAM)
 		s->we_reset = true;
 	else if ((frame->hd.type == NGHTTP2_HEADERS ||
-	    frame->hd.type == NGHTTP2_DATA) &&
+	             frame->hd.type == NGHTTP2_DATA) &&
 	    (frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
 		s->sent_end = true;
 	return 0;
 }
 
 static int
-on_stream_close(nghttp2_session *h2, int32_t id, uint32_t error_code,
-    void *ud)
+on_stream_close(nghttp2_session *h2, int32_t id, uint32_t error_code, void *ud)
 {
 	struct scb_conn *c = conn_cast(ud);
 	struct scb_stream *s = stream_get(c, id);
@@ -848,7 +848,8 @@ session_setup(struct scb_conn *c)
 {
 	nghttp2_session_callbacks *cbs = NULL;
 	nghttp2_settings_entry iv[] = {
-		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, scb_cfg.max_streams },
+		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+		    scb_cfg.max_streams },
 		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW },
 		{ NGHTTP2_SETTINGS_MAX_FRAME_SIZE, RECV_FRAME_MAX },
 	};
@@ -874,10 +875,10 @@ session_setup(struct scb_conn *c)
 	if (nghttp2_session_server_new(&c->h2, cbs, c) != 0)
 		goto out;
 	if (nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv,
-	    sizeof(iv) / sizeof(iv[0])) != 0)
+	        sizeof(iv) / sizeof(iv[0])) != 0)
 		goto out;
 	if (nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0,
-	    CONN_WINDOW) != 0)
+	        CONN_WINDOW) != 0)
 		goto out;
 	rv = 0;
 out:
@@ -1034,7 +1035,7 @@ format_peer(char *out, size_t len, const struct sockaddr *sa, int salen)
 	char host[INET6_ADDRSTRLEN], port[8];
 
 	if (getnameinfo(sa, (socklen_t)salen, host, sizeof(host), port,
-	    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+	        sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
 		snprintf(out, len, "?");
 		return;
 	}

@@ -29,8 +29,8 @@
 
 struct scb_exec {
 	struct scb_op *op;
-	uint64_t next;        /* index of the next message to produce */
-	uint64_t cur_index;   /* index of the message being sent */
+	uint64_t next;      /* index of the next message to produce */
+	uint64_t cur_index; /* index of the message being sent */
 	bool with_complete;
 	uint64_t delay_ms;
 	bool delay_done;
@@ -79,16 +79,17 @@ scb_exec_response_id(const struct scb_op *op, uint64_t idx,
 {
 	uint64_t h = op->seed;
 
-	snprintf(out, SCB_UUID_LEN + 1, "%08" PRIx32 "-%04" PRIx32
-	    "-4%03" PRIx32 "-8%03" PRIx32 "-%012" PRIx64,
+	snprintf(out, SCB_UUID_LEN + 1,
+	    "%08" PRIx32 "-%04" PRIx32 "-4%03" PRIx32 "-8%03" PRIx32
+	    "-%012" PRIx64,
 	    (uint32_t)(h >> 32), (uint32_t)(h >> 16) & 0xffff,
 	    (uint32_t)h & 0xfff, (uint32_t)(h >> 40) & 0xfff,
 	    idx & UINT64_C(0xffffffffffff));
 }
 
 bool
-scb_exec_parse_response_id(const struct scb_op *op, const uint8_t *id,
-    size_t n, uint64_t *idx)
+scb_exec_parse_response_id(const struct scb_op *op, const uint8_t *id, size_t n,
+    uint64_t *idx)
 {
 	char mine[SCB_UUID_LEN + 1];
 	uint64_t v = 0;
@@ -249,14 +250,14 @@ scb_exec_next(struct scb_stream *s, struct scb_out_msg *m)
 	e->pfx[4] = (uint8_t)body;
 	m->nseg = 0;
 	m->seg[m->nseg++] = (struct scb_seg){ e->pfx, 5, 0 };
-	m->seg[m->nseg++] = (struct scb_seg){ e->head.data, e->head.len,
-		SCB_SEG_BODY };
+	m->seg[m->nseg++] =
+	    (struct scb_seg){ e->head.data, e->head.len, SCB_SEG_BODY };
 	if (k > 0)
 		m->seg[m->nseg++] = (struct scb_seg){ data, (size_t)k,
 			SCB_SEG_STATIC | SCB_SEG_BODY };
 	if (e->tail.len > 0)
-		m->seg[m->nseg++] = (struct scb_seg){ e->tail.data,
-			e->tail.len, SCB_SEG_BODY };
+		m->seg[m->nseg++] =
+		    (struct scb_seg){ e->tail.data, e->tail.len, SCB_SEG_BODY };
 	e->cur_index = i;
 	e->next = i + 1;
 	return SCB_NEXT_MSG;

@@ -34,10 +34,10 @@ struct scb_cfg scb_cfg = {
 };
 
 struct listener {
-	const char *addr;     /* HOST:PORT as given */
+	const char *addr; /* HOST:PORT as given */
 	bool tls;
 	struct evconnlistener *ev;
-	SSL_CTX *ssl_ctx;     /* borrowed from main() */
+	SSL_CTX *ssl_ctx; /* borrowed from main() */
 };
 
 static void
@@ -82,8 +82,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
 /* Splits "HOST:PORT" / "[V6]:PORT" (empty host: all interfaces). */
 static int
-split_addr(const char *addr, char *host, size_t hlen, char *port,
-    size_t plen)
+split_addr(const char *addr, char *host, size_t hlen, char *port, size_t plen)
 {
 	const char *colon = strrchr(addr, ':');
 	const char *h = addr;
@@ -138,9 +137,9 @@ listener_open(struct event_base *base, struct listener *l)
 	evconnlistener_set_error_cb(l->ev, on_accept_error);
 	/* port 0: report the port the kernel picked */
 	if (getsockname(evconnlistener_get_fd(l->ev), (struct sockaddr *)&ss,
-	    &sslen) != 0 ||
+	        &sslen) != 0 ||
 	    getnameinfo((struct sockaddr *)&ss, sslen, nhost, sizeof(nhost),
-	    nport, sizeof(nport), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+	        nport, sizeof(nport), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
 		fprintf(stderr, "sc-test-backend: getsockname failed\n");
 		goto out;
 	}
@@ -198,7 +197,8 @@ main(int argc, char **argv)
 		if (strcmp(opt, "--listen") == 0 ||
 		    strcmp(opt, "--tls-listen") == 0) {
 			if (nls == MAX_LISTENERS) {
-				fprintf(stderr, "sc-test-backend: too many "
+				fprintf(stderr,
+				    "sc-test-backend: too many "
 				    "listeners\n");
 				return 2;
 			}
@@ -222,12 +222,14 @@ main(int argc, char **argv)
 			const char *eq = strchr(arg, '=');
 
 			if (eq == NULL || eq == arg) {
-				fprintf(stderr, "sc-test-backend: --conf wants "
+				fprintf(stderr,
+				    "sc-test-backend: --conf wants "
 				    "KEY=VALUE\n");
 				return 2;
 			}
 			if (scb_cfg.nconfs == SCB_MAX_CONFS) {
-				fprintf(stderr, "sc-test-backend: too many "
+				fprintf(stderr,
+				    "sc-test-backend: too many "
 				    "--conf options\n");
 				return 2;
 			}

@@ -67,8 +67,7 @@ void scb_pb_put_varint(struct scb_buf *b, uint64_t v);
 void scb_pb_put_tag(struct scb_buf *b, uint32_t num, int wt);
 void scb_pb_put_u64(struct scb_buf *b, uint32_t num, uint64_t v);
 void scb_pb_put_bool(struct scb_buf *b, uint32_t num, bool v);
-void scb_pb_put_bytes(struct scb_buf *b, uint32_t num, const void *p,
-    size_t n);
+void scb_pb_put_bytes(struct scb_buf *b, uint32_t num, const void *p, size_t n);
 void scb_pb_put_str(struct scb_buf *b, uint32_t num, const char *s);
 
 /* Nested message: scb_pb_open() writes the tag and returns a mark;

@@ -58,7 +58,7 @@ struct art_res {
 struct scb_artifacts {
 	struct art_res *head;
 	struct art_res **tail;
-	struct art_res *chunked;  /* chunked artifact in progress */
+	struct art_res *chunked; /* chunked artifact in progress */
 	uint64_t chunks_left;
 };
 
@@ -157,8 +157,7 @@ scb_rpc_test_header(struct scb_stream *s, const uint8_t *name, size_t nlen,
  * overrides an earlier one, a missing one does not erase it).  Returns an
  * error text for malformed input, NULL when fine. */
 static const char *
-parse_ident(const uint8_t *p, size_t n, uint32_t observed,
-    struct scb_ident *id)
+parse_ident(const uint8_t *p, size_t n, uint32_t observed, struct scb_ident *id)
 {
 	struct scb_pb r, ur;
 	struct scb_pb_field f, uf;
@@ -233,9 +232,9 @@ record_message(struct scb_stream *s, const uint8_t *msg, size_t len,
 		mdlen = 0;
 	scb_hex(md, mdlen, hex);
 	o = json_pack("{s:s, s:I, s:i, s:s, s:i, s:I, s:s}", "ev", "message",
-	    "conn", (json_int_t)s->conn_id, "stream", (int)s->id,
-	    "method", s->method_name, "index", (int)s->msg_index,
-	    "len", (json_int_t)len, "sha256", hex);
+	    "conn", (json_int_t)s->conn_id, "stream", (int)s->id, "method",
+	    s->method_name, "index", (int)s->msg_index, "len", (json_int_t)len,
+	    "sha256", hex);
 	if (o == NULL)
 		return;
 	if (err != NULL) {
@@ -266,7 +265,8 @@ static void
 reply(struct scb_stream *s)
 {
 	if (s->resp.oom) {
-		scb_stream_fail(s, SCB_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		scb_stream_fail(s, SCB_GRPC_RESOURCE_EXHAUSTED,
+		    "out of memory");
 		return;
 	}
 	s->resp_pending = true;
@@ -294,7 +294,7 @@ call_session(struct scb_stream *s, bool create)
 	}
 	if (id->has_observed && id->observed_len > 0 &&
 	    !(id->observed_len == SCB_UUID_LEN &&
-	    memcmp(id->observed, sess->sssid, SCB_UUID_LEN) == 0)) {
+	        memcmp(id->observed, sess->sssid, SCB_UUID_LEN) == 0)) {
 		scb_stream_fail(s, SCB_GRPC_INTERNAL,
 		    "[INVALID_HANDLE.SESSION_CHANGED] The existing Spark server "
 		    "driver instance has restarted.");
@@ -312,7 +312,8 @@ start_exec(struct scb_stream *s, struct scb_op *op, uint64_t first)
 	uint64_t delay = s->ctl.delay_set ? s->ctl.delay_ms : op->delay_ms;
 
 	if (scb_exec_start(s, op, first, !test_end, delay) < 0) {
-		scb_stream_fail(s, SCB_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		scb_stream_fail(s, SCB_GRPC_RESOURCE_EXHAUSTED,
+		    "out of memory");
 		return;
 	}
 	/* sc-test-status replaces result_complete + OK at the end */
@@ -351,7 +352,8 @@ handle_execute(struct scb_stream *s)
 	}
 	op = scb_op_new(sess, op_id, op_len);
 	if (op == NULL) {
-		scb_stream_fail(s, SCB_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		scb_stream_fail(s, SCB_GRPC_RESOURCE_EXHAUSTED,
+		    "out of memory");
 		return;
 	}
 	op->count = s->ctl.count;
@@ -415,9 +417,9 @@ handle_release_execute(struct scb_stream *s)
 	scb_pb_init(&r, s->req, s->req_len);
 	while (scb_pb_next(&r, &f) == 1) {
 		if (f.num == 5 && f.wt == SCB_PB_LEN)
-			until = false;  /* release_all */
+			until = false; /* release_all */
 		else if (f.num == 6 && f.wt == SCB_PB_LEN)
-			until = true;   /* release_until: keep the op */
+			until = true; /* release_until: keep the op */
 	}
 	if (sess != NULL) {
 		memcpy(sssid, sess->sssid, sizeof(sssid));
@@ -472,8 +474,8 @@ handle_clone(struct scb_stream *s)
 		nsid = (const uint8_t *)uuid;
 		nlen = SCB_UUID_LEN;
 	}
-	if (scb_session_get(id->user_id, id->user_id_len, nsid, nlen,
-	    false) != NULL) {
+	if (scb_session_get(id->user_id, id->user_id_len, nsid, nlen, false) !=
+	    NULL) {
 		scb_stream_fail(s, SCB_GRPC_INTERNAL,
 		    "[INVALID_HANDLE.SESSION_ALREADY_EXISTS] The session "
 		    "already exists.");
@@ -481,7 +483,8 @@ handle_clone(struct scb_stream *s)
 	}
 	ns = scb_session_get(id->user_id, id->user_id_len, nsid, nlen, true);
 	if (ns == NULL) {
-		scb_stream_fail(s, SCB_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		scb_stream_fail(s, SCB_GRPC_RESOURCE_EXHAUSTED,
+		    "out of memory");
 		return;
 	}
 	/* a clone starts with the source's confs and artifacts */
@@ -504,7 +507,7 @@ op_state(const struct scb_op *op)
 	if (op == NULL)
 		return 1; /* UNKNOWN */
 	if (op->interrupted)
-		return 6; /* CANCELLED */
+		return 6;            /* CANCELLED */
 	return op->complete ? 4 : 2; /* SUCCEEDED : RUNNING */
 }
 
@@ -543,7 +546,7 @@ handle_get_status(struct scb_stream *s)
 		}
 		/* no ids asked: every operation of the session */
 		for (const struct scb_op *op = sess->ops; !any && op != NULL;
-		    op = op->sess_next)
+		     op = op->sess_next)
 			put_op_status(&s->resp, (const uint8_t *)op->op_id.p,
 			    op->op_id.n, op);
 	}
@@ -575,8 +578,8 @@ handle_interrupt(struct scb_stream *s)
 		if (type == 3 && has_opid)
 			match = scb_str_eq(&op->op_id, opid.data, opid.len);
 		for (size_t i = 0; type == 2 && has_tag && i < op->ntags; i++)
-			match = match || scb_str_eq(&op->tags[i], tag.data,
-			    tag.len);
+			match = match ||
+			    scb_str_eq(&op->tags[i], tag.data, tag.len);
 		if (!match)
 			continue;
 		op->interrupted = true;
@@ -589,8 +592,8 @@ handle_interrupt(struct scb_stream *s)
 /* ---- Config ------------------------------------------------------------- */
 
 static void
-put_kv(struct scb_buf *b, const uint8_t *key, size_t klen,
-    const uint8_t *val, size_t vlen, bool has_val)
+put_kv(struct scb_buf *b, const uint8_t *key, size_t klen, const uint8_t *val,
+    size_t vlen, bool has_val)
 {
 	size_t m = scb_pb_open(b, 2);
 
@@ -648,7 +651,8 @@ handle_config(struct scb_stream *s)
 			if (f.num != 1 || f.wt != SCB_PB_LEN ||
 			    scb_conf_get(sess, f.data, f.len) != NULL)
 				continue;
-			snprintf(msg, sizeof(msg), "[SQL_CONF_NOT_FOUND] The SQL "
+			snprintf(msg, sizeof(msg),
+			    "[SQL_CONF_NOT_FOUND] The SQL "
 			    "config \"%.*s\" cannot be found.",
 			    (int)(f.len < 400 ? f.len : 400),
 			    (const char *)f.data);
@@ -665,7 +669,8 @@ handle_config(struct scb_stream *s)
 		case 1: /* set: pairs */
 			parse_kv(f.data, f.len, &k, &v, &has_val);
 			if (scb_conf_set(sess, k.data, k.len,
-			    has_val ? v.data : empty, has_val ? v.len : 0) < 0)
+			        has_val ? v.data : empty,
+			        has_val ? v.len : 0) < 0)
 				s->resp.oom = true;
 			break;
 		case 3: /* get_with_default: pairs (value = default) */
@@ -673,7 +678,8 @@ handle_config(struct scb_stream *s)
 			kv = scb_conf_get(sess, k.data, k.len);
 			if (kv != NULL)
 				put_kv(&s->resp, k.data, k.len,
-				    (const uint8_t *)kv->val.p, kv->val.n, true);
+				    (const uint8_t *)kv->val.p, kv->val.n,
+				    true);
 			else
 				put_kv(&s->resp, k.data, k.len, v.data, v.len,
 				    has_val);
@@ -689,8 +695,8 @@ handle_config(struct scb_stream *s)
 			scb_conf_unset(sess, f.data, f.len);
 			break;
 		case 7: /* is_modifiable: keys */
-			put_kv(&s->resp, f.data, f.len,
-			    (const uint8_t *)"true", 4, true);
+			put_kv(&s->resp, f.data, f.len, (const uint8_t *)"true",
+			    4, true);
 			break;
 		default:
 			break;
@@ -765,19 +771,21 @@ put_analyze_result(struct scb_buf *b, uint32_t req_num,
 		break;
 	case 5: /* explain -> 3 Explain{explain_string=1} */
 		m = scb_pb_open(b, 3);
-		scb_pb_put_str(b, 1, "== Physical Plan ==\n"
+		scb_pb_put_str(b, 1,
+		    "== Physical Plan ==\n"
 		    "*(1) Scan sc-test-backend [id#0L, value#1]\n");
 		scb_pb_close(b, m);
 		break;
 	case 6: /* tree_string -> 4 TreeString{tree_string=1} */
 		m = scb_pb_open(b, 4);
-		scb_pb_put_str(b, 1, "root\n |-- id: long (nullable = false)\n"
+		scb_pb_put_str(b, 1,
+		    "root\n |-- id: long (nullable = false)\n"
 		    " |-- value: binary (nullable = true)\n");
 		scb_pb_close(b, m);
 		break;
-	case 7: /* is_local -> 5 IsLocal{is_local=1 false} */
-	case 8: /* is_streaming -> 6 IsStreaming{is_streaming=1 false} */
-	case 9: /* input_files -> 7 InputFiles{} */
+	case 7:  /* is_local -> 5 IsLocal{is_local=1 false} */
+	case 8:  /* is_streaming -> 6 IsStreaming{is_streaming=1 false} */
+	case 9:  /* input_files -> 7 InputFiles{} */
 	case 14: /* persist -> 12 Persist{} */
 	case 15: /* unpersist -> 13 Unpersist{} */
 		m = scb_pb_open(b, req_num - 2);
@@ -813,9 +821,9 @@ put_analyze_result(struct scb_buf *b, uint32_t req_num,
 	case 16: /* get_storage_level -> 14 {storage_level=1 StorageLevel} */
 		m = scb_pb_open(b, 14);
 		sl = scb_pb_open(b, 1);
-		scb_pb_put_bool(b, 1, true);  /* use_disk */
-		scb_pb_put_bool(b, 2, true);  /* use_memory */
-		scb_pb_put_u64(b, 5, 1);      /* replication */
+		scb_pb_put_bool(b, 1, true); /* use_disk */
+		scb_pb_put_bool(b, 2, true); /* use_memory */
+		scb_pb_put_u64(b, 5, 1);     /* replication */
 		scb_pb_close(b, sl);
 		scb_pb_close(b, m);
 		break;
@@ -997,11 +1005,12 @@ art_message(struct scb_stream *s, const uint8_t *msg, size_t len)
 			sub.len = 0;
 			pb_last(f.data, f.len, 2, SCB_PB_LEN, &sub);
 			if (art_add(a, name.data, name.len,
-			    chunk_ok(sub.data, sub.len), true) == NULL)
+			        chunk_ok(sub.data, sub.len), true) == NULL)
 				return "out of memory";
 		}
-		return scb_pb_valid(pay.data, pay.len) ? NULL :
-		    "malformed AddArtifactsRequest.Batch";
+		return scb_pb_valid(pay.data, pay.len)
+		    ? NULL
+		    : "malformed AddArtifactsRequest.Batch";
 	case 4: /* BeginChunkedArtifact{name=1, total_bytes=2, num_chunks=3,
 		 * initial_chunk=4} */
 		if (!scb_pb_valid(pay.data, pay.len))
@@ -1054,8 +1063,9 @@ handle_add_artifacts(struct scb_stream *s)
 	for (struct art_res *r = a ? a->head : NULL; r != NULL; r = r->next) {
 		bool ok = r->ok && r->complete;
 
-		if (ok && scb_artifact_add(sess, (const uint8_t *)r->name,
-		    r->name_len) < 0)
+		if (ok &&
+		    scb_artifact_add(sess, (const uint8_t *)r->name,
+		        r->name_len) < 0)
 			s->resp.oom = true;
 		m = scb_pb_open(&s->resp, 1);
 		scb_pb_put_bytes(&s->resp, 1, r->name, r->name_len);

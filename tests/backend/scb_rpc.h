@@ -18,8 +18,8 @@ enum scb_method scb_rpc_lookup(const char *path, char **name);
 
 /* Parses one sc-test-* request header into s->ctl (other names are
  * ignored).  A malformed value is remembered in s->ctl.error. */
-void scb_rpc_test_header(struct scb_stream *s, const uint8_t *name,
-    size_t nlen, const uint8_t *value, size_t vlen);
+void scb_rpc_test_header(struct scb_stream *s, const uint8_t *name, size_t nlen,
+    const uint8_t *value, size_t vlen);
 
 /* One complete request message.  The handler may keep the buffer: it
  * returns true when it did (it then owns msg). */

@@ -44,8 +44,8 @@ scb_str_eq(const struct scb_str *a, const uint8_t *p, size_t n)
 
 /* Table keys are length-prefixed parts, so ("ab","c") != ("a","bc"). */
 static int
-key_build(struct scb_str *k, const uint8_t *const *parts,
-    const size_t *lens, int nparts)
+key_build(struct scb_str *k, const uint8_t *const *parts, const size_t *lens,
+    int nparts)
 {
 	size_t n = 0, off = 0;
 
@@ -126,7 +126,7 @@ conf_seed(struct scb_session *s)
 		const char *c = scb_cfg.confs[i], *eq = strchr(c, '=');
 
 		if (kv_put(&s->conf, (const uint8_t *)c, (size_t)(eq - c),
-		    (const uint8_t *)eq + 1, strlen(eq + 1)) < 0)
+		        (const uint8_t *)eq + 1, strlen(eq + 1)) < 0)
 			return -1;
 	}
 	return 0;
@@ -150,8 +150,7 @@ scb_session_get(const uint8_t *user, size_t ulen, const uint8_t *sid,
 	if (s == NULL)
 		goto out;
 	if (str_set(&s->user_id, user, ulen) < 0 ||
-	    str_set(&s->session_id, sid, slen) < 0 ||
-	    conf_seed(s) < 0 ||
+	    str_set(&s->session_id, sid, slen) < 0 || conf_seed(s) < 0 ||
 	    scb_map_put(sessions, key.p, key.n, s) < 0) {
 		session_free(s);
 		s = NULL;

@@ -36,22 +36,22 @@ struct scb_session {
 };
 
 struct scb_op {
-	unsigned refs;             /* the op table's + attached streams' */
-	struct scb_session *sess;  /* NULL once released */
+	unsigned refs;            /* the op table's + attached streams' */
+	struct scb_session *sess; /* NULL once released */
 	struct scb_op *sess_prev, *sess_next;
-	struct scb_str key;        /* table key */
+	struct scb_str key; /* table key */
 	struct scb_str op_id;
 	struct scb_str user_id;
 	struct scb_str session_id;
 	char sssid[SCB_UUID_LEN + 1];
-	uint64_t count;            /* N arrow batches (sc-test-count) */
-	uint64_t size;             /* K bytes each (sc-test-size) */
-	uint64_t delay_ms;         /* sc-test-delay-ms */
-	uint64_t seed;             /* hash of the key: data and response ids */
-	uint64_t next_index;       /* progress: messages sent so far */
+	uint64_t count;      /* N arrow batches (sc-test-count) */
+	uint64_t size;       /* K bytes each (sc-test-size) */
+	uint64_t delay_ms;   /* sc-test-delay-ms */
+	uint64_t seed;       /* hash of the key: data and response ids */
+	uint64_t next_index; /* progress: messages sent so far */
 	struct scb_str *tags;
 	size_t ntags;
-	bool complete;             /* result_complete was sent */
+	bool complete; /* result_complete was sent */
 	bool interrupted;
 	struct scb_stream *attached; /* stream currently sending it */
 };

@@ -67,11 +67,11 @@ struct scb_test_ctl {
 	uint64_t size;     /* sc-test-size, default 64 */
 	uint64_t delay_ms; /* sc-test-delay-ms */
 	bool delay_set;
-	int status;        /* sc-test-status, -1 when absent */
-	char *message;     /* sc-test-message */
+	int status;    /* sc-test-status, -1 when absent */
+	char *message; /* sc-test-message */
 	bool trailers_only;
 	bool digest;
-	char *error;       /* first malformed sc-test-* header, if any */
+	char *error; /* first malformed sc-test-* header, if any */
 };
 
 /* Identity fields of a request message (pointers into the message). */
@@ -82,16 +82,16 @@ struct scb_ident {
 	size_t user_id_len;
 	const uint8_t *user_name;
 	size_t user_name_len;
-	const uint8_t *observed;   /* client_observed_server_side_session_id */
+	const uint8_t *observed; /* client_observed_server_side_session_id */
 	size_t observed_len;
 	bool has_observed;
-	unsigned uc_count;         /* field-2 occurrences */
+	unsigned uc_count; /* field-2 occurrences */
 };
 
 enum scb_out_kind {
 	SCB_OUT_NONE = 0,
-	SCB_OUT_UNARY,  /* s->resp holds one message body (or none) */
-	SCB_OUT_EXEC,   /* messages come from scb_exec_next() */
+	SCB_OUT_UNARY, /* s->resp holds one message body (or none) */
+	SCB_OUT_EXEC,  /* messages come from scb_exec_next() */
 };
 
 struct scb_conn;
@@ -109,8 +109,8 @@ struct scb_stream {
 	char *method_name;
 	char *path;
 	bool is_post;
-	bool is_grpc;          /* content-type application/grpc[+...] */
-	json_t *headers;       /* for the record (NULL when not recording) */
+	bool is_grpc;    /* content-type application/grpc[+...] */
+	json_t *headers; /* for the record (NULL when not recording) */
 	size_t header_bytes;
 	struct scb_test_ctl ctl;
 
@@ -121,21 +121,21 @@ struct scb_stream {
 	uint8_t *msg;
 	size_t msg_have;
 	unsigned msg_index;
-	bool ignore_input;     /* answered already: drop further DATA */
+	bool ignore_input; /* answered already: drop further DATA */
 
 	/* the first request message, kept until the client half-closes */
 	uint8_t *req;
 	size_t req_len;
-	struct scb_ident ident; /* parsed from req */
+	struct scb_ident ident;    /* parsed from req */
 	struct scb_artifacts *art; /* AddArtifacts results so far */
 
 	/* response */
-	bool responded;        /* HEADERS submitted */
-	bool sent_end;         /* our END_STREAM went out */
-	bool we_reset;         /* we sent RST_STREAM */
-	bool closed;           /* stream_close recorded */
+	bool responded; /* HEADERS submitted */
+	bool sent_end;  /* our END_STREAM went out */
+	bool we_reset;  /* we sent RST_STREAM */
+	bool closed;    /* stream_close recorded */
 	enum scb_out_kind out;
-	struct scb_buf resp;   /* SCB_OUT_UNARY body */
+	struct scb_buf resp; /* SCB_OUT_UNARY body */
 	bool resp_pending;
 	uint8_t resp_pfx[5];
 	struct scb_out_msg cur;
@@ -144,8 +144,8 @@ struct scb_stream {
 	struct scb_exec *exec;
 
 	uint64_t sent_messages;
-	uint64_t sent_bytes;   /* body bytes, without the 5-byte prefixes */
-	EVP_MD_CTX *md;        /* sc-test-digest */
+	uint64_t sent_bytes; /* body bytes, without the 5-byte prefixes */
+	EVP_MD_CTX *md;      /* sc-test-digest */
 };
 
 /* Ends the call with a trailers-only response (single HEADERS frame with

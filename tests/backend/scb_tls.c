@@ -21,7 +21,7 @@ on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	(void)ssl;
 	(void)arg;
 	if (SSL_select_next_proto(&sel, outlen, h2, sizeof(h2) - 1, in,
-	    inlen) != OPENSSL_NPN_NEGOTIATED)
+	        inlen) != OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_ALERT_FATAL;
 	*out = sel;
 	return SSL_TLSEXT_ERR_OK;
@@ -31,14 +31,15 @@ SSL_CTX *
 scb_tls_ctx_new(const char *cert, const char *key, const char *client_ca)
 {
 	SSL_CTX *ctx;
-	STACK_OF(X509_NAME) *names;
+	STACK_OF(X509_NAME) * names;
 
 	ctx = SSL_CTX_new(TLS_server_method());
 	if (ctx == NULL)
 		goto fail;
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_options(ctx,
+	    SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+	        SSL_OP_CIPHER_SERVER_PREFERENCE);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		fprintf(stderr, "sc-test-backend: cannot load %s\n", cert);
 		goto fail;
@@ -57,8 +58,8 @@ scb_tls_ctx_new(const char *cert, const char *key, const char *client_ca)
 		names = SSL_load_client_CA_file(client_ca);
 		if (names != NULL)
 			SSL_CTX_set_client_CA_list(ctx, names);
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
-		    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		SSL_CTX_set_verify(ctx,
+		    SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	}
 	SSL_CTX_set_alpn_select_cb(ctx, on_alpn, NULL);
 	return ctx;

@@ -75,7 +75,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const auds[] = {"a"};
     static const struct auth_jwt_issuer iss = {
-        .issuer = "i", .audiences = auds, .naudiences = 1, .algs = 0x1fff, .skew_s = 60,
+        .issuer = "i",
+        .audiences = auds,
+        .naudiences = 1,
+        .algs = 0x1fff,
+        .skew_s = 60,
     };
     struct auth_jwk_set *s, *strict, *m, *sets[2];
     struct auth_jwt_result res;

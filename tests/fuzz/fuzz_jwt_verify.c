@@ -61,7 +61,7 @@ fuzz_keys(void)
     if (keys != NULL)
         return keys;
     parts[0] = auth_jwk_set_parse(fuzz_jwks, sizeof(fuzz_jwks) - 1, false, NULL, NULL, err,
-                               sizeof(err));
+                                  sizeof(err));
     parts[1] = auth_jwk_set_from_secret((const uint8_t *)fuzz_hmac, sizeof(fuzz_hmac) - 1, "hs");
     if (parts[0] == NULL || parts[0]->nkeys != 6 || parts[1] == NULL)
         abort();
@@ -154,8 +154,7 @@ verify_hmac_signed(const uint8_t *data, size_t size)
     tok = malloc(size + 64);
     if (tok == NULL)
         abort();
-    if (HMAC(EVP_sha256(), fuzz_hmac, (int)sizeof(fuzz_hmac) - 1, data, size, mac, &maclen) ==
-        NULL)
+    if (HMAC(EVP_sha256(), fuzz_hmac, (int)sizeof(fuzz_hmac) - 1, data, size, mac, &maclen) == NULL)
         abort();
     memcpy(tok, data, size);
     tok[size] = '.';

@@ -267,8 +267,8 @@ mint_hs(const char *kid, const char *sub, const char *groups_json, long exp_delt
 }
 
 static enum auth_result
-check_tok(struct cfg *c, struct auth_cache *cache, const char *tok, struct auth_ident *id,
-          int *st, char *msg)
+check_tok(struct cfg *c, struct auth_cache *cache, const char *tok, struct auth_ident *id, int *st,
+          char *msg)
 {
     char cred[4096];
 
@@ -327,9 +327,8 @@ START_TEST(tc_jwt_refusals)
     ck_assert_ptr_nonnull(strstr(msg, "h9"));
     free(t);
     /* a JWT-shaped token from an issuer nobody configured */
-    ck_assert_int_eq(check_tok(c, NULL,
-                               "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJodHRwczovL2V2aWwvIn0.c2ln", &id,
-                               &st, msg),
+    ck_assert_int_eq(check_tok(c, NULL, "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJodHRwczovL2V2aWwvIn0.c2ln",
+                               &id, &st, msg),
                      AUTH_REFUSED);
     ck_assert_ptr_nonnull(strstr(msg, "not trusted"));
     cfg_unref(c);
@@ -600,11 +599,10 @@ make_cert(const char *cn)
 /* mTLS: the certificate and its verification come in as data, not as a TLS session. */
 START_TEST(tc_mtls_peer)
 {
-    struct cfg *c = load_text(
-        "{\"listen\":[{\"address\":\"127.0.0.1:1\",\"plaintext\":true}],"
-        "\"backends\":[{\"name\":\"b\",\"address\":\"127.0.0.1:2\"}],"
-        "\"auth\":{\"default_profile\":\"p\",\"mtls\":{\"ca\":\"/dev/null\","
-        "\"principal_prefix\":\"cert:\"}}}");
+    struct cfg *c = load_text("{\"listen\":[{\"address\":\"127.0.0.1:1\",\"plaintext\":true}],"
+                              "\"backends\":[{\"name\":\"b\",\"address\":\"127.0.0.1:2\"}],"
+                              "\"auth\":{\"default_profile\":\"p\",\"mtls\":{\"ca\":\"/dev/null\","
+                              "\"principal_prefix\":\"cert:\"}}}");
     struct auth_cred cr = {NULL, 0, 0, false};
     struct auth_peer peer = {NULL, X509_V_OK};
     struct auth_verdict v;

@@ -297,8 +297,12 @@ static struct auth_jwks_source
 source(const char *url, const char *ca)
 {
     struct auth_jwks_source s = {
-        .url = url, .ca_file = ca, .refresh_s = 300, .min_refetch_s = 30,
-        .max_bytes = 1024 * 1024, .timeout_ms = 3000,
+        .url = url,
+        .ca_file = ca,
+        .refresh_s = 300,
+        .min_refetch_s = 30,
+        .max_bytes = 1024 * 1024,
+        .timeout_ms = 3000,
     };
 
     return s;
@@ -327,8 +331,8 @@ suite_setup(void)
 
     if (top == NULL)
         top = ".";
-    snprintf(tmpdir, sizeof(tmpdir), "%s/sg-jwks-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR")
-                                                                            : "/tmp");
+    snprintf(tmpdir, sizeof(tmpdir), "%s/sg-jwks-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     snprintf(idp_py, sizeof(idp_py), "%s/tests/integ/idp.py", top);
     snprintf(certs, sizeof(certs), "%s/certs", tmpdir);

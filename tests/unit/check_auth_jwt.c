@@ -34,12 +34,11 @@
 
 #define NOW ((time_t)1795000000) /* 2026-11-18T11:06:40Z */
 #define ISS "https://idp.example"
-#define GOOD_PL                                                                                \
-    "{\"iss\":\"" ISS "\",\"aud\":\"sparkgate\",\"sub\":\"alice\",\"exp\":1795003600,"         \
+#define GOOD_PL                                                                        \
+    "{\"iss\":\"" ISS "\",\"aud\":\"sparkgate\",\"sub\":\"alice\",\"exp\":1795003600," \
     "\"iat\":1794999000}"
 /* a payload with the given extra members before the standard ones */
-#define PL_WITH(extra)                                                                         \
-    "{" extra ",\"iss\":\"" ISS "\",\"aud\":\"sparkgate\",\"sub\":\"alice\"}"
+#define PL_WITH(extra) "{" extra ",\"iss\":\"" ISS "\",\"aud\":\"sparkgate\",\"sub\":\"alice\"}"
 
 /* Signing keys of the fixture. */
 enum signer {
@@ -408,27 +407,27 @@ keys_teardown(void)
 
 enum mutation {
     M_NONE,
-    M_PAD1,       /* "=" after the signature */
-    M_PAD2,       /* "==" after the signature */
-    M_PLUS,       /* first signature character -> '+' */
-    M_SLASH,      /* first signature character -> '/' */
-    M_SPACE,      /* a space inside the signature */
-    M_NEWLINE,    /* a newline inside the payload segment */
-    M_TRAILBITS,  /* non-canonical unused bits in the signature's last character */
-    M_HIGHBYTE,   /* a byte >= 0x80 in the header segment */
-    M_TWO,        /* header.payload */
-    M_FOUR,       /* header.payload.signature.signature */
-    M_FIVE,       /* JWE-like */
-    M_EMPTY_HDR,  /* .payload.signature */
-    M_EMPTY_PL,   /* header..signature */
-    M_SPLIT_SIG,  /* header.payload.sig1.sig2 (libjwt accepts this) */
-    M_SWAP_PL,    /* payload replaced by another, signature kept */
-    M_SIG_SHORT,  /* last signature byte removed */
-    M_SIG_LONG,   /* one signature byte added */
-    M_SIG_ZERO,   /* signature replaced by as many zero bytes (r = s = 0 for ES) */
-    M_SIG_DER,    /* ES: DER-encoded signature instead of r||s */
-    M_HIGH_S,     /* ES256: s replaced by n - s */
-    M_SIG_FLIP,   /* one bit of the signature flipped */
+    M_PAD1,      /* "=" after the signature */
+    M_PAD2,      /* "==" after the signature */
+    M_PLUS,      /* first signature character -> '+' */
+    M_SLASH,     /* first signature character -> '/' */
+    M_SPACE,     /* a space inside the signature */
+    M_NEWLINE,   /* a newline inside the payload segment */
+    M_TRAILBITS, /* non-canonical unused bits in the signature's last character */
+    M_HIGHBYTE,  /* a byte >= 0x80 in the header segment */
+    M_TWO,       /* header.payload */
+    M_FOUR,      /* header.payload.signature.signature */
+    M_FIVE,      /* JWE-like */
+    M_EMPTY_HDR, /* .payload.signature */
+    M_EMPTY_PL,  /* header..signature */
+    M_SPLIT_SIG, /* header.payload.sig1.sig2 (libjwt accepts this) */
+    M_SWAP_PL,   /* payload replaced by another, signature kept */
+    M_SIG_SHORT, /* last signature byte removed */
+    M_SIG_LONG,  /* one signature byte added */
+    M_SIG_ZERO,  /* signature replaced by as many zero bytes (r = s = 0 for ES) */
+    M_SIG_DER,   /* ES: DER-encoded signature instead of r||s */
+    M_HIGH_S,    /* ES256: s replaced by n - s */
+    M_SIG_FLIP,  /* one bit of the signature flipped */
 };
 
 /* Replaces the signature segment of |*tok| with the base64url of |sig|. */
@@ -475,8 +474,7 @@ mutate(char **tok, enum mutation m)
         sprintf(out + (d1 - t) + 3, "\n%s", d1 + 3);
         break;
     case M_TRAILBITS: {
-        static const char al[] =
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         size_t n = strlen(out);
 
         ck_assert_uint_ne(strlen(d2 + 1) % 4, 0);
@@ -539,8 +537,9 @@ mutate(char **tok, enum mutation m)
 
             ck_assert_uint_eq(sl, 64);
             if (m == M_HIGH_S) {
-                ck_assert_int_eq(
-                    EVP_PKEY_get_bn_param(fk[S_EC256].pkey, OSSL_PKEY_PARAM_EC_ORDER, &order), 1);
+                ck_assert_int_eq(EVP_PKEY_get_bn_param(fk[S_EC256].pkey, OSSL_PKEY_PARAM_EC_ORDER,
+                                                       &order),
+                                 1);
                 ck_assert_int_eq(BN_sub(s, order, s), 1);
                 BN_bn2binpad(r, buf, 32);
                 BN_bn2binpad(s, buf + 32, 32);
@@ -595,8 +594,8 @@ static const struct vcase vcases[] = {
     {"HS384", NULL, NULL, S_HS64, "HS384", M_NONE, AUTH_JWT_OK, ""},
     {"HS512", NULL, NULL, S_HS64, "HS512", M_NONE, AUTH_JWT_OK, ""},
     {"ES256 high-S is valid ECDSA", NULL, NULL, S_EC256, "ES256", M_HIGH_S, AUTH_JWT_OK, ""},
-    {"kid that looks like a path is a plain name", NULL, NULL, S_RSA2, "RS256", M_NONE,
-     AUTH_JWT_OK, ""},
+    {"kid that looks like a path is a plain name", NULL, NULL, S_RSA2, "RS256", M_NONE, AUTH_JWT_OK,
+     ""},
     {"no kid, one P-384 key", "{\"alg\":\"ES384\"}", NULL, S_EC384, "ES384", M_NONE, AUTH_JWT_OK,
      ""},
     {"no kid, one Ed25519 key", "{\"alg\":\"EdDSA\"}", NULL, S_ED, "EdDSA", M_NONE, AUTH_JWT_OK,
@@ -607,8 +606,8 @@ static const struct vcase vcases[] = {
      AUTH_JWT_UNKNOWN_KEY, "2 signing keys fit"},
 
     /* J01/J02: none */
-    {"alg none with signature", "{\"alg\":\"none\",\"kid\":\"rsa1\"}", NULL, S_RSA, "RS256",
-     M_NONE, AUTH_JWT_ALG_NOT_ALLOWED, "algorithm \"none\" not allowed"},
+    {"alg none with signature", "{\"alg\":\"none\",\"kid\":\"rsa1\"}", NULL, S_RSA, "RS256", M_NONE,
+     AUTH_JWT_ALG_NOT_ALLOWED, "algorithm \"none\" not allowed"},
     {"alg None", "{\"alg\":\"None\",\"kid\":\"rsa1\"}", NULL, S_RSA, "RS256", M_NONE,
      AUTH_JWT_ALG_NOT_ALLOWED, "algorithm \"None\" not allowed"},
     {"alg NONE", "{\"alg\":\"NONE\"}", NULL, S_RSA, "RS256", M_NONE, AUTH_JWT_ALG_NOT_ALLOWED,
@@ -650,23 +649,23 @@ static const struct vcase vcases[] = {
      "alg is not a string"},
     {"ES256 header, RSA key", "{\"alg\":\"ES256\",\"kid\":\"rsa1\"}", NULL, S_EC256, "ES256",
      M_NONE, AUTH_JWT_ALG_NOT_ALLOWED, "does not fit signing key \"rsa1\" (RSA, wrong key type)"},
-    {"RS256 header, EC key", "{\"alg\":\"RS256\",\"kid\":\"ec256\"}", NULL, S_RSA, "RS256",
-     M_NONE, AUTH_JWT_ALG_NOT_ALLOWED, "does not fit signing key \"ec256\" (EC P-256"},
+    {"RS256 header, EC key", "{\"alg\":\"RS256\",\"kid\":\"ec256\"}", NULL, S_RSA, "RS256", M_NONE,
+     AUTH_JWT_ALG_NOT_ALLOWED, "does not fit signing key \"ec256\" (EC P-256"},
     {"ES384 header, P-256 key", "{\"alg\":\"ES384\",\"kid\":\"ec256\"}", NULL, S_EC256, "ES256",
      M_NONE, AUTH_JWT_ALG_NOT_ALLOWED, "wrong curve"},
     {"EdDSA header, EC key", "{\"alg\":\"EdDSA\",\"kid\":\"ec256\"}", NULL, S_ED, "EdDSA", M_NONE,
      AUTH_JWT_ALG_NOT_ALLOWED, "does not fit"},
-    {"PS256 header, RS256 signature", "{\"alg\":\"PS256\",\"kid\":\"rsa1\"}", NULL, S_RSA,
-     "RS256", M_NONE, AUTH_JWT_BAD_SIGNATURE, "signature invalid"},
-    {"RS256 header, PS256 signature", "{\"alg\":\"RS256\",\"kid\":\"rsa1\"}", NULL, S_RSA,
-     "PS256", M_NONE, AUTH_JWT_BAD_SIGNATURE, "signature invalid"},
+    {"PS256 header, RS256 signature", "{\"alg\":\"PS256\",\"kid\":\"rsa1\"}", NULL, S_RSA, "RS256",
+     M_NONE, AUTH_JWT_BAD_SIGNATURE, "signature invalid"},
+    {"RS256 header, PS256 signature", "{\"alg\":\"RS256\",\"kid\":\"rsa1\"}", NULL, S_RSA, "PS256",
+     M_NONE, AUTH_JWT_BAD_SIGNATURE, "signature invalid"},
     /* J08: kid */
     {"unknown kid", "{\"alg\":\"RS256\",\"kid\":\"nope\"}", NULL, S_RSA, "RS256", M_NONE,
      AUTH_JWT_UNKNOWN_KEY, "unknown signing key \"nope\""},
     {"kid path traversal", "{\"alg\":\"RS256\",\"kid\":\"../../../../dev/null\"}", NULL, S_RSA,
      "RS256", M_NONE, AUTH_JWT_UNKNOWN_KEY, "unknown signing key \"../../../../dev/null\""},
-    {"kid /proc/self/environ", "{\"alg\":\"HS256\",\"kid\":\"/proc/self/environ\"}", NULL,
-     S_EMPTY, "HS256", M_NONE, AUTH_JWT_UNKNOWN_KEY, "unknown signing key \"/proc/self/environ\""},
+    {"kid /proc/self/environ", "{\"alg\":\"HS256\",\"kid\":\"/proc/self/environ\"}", NULL, S_EMPTY,
+     "HS256", M_NONE, AUTH_JWT_UNKNOWN_KEY, "unknown signing key \"/proc/self/environ\""},
     {"kid SQL", "{\"alg\":\"RS256\",\"kid\":\"' OR '1'='1\"}", NULL, S_RSA, "RS256", M_NONE,
      AUTH_JWT_UNKNOWN_KEY, "unknown signing key \"' OR '1'='1\""},
     {"kid with newline is escaped", "{\"alg\":\"RS256\",\"kid\":\"a\\nb\\\"c\"}", NULL, S_RSA,
@@ -675,21 +674,21 @@ static const struct vcase vcases[] = {
      AUTH_JWT_UNKNOWN_KEY, "unknown signing key \"\""},
     {"kid number", "{\"alg\":\"RS256\",\"kid\":1}", NULL, S_RSA, "RS256", M_NONE,
      AUTH_JWT_MALFORMED, "kid is not a string"},
-    {"kid NUL escape", "{\"alg\":\"RS256\",\"kid\":\"rsa1\\u0000x\"}", NULL, S_RSA, "RS256",
-     M_NONE, AUTH_JWT_MALFORMED, "header is not valid JSON"},
+    {"kid NUL escape", "{\"alg\":\"RS256\",\"kid\":\"rsa1\\u0000x\"}", NULL, S_RSA, "RS256", M_NONE,
+     AUTH_JWT_MALFORMED, "header is not valid JSON"},
     {"kid of a key dropped at load (RSA 1024)", NULL, NULL, S_RSA1024, "RS256", M_NONE,
      AUTH_JWT_UNKNOWN_KEY, "unknown signing key \"rsa1024\""},
     {"kid of a key dropped at load (secp256k1)", "{\"alg\":\"ES256\",\"kid\":\"k1\"}", NULL, S_K1,
      "ES256", M_NONE, AUTH_JWT_UNKNOWN_KEY, "unknown signing key \"k1\""},
     /* J09/J10/J24: members we never trust */
-    {"jku", "{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"jku\":\"http://127.0.0.1:1/jwks\"}", NULL,
-     S_RSA, "RS256", M_NONE, AUTH_JWT_UNTRUSTED_HEADER, "header member \"jku\" is not accepted"},
+    {"jku", "{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"jku\":\"http://127.0.0.1:1/jwks\"}", NULL, S_RSA,
+     "RS256", M_NONE, AUTH_JWT_UNTRUSTED_HEADER, "header member \"jku\" is not accepted"},
     {"x5u", "{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"x5u\":\"http://127.0.0.1:1/c\"}", NULL, S_RSA,
      "RS256", M_NONE, AUTH_JWT_UNTRUSTED_HEADER, "header member \"x5u\" is not accepted"},
     {"jwk", "{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"jwk\":{\"kty\":\"oct\",\"k\":\"AA\"}}", NULL,
      S_RSA, "RS256", M_NONE, AUTH_JWT_UNTRUSTED_HEADER, "header member \"jwk\" is not accepted"},
-    {"x5c", "{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"x5c\":[\"MIIB\"]}", NULL, S_RSA, "RS256",
-     M_NONE, AUTH_JWT_UNTRUSTED_HEADER, "header member \"x5c\" is not accepted"},
+    {"x5c", "{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"x5c\":[\"MIIB\"]}", NULL, S_RSA, "RS256", M_NONE,
+     AUTH_JWT_UNTRUSTED_HEADER, "header member \"x5c\" is not accepted"},
     {"crit", "{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"crit\":[\"exp-x\"],\"exp-x\":1}", NULL, S_RSA,
      "RS256", M_NONE, AUTH_JWT_UNTRUSTED_HEADER, "header member \"crit\" is not accepted"},
     {"b64", "{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"b64\":false}", NULL, S_RSA, "RS256", M_NONE,
@@ -704,8 +703,8 @@ static const struct vcase vcases[] = {
     {"typ at+jwt", "{\"alg\":\"ES256\",\"kid\":\"ec256\",\"typ\":\"at+jwt\"}", NULL, S_EC256,
      "ES256", M_NONE, AUTH_JWT_OK, ""},
     {"typ application/at+jwt",
-     "{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"typ\":\"application/at+jwt\"}",
-     NULL, S_RSA, "RS256", M_NONE, AUTH_JWT_OK, ""},
+     "{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"typ\":\"application/at+jwt\"}", NULL, S_RSA, "RS256",
+     M_NONE, AUTH_JWT_OK, ""},
     {"typ garbage", "{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"typ\":\"JOSE+JSON\"}", NULL, S_RSA,
      "RS256", M_NONE, AUTH_JWT_UNTRUSTED_HEADER, "unsupported token type \"JOSE+JSON\""},
     {"typ application/", "{\"alg\":\"RS256\",\"kid\":\"rsa1\",\"typ\":\"application/\"}", NULL,
@@ -757,8 +756,8 @@ static const struct vcase vcases[] = {
      "payload is not a JSON object"},
     {"payload not JSON", NULL, "sub=alice", S_RSA, "RS256", M_NONE, AUTH_JWT_MALFORMED,
      "payload is not valid JSON"},
-    {"payload with trailing garbage", NULL, GOOD_PL "x", S_RSA, "RS256", M_NONE,
-     AUTH_JWT_MALFORMED, "payload is not valid JSON"},
+    {"payload with trailing garbage", NULL, GOOD_PL "x", S_RSA, "RS256", M_NONE, AUTH_JWT_MALFORMED,
+     "payload is not valid JSON"},
     {"invalid UTF-8", NULL, PL_WITH("\"exp\":1795003600,\"x\":\"\xc0\xaf\""), S_RSA, "RS256",
      M_NONE, AUTH_JWT_MALFORMED, "payload is not valid JSON"},
     {"BOM", NULL, "\xef\xbb\xbf" GOOD_PL, S_RSA, "RS256", M_NONE, AUTH_JWT_MALFORMED,
@@ -790,15 +789,15 @@ static const struct vcase vcases[] = {
      "ES256 signatures are 64 bytes"},
     {"ES256 bit flipped", NULL, NULL, S_EC256, "ES256", M_SIG_FLIP, AUTH_JWT_BAD_SIGNATURE,
      "signature invalid"},
-    {"EdDSA signature of 63 bytes", NULL, NULL, S_ED, "EdDSA", M_SIG_SHORT,
-     AUTH_JWT_BAD_SIGNATURE, "EdDSA signatures are 64 bytes"},
+    {"EdDSA signature of 63 bytes", NULL, NULL, S_ED, "EdDSA", M_SIG_SHORT, AUTH_JWT_BAD_SIGNATURE,
+     "EdDSA signatures are 64 bytes"},
     {"EdDSA zero signature", NULL, NULL, S_ED, "EdDSA", M_SIG_ZERO, AUTH_JWT_BAD_SIGNATURE,
      "signature invalid"},
     {"HS256 MAC one byte short", NULL, NULL, S_HS, "HS256", M_SIG_SHORT, AUTH_JWT_BAD_SIGNATURE,
      "signature invalid"},
     /* J11..J15: times (skew 60 s) */
-    {"exp missing", NULL, PL_WITH("\"iat\":1794999000"), S_RSA, "RS256", M_NONE,
-     AUTH_JWT_MALFORMED, "no \"exp\" claim"},
+    {"exp missing", NULL, PL_WITH("\"iat\":1794999000"), S_RSA, "RS256", M_NONE, AUTH_JWT_MALFORMED,
+     "no \"exp\" claim"},
     {"exp string", NULL, PL_WITH("\"exp\":\"1795003600\""), S_RSA, "RS256", M_NONE,
      AUTH_JWT_MALFORMED, "claim \"exp\" is not a number"},
     {"exp true", NULL, PL_WITH("\"exp\":true"), S_RSA, "RS256", M_NONE, AUTH_JWT_MALFORMED,
@@ -820,15 +819,15 @@ static const struct vcase vcases[] = {
      AUTH_JWT_EXPIRED, "token expired at 2026-11-18T11:05:40Z"},
     {"exp = now - skew + 1", NULL, PL_WITH("\"exp\":1794999941"), S_RSA, "RS256", M_NONE,
      AUTH_JWT_OK, ""},
-    {"exp = now - skew + 0.5 (rounded down)", NULL, PL_WITH("\"exp\":1794999940.5"), S_RSA,
-     "RS256", M_NONE, AUTH_JWT_EXPIRED, "token expired"},
+    {"exp = now - skew + 0.5 (rounded down)", NULL, PL_WITH("\"exp\":1794999940.5"), S_RSA, "RS256",
+     M_NONE, AUTH_JWT_EXPIRED, "token expired"},
     {"exp = now", NULL, PL_WITH("\"exp\":1795000000"), S_RSA, "RS256", M_NONE, AUTH_JWT_OK, ""},
     {"exp 0", NULL, PL_WITH("\"exp\":0"), S_RSA, "RS256", M_NONE, AUTH_JWT_EXPIRED,
      "token expired at 1970-01-01T00:00:00Z"},
     {"nbf in an hour", NULL, PL_WITH("\"exp\":1795007200,\"nbf\":1795003600"), S_RSA, "RS256",
      M_NONE, AUTH_JWT_NOT_YET_VALID, "token not valid before 2026-11-18T12:06:40Z"},
-    {"nbf = now + skew + 1", NULL, PL_WITH("\"exp\":1795003600,\"nbf\":1795000061"), S_RSA,
-     "RS256", M_NONE, AUTH_JWT_NOT_YET_VALID, "token not valid before 2026-11-18T11:07:41Z"},
+    {"nbf = now + skew + 1", NULL, PL_WITH("\"exp\":1795003600,\"nbf\":1795000061"), S_RSA, "RS256",
+     M_NONE, AUTH_JWT_NOT_YET_VALID, "token not valid before 2026-11-18T11:07:41Z"},
     {"nbf = now + skew", NULL, PL_WITH("\"exp\":1795003600,\"nbf\":1795000060"), S_RSA, "RS256",
      M_NONE, AUTH_JWT_OK, ""},
     {"nbf string", NULL, PL_WITH("\"exp\":1795003600,\"nbf\":\"0\""), S_RSA, "RS256", M_NONE,
@@ -859,8 +858,8 @@ static const struct vcase vcases[] = {
      "RS256", M_NONE, AUTH_JWT_MALFORMED, "claim \"iss\" is not a string"},
     /* J17: aud */
     {"aud array with ours", NULL,
-     "{\"iss\":\"" ISS "\",\"aud\":[\"x\",\"sparkgate\"],\"sub\":\"a\",\"exp\":1795003600}",
-     S_RSA, "RS256", M_NONE, AUTH_JWT_OK, ""},
+     "{\"iss\":\"" ISS "\",\"aud\":[\"x\",\"sparkgate\"],\"sub\":\"a\",\"exp\":1795003600}", S_RSA,
+     "RS256", M_NONE, AUTH_JWT_OK, ""},
     {"aud second accepted audience", NULL,
      "{\"iss\":\"" ISS "\",\"aud\":\"spark2\",\"sub\":\"a\",\"exp\":1795003600}", S_RSA, "RS256",
      M_NONE, AUTH_JWT_OK, ""},
@@ -868,8 +867,8 @@ static const struct vcase vcases[] = {
      "{\"iss\":\"" ISS "\",\"aud\":\"other\",\"sub\":\"a\",\"exp\":1795003600}", S_RSA, "RS256",
      M_NONE, AUTH_JWT_WRONG_AUDIENCE, "audience does not include \"sparkgate\""},
     {"aud array without ours", NULL,
-     "{\"iss\":\"" ISS "\",\"aud\":[\"x\",\"y\"],\"sub\":\"a\",\"exp\":1795003600}", S_RSA,
-     "RS256", M_NONE, AUTH_JWT_WRONG_AUDIENCE, "audience does not include \"sparkgate\""},
+     "{\"iss\":\"" ISS "\",\"aud\":[\"x\",\"y\"],\"sub\":\"a\",\"exp\":1795003600}", S_RSA, "RS256",
+     M_NONE, AUTH_JWT_WRONG_AUDIENCE, "audience does not include \"sparkgate\""},
     {"aud []", NULL, "{\"iss\":\"" ISS "\",\"aud\":[],\"sub\":\"a\",\"exp\":1795003600}", S_RSA,
      "RS256", M_NONE, AUTH_JWT_WRONG_AUDIENCE, "audience does not include"},
     {"aud [123]", NULL,
@@ -878,8 +877,8 @@ static const struct vcase vcases[] = {
     {"aud object", NULL,
      "{\"iss\":\"" ISS "\",\"aud\":{\"sparkgate\":1},\"sub\":\"a\",\"exp\":1795003600}", S_RSA,
      "RS256", M_NONE, AUTH_JWT_MALFORMED, "neither a string nor an array"},
-    {"aud missing", NULL, "{\"iss\":\"" ISS "\",\"sub\":\"a\",\"exp\":1795003600}", S_RSA,
-     "RS256", M_NONE, AUTH_JWT_WRONG_AUDIENCE, "token has no audience (expected \"sparkgate\")"},
+    {"aud missing", NULL, "{\"iss\":\"" ISS "\",\"sub\":\"a\",\"exp\":1795003600}", S_RSA, "RS256",
+     M_NONE, AUTH_JWT_WRONG_AUDIENCE, "token has no audience (expected \"sparkgate\")"},
     {"aud prefix", NULL,
      "{\"iss\":\"" ISS "\",\"aud\":\"sparkgatex\",\"sub\":\"a\",\"exp\":1795003600}", S_RSA,
      "RS256", M_NONE, AUTH_JWT_WRONG_AUDIENCE, "audience does not include"},
@@ -887,8 +886,8 @@ static const struct vcase vcases[] = {
     {"sub missing", NULL, "{\"iss\":\"" ISS "\",\"aud\":\"sparkgate\",\"exp\":1795003600}", S_RSA,
      "RS256", M_NONE, AUTH_JWT_NO_PRINCIPAL, "token has no \"sub\" claim"},
     {"sub empty string", NULL,
-     "{\"iss\":\"" ISS "\",\"aud\":\"sparkgate\",\"sub\":\"\",\"exp\":1795003600}", S_RSA,
-     "RS256", M_NONE, AUTH_JWT_NO_PRINCIPAL, "claim \"sub\" is not a non-empty string"},
+     "{\"iss\":\"" ISS "\",\"aud\":\"sparkgate\",\"sub\":\"\",\"exp\":1795003600}", S_RSA, "RS256",
+     M_NONE, AUTH_JWT_NO_PRINCIPAL, "claim \"sub\" is not a non-empty string"},
     {"sub number", NULL,
      "{\"iss\":\"" ISS "\",\"aud\":\"sparkgate\",\"sub\":42,\"exp\":1795003600}", S_RSA, "RS256",
      M_NONE, AUTH_JWT_NO_PRINCIPAL, "claim \"sub\" is not a non-empty string"},
@@ -899,7 +898,8 @@ static const struct vcase vcases[] = {
      "{\"iss\":\"" ISS "\",\"aud\":\"sparkgate\",\"sub\":\"alice\\u0085\",\"exp\":1795003600}",
      S_RSA, "RS256", M_NONE, AUTH_JWT_NO_PRINCIPAL, "contains control characters"},
     {"sub Cyrillic (valid UTF-8, passed on)", NULL,
-     "{\"iss\":\"" ISS "\",\"aud\":\"sparkgate\",\"sub\":\"\xd0\xb0" "dmin\",\"exp\":1795003600}",
+     "{\"iss\":\"" ISS "\",\"aud\":\"sparkgate\",\"sub\":\"\xd0\xb0"
+     "dmin\",\"exp\":1795003600}",
      S_RSA, "RS256", M_NONE, AUTH_JWT_OK, ""},
 };
 
@@ -938,8 +938,8 @@ START_TEST(tc_verify_table)
     ck_assert_uint_eq(ERR_peek_error(), 0);
     ck_assert_msg(res.err == c->want, "%s: err %d, want %d (%s)", c->name, res.err, c->want,
                   res.reason);
-    ck_assert_msg(strstr(res.reason, c->reason) != NULL, "%s: reason \"%s\" lacks \"%s\"",
-                  c->name, res.reason, c->reason);
+    ck_assert_msg(strstr(res.reason, c->reason) != NULL, "%s: reason \"%s\" lacks \"%s\"", c->name,
+                  res.reason, c->reason);
     check_reason_safe(tok, &res);
     if (c->want == AUTH_JWT_OK) {
         ck_assert_ptr_nonnull(res.claims);
@@ -977,7 +977,7 @@ START_TEST(tc_verify_libjwt_interop)
         jwt_alg_t alg;
         enum signer who;
     } cases[] = {
-        {JWT_ALG_RS256, S_RSA}, {JWT_ALG_ES256, S_EC256}, {JWT_ALG_HS256, S_HS},
+        {JWT_ALG_RS256, S_RSA},   {JWT_ALG_ES256, S_EC256}, {JWT_ALG_HS256, S_HS},
         {JWT_ALG_ES384, S_EC384}, {JWT_ALG_ES512, S_EC521}, {JWT_ALG_RS512, S_RSA2},
     };
     struct auth_jwt_result res;
@@ -1033,7 +1033,11 @@ START_TEST(tc_verify_allowlist)
         .skew_s = 60,
     };
     static const struct auth_jwt_issuer no_algs = {
-        .issuer = ISS, .audiences = auds, .naudiences = 1, .algs = 0, .skew_s = 60,
+        .issuer = ISS,
+        .audiences = auds,
+        .naudiences = 1,
+        .algs = 0,
+        .skew_s = 60,
     };
     struct auth_jwt_result res;
     char *tok;
@@ -1094,11 +1098,9 @@ START_TEST(tc_verify_issuer_config)
     tok = sign_token("{\"alg\":\"RS256\",\"kid\":\"rsa1\"}", PL_WITH("\"exp\":1795000000"), S_RSA,
                      "RS256");
     iss.skew_s = 0;
-    ck_assert_int_eq(auth_jwt_verify(tok, strlen(tok), &iss, keyset, NOW, &res),
-                     AUTH_JWT_EXPIRED);
+    ck_assert_int_eq(auth_jwt_verify(tok, strlen(tok), &iss, keyset, NOW, &res), AUTH_JWT_EXPIRED);
     iss.skew_s = -100;
-    ck_assert_int_eq(auth_jwt_verify(tok, strlen(tok), &iss, keyset, NOW, &res),
-                     AUTH_JWT_EXPIRED);
+    ck_assert_int_eq(auth_jwt_verify(tok, strlen(tok), &iss, keyset, NOW, &res), AUTH_JWT_EXPIRED);
     ck_assert_int_eq(auth_jwt_verify(tok, strlen(tok), &iss, keyset, NOW - 1, &res), AUTH_JWT_OK);
     json_decref(res.claims);
     free(tok);
@@ -1175,16 +1177,20 @@ START_TEST(tc_verify_long_principal)
 
     memset(sub, 'a', sizeof(sub) - 1);
     sub[sizeof(sub) - 1] = '\0';
-    snprintf(pl, sizeof(pl), "{\"iss\":\"" ISS "\",\"aud\":\"sparkgate\",\"sub\":\"%s\","
-             "\"exp\":1795003600}", sub);
+    snprintf(pl, sizeof(pl),
+             "{\"iss\":\"" ISS "\",\"aud\":\"sparkgate\",\"sub\":\"%s\","
+             "\"exp\":1795003600}",
+             sub);
     tok = sign_token("{\"alg\":\"ES256\",\"kid\":\"ec256\"}", pl, S_EC256, "ES256");
     ck_assert_int_eq(auth_jwt_verify(tok, strlen(tok), &issuer, keyset, NOW, &res),
                      AUTH_JWT_NO_PRINCIPAL);
     ck_assert_str_eq(res.reason, "claim \"sub\" is longer than 255 bytes");
     free(tok);
     sub[255] = '\0';
-    snprintf(pl, sizeof(pl), "{\"iss\":\"" ISS "\",\"aud\":\"sparkgate\",\"sub\":\"%s\","
-             "\"exp\":1795003600}", sub);
+    snprintf(pl, sizeof(pl),
+             "{\"iss\":\"" ISS "\",\"aud\":\"sparkgate\",\"sub\":\"%s\","
+             "\"exp\":1795003600}",
+             sub);
     tok = sign_token("{\"alg\":\"ES256\",\"kid\":\"ec256\"}", pl, S_EC256, "ES256");
     ck_assert_int_eq(auth_jwt_verify(tok, strlen(tok), &issuer, keyset, NOW, &res), AUTH_JWT_OK);
     ck_assert_str_eq(res.principal, sub);
@@ -1318,11 +1324,11 @@ START_TEST(tc_b64url_strict)
         const char *in;
         long want; /* decoded length or -1 */
     } cases[] = {
-        {"", 0},        {"AA", 1},      {"AAA", 2},     {"AAAA", 3},   {"-_-_", 3},
-        {"A", -1},      {"AAAAA", -1},  {"AA=", -1},    {"AA==", -1},  {"A+", -1},
-        {"A/AA", -1},   {"AA A", -1},   {"AA\n", -1},   {"AR", -1},    {"AQ", 1},
-        {"AAB", -1},    {"AAE", 2},     {"AA.A", -1},   {"AA\x80", -1}, {"AAAA=", -1},
-        {"////", -1},   {"++++", -1},   {"QUJD", 3},    {"YW", -1},    {"YQ", 1},
+        {"", 0},      {"AA", 1},     {"AAA", 2},   {"AAAA", 3},    {"-_-_", 3},
+        {"A", -1},    {"AAAAA", -1}, {"AA=", -1},  {"AA==", -1},   {"A+", -1},
+        {"A/AA", -1}, {"AA A", -1},  {"AA\n", -1}, {"AR", -1},     {"AQ", 1},
+        {"AAB", -1},  {"AAE", 2},    {"AA.A", -1}, {"AA\x80", -1}, {"AAAA=", -1},
+        {"////", -1}, {"++++", -1},  {"QUJD", 3},  {"YW", -1},     {"YQ", 1},
     };
     uint8_t out[16];
     size_t i;
@@ -1535,14 +1541,20 @@ START_TEST(tc_jwks_rsa_exponent)
     ck_assert_int_eq(EVP_PKEY_get_bn_param(fk[S_RSA].pkey, OSSL_PKEY_PARAM_RSA_N, &n), 1);
     nb = bn_b64u(n, 0);
     /* e = 3 (J27), e = 1, even e */
-    snprintf(doc, sizeof(doc), "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"e3\",\"n\":\"%s\","
-             "\"e\":\"Aw\"}]}", nb);
+    snprintf(doc, sizeof(doc),
+             "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"e3\",\"n\":\"%s\","
+             "\"e\":\"Aw\"}]}",
+             nb);
     jwks_expect(doc, false, "", 1, "e3", "RSA exponent must be odd, at least 65537");
-    snprintf(doc, sizeof(doc), "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"e1\",\"n\":\"%s\","
-             "\"e\":\"AQ\"}]}", nb);
+    snprintf(doc, sizeof(doc),
+             "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"e1\",\"n\":\"%s\","
+             "\"e\":\"AQ\"}]}",
+             nb);
     jwks_expect(doc, false, "", 1, "e1", "");
-    snprintf(doc, sizeof(doc), "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"e2\",\"n\":\"%s\","
-             "\"e\":\"AQAC\"}]}", nb);
+    snprintf(doc, sizeof(doc),
+             "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"e2\",\"n\":\"%s\","
+             "\"e\":\"AQAC\"}]}",
+             nb);
     jwks_expect(doc, false, "", 1, "e2", "");
     /* a leading zero octet on n is tolerated (some issuers emit one) */
     {
@@ -1552,8 +1564,10 @@ START_TEST(tc_jwks_rsa_exponent)
 
         buf[0] = 0;
         padded = b64u(buf, (size_t)len + 1);
-        snprintf(doc, sizeof(doc), "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"z\",\"n\":\"%s\","
-                 "\"e\":\"AQAB\"}]}", padded);
+        snprintf(doc, sizeof(doc),
+                 "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"z\",\"n\":\"%s\","
+                 "\"e\":\"AQAB\"}]}",
+                 padded);
         jwks_expect(doc, false, "z", 0, NULL, NULL);
         free(padded);
     }
@@ -1572,16 +1586,20 @@ START_TEST(tc_jwks_point_not_on_curve)
     ck_assert_int_eq(BN_add_word(y, 1), 1);
     xb = bn_b64u(x, 32);
     yb = bn_b64u(y, 32);
-    snprintf(doc, sizeof(doc), "{\"keys\":[{\"kty\":\"EC\",\"kid\":\"bad\",\"crv\":\"P-256\","
-             "\"x\":\"%s\",\"y\":\"%s\"}]}", xb, yb);
+    snprintf(doc, sizeof(doc),
+             "{\"keys\":[{\"kty\":\"EC\",\"kid\":\"bad\",\"crv\":\"P-256\","
+             "\"x\":\"%s\",\"y\":\"%s\"}]}",
+             xb, yb);
     jwks_expect(doc, false, "", 1, "bad", "EC point is not on the curve");
     free(xb);
     free(yb);
     /* P-256 coordinates on a P-384 "crv": wrong length */
     xb = bn_b64u(x, 48);
     yb = bn_b64u(y, 48);
-    snprintf(doc, sizeof(doc), "{\"keys\":[{\"kty\":\"EC\",\"kid\":\"bad\",\"crv\":\"P-384\","
-             "\"x\":\"%s\",\"y\":\"%s\"}]}", xb, yb);
+    snprintf(doc, sizeof(doc),
+             "{\"keys\":[{\"kty\":\"EC\",\"kid\":\"bad\",\"crv\":\"P-384\","
+             "\"x\":\"%s\",\"y\":\"%s\"}]}",
+             xb, yb);
     jwks_expect(doc, false, "", 1, "bad", "EC point is not on the curve");
     free(xb);
     free(yb);
@@ -1592,9 +1610,8 @@ END_TEST
 
 START_TEST(tc_jwks_oct)
 {
-    static const char doc[] =
-        "{\"keys\":[{\"kty\":\"oct\",\"kid\":\"h\",\"alg\":\"HS256\","
-        "\"k\":\"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY\"}]}";
+    static const char doc[] = "{\"keys\":[{\"kty\":\"oct\",\"kid\":\"h\",\"alg\":\"HS256\","
+                              "\"k\":\"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY\"}]}";
     struct auth_jwt_result res;
     struct auth_jwk_set *s;
     char err[256], *tok;
@@ -1639,7 +1656,7 @@ START_TEST(tc_jwks_documents)
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         err[0] = '\0';
         s = auth_jwk_set_parse(cases[i].doc, strlen(cases[i].doc), false, NULL, NULL, err,
-                            sizeof(err));
+                               sizeof(err));
         if (cases[i].err == NULL) {
             ck_assert_ptr_nonnull(s);
             ck_assert_uint_eq(s->nkeys, 0);
@@ -1650,7 +1667,8 @@ START_TEST(tc_jwks_documents)
                           cases[i].err);
         }
     }
-    ck_assert_ptr_null(auth_jwk_set_parse("{\"keys\":[]}\0", 12, false, NULL, NULL, err, sizeof(err)));
+    ck_assert_ptr_null(
+        auth_jwk_set_parse("{\"keys\":[]}\0", 12, false, NULL, NULL, err, sizeof(err)));
     ck_assert_str_eq(err, "JWKS contains a NUL byte");
     /* err may be NULL */
     ck_assert_ptr_null(auth_jwk_set_parse("x", 1, false, NULL, NULL, NULL, 0));
@@ -1670,8 +1688,10 @@ START_TEST(tc_jwks_too_many)
     for (i = 0; i < 300; i++) {
         char *x = strstr(fk[S_ED].jwk, "\"x\":\"") + 5;
 
-        o += (size_t)snprintf(doc + o, cap - o, "%s{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
-                              "\"kid\":\"k%zu\",\"x\":\"%.43s\"}", i > 0 ? "," : "", i, x);
+        o += (size_t)snprintf(doc + o, cap - o,
+                              "%s{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
+                              "\"kid\":\"k%zu\",\"x\":\"%.43s\"}",
+                              i > 0 ? "," : "", i, x);
     }
     snprintf(doc + o, cap - o, "]}");
     memset(&d, 0, sizeof(d));
@@ -1752,8 +1772,8 @@ START_TEST(tc_pem)
 
         memset(kid, 'k', sizeof(kid) - 1);
         kid[sizeof(kid) - 1] = '\0';
-        ck_assert_ptr_null(auth_jwk_set_from_pem(fk[S_RSA].pem, strlen(fk[S_RSA].pem), kid, err,
-                                              sizeof(err)));
+        ck_assert_ptr_null(
+            auth_jwk_set_from_pem(fk[S_RSA].pem, strlen(fk[S_RSA].pem), kid, err, sizeof(err)));
         ck_assert_ptr_null(auth_jwk_set_from_secret((const uint8_t *)"x", 1, kid));
     }
     ck_assert_ptr_null(auth_jwk_set_from_secret((const uint8_t *)"x", 0, "k"));

@@ -292,8 +292,7 @@ START_TEST(tc_response_and_credit_on_request)
     ck_assert_int_eq(o.nblocks, 1);
     ck_assert_uint_eq(o.ndata, BODY_LEN);
     /* nothing credited yet: the backend's window for the stream stays spent */
-    ck_assert_int_eq(nghttp2_session_get_stream_remote_window_size(peer.s, sid),
-                     65535 - BODY_LEN);
+    ck_assert_int_eq(nghttp2_session_get_stream_remote_window_size(peer.s, sid), 65535 - BODY_LEN);
     h2conn_credit(&o.st, BODY_LEN);
     h2peer_pump(&peer, base);
     ck_assert_int_eq(nghttp2_session_get_stream_remote_window_size(peer.s, sid), 65535);
@@ -319,7 +318,8 @@ START_TEST(tc_backend_refuses_stream)
 {
     open_and_accept();
     ck_assert_int_eq(nghttp2_submit_rst_stream(peer.s, NGHTTP2_FLAG_NONE, o.st.sid,
-                                               NGHTTP2_REFUSED_STREAM), 0);
+                                               NGHTTP2_REFUSED_STREAM),
+                     0);
     h2peer_pump(&peer, base);
     ck_assert_int_eq(o.nclose, 1);
     ck_assert_int_eq(o.why, H2_RESET_REFUSED);

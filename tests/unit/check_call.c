@@ -142,10 +142,10 @@ req_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t length, uint32_t 
     return (ssize_t)n;
 }
 
-#define NV(n, v)                                                                       \
-    {                                                                                  \
+#define NV(n, v)                                                                            \
+    {                                                                                       \
         (uint8_t *)(uintptr_t)(n), (uint8_t *)(uintptr_t)(v), sizeof(n) - 1, sizeof(v) - 1, \
-            NGHTTP2_NV_FLAG_NONE                                                       \
+            NGHTTP2_NV_FLAG_NONE                                                            \
     }
 
 /* The client sends one gRPC request on |path|, ending its side if |end|. */
@@ -153,8 +153,12 @@ static int32_t
 client_call(const char *path, bool end)
 {
     nghttp2_nv nv[] = {
-        NV(":method", "POST"), NV(":scheme", "http"), NV(":authority", "sg"), NV(":path", ""),
-        NV("content-type", "application/grpc"), NV("te", "trailers"),
+        NV(":method", "POST"),
+        NV(":scheme", "http"),
+        NV(":authority", "sg"),
+        NV(":path", ""),
+        NV("content-type", "application/grpc"),
+        NV("te", "trailers"),
     };
     nghttp2_data_provider prd;
     int32_t sid;

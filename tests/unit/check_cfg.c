@@ -31,12 +31,12 @@
 #include "sg_err.h"
 #include "check_suites.h"
 
-#define NAME   "t.json"
+#define NAME "t.json"
 #define ERRLEN 1024
 
 /* A valid listener and backend, for cases about other keys. */
 #define L_PLAIN "\"listen\": [{\"address\": \"127.0.0.1:15002\", \"plaintext\": true}]"
-#define B_ONE   "\"backends\": [{\"name\": \"a\", \"address\": \"127.0.0.1:15003\"}]"
+#define B_ONE "\"backends\": [{\"name\": \"a\", \"address\": \"127.0.0.1:15003\"}]"
 /* lines 1-3 of most error cases; the case's own text starts on line 4 */
 #define HEAD "{\n  " L_PLAIN ",\n  " B_ONE ",\n"
 
@@ -1195,8 +1195,10 @@ docs_agree_profile(const char *man, json_t *root)
             cfg_unref(c);
             continue;
         }
-        snprintf(want, sizeof(want), NAME ":1:%zu: profiles.p.max_sql_bytes: %lu is out of "
-                 "range %lu..%lu", strlen(head) + 1, probe[j], min, max);
+        snprintf(want, sizeof(want),
+                 NAME ":1:%zu: profiles.p.max_sql_bytes: %lu is out of "
+                      "range %lu..%lu",
+                 strlen(head) + 1, probe[j], min, max);
         ck_assert_ptr_null(c);
         ck_assert_str_eq(err, want);
     }
@@ -1272,8 +1274,8 @@ START_TEST(tc_docs_agree)
                              docs_agree_profile(man, root));
     /* the example's token_cache_entries is the documented default */
     ck_assert_msg(man_entry(man, "token_cache_entries", &min, &max, &def), "no entry");
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(root, "auth"),
-                                                        "token_cache_entries")),
+    ck_assert_int_eq(json_integer_value(
+                         json_object_get(json_object_get(root, "auth"), "token_cache_entries")),
                      (json_int_t)def);
     json_decref(root);
     free(conf);

@@ -26,7 +26,7 @@
 #include "cfg.h"
 #include "check_suites.h"
 
-#define NAME   "t.json"
+#define NAME "t.json"
 #define ERRLEN 1024
 
 /* clang-format off */
@@ -65,13 +65,17 @@ static const struct err_case err_cases[] = {
      NAME ":4:31: auth.frobnicate: unknown key"},
     {HEAD "  \"auth\": {\"static_tokens\": [{\"sha256\": \"x\", \"principle\": \"p\"}]}\n}",
      NAME ":4:46: auth.static_tokens[0].principle: unknown key (did you mean \"principal\"?)"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"audience\": \"a\"}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"audience\": \"a\"}]}\n}",
      NAME ":4:58: auth.issuers[0].audience: unknown key (did you mean \"audiences\"?)"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_uri\": \"https://i/k\"}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_uri\": \"https://i/k\"}]}\n}",
      NAME ":4:58: auth.issuers[0].jwks_uri: unknown key (did you mean \"jwks_url\"?)"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\",\n    \"profile_map\": [{\"values\": \"v\", \"profile\": \"p\"}]}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\",\n    \"profile_map\": [{\"values\": \"v\", \"profile\": \"p\"}]}]}\n}",
      NAME ":5:22: auth.issuers[0].profile_map[0].values: unknown key (did you mean \"value\"?)"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"public_keys\": [{\"kd\": \"k\", \"file\": \"/f\"}]}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"public_keys\": [{\"kd\": \"k\", \"file\": \"/f\"}]}]}\n}",
      NAME ":4:75: auth.issuers[0].public_keys[0].kd: unknown key (did you mean \"kid\"?)"},
     {HEAD "  \"auth\": {\"mtls\": {\"cas\": \"/ca.pem\"}}\n}",
      NAME ":4:21: auth.mtls.cas: unknown key (did you mean \"ca\"?)"},
@@ -79,10 +83,8 @@ static const struct err_case err_cases[] = {
      NAME ":4:44: auth.identity.strip_header: unknown key (did you mean \"strip_headers\"?)"},
     {HEAD "  \"auth\": {\"anonymous\": true, \"anonymous\": false}\n}",
      NAME ":4:31: auth.anonymous: duplicate key \"anonymous\""},
-    {HEAD "  \"auth\": []\n}",
-     NAME ":4:3: auth: expected an object, got array"},
-    {HEAD "  \"auth\": null\n}",
-     NAME ":4:3: auth: expected an object, got null"},
+    {HEAD "  \"auth\": []\n}", NAME ":4:3: auth: expected an object, got array"},
+    {HEAD "  \"auth\": null\n}", NAME ":4:3: auth: expected an object, got null"},
     {HEAD "  \"auth\": {\"anonymous\": \"yes\"}\n}",
      NAME ":4:12: auth.anonymous: expected a boolean, got string"},
     {HEAD "  \"auth\": {\"anonymous\": true, \"header_names\": \"authorization\"}\n}",
@@ -97,25 +99,37 @@ static const struct err_case err_cases[] = {
      NAME ":4:30: auth.static_tokens[0]: expected an object, got string"},
     {HEAD "  \"auth\": {\"static_tokens\": [{\"principal\": \"p\"}]}\n}",
      NAME ":4:30: auth.static_tokens[0].sha256: required key missing"},
-    {HEAD "  \"auth\": {\"static_tokens\": [\n    {\"sha256\": \"0000000000000000000000000000000000000000000000000000000000000000\"}]}\n}",
+    {HEAD
+     "  \"auth\": {\"static_tokens\": [\n    {\"sha256\": \"0000000000000000000000000000000000000000000000000000000000000000\"}]}\n}",
      NAME ":5:5: auth.static_tokens[0].principal: required key missing"},
     {HEAD "  \"auth\": {\"static_tokens\": [{\"sha256\": 5, \"principal\": \"p\"}]}\n}",
      NAME ":4:31: auth.static_tokens[0].sha256: expected a string, got integer"},
-    {HEAD "  \"auth\": {\"static_tokens\": [{\"sha256\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", \"principal\": \"p\"}]}\n}",
-     NAME ":4:31: auth.static_tokens[0].sha256: expected 64 hex digits (sparkgate hash-token prints them), got 63 characters"},
-    {HEAD "  \"auth\": {\"static_tokens\": [{\"sha256\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", \"principal\": \"p\"}]}\n}",
-     NAME ":4:31: auth.static_tokens[0].sha256: expected 64 hex digits (sparkgate hash-token prints them), got 65 characters"},
-    {HEAD "  \"auth\": {\"static_tokens\": [{\"sha256\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaag\", \"principal\": \"p\"}]}\n}",
-     NAME ":4:31: auth.static_tokens[0].sha256: not a hex digest (sparkgate hash-token prints one)"},
-    {HEAD "  \"auth\": {\"static_tokens\": [{\"sha256\": \" aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", \"principal\": \"p\"}]}\n}",
-     NAME ":4:31: auth.static_tokens[0].sha256: not a hex digest (sparkgate hash-token prints one)"},
+    {HEAD
+     "  \"auth\": {\"static_tokens\": [{\"sha256\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", \"principal\": \"p\"}]}\n}",
+     NAME
+     ":4:31: auth.static_tokens[0].sha256: expected 64 hex digits (sparkgate hash-token prints them), got 63 characters"},
+    {HEAD
+     "  \"auth\": {\"static_tokens\": [{\"sha256\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", \"principal\": \"p\"}]}\n}",
+     NAME
+     ":4:31: auth.static_tokens[0].sha256: expected 64 hex digits (sparkgate hash-token prints them), got 65 characters"},
+    {HEAD
+     "  \"auth\": {\"static_tokens\": [{\"sha256\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaag\", \"principal\": \"p\"}]}\n}",
+     NAME
+     ":4:31: auth.static_tokens[0].sha256: not a hex digest (sparkgate hash-token prints one)"},
+    {HEAD
+     "  \"auth\": {\"static_tokens\": [{\"sha256\": \" aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", \"principal\": \"p\"}]}\n}",
+     NAME
+     ":4:31: auth.static_tokens[0].sha256: not a hex digest (sparkgate hash-token prints one)"},
     {HEAD "  \"auth\": {\"static_tokens\": [{\"sha256\": \"\", \"principal\": \"p\"}]}\n}",
      NAME ":4:31: auth.static_tokens[0].sha256: must not be empty"},
-    {HEAD "  \"auth\": {\"static_tokens\": [\n    {\"sha256\": \"abababababababababababababababababababababababababababababababab\", \"principal\": \"p\"},\n    {\"sha256\": \"ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB\", \"principal\": \"q\"}]}\n}",
+    {HEAD
+     "  \"auth\": {\"static_tokens\": [\n    {\"sha256\": \"abababababababababababababababababababababababababababababababab\", \"principal\": \"p\"},\n    {\"sha256\": \"ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB\", \"principal\": \"q\"}]}\n}",
      NAME ":6:5: auth.static_tokens[1]: duplicate token digest (first at static_tokens[0])"},
-    {HEAD "  \"auth\": {\"static_tokens\": [{\"sha256\": \"0000000000000000000000000000000000000000000000000000000000000000\", \"principal\": \"p\", \"groups\": \"g\"}]}\n}",
+    {HEAD
+     "  \"auth\": {\"static_tokens\": [{\"sha256\": \"0000000000000000000000000000000000000000000000000000000000000000\", \"principal\": \"p\", \"groups\": \"g\"}]}\n}",
      NAME ":4:127: auth.static_tokens[0].groups: expected an array of strings, got string"},
-    {HEAD "  \"auth\": {\"static_tokens\": [{\"sha256\": \"0000000000000000000000000000000000000000000000000000000000000000\", \"principal\": \"p\", \"disabled\": 1}]}\n}",
+    {HEAD
+     "  \"auth\": {\"static_tokens\": [{\"sha256\": \"0000000000000000000000000000000000000000000000000000000000000000\", \"principal\": \"p\", \"disabled\": 1}]}\n}",
      NAME ":4:127: auth.static_tokens[0].disabled: expected a boolean, got integer"},
     {HEAD "  \"auth\": {\"anonymous\": true, \"token_cache_entries\": 10000001}\n}",
      NAME ":4:31: auth.token_cache_entries: 10000001 is out of range 0..10000000"},
@@ -129,49 +143,74 @@ static const struct err_case err_cases[] = {
      NAME ":4:24: auth.issuers[0]: expected an object, got array"},
     {HEAD "  \"auth\": {\"issuers\": [{\"audiences\": \"a\", \"jwks_url\": \"https://i/k\"}]}\n}",
      NAME ":4:24: auth.issuers[0].issuer: required key missing"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"jwks_url\": \"https://i/k\"}]}\n}",
-     NAME ":4:24: auth.issuers[0].audiences: required key missing (the \"aud\" values sparkgate accepts)"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": 5, \"jwks_url\": \"https://i/k\"}]}\n}",
-     NAME ":4:40: auth.issuers[0].audiences: expected a string or an array of strings, got integer"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": [\"a\", \"\"], \"jwks_url\": \"https://i/k\"}]}\n}",
+    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"jwks_url\": \"https://i/k\"}]}\n}", NAME
+     ":4:24: auth.issuers[0].audiences: required key missing (the \"aud\" values sparkgate accepts)"},
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": 5, \"jwks_url\": \"https://i/k\"}]}\n}",
+     NAME
+     ":4:40: auth.issuers[0].audiences: expected a string or an array of strings, got integer"},
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": [\"a\", \"\"], \"jwks_url\": \"https://i/k\"}]}\n}",
      NAME ":4:59: auth.issuers[0].audiences[1]: expected a non-empty string, got an empty string"},
-    {HEAD "  \"auth\": {\"issuers\": [\n    {\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\"},\n    {\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k2\"}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [\n    {\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\"},\n    {\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k2\"}]}\n}",
      NAME ":6:5: auth.issuers[1]: duplicate issuer \"i\" (first at issuers[0])"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\",\n    \"algorithms\": [\"RS256\", \"none\"]}]}\n}",
-     NAME ":5:29: auth.issuers[0].algorithms[1]: unknown algorithm \"none\" (RS256/384/512, PS256/384/512, ES256/384/512, EdDSA, HS256/384/512)"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\",\n    \"algorithms\": [\"rs256\"]}]}\n}",
-     NAME ":5:20: auth.issuers[0].algorithms[0]: unknown algorithm \"rs256\" (RS256/384/512, PS256/384/512, ES256/384/512, EdDSA, HS256/384/512)"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\",\n    \"algorithms\": []}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\",\n    \"algorithms\": [\"RS256\", \"none\"]}]}\n}",
+     NAME
+     ":5:29: auth.issuers[0].algorithms[1]: unknown algorithm \"none\" (RS256/384/512, PS256/384/512, ES256/384/512, EdDSA, HS256/384/512)"},
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\",\n    \"algorithms\": [\"rs256\"]}]}\n}",
+     NAME
+     ":5:20: auth.issuers[0].algorithms[0]: unknown algorithm \"rs256\" (RS256/384/512, PS256/384/512, ES256/384/512, EdDSA, HS256/384/512)"},
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\",\n    \"algorithms\": []}]}\n}",
      NAME ":5:5: auth.issuers[0].algorithms: must name at least one algorithm"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\",\n    \"algorithms\": \"RS256\"}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\",\n    \"algorithms\": \"RS256\"}]}\n}",
      NAME ":5:5: auth.issuers[0].algorithms: expected an array of strings, got string"},
-    {HEAD "  \"auth\": {\"issuers\": [\n    {\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\", \"algorithms\": [\"RS256\", \"HS256\"]}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [\n    {\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\", \"algorithms\": [\"RS256\", \"HS256\"]}]}\n}",
      NAME ":5:5: auth.issuers[0].hmac_secrets: required when \"algorithms\" names an HS algorithm"},
-    {HEAD "  \"auth\": {\"issuers\": [\n    {\"issuer\": \"i\", \"audiences\": \"a\", \"default_profile\": \"p\"}]}\n}",
-     NAME ":5:5: auth.issuers[0].jwks_url: no signing keys: give \"jwks_url\", \"jwks_file\", \"public_keys\" or \"hmac_secrets\""},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"http://i/k\"}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [\n    {\"issuer\": \"i\", \"audiences\": \"a\", \"default_profile\": \"p\"}]}\n}",
+     NAME
+     ":5:5: auth.issuers[0].jwks_url: no signing keys: give \"jwks_url\", \"jwks_file\", \"public_keys\" or \"hmac_secrets\""},
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"http://i/k\"}]}\n}",
      NAME ":4:58: auth.issuers[0].jwks_url: must be an https:// URL"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"HTTPS://i/k\"}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"HTTPS://i/k\"}]}\n}",
      NAME ":4:58: auth.issuers[0].jwks_url: must be an https:// URL"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\", \"clock_skew_s\": 3601}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\", \"clock_skew_s\": 3601}]}\n}",
      NAME ":4:85: auth.issuers[0].clock_skew_s: 3601 is out of range 0..3600"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\", \"jwks_refresh_s\": 9}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\", \"jwks_refresh_s\": 9}]}\n}",
      NAME ":4:85: auth.issuers[0].jwks_refresh_s: 9 is out of range 10..86400"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\", \"profile_map\": {}}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\", \"profile_map\": {}}]}\n}",
      NAME ":4:85: auth.issuers[0].profile_map: expected an array, got object"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\",\n    \"profile_map\": [{\"value\": \"v\"}]}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\",\n    \"profile_map\": [{\"value\": \"v\"}]}]}\n}",
      NAME ":5:21: auth.issuers[0].profile_map[0].profile: required key missing"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"public_keys\": [{\"kid\": \"k\"}]}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"public_keys\": [{\"kid\": \"k\"}]}]}\n}",
      NAME ":4:74: auth.issuers[0].public_keys[0].file: required key missing"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"public_keys\": [\"/k.pem\"]}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"public_keys\": [\"/k.pem\"]}]}\n}",
      NAME ":4:74: auth.issuers[0].public_keys[0]: expected an object, got string"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"algorithms\": [\"HS256\"], \"hmac_secrets\": \"/s\"}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"algorithms\": [\"HS256\"], \"hmac_secrets\": \"/s\"}]}\n}",
      NAME ":4:83: auth.issuers[0].hmac_secrets: expected an array, got string"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\",\n    \"jwks_required_at_start\": \"true\"}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\",\n    \"jwks_required_at_start\": \"true\"}]}\n}",
      NAME ":5:5: auth.issuers[0].jwks_required_at_start: expected a boolean, got string"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_file\": 5}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_file\": 5}]}\n}",
      NAME ":4:58: auth.issuers[0].jwks_file: expected a string, got integer"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_file\": \"\"}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_file\": \"\"}]}\n}",
      NAME ":4:58: auth.issuers[0].jwks_file: must not be empty"},
     {HEAD "  \"auth\": {\"mtls\": true}\n}",
      NAME ":4:12: auth.mtls: expected an object, got boolean"},
@@ -191,21 +230,23 @@ static const struct err_case err_cases[] = {
      NAME ":4:70: auth.identity.strip_header_prefixes[0]: expected a non-empty string, got null"},
     {PHEAD "  \"auth\": {\"anonymous\": true}\n}",
      NAME ":4:12: auth.anonymous: only allowed when every listener is on a loopback address"},
-    {PHEAD "  \"log\": {\"level\": \"info\"}\n}",
-     NAME ":1:1: auth: required key missing: a listener outside loopback must authenticate (\"auth\": {\"static_tokens\": ...} or \"issuers\")"},
-    {HEAD "  \"auth\": {}\n}",
-     NAME ":4:3: auth: no way to authenticate: give \"static_tokens\", \"issuers\" or \"mtls\" (or \"anonymous\": true on loopback)"},
-    {PHEAD "  \"auth\": {\"static_tokens\": [], \"issuers\": []}\n}",
-     NAME ":4:3: auth: no way to authenticate: give \"static_tokens\", \"issuers\" or \"mtls\" (or \"anonymous\": true on loopback)"},
-    {PHEAD "  \"auth\": {\"anonymous\": false, \"header_names\": [\"authorization\"]}\n}",
-     NAME ":4:3: auth: no way to authenticate: give \"static_tokens\", \"issuers\" or \"mtls\" (or \"anonymous\": true on loopback)"},
-    {MHEAD "  \"log\": {\"level\": \"info\"}\n}",
-     NAME ":1:1: auth: required key missing: a listener outside loopback must authenticate (\"auth\": {\"static_tokens\": ...} or \"issuers\")"},
+    {PHEAD "  \"log\": {\"level\": \"info\"}\n}", NAME
+     ":1:1: auth: required key missing: a listener outside loopback must authenticate (\"auth\": {\"static_tokens\": ...} or \"issuers\")"},
+    {HEAD "  \"auth\": {}\n}", NAME
+     ":4:3: auth: no way to authenticate: give \"static_tokens\", \"issuers\" or \"mtls\" (or \"anonymous\": true on loopback)"},
+    {PHEAD "  \"auth\": {\"static_tokens\": [], \"issuers\": []}\n}", NAME
+     ":4:3: auth: no way to authenticate: give \"static_tokens\", \"issuers\" or \"mtls\" (or \"anonymous\": true on loopback)"},
+    {PHEAD "  \"auth\": {\"anonymous\": false, \"header_names\": [\"authorization\"]}\n}", NAME
+     ":4:3: auth: no way to authenticate: give \"static_tokens\", \"issuers\" or \"mtls\" (or \"anonymous\": true on loopback)"},
+    {MHEAD "  \"log\": {\"level\": \"info\"}\n}", NAME
+     ":1:1: auth: required key missing: a listener outside loopback must authenticate (\"auth\": {\"static_tokens\": ...} or \"issuers\")"},
     {V6HEAD "  \"auth\": {\"anonymous\": true}\n}",
      NAME ":4:12: auth.anonymous: only allowed when every listener is on a loopback address"},
-    {LHEAD "  \"backends\": [{\"name\": \"a\", \"address\": \"h:1\", \"preshared_token_file\": 5}]\n}",
+    {LHEAD
+     "  \"backends\": [{\"name\": \"a\", \"address\": \"h:1\", \"preshared_token_file\": 5}]\n}",
      NAME ":3:48: backends[0].preshared_token_file: expected a string, got integer"},
-    {LHEAD "  \"backends\": [{\"name\": \"a\", \"address\": \"h:1\", \"preshared_token_file\": \"\"}]\n}",
+    {LHEAD
+     "  \"backends\": [{\"name\": \"a\", \"address\": \"h:1\", \"preshared_token_file\": \"\"}]\n}",
      NAME ":3:48: backends[0].preshared_token_file: must not be empty"},
     {HEAD "  \"auth\": {\"anonymous\": true, \"deny\": {\"principal\": []}}\n}",
      NAME ":4:40: auth.deny.principal: unknown key (did you mean \"principals\"?)"},
@@ -217,24 +258,31 @@ static const struct err_case err_cases[] = {
      NAME ":4:31: auth.max_token_bytes: 255 is out of range 256..16384"},
     {HEAD "  \"auth\": {\"anonymous\": true, \"max_token_bytes\": 16385}\n}",
      NAME ":4:31: auth.max_token_bytes: 16385 is out of range 256..16384"},
-    {HEAD "  \"auth\": {\"anonymous\": true, \"max_token_bytes\": 16384}\n}",
-     NAME ":4:31: auth.max_token_bytes: 16384 does not fit limits.max_header_list_size (16384): at most 16320"},
-    {HEAD "  \"limits\": {\"max_header_list_size\": 4096},\n  \"auth\": {\"anonymous\": true, \"max_token_bytes\": 4096}\n}",
-     NAME ":5:31: auth.max_token_bytes: 4096 does not fit limits.max_header_list_size (4096): at most 4032"},
+    {HEAD "  \"auth\": {\"anonymous\": true, \"max_token_bytes\": 16384}\n}", NAME
+     ":4:31: auth.max_token_bytes: 16384 does not fit limits.max_header_list_size (16384): at most 16320"},
+    {HEAD
+     "  \"limits\": {\"max_header_list_size\": 4096},\n  \"auth\": {\"anonymous\": true, \"max_token_bytes\": 4096}\n}",
+     NAME
+     ":5:31: auth.max_token_bytes: 4096 does not fit limits.max_header_list_size (4096): at most 4032"},
     {HEAD "  \"auth\": {\"anonymous\": true, \"static_principal_prefix\": \"\"}\n}",
      NAME ":4:31: auth.static_principal_prefix: must not be empty"},
     {HEAD "  \"auth\": {\"anonymous\": true, \"static_principal_prefix\": \"a\\tb\"}\n}",
      NAME ":4:31: auth.static_principal_prefix: must not contain control characters"},
-    {HEAD "  \"auth\": {\"mtls\": {\"ca\": \"/ca\", \"principal_prefix\": \"0123456789012345678901234567890123456789012345678901234567890123x\"}}\n}",
+    {HEAD
+     "  \"auth\": {\"mtls\": {\"ca\": \"/ca\", \"principal_prefix\": \"0123456789012345678901234567890123456789012345678901234567890123x\"}}\n}",
      NAME ":4:34: auth.mtls.principal_prefix: longer than 64 bytes"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\", \"principal_prefix\": 1}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\", \"principal_prefix\": 1}]}\n}",
      NAME ":4:85: auth.issuers[0].principal_prefix: expected a string, got integer"},
-    {HEAD "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\", \"groups_claim\": []}]}\n}",
+    {HEAD
+     "  \"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": \"a\", \"jwks_url\": \"https://i/k\", \"groups_claim\": []}]}\n}",
      NAME ":4:85: auth.issuers[0].groups_claim: expected a string, got array"},
-    {HEAD "  \"auth\": {\"anonymous\": true},\n  \"profiles\": {\"p\": {}}\n}",
-     NAME ":4:11: auth.default_profile: required key missing: \"anonymous\" is true and \"profiles\" are configured: anonymous callers are judged by this profile"},
-    {HEAD "  \"auth\": {\"static_principal_prefix\": \"svc:\", \"static_tokens\": [{\"sha256\": \"0000000000000000000000000000000000000000000000000000000000000000\", \"principal\": \"pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp\"}]}\n}",
-     NAME ":4:144: auth.static_tokens[0].principal: longer than 255 bytes with static_principal_prefix"},
+    {HEAD "  \"auth\": {\"anonymous\": true},\n  \"profiles\": {\"p\": {}}\n}", NAME
+     ":4:11: auth.default_profile: required key missing: \"anonymous\" is true and \"profiles\" are configured: anonymous callers are judged by this profile"},
+    {HEAD
+     "  \"auth\": {\"static_principal_prefix\": \"svc:\", \"static_tokens\": [{\"sha256\": \"0000000000000000000000000000000000000000000000000000000000000000\", \"principal\": \"pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp\"}]}\n}",
+     NAME
+     ":4:144: auth.static_tokens[0].principal: longer than 255 bytes with static_principal_prefix"},
 };
 
 START_TEST(tc_errors)
@@ -294,8 +342,10 @@ END_TEST
 /* ---- defaults ----------------------------------------------------------- */
 
 static const char *const default_strip[] = {
-    "x-forwarded-user", "x-forwarded-email", "x-forwarded-groups", "x-forwarded-preferred-username",
-    "x-remote-user", "x-remote-group", "x-spark-user", "x-auth-request-user",
+    "x-forwarded-user",     "x-forwarded-email",
+    "x-forwarded-groups",   "x-forwarded-preferred-username",
+    "x-remote-user",        "x-remote-group",
+    "x-spark-user",         "x-auth-request-user",
     "x-auth-request-email", "remote-user",
 };
 
@@ -374,9 +424,8 @@ START_TEST(tc_defaults_issuer)
     const char *json = "{" L_PUB ", " B_ONE ", \"auth\": {\"issuers\": [{\"issuer\": "
                        "\"https://idp\", \"audiences\": \"sparkgate\", \"jwks_url\": "
                        "\"https://idp/jwks\"}], \"mtls\": {\"ca\": \"/ca.pem\"}}}";
-    const unsigned asym = JOSE_RS256 | JOSE_RS384 | JOSE_RS512 | JOSE_PS256 |
-                          JOSE_PS384 | JOSE_PS512 | JOSE_ES256 | JOSE_ES384 |
-                          JOSE_ES512 | JOSE_EDDSA;
+    const unsigned asym = JOSE_RS256 | JOSE_RS384 | JOSE_RS512 | JOSE_PS256 | JOSE_PS384 |
+                          JOSE_PS512 | JOSE_ES256 | JOSE_ES384 | JOSE_ES512 | JOSE_EDDSA;
     char err[ERRLEN];
     struct cfg *c = load(json, err);
     const struct cfg_issuer *is;
@@ -687,8 +736,8 @@ START_TEST(tc_load_jwks_file)
              "\"audiences\": \"a\",\n  \"jwks_file\": \"%s\"}]}}",
              bad);
     ck_assert_ptr_null(load_file(&td, json, path, sizeof(path), err));
-    snprintf(rest, sizeof(rest), "%s:3:3: auth.issuers[0].jwks_file: %s: JWKS is not valid JSON: ",
-             path, bad);
+    snprintf(rest, sizeof(rest),
+             "%s:3:3: auth.issuers[0].jwks_file: %s: JWKS is not valid JSON: ", path, bad);
     ck_assert_msg(strncmp(err, rest, strlen(rest)) == 0, "%s", err);
 
     /* missing */
@@ -854,13 +903,14 @@ START_TEST(tc_identity_keys)
     char err[ERRLEN];
     struct cfg *c;
 
-    c = load("{" L_PUB ", " B_ONE ", \"auth\": {\"static_principal_prefix\": \"svc:\", "
-             "\"max_token_bytes\": 16000, \"deny\": {\"principals\": [\"svc:bob\", \"oidc:eve\"], "
-             "\"groups\": [\"contractors\"]}, \"mtls\": {\"ca\": \"/ca\", "
-             "\"principal_prefix\": \"cert:\"}, \"issuers\": [{\"issuer\": \"i\", "
-             "\"audiences\": \"a\", \"jwks_url\": \"https://i/k\", \"principal_prefix\": \"oidc:\", "
-             "\"groups_claim\": \"roles\"}]}, \"limits\": {\"max_header_list_size\": 65536}}",
-             err);
+    c = load(
+        "{" L_PUB ", " B_ONE ", \"auth\": {\"static_principal_prefix\": \"svc:\", "
+        "\"max_token_bytes\": 16000, \"deny\": {\"principals\": [\"svc:bob\", \"oidc:eve\"], "
+        "\"groups\": [\"contractors\"]}, \"mtls\": {\"ca\": \"/ca\", "
+        "\"principal_prefix\": \"cert:\"}, \"issuers\": [{\"issuer\": \"i\", "
+        "\"audiences\": \"a\", \"jwks_url\": \"https://i/k\", \"principal_prefix\": \"oidc:\", "
+        "\"groups_claim\": \"roles\"}]}, \"limits\": {\"max_header_list_size\": 65536}}",
+        err);
     ck_assert_msg(c != NULL, "%s", err);
     ck_assert_str_eq(c->auth.static_prefix, "svc:");
     ck_assert_str_eq(c->auth.mtls_prefix, "cert:");
@@ -880,7 +930,8 @@ START_TEST(tc_identity_keys)
     ck_assert_uint_eq(c->auth.max_token_bytes, 960);
     cfg_unref(c);
     /* anonymous with profiles and a default profile loads */
-    c = load("{" L_PLAIN ", " B_ONE ", \"auth\": {\"anonymous\": true, \"default_profile\": \"p\"}, "
+    c = load("{" L_PLAIN ", " B_ONE
+             ", \"auth\": {\"anonymous\": true, \"default_profile\": \"p\"}, "
              "\"profiles\": {\"p\": {}}}",
              err);
     ck_assert_msg(c != NULL, "%s", err);

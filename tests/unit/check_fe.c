@@ -206,10 +206,10 @@ peer_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t length, uint32_t
     return (ssize_t)n;
 }
 
-#define NV(n, v)                                                                       \
-    {                                                                                  \
+#define NV(n, v)                                                                            \
+    {                                                                                       \
         (uint8_t *)(uintptr_t)(n), (uint8_t *)(uintptr_t)(v), sizeof(n) - 1, sizeof(v) - 1, \
-            NGHTTP2_NV_FLAG_NONE                                                       \
+            NGHTTP2_NV_FLAG_NONE                                                            \
     }
 
 /* A request from the peer: with |body| bytes and the stream left open, or ended at once. */
@@ -217,7 +217,9 @@ static int32_t
 peer_request(size_t body, bool end)
 {
     nghttp2_nv nv[] = {
-        NV(":method", "POST"), NV(":scheme", "http"), NV(":authority", "sg"),
+        NV(":method", "POST"),
+        NV(":scheme", "http"),
+        NV(":authority", "sg"),
         NV(":path", "/spark.connect.SparkConnectService/Config"),
         NV("content-type", "application/grpc"),
     };
@@ -244,8 +246,7 @@ START_TEST(tc_headers_data_credit_on_request)
     ck_assert_uint_eq(owners[0].ndata, BODY_LEN);
     ck_assert_int_eq(owners[0].nend, 0);
     /* nothing credited yet: the client's window for the stream stays spent */
-    ck_assert_int_eq(nghttp2_session_get_stream_remote_window_size(peer.s, sid),
-                     65535 - BODY_LEN);
+    ck_assert_int_eq(nghttp2_session_get_stream_remote_window_size(peer.s, sid), 65535 - BODY_LEN);
     h2conn_credit(&owners[0].st, BODY_LEN);
     h2peer_pump(&peer, base);
     ck_assert_int_eq(nghttp2_session_get_stream_remote_window_size(peer.s, sid), 65535);
@@ -292,7 +293,8 @@ START_TEST(tc_peer_reset_reaches_owner)
     int32_t sid = peer_request(10, false);
 
     ck_assert_int_eq(nghttp2_submit_rst_stream(peer.s, NGHTTP2_FLAG_NONE, sid,
-                                               NGHTTP2_REFUSED_STREAM), 0);
+                                               NGHTTP2_REFUSED_STREAM),
+                     0);
     h2peer_pump(&peer, base);
     ck_assert_int_eq(owners[0].nclose, 1);
     ck_assert_int_eq(owners[0].why, H2_RESET_REFUSED);

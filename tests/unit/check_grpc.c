@@ -20,8 +20,7 @@ struct collected {
 };
 
 static int
-feed_all(struct grpc_deframer *d, const uint8_t *in, size_t len, size_t step,
-         struct collected *out)
+feed_all(struct grpc_deframer *d, const uint8_t *in, size_t len, size_t step, struct collected *out)
 {
     size_t off = 0;
 
@@ -235,10 +234,18 @@ START_TEST(tc_timeout_parse)
         int rv;
         uint64_t ms;
     } cases[] = {
-        {"1S", 0, 1000},        {"100m", 0, 100},           {"1500u", 0, 2},
-        {"1n", 0, 1},           {"2M", 0, 120000},          {"1H", 0, 3600000},
-        {"99999999H", 0, UINT32_MAX}, {"123456789S", SG_ERR_PROTO, 0}, {"S", SG_ERR_PROTO, 0},
-        {"-1S", SG_ERR_PROTO, 0}, {"10x", SG_ERR_PROTO, 0},  {"", SG_ERR_PROTO, 0},
+        {"1S", 0, 1000},
+        {"100m", 0, 100},
+        {"1500u", 0, 2},
+        {"1n", 0, 1},
+        {"2M", 0, 120000},
+        {"1H", 0, 3600000},
+        {"99999999H", 0, UINT32_MAX},
+        {"123456789S", SG_ERR_PROTO, 0},
+        {"S", SG_ERR_PROTO, 0},
+        {"-1S", SG_ERR_PROTO, 0},
+        {"10x", SG_ERR_PROTO, 0},
+        {"", SG_ERR_PROTO, 0},
         {"1 S", SG_ERR_PROTO, 0},
     };
     size_t i;
@@ -267,22 +274,28 @@ END_TEST
 START_TEST(tc_content_type)
 {
     static const char *const ok[] = {
-        "application/grpc", "application/grpc+proto", "application/grpc;charset=utf-8",
-        "application/grpc+proto; charset=utf-8", "application/grpc ;x=y",
+        "application/grpc",
+        "application/grpc+proto",
+        "application/grpc;charset=utf-8",
+        "application/grpc+proto; charset=utf-8",
+        "application/grpc ;x=y",
     };
     static const char *const refused[] = {
-        "application/grpc+json", "application/grpc+json;charset=utf-8", "application/grpc-web",
-        "application/grpc-web+proto", "application/grpcx", "application/grpc+protobuf",
-        "application/grpc+proto2", "application/grpc+", "application/json", "", "application/grp",
-        "Application/grpc", "application/grpc proto",
+        "application/grpc+json",   "application/grpc+json;charset=utf-8",
+        "application/grpc-web",    "application/grpc-web+proto",
+        "application/grpcx",       "application/grpc+protobuf",
+        "application/grpc+proto2", "application/grpc+",
+        "application/json",        "",
+        "application/grp",         "Application/grpc",
+        "application/grpc proto",
     };
     size_t i;
 
     for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
         ck_assert_msg(grpc_content_type_ok((const uint8_t *)ok[i], strlen(ok[i])), "%s", ok[i]);
     for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
-        ck_assert_msg(!grpc_content_type_ok((const uint8_t *)refused[i], strlen(refused[i])),
-                      "%s", refused[i]);
+        ck_assert_msg(!grpc_content_type_ok((const uint8_t *)refused[i], strlen(refused[i])), "%s",
+                      refused[i]);
 }
 END_TEST
 

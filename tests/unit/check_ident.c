@@ -149,7 +149,7 @@ END_TEST
 START_TEST(tc_refuses_malformed)
 {
     static const uint8_t truncated[] = {0x0a, 0x05, 'a'};
-    static const uint8_t uc_varint[] = {0x10, 0x01};           /* user_context as a varint */
+    static const uint8_t uc_varint[] = {0x10, 0x01};                /* user_context as a varint */
     static const uint8_t uc_bad_inner[] = {0x12, 0x02, 0x0a, 0x05}; /* inner length overruns */
     struct ident_head h;
     char err[256];
@@ -158,9 +158,9 @@ START_TEST(tc_refuses_malformed)
                      SG_ERR_PROTO);
     ck_assert_int_eq(ident_bind(uc_varint, sizeof(uc_varint), "a", false, &h, err, sizeof(err)),
                      SG_ERR_PROTO);
-    ck_assert_int_eq(
-        ident_bind(uc_bad_inner, sizeof(uc_bad_inner), "a", false, &h, err, sizeof(err)),
-        SG_ERR_PROTO);
+    ck_assert_int_eq(ident_bind(uc_bad_inner, sizeof(uc_bad_inner), "a", false, &h, err,
+                                sizeof(err)),
+                     SG_ERR_PROTO);
     ck_assert_ptr_null(h.p);
 }
 END_TEST

@@ -11,8 +11,10 @@
 
 START_TEST(tc_varint_roundtrip)
 {
-    static const uint64_t vals[] = {0, 1, 127, 128, 300, 16383, 16384, UINT32_MAX,
-                                    (uint64_t)1 << 63, UINT64_MAX};
+    static const uint64_t vals[] = {0,         1,          127,
+                                    128,       300,        16383,
+                                    16384,     UINT32_MAX, (uint64_t)1 << 63,
+                                    UINT64_MAX};
     size_t i;
 
     for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
@@ -32,7 +34,8 @@ END_TEST
 START_TEST(tc_varint_rejects_overlong)
 {
     /* 11 bytes; 10 bytes with the last > 1; truncated */
-    static const uint8_t eleven[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
+    static const uint8_t eleven[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+                                     0x80, 0x80, 0x80, 0x80, 0x01};
     static const uint8_t tenbig[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02};
     static const uint8_t trunc[] = {0x80, 0x80};
     const uint8_t *p;
@@ -50,8 +53,8 @@ END_TEST
 START_TEST(tc_next_fields)
 {
     /* 1: "ab", 2: varint 150, 3: fixed64, 4: fixed32 */
-    static const uint8_t msg[] = {0x0a, 2,    'a',  'b',  0x10, 0x96, 0x01, 0x19, 1, 0, 0, 0,
-                                  0,    0,    0,    0,    0x25, 2,    0,    0,    0};
+    static const uint8_t msg[] = {0x0a, 2, 'a', 'b', 0x10, 0x96, 0x01, 0x19, 1, 0, 0,
+                                  0,    0, 0,   0,   0,    0x25, 2,    0,    0, 0};
     struct pb_cur c;
     struct pb_field f;
 
@@ -80,7 +83,9 @@ START_TEST(tc_rejects_bad_input)
         size_t n;
     } cases[] = {
         {"length beyond buffer", {0x0a, 0x7f, 'x'}, 3},
-        {"length near 2^64", {0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, 11},
+        {"length near 2^64",
+         {0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
+         11},
         {"field 0", {0x02, 0x00}, 2},
         {"wire type 3 (group)", {0x0b}, 1},
         {"wire type 4", {0x0c}, 1},
@@ -126,29 +131,31 @@ START_TEST(tc_utf8)
     } v[] = {
         {"", 0, true},
         {"plain ascii, longer than eight bytes", 36, true},
-        {"a\0b", 3, true},                      /* NUL is a code point */
-        {"\xc2\x80", 2, true},                  /* U+0080 */
-        {"\xdf\xbf", 2, true},                  /* U+07FF */
-        {"\xe0\xa0\x80", 3, true},              /* U+0800 */
-        {"\xed\x9f\xbf", 3, true},              /* U+D7FF */
-        {"\xee\x80\x80", 3, true},              /* U+E000 */
-        {"\xef\xbf\xbf", 3, true},              /* U+FFFF */
-        {"\xf0\x90\x80\x80", 4, true},          /* U+10000 */
-        {"\xf4\x8f\xbf\xbf", 4, true},          /* U+10FFFF */
-        {"12345678\xc3\xa9" "12345678", 18, true}, /* across the 8-byte fast path */
-        {"\x80", 1, false},                     /* lone continuation */
-        {"\xc0\x80", 2, false},                 /* overlong NUL */
-        {"\xc1\xbf", 2, false},                 /* overlong */
-        {"\xe0\x9f\xbf", 3, false},             /* overlong 3-byte */
-        {"\xf0\x8f\xbf\xbf", 4, false},         /* overlong 4-byte */
-        {"\xed\xa0\x80", 3, false},             /* surrogate U+D800 */
-        {"\xed\xbf\xbf", 3, false},             /* surrogate U+DFFF */
-        {"\xf4\x90\x80\x80", 4, false},         /* U+110000 */
+        {"a\0b", 3, true},             /* NUL is a code point */
+        {"\xc2\x80", 2, true},         /* U+0080 */
+        {"\xdf\xbf", 2, true},         /* U+07FF */
+        {"\xe0\xa0\x80", 3, true},     /* U+0800 */
+        {"\xed\x9f\xbf", 3, true},     /* U+D7FF */
+        {"\xee\x80\x80", 3, true},     /* U+E000 */
+        {"\xef\xbf\xbf", 3, true},     /* U+FFFF */
+        {"\xf0\x90\x80\x80", 4, true}, /* U+10000 */
+        {"\xf4\x8f\xbf\xbf", 4, true}, /* U+10FFFF */
+        {"12345678\xc3\xa9"
+         "12345678",
+         18, true},                     /* across the 8-byte fast path */
+        {"\x80", 1, false},             /* lone continuation */
+        {"\xc0\x80", 2, false},         /* overlong NUL */
+        {"\xc1\xbf", 2, false},         /* overlong */
+        {"\xe0\x9f\xbf", 3, false},     /* overlong 3-byte */
+        {"\xf0\x8f\xbf\xbf", 4, false}, /* overlong 4-byte */
+        {"\xed\xa0\x80", 3, false},     /* surrogate U+D800 */
+        {"\xed\xbf\xbf", 3, false},     /* surrogate U+DFFF */
+        {"\xf4\x90\x80\x80", 4, false}, /* U+110000 */
         {"\xf5\x80\x80\x80", 4, false},
         {"\xff", 1, false},
-        {"\xe2\x82", 2, false},                 /* truncated */
-        {"\xe2\x28\xa1", 3, false},             /* bad continuation */
-        {"1234567\xc3", 8, false},              /* truncated at the end of a word */
+        {"\xe2\x82", 2, false},     /* truncated */
+        {"\xe2\x28\xa1", 3, false}, /* bad continuation */
+        {"1234567\xc3", 8, false},  /* truncated at the end of a word */
     };
 
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
@@ -208,8 +215,8 @@ ref_utf8_valid(const uint8_t *p, size_t n)
 
 START_TEST(tc_utf8_exhaustive_2_3)
 {
-    static const uint8_t third[] = {0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0,
-                                    0xc2, 0xe0, 0xf0, 0xff};
+    static const uint8_t third[] = {0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f,
+                                    0xa0, 0xbf, 0xc0, 0xc2, 0xe0, 0xf0, 0xff};
     uint8_t b[3];
     unsigned bad = 0;
 
@@ -234,8 +241,8 @@ START_TEST(tc_packed_varints)
     ck_assert(pb_packed_varints_valid((const uint8_t *)"", 0));
     ck_assert(pb_packed_varints_valid((const uint8_t *)"\x01\x96\x01\x7f", 4));
     ck_assert(!pb_packed_varints_valid((const uint8_t *)"\x01\x96", 2));
-    ck_assert(!pb_packed_varints_valid((const uint8_t *)"\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f",
-                                       10));
+    ck_assert(
+        !pb_packed_varints_valid((const uint8_t *)"\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f", 10));
 }
 END_TEST
 

@@ -193,11 +193,11 @@ check_expr_kind(const struct plan_schema_field *sf)
     const struct rec *r;
     char want[PLAN_PATH_MAX];
 
-    ck_assert_int_eq(
-        walk(SC_M_EXECUTE_PLAN, exec_rel(deep(proj(C(2, F(1, E()), F(sf->num, E()))))), &c), 0);
+    ck_assert_int_eq(walk(SC_M_EXECUTE_PLAN, exec_rel(deep(proj(C(2, F(1, E()), F(sf->num, E()))))),
+                          &c),
+                     0);
     snprintf(want, sizeof(want),
-             "plan.root.project.input.filter.input.join.right.project.expressions[0].%s",
-             sf->name);
+             "plan.root.project.input.filter.input.join.right.project.expressions[0].%s", sf->name);
     r = find_path(&c, PLAN_CAT_EXPRESSION, sf->name, want);
     ck_assert_msg(r != NULL, "expression %s not reported", sf->name);
 }
@@ -303,8 +303,9 @@ START_TEST(tc_udf_with_relations)
     struct col c;
     /* references[0] is harmless, references[1] hides the UDF */
     int rv = walk(SC_M_EXECUTE_PLAN,
-                  exec_rel(F(41, C(3, F(1, F(15, E())), F(2, F(15, E())),
-                                   F(2, proj(udf_expr(200)))))), &c);
+                  exec_rel(
+                      F(41, C(3, F(1, F(15, E())), F(2, F(15, E())), F(2, proj(udf_expr(200)))))),
+                  &c);
 
     expect_udf(&c, rv, 200,
                "plan.root.with_relations.references[1].project.expressions[0]."
@@ -328,7 +329,8 @@ START_TEST(tc_udf_sort_order)
     /* Sort{input, order[0]=harmless, order[1]={child=udf}} */
     int rv = walk(SC_M_EXECUTE_PLAN,
                   exec_rel(F(7, C(3, F(1, F(15, E())), F(2, F(1, F(1, E()))),
-                                  F(2, F(1, udf_expr(204)))))), &c);
+                                  F(2, F(1, udf_expr(204)))))),
+                  &c);
 
     expect_udf(&c, rv, 204,
                "plan.root.sort.order[1].child.common_inline_user_defined_function.python_udf");
@@ -340,8 +342,9 @@ START_TEST(tc_udf_window_spec)
     struct col c;
     /* Window{window_function, partition_spec[0], order_spec[0]{child=udf}} */
     int rv = walk(SC_M_EXECUTE_PLAN,
-                  exec_rel(proj(F(11, C(3, F(1, F(1, E())), F(2, F(1, E())),
-                                        F(3, F(1, udf_expr(203))))))), &c);
+                  exec_rel(proj(
+                      F(11, C(3, F(1, F(1, E())), F(2, F(1, E())), F(3, F(1, udf_expr(203))))))),
+                  &c);
 
     expect_udf(&c, rv, 203,
                "plan.root.project.expressions[0].window.order_spec[0].child."
@@ -366,8 +369,8 @@ START_TEST(tc_udf_foreach_batch)
     struct col c;
     const struct rec *r;
     int rv = walk(SC_M_EXECUTE_PLAN,
-                  exec_cmd(F(6, C(2, F(1, F(15, E())), F(14, F(1, C(2, V(2, 100),
-                                                                   S(3, "fn"))))))), &c);
+                  exec_cmd(F(6, C(2, F(1, F(15, E())), F(14, F(1, C(2, V(2, 100), S(3, "fn"))))))),
+                  &c);
 
     ck_assert_int_eq(rv, 0);
     ck_assert_ptr_nonnull(find(&c, PLAN_CAT_COMMAND, "write_stream_operation_start"));
@@ -408,7 +411,8 @@ START_TEST(tc_plan_root_then_command)
     /* Plan{root=Relation{sql}, command=register_function{python_udf}}: Java keeps command */
     int rv = walk(SC_M_EXECUTE_PLAN,
                   F(3, C(2, F(1, F(10, S(1, "SELECT 1"))),
-                         F(2, F(1, F(4, C(2, V(2, 100), S(3, "x"))))))), &c);
+                         F(2, F(1, F(4, C(2, V(2, 100), S(3, "x"))))))),
+                  &c);
 
     ck_assert_int_eq(rv, 0);
     ck_assert_ptr_nonnull(find(&c, PLAN_CAT_RELATION, "sql"));
@@ -422,9 +426,10 @@ START_TEST(tc_relation_read_then_map_partitions)
     struct col c;
     const struct rec *r;
     int rv = walk(SC_M_EXECUTE_PLAN,
-                  exec_rel(C(2, F(2, E()),
-                             F(28, C(2, F(1, F(15, E())),
-                                     F(2, F(4, C(2, V(2, 205), S(3, "x")))))))), &c);
+                  exec_rel(
+                      C(2, F(2, E()),
+                        F(28, C(2, F(1, F(15, E())), F(2, F(4, C(2, V(2, 205), S(3, "x")))))))),
+                  &c);
 
     ck_assert_int_eq(rv, 0);
     ck_assert_ptr_nonnull(find(&c, PLAN_CAT_RELATION, "read"));
@@ -535,8 +540,8 @@ START_TEST(tc_malformed)
     static const uint8_t wt6[] = {0x1a, 0x04, 0x0a, 0x02, (5 << 3) | 6, 0};
     static const uint8_t wt7[] = {0x1a, 0x04, 0x0a, 0x02, (5 << 3) | 7, 0};
     /* range (15) as an 11-byte varint */
-    static const uint8_t overlong[] = {0x1a, 0x0e, 0x0a, 0x0c, 0x78, 0x80, 0x80, 0x80, 0x80,
-                                       0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
+    static const uint8_t overlong[] = {0x1a, 0x0e, 0x0a, 0x0c, 0x78, 0x80, 0x80, 0x80,
+                                       0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
     static const uint8_t badlen[] = {0x1a, 0x03, 0x0a, 0x01, 0x1a}; /* project, no length */
     size_t i;
 
@@ -894,14 +899,14 @@ rnd(uint32_t n)
     return n == 0 ? 0 : (uint32_t)(prop_rng % n);
 }
 
-static void
-gen_message(struct buf *out, uint16_t msg, unsigned depth);
+static void gen_message(struct buf *out, uint16_t msg, unsigned depth);
 
 static void
 gen_field(struct buf *out, const struct plan_schema_field *sf, unsigned depth)
 {
-    static const char *const words[] = {"a", "samples.people", "\xc3\xa9t\xc3\xa9", "\xe2\x82\xac",
-                                        "\xf0\x9f\x98\x80", "SELECT 1", ""};
+    static const char *const words[] = {
+        "a", "samples.people", "\xc3\xa9t\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "SELECT 1",
+        ""};
     struct buf *b = B();
     uint8_t tmp[8];
     unsigned k, cnt;
@@ -937,10 +942,9 @@ gen_field(struct buf *out, const struct plan_schema_field *sf, unsigned depth)
             }
         }
         if (cnt == 0) { /* unpacked: the value itself after the tag */
-            put_varint(out, (uint64_t)sf->num << 3 |
-                                (sf->kind == PLAN_SCHEMA_F_VARINT ? 0u
-                                 : sf->kind == PLAN_SCHEMA_F_I64  ? 1u
-                                                                  : 5u));
+            put_varint(out, (uint64_t)sf->num << 3 | (sf->kind == PLAN_SCHEMA_F_VARINT ? 0u
+                                                      : sf->kind == PLAN_SCHEMA_F_I64  ? 1u
+                                                                                       : 5u));
             put(out, b->p, b->n);
             bfree(b);
             return;
@@ -1007,8 +1011,10 @@ START_TEST(tc_property_mutations)
         enum sc_method_id m;
         const char *root;
     } roots[] = {
-        {SC_M_EXECUTE_PLAN, "ExecutePlanRequest"}, {SC_M_ANALYZE_PLAN, "AnalyzePlanRequest"},
-        {SC_M_CONFIG, "ConfigRequest"},            {SC_M_ADD_ARTIFACTS, "AddArtifactsRequest"},
+        {SC_M_EXECUTE_PLAN, "ExecutePlanRequest"},
+        {SC_M_ANALYZE_PLAN, "AnalyzePlanRequest"},
+        {SC_M_CONFIG, "ConfigRequest"},
+        {SC_M_ADD_ARTIFACTS, "AddArtifactsRequest"},
     };
     static const uint8_t vals[] = {0x00, 0x7f, 0x80, 0xed, 0xff};
     const size_t nv_total = sizeof(vals) + 8 + 1; /* fixed values, each wire type, a bit flip */
@@ -1038,8 +1044,10 @@ START_TEST(tc_property_mutations)
                 b->p[i] = nv;
                 w = walker_accepts(roots[r].m, b->p, b->n);
                 ref = ref_message(root, b->p, b->n, 0);
-                ck_assert_msg(w == ref, "message %u byte %zu 0x%02x -> 0x%02x: walker %d, "
-                              "reference %d", iter, i, orig, nv, w, ref);
+                ck_assert_msg(w == ref,
+                              "message %u byte %zu 0x%02x -> 0x%02x: walker %d, "
+                              "reference %d",
+                              iter, i, orig, nv, w, ref);
                 mutants++;
                 refused += !w;
             }
@@ -1094,7 +1102,8 @@ START_TEST(tc_compressed)
     expect_udf(&c, rv, 100, NULL);
     ck_assert_str_eq(c.r[0].path, "root.project");
     ck_assert_int_eq(plan_walk_relation_or_command((enum plan_op)7, rel->p, rel->n, NULL, NULL,
-                                                   NULL, NULL), SG_ERR_INTERNAL);
+                                                   NULL, NULL),
+                     SG_ERR_INTERNAL);
     bfree(rel);
 }
 END_TEST
@@ -1118,8 +1127,7 @@ START_TEST(tc_sql_facts_and_indices)
     ck_assert_str_eq(r->text, "y");
     ck_assert_str_eq(r->path, "plan.root.project.expressions[1].expression_string");
     /* java_udf class name, execute_external_command runner */
-    rv = walk(SC_M_EXECUTE_PLAN,
-              exec_rel(proj(F(15, F(6, S(1, "com.evil.Udf"))))), &c);
+    rv = walk(SC_M_EXECUTE_PLAN, exec_rel(proj(F(15, F(6, S(1, "com.evil.Udf"))))), &c);
     ck_assert_int_eq(rv, 0);
     ck_assert_str_eq(must(find(&c, PLAN_CAT_USER_CODE, "java_udf"))->text, "com.evil.Udf");
     rv = walk(SC_M_EXECUTE_PLAN, exec_cmd(F(18, C(2, S(1, "jdbc.Runner"), S(2, "DROP")))), &c);
@@ -1146,8 +1154,9 @@ START_TEST(tc_limits_and_abort)
     ck_assert_uint_eq(c.n, 1);
     /* methods without plans walk fine */
     ck_assert_int_eq(plan_walk(SC_M_CONFIG, b->p, 0, NULL, &facts, NULL, NULL), 0);
-    ck_assert_int_eq(plan_walk(SC_M_INTERRUPT, (const uint8_t *)"\x0a\x01s", 3, NULL, &facts,
-                               NULL, NULL), 0);
+    ck_assert_int_eq(plan_walk(SC_M_INTERRUPT, (const uint8_t *)"\x0a\x01s", 3, NULL, &facts, NULL,
+                               NULL),
+                     0);
     bfree(b);
     ck_assert_str_eq(plan_cat_name(PLAN_CAT_USER_CODE), "user_code");
 }

@@ -21,12 +21,13 @@
 #include "check_suites.h"
 #include "pbenc.h"
 
-#define HEAD "{\"listen\": [{\"address\": \"127.0.0.1:1\", \"plaintext\": true}], " \
-             "\"backends\": [{\"name\": \"b\", \"address\": \"127.0.0.1:2\"}], "
+#define HEAD                                                               \
+    "{\"listen\": [{\"address\": \"127.0.0.1:1\", \"plaintext\": true}], " \
+    "\"backends\": [{\"name\": \"b\", \"address\": \"127.0.0.1:2\"}], "
 
 /* The shipped profiles' shape, small enough to read in one glance. */
-static const char *const profiles_json =
-    HEAD "\"profiles\": {"
+static const char *const profiles_json = HEAD
+    "\"profiles\": {"
     "\"sql-only\": {\"methods\": [\"ExecutePlan\", \"AnalyzePlan\", \"Config\"],"
     "  \"commands\": {\"allow\": [\"sql_command\", \"create_dataframe_view\"]},"
     "  \"user_code\": {\"languages\": []}, \"sql\": [\"query\"], \"conf\": {\"allow\": []},"
@@ -48,8 +49,7 @@ setup(void)
 {
     char err[512];
 
-    cfg = cfg_load_buf("test.json", profiles_json, strlen(profiles_json), false, err,
-                       sizeof(err));
+    cfg = cfg_load_buf("test.json", profiles_json, strlen(profiles_json), false, err, sizeof(err));
     ck_assert_msg(cfg != NULL, "%s", err);
 }
 
@@ -190,8 +190,8 @@ START_TEST(tc_hidden_udf)
     cases[n] = exec_root(F(41, C(2, F(1, read_t()), F(2, project(read_t(), py_udf(100))))));
     where[n++] = "plan.root.with_relations.references[0]";
     /* lambda function body inside an unresolved function */
-    cases[n] = exec_root(project(read_t(), F(3, C(2, S(1, "transform"),
-                                                   F(2, F(10, F(1, py_udf(100))))))));
+    cases[n] = exec_root(
+        project(read_t(), F(3, C(2, S(1, "transform"), F(2, F(10, F(1, py_udf(100))))))));
     where[n++] = "lambda_function.function";
     /* sort order */
     cases[n] = exec_root(F(7, C(2, F(1, read_t()), F(2, F(1, py_udf(100))))));
@@ -226,13 +226,13 @@ START_TEST(tc_smuggling)
                   exec_root(C(2, project(read_t(), attr("a")), project(read_t(), py_udf(100)))),
                   &v));
     /* oneof twice: read, then map_partitions (the one Spark keeps) */
-    REFUSED(judge("analyst", SC_M_EXECUTE_PLAN,
-                  exec_root(C(2, read_t(), F(28, F(1, read_t())))), &v));
+    REFUSED(
+        judge("analyst", SC_M_EXECUTE_PLAN, exec_root(C(2, read_t(), F(28, F(1, read_t())))), &v));
     ck_assert_str_eq(v.rule, "relations.deny");
     ck_assert_ptr_nonnull(strstr(v.msg, "relation map_partitions at plan.root.map_partitions"));
     /* ... and the other order */
-    REFUSED(judge("analyst", SC_M_EXECUTE_PLAN,
-                  exec_root(C(2, F(28, F(1, read_t())), read_t())), &v));
+    REFUSED(
+        judge("analyst", SC_M_EXECUTE_PLAN, exec_root(C(2, F(28, F(1, read_t())), read_t())), &v));
     /* plan twice: the second plan has the UDF */
     REFUSED(judge("analyst", SC_M_EXECUTE_PLAN,
                   C(2, exec_root(read_t()), exec_root(project(read_t(), py_udf(100)))), &v));
@@ -249,13 +249,13 @@ START_TEST(tc_methods_and_kinds)
     ALLOWED(policy_check_method(P("sql-only"), SC_M_CONFIG, &v));
     ALLOWED(policy_check_method(NULL, SC_M_ADD_ARTIFACTS, &v));
     /* commands.allow */
-    REFUSED(judge("sql-only", SC_M_EXECUTE_PLAN,
-                  exec_cmd(F(2, C(2, F(1, read_t()), S(3, "/p")))), &v));
+    REFUSED(
+        judge("sql-only", SC_M_EXECUTE_PLAN, exec_cmd(F(2, C(2, F(1, read_t()), S(3, "/p")))), &v));
     ck_assert_str_eq(v.rule, "commands.allow");
     ck_assert_ptr_nonnull(strstr(v.msg, "does not allow command write_operation at "
                                         "plan.command.write_operation"));
-    ALLOWED(judge("analyst", SC_M_EXECUTE_PLAN,
-                  exec_cmd(F(2, C(2, F(1, read_t()), S(3, "/p")))), &v));
+    ALLOWED(
+        judge("analyst", SC_M_EXECUTE_PLAN, exec_cmd(F(2, C(2, F(1, read_t()), S(3, "/p")))), &v));
     /* AnalyzePlan carries plans too: schema{plan{root}} */
     REFUSED(judge("analyst", SC_M_ANALYZE_PLAN,
                   C(2, S(1, "s"), F(4, F(1, F(1, F(28, F(1, read_t())))))), &v));
@@ -289,11 +289,11 @@ START_TEST(tc_sql_classes)
 
     for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         /* 4.0 style: sql_command{input = Relation.sql} ... */
-        int rv = judge(t[i].profile, SC_M_EXECUTE_PLAN,
-                       exec_cmd(F(5, F(6, sql_rel(t[i].sql)))), &v);
+        int rv = judge(t[i].profile, SC_M_EXECUTE_PLAN, exec_cmd(F(5, F(6, sql_rel(t[i].sql)))),
+                       &v);
 
-        ck_assert_msg(rv == (t[i].ok ? POLICY_ALLOWED : POLICY_REFUSED), "%zu %s: %s", i,
-                      t[i].sql, v.msg);
+        ck_assert_msg(rv == (t[i].ok ? POLICY_ALLOWED : POLICY_REFUSED), "%zu %s: %s", i, t[i].sql,
+                      v.msg);
         if (!t[i].ok)
             ck_assert_str_eq(v.rule, "sql");
         /* ... 3.5 style: sql_command{sql} ... */
@@ -338,9 +338,10 @@ START_TEST(tc_config_keys)
     ALLOWED(judge("sql-only", SC_M_CONFIG,
                   C(2, S(1, "s"), F(3, F(3, F(1, C(2, S(1, "k"), S(2, "d")))))), &v));
     /* a get, then a set merged into the same operation: the set is judged */
-    REFUSED(judge("analyst", SC_M_CONFIG,
-                  C(3, S(1, "s"), F(3, F(2, S(1, "spark.x"))),
-                    F(3, F(1, F(1, S(1, "spark.evil"))))), &v));
+    REFUSED(
+        judge("analyst", SC_M_CONFIG,
+              C(3, S(1, "s"), F(3, F(2, S(1, "spark.x"))), F(3, F(1, F(1, S(1, "spark.evil"))))),
+              &v));
     /* a pair with the key twice: both judged */
     REFUSED(judge("analyst", SC_M_CONFIG,
                   C(2, S(1, "s"), F(3, F(1, F(1, C(2, S(1, "spark.sql.ok"), S(1, "spark.evil")))))),
@@ -406,8 +407,9 @@ START_TEST(tc_artifacts)
     ALLOWED(art("admin", &st, art_batch("jars/any.jar", 10), &v));
     /* a batch with an allowed artifact and a denied one */
     REFUSED(art("ds", &st,
-                C(2, S(1, "s"), F(3, C(2, F(1, C(2, S(1, "pyfiles/ok.py"), F(2, S(1, "x")))),
-                                      F(1, C(2, S(1, "jars/no.jar"), F(2, S(1, "x"))))))),
+                C(2, S(1, "s"),
+                  F(3, C(2, F(1, C(2, S(1, "pyfiles/ok.py"), F(2, S(1, "x")))),
+                         F(1, C(2, S(1, "jars/no.jar"), F(2, S(1, "x"))))))),
                 &v));
     /* chunked: begin (declares 60), chunks push the real size past the cap */
     memset(data, 'y', 40);
@@ -513,8 +515,7 @@ START_TEST(tc_depth)
     ALLOWED(judge("sql-only", SC_M_EXECUTE_PLAN, exec_root(deep_filters(n)), &v));
     ck_assert_uint_eq(v.depth, 1024);
     /* one level more is refused cleanly */
-    REFUSED(judge("sql-only", SC_M_EXECUTE_PLAN,
-                  exec_root(F(3, C(1, F(1, deep_filters(n))))), &v));
+    REFUSED(judge("sql-only", SC_M_EXECUTE_PLAN, exec_root(F(3, C(1, F(1, deep_filters(n))))), &v));
     ck_assert_int_eq(v.status, GRPC_RESOURCE_EXHAUSTED);
     ck_assert_str_eq(v.rule, "limits.max_plan_depth");
     /* without a profile too */
@@ -554,8 +555,8 @@ START_TEST(tc_unknown_and_extensions)
     /* Relation.extension (Any): by type_url glob */
     ALLOWED(judge("ds", SC_M_EXECUTE_PLAN,
                   exec_root(F(998, S(1, "type.googleapis.com/delta.connect.X"))), &v));
-    REFUSED(judge("ds", SC_M_EXECUTE_PLAN,
-                  exec_root(F(998, S(1, "type.googleapis.com/evil.Y"))), &v));
+    REFUSED(
+        judge("ds", SC_M_EXECUTE_PLAN, exec_root(F(998, S(1, "type.googleapis.com/evil.Y"))), &v));
     ck_assert_str_eq(v.rule, "extensions");
     REFUSED(judge("sql-only", SC_M_EXECUTE_PLAN,
                   exec_root(F(998, S(1, "type.googleapis.com/delta.connect.X"))), &v));
@@ -567,9 +568,19 @@ END_TEST
 START_TEST(tc_schema_strict)
 {
     static const char *const bad_names[] = {
-        "files/x#..", "archives/a.zip#../../etc", "files/%2E%2e/x", "files/x%2f..",
-        "pyfiles\\x.py", "pyfiles/x\x01.py", "pyfiles/x\x7f.py", "pyfiles/x%0a.py",
-        "files/x#/etc/passwd", "/abs", "%2fabs", "pyfiles/..", "",
+        "files/x#..",
+        "archives/a.zip#../../etc",
+        "files/%2E%2e/x",
+        "files/x%2f..",
+        "pyfiles\\x.py",
+        "pyfiles/x\x01.py",
+        "pyfiles/x\x7f.py",
+        "pyfiles/x%0a.py",
+        "files/x#/etc/passwd",
+        "/abs",
+        "%2fabs",
+        "pyfiles/..",
+        "",
     };
     static const char *const good_names[] = {
         "pyfiles/a..b.py", "archives/env.zip#env", "files/.x", "files/a%20b", "files/100%",
@@ -590,8 +601,7 @@ START_TEST(tc_schema_strict)
     ALLOWED(judge("open-unknown", SC_M_EXECUTE_PLAN,
                   C(2, S(1, "s"), F(3, C(2, F(1, read_t()), S(15, "x")))), &v));
     /* wire type 7 inside Read: malformed for every profile */
-    REFUSED(judge("admin", SC_M_EXECUTE_PLAN,
-                  exec_root(F(2, C(2, F(1, S(1, "t")), B7()))), &v));
+    REFUSED(judge("admin", SC_M_EXECUTE_PLAN, exec_root(F(2, C(2, F(1, S(1, "t")), B7()))), &v));
     ck_assert_int_eq(v.status, GRPC_INVALID_ARGUMENT);
     ck_assert_str_eq(v.rule, "proto");
     ck_assert_str_eq(v.msg, "sparkgate: invalid request: field 15 (wire type 7) at plan.root.read "
@@ -610,16 +620,14 @@ START_TEST(tc_schema_strict)
                                         "field is not valid UTF-8"));
 
     /* ... also in SQL text, which is malformed before it is "unknown SQL" */
-    REFUSED(judge("sql-only", SC_M_EXECUTE_PLAN, exec_root(sql_rel("SELECT '\xed\xa0\x80'")),
-                  &v));
+    REFUSED(judge("sql-only", SC_M_EXECUTE_PLAN, exec_root(sql_rel("SELECT '\xed\xa0\x80'")), &v));
     ck_assert_int_eq(v.status, GRPC_INVALID_ARGUMENT);
     ck_assert_str_eq(v.rule, "proto");
     ck_assert_ptr_nonnull(strstr(v.msg, "field 1 query (wire type 2) at plan.root.sql (SQL)"));
 
     /* AddArtifacts: unknown fields at any level follow "unknown", for every profile */
     memset(&st, 0, sizeof(st));
-    REFUSED(art("ds", &st, C(2, art_batch("pyfiles/a.py", 1), F(3, F(2, S(1, "jars/x.jar")))),
-                &v));
+    REFUSED(art("ds", &st, C(2, art_batch("pyfiles/a.py", 1), F(3, F(2, S(1, "jars/x.jar")))), &v));
     ck_assert_int_eq(v.status, GRPC_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(
         strstr(v.msg, "unknown field 2 of AddArtifactsRequest.Batch at batch.#2"));
@@ -655,8 +663,8 @@ END_TEST
 /* max_sql_bytes: default, the cap on the SQL text of one message (summed), config errors */
 START_TEST(tc_max_sql_bytes)
 {
-    static const char json[] =
-        HEAD "\"profiles\": {\"c\": {\"sql\": [\"query\"], \"max_sql_bytes\": 10}}}";
+    static const char json[] = HEAD
+        "\"profiles\": {\"c\": {\"sql\": [\"query\"], \"max_sql_bytes\": 10}}}";
     static const struct {
         const char *json, *want;
     } bad[] = {
@@ -677,12 +685,14 @@ START_TEST(tc_max_sql_bytes)
     ck_assert_msg(c != NULL, "%s", err);
     policy_limits_default(&lim);
     b = exec_root(sql_rel("SELECT 100"));
-    ck_assert_int_eq(policy_check_request(cfg_profile(c, "c"), SC_M_EXECUTE_PLAN, b->p, b->n,
-                                          &lim, &v), POLICY_ALLOWED);
+    ck_assert_int_eq(policy_check_request(cfg_profile(c, "c"), SC_M_EXECUTE_PLAN, b->p, b->n, &lim,
+                                          &v),
+                     POLICY_ALLOWED);
     bfree(b);
     b = exec_root(sql_rel("SELECT 1000"));
-    ck_assert_int_eq(policy_check_request(cfg_profile(c, "c"), SC_M_EXECUTE_PLAN, b->p, b->n,
-                                          &lim, &v), POLICY_REFUSED);
+    ck_assert_int_eq(policy_check_request(cfg_profile(c, "c"), SC_M_EXECUTE_PLAN, b->p, b->n, &lim,
+                                          &v),
+                     POLICY_REFUSED);
     ck_assert_int_eq(v.status, GRPC_RESOURCE_EXHAUSTED);
     ck_assert_str_eq(v.rule, "max_sql_bytes");
     ck_assert_str_eq(v.msg, "sparkgate: SQL text at plan.root.sql brings the request to 11 "
@@ -690,8 +700,9 @@ START_TEST(tc_max_sql_bytes)
     bfree(b);
     /* two texts of 8 bytes, each under the cap, 16 together */
     b = exec_cmd(F(5, C(2, S(1, "SELECT 1"), F(6, sql_rel("SELECT 2")))));
-    ck_assert_int_eq(policy_check_request(cfg_profile(c, "c"), SC_M_EXECUTE_PLAN, b->p, b->n,
-                                          &lim, &v), POLICY_REFUSED);
+    ck_assert_int_eq(policy_check_request(cfg_profile(c, "c"), SC_M_EXECUTE_PLAN, b->p, b->n, &lim,
+                                          &v),
+                     POLICY_REFUSED);
     ck_assert_int_eq(v.status, GRPC_RESOURCE_EXHAUSTED);
     bfree(b);
     cfg_unref(c);
@@ -749,7 +760,8 @@ START_TEST(tc_config_errors)
         {HEAD "\"profiles\": {\"p\": {\"extensions\": [\"t/{a,b}\"]}}}",
          "profiles.p.extensions[0]: pattern \"t/{a,b}\" uses '{'"},
         {HEAD "\"redact_conf_keys\": [\"x]\"]}", "redact_conf_keys[0]: pattern \"x]\" uses ']'"},
-        {HEAD "\"auth\": {\"static_tokens\": [{\"sha256\": \"" "e3b0c44298fc1c149afbf4c8996fb924"
+        {HEAD "\"auth\": {\"static_tokens\": [{\"sha256\": \""
+              "e3b0c44298fc1c149afbf4c8996fb924"
               "27ae41e4649b934ca495991b7852b855\", \"principal\": \"a\", \"profile\": \"nope\"}]},"
               " \"profiles\": {\"p\": {}}}",
          "auth.static_tokens[0].profile names profile \"nope\", which is not defined here"},
@@ -796,8 +808,7 @@ START_TEST(tc_redact)
            S(3, "warning with s3cr3t-psk-value"));
     want = C(6, S(1, "sess"), kv("spark.sql.x", "1"),
              kv("spark.connect.authenticate.token", REDACT_VALUE),
-             kv("my.db.password", REDACT_VALUE), kv("app.k", REDACT_VALUE),
-             S(3, REDACT_WARNING));
+             kv("my.db.password", REDACT_VALUE), kv("app.k", REDACT_VALUE), S(3, REDACT_WARNING));
     ck_assert_int_eq(redact_config_response(in->p, in->n, &r, &out, &outlen), 4);
     ck_assert_uint_eq(outlen, want->n);
     ck_assert(memcmp(out, want->p, outlen) == 0);
@@ -833,9 +844,9 @@ START_TEST(tc_redact_case)
     static const char *const keys[] = {"*password*", "*token*", "*access.key*",
                                        "*fs.azure.account.key*"};
     static const char *const hit[] = {
-        "spark.ssl.keyStorePassword", "SPARK.SSL.KEYPASSWORD", "fs.s3a.session.token",
-        "spark.datasource.x.oauthToken", "fs.s3a.Access.Key",
-        "spark.hadoop.fs.azure.account.key.acct.dfs.core.windows.net",
+        "spark.ssl.keyStorePassword", "SPARK.SSL.KEYPASSWORD",
+        "fs.s3a.session.token",       "spark.datasource.x.oauthToken",
+        "fs.s3a.Access.Key",          "spark.hadoop.fs.azure.account.key.acct.dfs.core.windows.net",
     };
     static const char *const miss[] = {"spark.app.name", "spark.sql.shuffle.partitions",
                                        "spark.tokenizer", "passwor"};
@@ -873,8 +884,8 @@ END_TEST
  */
 START_TEST(tc_redact_matches_reference)
 {
-    static const char *const keys[] = {"*secret*", "*token*", "*access.key*", "spark.a?c*",
-                                       "*k*y", "*"};
+    static const char *const keys[] = {"*secret*",   "*token*", "*access.key*",
+                                       "spark.a?c*", "*k*y",    "*"};
     static const char alpha[] = "aAbBcCkKyYsSeEtT.oOn*?x";
     struct policy_globs g = {(char **)(uintptr_t)keys, 0};
     struct redact_rules r = {&g, NULL, 0, NULL, 0};
@@ -964,10 +975,10 @@ START_TEST(tc_config_request_scrub)
     size_t outlen;
 
     /* set: spark.remote scrubbed, the other pair and fields kept, lengths rebuilt */
-    in = C(3, S(1, "sess"), F(3, F(1, C(2, rkv("spark.app.name", "x"), rkv("spark.remote", remote)))),
-           S(4, "ct"));
-    want = C(3, S(1, "sess"), F(3, F(1, C(2, rkv("spark.app.name", "x"), rkv("spark.remote", clean)))),
-             S(4, "ct"));
+    in = C(3, S(1, "sess"),
+           F(3, F(1, C(2, rkv("spark.app.name", "x"), rkv("spark.remote", remote)))), S(4, "ct"));
+    want = C(3, S(1, "sess"),
+             F(3, F(1, C(2, rkv("spark.app.name", "x"), rkv("spark.remote", clean)))), S(4, "ct"));
     ck_assert_int_eq(redact_config_request(in->p, in->n, &out, &outlen), 1);
     ck_assert_uint_eq(outlen, want->n);
     ck_assert(memcmp(out, want->p, outlen) == 0);

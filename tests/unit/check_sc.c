@@ -20,9 +20,9 @@ by(const char *p)
 START_TEST(tc_known_methods)
 {
     static const char *const names[] = {
-        "ExecutePlan",    "AnalyzePlan",     "Config",         "AddArtifacts",
-        "ArtifactStatus", "Interrupt",       "ReattachExecute", "ReleaseExecute",
-        "ReleaseSession", "FetchErrorDetails", "CloneSession",   "GetStatus",
+        "ExecutePlan",    "AnalyzePlan",       "Config",          "AddArtifacts",
+        "ArtifactStatus", "Interrupt",         "ReattachExecute", "ReleaseExecute",
+        "ReleaseSession", "FetchErrorDetails", "CloneSession",    "GetStatus",
     };
     char path[128];
     size_t i;
@@ -36,8 +36,10 @@ START_TEST(tc_known_methods)
         ck_assert_str_eq(m->name, names[i]);
         ck_assert_ptr_eq(sc_method_get(m->id), m);
     }
-    ck_assert_int_eq(by("/spark.connect.SparkConnectService/ExecutePlan")->kind, SC_SERVER_STREAMING);
-    ck_assert_int_eq(by("/spark.connect.SparkConnectService/AddArtifacts")->kind, SC_CLIENT_STREAMING);
+    ck_assert_int_eq(by("/spark.connect.SparkConnectService/ExecutePlan")->kind,
+                     SC_SERVER_STREAMING);
+    ck_assert_int_eq(by("/spark.connect.SparkConnectService/AddArtifacts")->kind,
+                     SC_CLIENT_STREAMING);
     ck_assert_int_eq(by("/spark.connect.SparkConnectService/Config")->kind, SC_UNARY);
 }
 END_TEST
@@ -86,15 +88,22 @@ END_TEST
 START_TEST(tc_uuid)
 {
     static const char *const good[] = {
-        "00112233-4455-6677-8899-aabbccddeeff", "00112233-4455-6677-8899-AABBCCDDEEFF",
+        "00112233-4455-6677-8899-aabbccddeeff",
+        "00112233-4455-6677-8899-AABBCCDDEEFF",
         "aBcDeF01-2345-6789-abcd-ef0123456789",
     };
     static const char *const bad[] = {
-        "", "00112233445566778899aabbccddeeff", "{00112233-4455-6677-8899-aabbccddeeff}",
-        "00112233-4455-6677-8899-aabbccddeef", "00112233-4455-6677-8899-aabbccddeeff0",
-        "0011223-34455-6677-8899-aabbccddeeff", "g0112233-4455-6677-8899-aabbccddeeff",
-        "00112233-4455-6677-8899-aabbccddeef\n", "00112233_4455_6677_8899_aabbccddeeff",
-        "../../../etc/passwd/aaaaaaaaaaaaaaaa", " 0112233-4455-6677-8899-aabbccddeeff",
+        "",
+        "00112233445566778899aabbccddeeff",
+        "{00112233-4455-6677-8899-aabbccddeeff}",
+        "00112233-4455-6677-8899-aabbccddeef",
+        "00112233-4455-6677-8899-aabbccddeeff0",
+        "0011223-34455-6677-8899-aabbccddeeff",
+        "g0112233-4455-6677-8899-aabbccddeeff",
+        "00112233-4455-6677-8899-aabbccddeef\n",
+        "00112233_4455_6677_8899_aabbccddeeff",
+        "../../../etc/passwd/aaaaaaaaaaaaaaaa",
+        " 0112233-4455-6677-8899-aabbccddeeff",
     };
     size_t i;
 
@@ -158,7 +167,10 @@ START_TEST(tc_request_check)
     ck_assert_int_eq(sc_request_check(SC_M_CONFIG, m->p, m->n, &why), 0);
     bfree(m);
     /* malformed */
-    ck_assert_int_eq(sc_request_check(SC_M_CONFIG, (const uint8_t *)"\x0a\x05" "ab", 4, &why),
+    ck_assert_int_eq(sc_request_check(SC_M_CONFIG,
+                                      (const uint8_t *)"\x0a\x05"
+                                                       "ab",
+                                      4, &why),
                      SG_ERR_PROTO);
     ck_assert_str_eq(why, "is not valid protobuf");
 }

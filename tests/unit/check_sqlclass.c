@@ -88,8 +88,12 @@ static const struct sql_case sql_cases[] = {
     {"/* /* nested */ still comment */ SELECT 1", Q, -1, NULL},
     {"SELECT 1 /* ; ADD JAR x */", Q, -1, NULL},
     {"SELECT 1 -- ; ADD JAR x", Q, -1, NULL},
-    {"SELECT\xc2\xa0" "1", Q, -1, NULL},
-    {"SELECT\xe3\x80\x80" "1", Q, -1, NULL},
+    {"SELECT\xc2\xa0"
+     "1",
+     Q, -1, NULL},
+    {"SELECT\xe3\x80\x80"
+     "1",
+     Q, -1, NULL},
     {"SELECT insert FROM t", Q, -1, NULL},
 
     /* ---- comments Spark ends differently from a naive lexer ---- */
@@ -227,7 +231,8 @@ static const struct sql_case sql_cases[] = {
     {"BEGIN DECLARE x INT DEFAULT 0; SET x = 1; END", A, S, "SET"},
     {"BEGIN IF (SELECT count(*) FROM t) > 0 THEN DROP TABLE t; END IF; END", D, S, "DROP"},
     {"BEGIN IF a THEN SELECT 1; ELSEIF b THEN INSERT INTO t VALUES (1); ELSE SELECT 2; END IF;"
-     " END", M, S, NULL},
+     " END",
+     M, S, NULL},
     {"BEGIN IF CASE WHEN a THEN 1 END = 1 THEN SELECT 1; END IF; END", Q, S, NULL},
     {"BEGIN WHILE x < 10 DO SET x = x + 1; END WHILE; END", A, S, NULL},
     {"BEGIN l: WHILE true DO LEAVE l; END WHILE l; END", Q, S, NULL},
@@ -238,10 +243,11 @@ static const struct sql_case sql_cases[] = {
     {"BEGIN CASE x WHEN 1 THEN SELECT 1; ELSE TRUNCATE TABLE t; END CASE; END", D, S, NULL},
     {"BEGIN CASE WHEN a THEN SELECT 1; END CASE; END", Q, S, NULL},
     {"BEGIN BEGIN ADD JAR x; END; END", A, S, "ADD JAR"},
-    {"BEGIN DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN DROP TABLE t; END; SELECT 1; END",
-     D, S, NULL},
+    {"BEGIN DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN DROP TABLE t; END; SELECT 1; END", D, S,
+     NULL},
     {"BEGIN DECLARE CONTINUE HANDLER FOR SQLSTATE VALUE '42000', NOT FOUND INSERT INTO t"
-     " VALUES (1); END", M, S, NULL},
+     " VALUES (1); END",
+     M, S, NULL},
     {"BEGIN EXECUTE IMMEDIATE 'SELECT 1'; END", U, S, NULL},
     {"BEGIN SELECT 'END;' ; END", Q, S, NULL},
     {"BEGIN SELECT 1 END", U, -1, "malformed BEGIN ... END block"},
@@ -256,32 +262,46 @@ static const struct sql_case sql_cases[] = {
     {"FROM src \xc4\xb1nsert overwr\xc4\xb1te local d\xc4\xb1rectory '/x' SELECT *", A, -1,
      "INSERT OVERWRITE DIRECTORY"},
     {"CREATE FUNCT\xc4\xb1ON f AS 'c' USING JAR 'https://x/f.jar'", A, -1, NULL},
-    {"FROM src IN\xc5\xbf" "ERT INTO dst SELECT *", M, -1, "INSERT"},
-    {"\xc5\xbf" "ET spark.sql.ansi.enabled=false", A, -1, "SET"},
-    {"SELECT 1; DROP TABLE t; \xc5\xbf" "ELECT 2", D, -1, "DROP"},
-    {"ADD J\xc4\xb0R x", U, -1, NULL},                  /* U+0130 upper-cases to itself */
-    {"\xe2\x84\xaaILL QUERY", U, -1, NULL},             /* KELVIN SIGN is not K */
+    {"FROM src IN\xc5\xbf"
+     "ERT INTO dst SELECT *",
+     M, -1, "INSERT"},
+    {"\xc5\xbf"
+     "ET spark.sql.ansi.enabled=false",
+     A, -1, "SET"},
+    {"SELECT 1; DROP TABLE t; \xc5\xbf"
+     "ELECT 2",
+     D, -1, "DROP"},
+    {"ADD J\xc4\xb0R x", U, -1, NULL},      /* U+0130 upper-cases to itself */
+    {"\xe2\x84\xaaILL QUERY", U, -1, NULL}, /* KELVIN SIGN is not K */
     {"r\xc4\xb1ght", U, -1, NULL},
     /* other non-ASCII outside quotes and comments: not guessed */
     {"SELECT caf\xc3\xa9 FROM t", U, -1, "non-ASCII character outside quotes and comments"},
     {"FROM src \xef\xbc\xa9NSERT INTO dst SELECT *", U, -1, NULL}, /* fullwidth I */
-    {"SELECT 1 /*+ \xc3\xa9 */", U, -1, NULL},          /* a hint is lexed, not skipped */
+    {"SELECT 1 /*+ \xc3\xa9 */", U, -1, NULL}, /* a hint is lexed, not skipped */
     {"SELECT file://h/\xc3\xa9", U, -1, NULL},
-    {"SELECT \xc2\xad" "1", U, -1, NULL},                  /* soft hyphen: not a Spark space */
+    {"SELECT \xc2\xad"
+     "1",
+     U, -1, NULL}, /* soft hyphen: not a Spark space */
     /* inside quotes, backquotes and comments anything goes */
     {"SELECT '\xc4\xb1nsert \xc3\xa9', \"\xe4\xb8\xad\" FROM `caf\xc3\xa9`", Q, -1, "SELECT"},
-    {"SELECT 1 -- \xc4\xb1nsert \xf0\x9f\x98\x80\n/* \xc3\xa9 /* \xc4\xb1 */ */ FROM t", Q, -1, NULL},
+    {"SELECT 1 -- \xc4\xb1nsert \xf0\x9f\x98\x80\n/* \xc3\xa9 /* \xc4\xb1 */ */ FROM t", Q, -1,
+     NULL},
     {"SELECT R'\xc3\xa9' FROM t", Q, -1, NULL},
-    {"SELECT\xc2\xa0" "1\xe3\x80\x80" "FROM\xe2\x80\x83t", Q, -1, "SELECT"},
+    {"SELECT\xc2\xa0"
+     "1\xe3\x80\x80"
+     "FROM\xe2\x80\x83t",
+     Q, -1, "SELECT"},
     {"SELECT file://h/\xc5\xbf/x", Q, -1, NULL},
-    {"SELECT \xc4\xb1" "d FROM t", Q, -1, NULL},
+    {"SELECT \xc4\xb1"
+     "d FROM t",
+     Q, -1, NULL},
     /* not UTF-8: protobuf-java refuses it, so never a query */
     {"SELECT 1 \xc4", U, -1, "invalid UTF-8"},
     {"SELECT '\x80'", U, -1, "invalid UTF-8"},
-    {"SELECT 1 -- \xc0\xaf", U, -1, "invalid UTF-8"},       /* overlong '/' */
+    {"SELECT 1 -- \xc0\xaf", U, -1, "invalid UTF-8"},        /* overlong '/' */
     {"SELECT 1 /* \xe0\x80\xaf */", U, -1, "invalid UTF-8"}, /* overlong */
     {"SELECT `\xed\xa0\x80`", U, -1, "invalid UTF-8"},       /* surrogate */
-    {"SELECT '\xf4\x90\x80\x80'", U, -1, "invalid UTF-8"},  /* above U+10FFFF */
+    {"SELECT '\xf4\x90\x80\x80'", U, -1, "invalid UTF-8"},   /* above U+10FFFF */
     {"SELECT '\xf8\x88\x80\x80\x80'", U, -1, "invalid UTF-8"},
     {"FROM src \xc1\xa9nsert into dst SELECT *", U, -1, "invalid UTF-8"},
 };
@@ -456,8 +476,7 @@ START_TEST(tc_fold_every_code_point)
             want = (cp | 0x20) >= 'a' && (cp | 0x20) <= 'z' ? (int)(cp & ~0x20u) : 0;
         else
             want = cp == 0x131 ? 'I' : cp == 0x17f ? 'S' : 0;
-        ck_assert_msg(got == want, "U+%04X: folds to %d, Spark reads %d", (unsigned)cp, got,
-                      want);
+        ck_assert_msg(got == want, "U+%04X: folds to %d, Spark reads %d", (unsigned)cp, got, want);
         if (got != 0)
             nfold++;
         if (cp < 0x80)
@@ -472,8 +491,8 @@ START_TEST(tc_fold_every_code_point)
             ck_assert_str_eq(r.label, "invalid UTF-8");
             continue;
         }
-        ck_assert_msg(r.strictest == (got != 0 || spark_uws(cp) ? SQLCLASS_QUERY
-                                                                 : SQLCLASS_UNKNOWN),
+        ck_assert_msg(r.strictest ==
+                          (got != 0 || spark_uws(cp) ? SQLCLASS_QUERY : SQLCLASS_UNKNOWN),
                       "U+%04X in a word: %s (%s)", (unsigned)cp, sqlclass_name(r.strictest),
                       r.label);
         memcpy(buf, "SELECT '", 8);
@@ -573,8 +592,8 @@ START_TEST(tc_fold_property)
             ck_assert_msg(got.strictest == want.strictest && got.cls == want.cls &&
                               strcmp(got.label, want.label) == 0 && got.nstmt == want.nstmt,
                           "%.*s: %s (%s), ASCII: %s (%s)", (int)n, buf,
-                          sqlclass_name(got.strictest), got.label,
-                          sqlclass_name(want.strictest), want.label);
+                          sqlclass_name(got.strictest), got.label, sqlclass_name(want.strictest),
+                          want.label);
         }
     }
 }

@@ -234,7 +234,7 @@ START_TEST(tc_filter_config)
     ck_assert_ptr_nonnull(cfg);
     ck_assert_ptr_nonnull(c);
     memset(&be, 0, sizeof(be));
-    be.preshared_token = (char *)(uintptr_t)"s3cr3t";
+    be.preshared_token = (char *)(uintptr_t) "s3cr3t";
     be.preshared_token_len = 6;
     cfg->backends = &be;
     cfg->nbackends = 1;
@@ -268,8 +268,8 @@ START_TEST(tc_filter_config)
     ck_assert(!resp_has(c, "s3cr3t"));
     /* re-framed at the new length */
     ck_assert_int_eq(evbuffer_remove(c->resp, hdr, sizeof(hdr)), (int)sizeof(hdr));
-    ck_assert_uint_eq(((uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 |
-                       (uint32_t)hdr[3] << 8 | hdr[4]),
+    ck_assert_uint_eq(((uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 8 |
+                       hdr[4]),
                       evbuffer_get_length(c->resp));
     evbuffer_drain(c->resp, evbuffer_get_length(c->resp));
     ck_assert_int_eq(resp_filter_end(c, &v), 0);
@@ -345,9 +345,9 @@ START_TEST(tc_stage_message)
     ck_assert_ptr_nonnull(cfg);
     ck_assert_ptr_nonnull(c);
     memset(be, 0, sizeof(be));
-    be[0].name = (char *)(uintptr_t)"b0";
-    be[1].name = (char *)(uintptr_t)"b1";
-    be[2].name = (char *)(uintptr_t)"b2";
+    be[0].name = (char *)(uintptr_t) "b0";
+    be[1].name = (char *)(uintptr_t) "b1";
+    be[2].name = (char *)(uintptr_t) "b2";
     cfg->backends = be;
     cfg->nbackends = 3;
     cfg->auth.anonymous = true;

@@ -18,19 +18,22 @@ START_TEST(tc_split_hostport)
         {"spark.internal:15002", "spark.internal", "15002"},
         {"h:0", "h", "0"},
     };
-    static const char *const bad[] = {"", "nohost", ":15002", "h:", "h:99999", "h:12a",
-                                      "::1:443", "[::1]443", "h:123456"};
+    static const char *const bad[] = {"",      "nohost",  ":15002",   "h:",      "h:99999",
+                                      "h:12a", "::1:443", "[::1]443", "h:123456"};
     char host[64], port[8];
     const char *why;
     size_t i;
 
     for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        ck_assert_int_eq(util_split_hostport(ok[i].in, host, sizeof(host), port, sizeof(port), &why), 0);
+        ck_assert_int_eq(util_split_hostport(ok[i].in, host, sizeof(host), port, sizeof(port),
+                                             &why),
+                         0);
         ck_assert_str_eq(host, ok[i].host);
         ck_assert_str_eq(port, ok[i].port);
     }
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        ck_assert_msg(util_split_hostport(bad[i], host, sizeof(host), port, sizeof(port), &why) != 0,
+        ck_assert_msg(util_split_hostport(bad[i], host, sizeof(host), port, sizeof(port), &why) !=
+                          0,
                       "%s accepted", bad[i]);
 }
 END_TEST

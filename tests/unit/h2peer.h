@@ -22,16 +22,16 @@
 struct h2peer {
     int fd;
     nghttp2_session *s;
-    int nfields;          /* header or trailer fields received */
+    int nfields; /* header or trailer fields received */
     char last_name[64], last_value[128];
-    char path[128];       /* :path of the last request (server peer) */
-    int nblocks;          /* header blocks received */
-    int32_t last_sid;     /* stream of the last HEADERS received */
-    size_t ndata;         /* DATA payload bytes received */
-    int32_t closed_sid;   /* last stream closed, and its error code */
+    char path[128];     /* :path of the last request (server peer) */
+    int nblocks;        /* header blocks received */
+    int32_t last_sid;   /* stream of the last HEADERS received */
+    size_t ndata;       /* DATA payload bytes received */
+    int32_t closed_sid; /* last stream closed, and its error code */
     uint32_t closed_code;
     int nclosed;
-    char grpc_status[8];  /* last grpc-status received ("" none) */
+    char grpc_status[8]; /* last grpc-status received ("" none) */
     char grpc_message[256];
 };
 

@@ -1735,6 +1735,13 @@ def write_doc(res):
         "sparkgate binary, e.g. to compare builds). Benchmarks are not "
         "part of `make check`." % (AUTH_SECS, POLICY_SECS, DEADLINE_S))
     add("")
+    # bench/instr.py's A/B results are measured separately (callgrind, minutes per
+    # build); they are kept by hand in bench/instr-results.md and carried along here
+    ab = os.path.join(ROOT, "bench", "instr-results.md")
+    if os.path.exists(ab):
+        with open(ab) as f:
+            L.extend(f.read().rstrip("\n").split("\n"))
+        add("")
     with open(DOC, "w") as f:
         f.write("\n".join(L))
 

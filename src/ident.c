@@ -16,6 +16,7 @@
 #include "pb.h"
 #include "sc.h"
 #include "sg_err.h"
+#include "util.h"
 
 #define UC_USER_ID 1
 #define UC_USER_NAME 2
@@ -59,11 +60,8 @@ ident_bind(const uint8_t *msg, size_t len, const char *principal, bool require_m
     if (require_match && claimed != NULL &&
         (claimed_len != wlen || memcmp(claimed, principal, wlen) != 0)) {
         char shown[SHOWN_MAX + 1];
-        size_t i, k = claimed_len < SHOWN_MAX ? claimed_len : SHOWN_MAX;
 
-        for (i = 0; i < k; i++)
-            shown[i] = claimed[i] >= 0x20 && claimed[i] < 0x7f ? (char)claimed[i] : '?';
-        shown[k] = '\0';
+        util_printable(shown, sizeof(shown), claimed, claimed_len, "");
         snprintf(err, errlen,
                  "sparkgate: user_id \"%s\" does not match the authenticated principal \"%s\"",
                  shown, principal);

@@ -148,18 +148,6 @@ out:
 }
 
 static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int
 parse_token(struct cfg_ctx *x, json_t *o, struct cfg_static_token *t)
 {
     const char *hex = NULL;
@@ -186,7 +174,7 @@ parse_token(struct cfg_ctx *x, json_t *o, struct cfg_static_token *t)
         goto out;
     }
     for (i = 0; i < 32; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        int hi = util_hexval(hex[2 * i]), lo = util_hexval(hex[2 * i + 1]);
 
         if (hi < 0 || lo < 0) {
             rc = cfgp_fail(x, "not a hex digest (sparkgate hash-token prints one)");

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "jpos.h"
+#include "util.h"
 
 /* A read position in the text: the byte at s[at.off] is at at.line:at.col. */
 struct jpos_cur {
@@ -191,18 +192,6 @@ skip_value(struct jpos_cur *c)
     return -1;
 }
 
-static int
-hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* Reads the 4 hex digits of a \u escape.  Returns the code unit or -1. */
 static long
 read_u4(struct jpos_cur *c)
@@ -211,7 +200,7 @@ read_u4(struct jpos_cur *c)
     int i, h;
 
     for (i = 0; i < 4; i++) {
-        h = hexval(cur_peek(c));
+        h = util_hexval(cur_peek(c));
         if (h < 0)
             return -1;
         v = v * 16 + h;
@@ -338,8 +327,8 @@ name_next(const char **pp)
         *pp += 2;
         return p[1];
     }
-    h1 = hexval(p[2]);
-    h2 = h1 < 0 ? -1 : hexval(p[3]);
+    h1 = util_hexval(p[2]);
+    h2 = h1 < 0 ? -1 : util_hexval(p[3]);
     if (h2 < 0)
         return JPOS_BAD;
     *pp += 4;

@@ -982,18 +982,6 @@ policy_walk_all(enum sc_method_id m, const uint8_t *msg, size_t len,
 
 /* ---- AddArtifacts ------------------------------------------------------------ */
 
-static int
-hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * Names no server should see, whatever the profile.  Spark resolves an
  * artifact name as a path below the session's directory, and for archives
@@ -1016,8 +1004,9 @@ judge_art_name_safe(struct policy_verdict *v, const uint8_t *name, size_t len, c
         uint8_t c = name[i];
         size_t adv = 1;
 
-        if (c == '%' && len - i >= 3 && hexval(name[i + 1]) >= 0 && hexval(name[i + 2]) >= 0) {
-            c = (uint8_t)(hexval(name[i + 1]) << 4 | hexval(name[i + 2]));
+        if (c == '%' && len - i >= 3 && util_hexval(name[i + 1]) >= 0 &&
+            util_hexval(name[i + 2]) >= 0) {
+            c = (uint8_t)(util_hexval(name[i + 1]) << 4 | util_hexval(name[i + 2]));
             adv = 3;
         }
         if (c == '\0')

@@ -62,6 +62,9 @@ void util_free_secret(void *p, size_t len);
  */
 size_t util_printable(char *out, size_t size, const void *s, size_t len, const char *unsafe);
 
+/* The value of hexadecimal digit |ch| (either case), or -1.  Pure. */
+int util_hexval(int ch);
+
 /* Lower-case hex of |len| bytes into |out| (2*len+1 bytes). */
 void util_hex(const uint8_t *in, size_t len, char *out);
 

@@ -27,3 +27,15 @@ util_printable(char *out, size_t size, const void *s, size_t len, const char *un
     out[n] = '\0';
     return n;
 }
+
+int
+util_hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}

@@ -233,6 +233,24 @@ def test_check_minimal_plaintext_config():
     assert r.returncode == 0, (r.stdout + r.stderr).decode()
 
 
+@pytest.mark.parametrize("name", ["demo.json", "minimal.json"])
+def test_shipped_config_checks(name):
+    """The configurations shipped in conf/ pass `sparkgate -t` as shipped,
+    only their certificate paths pointed at the development certificates
+    (a profile rule the loader refuses once broke the demo, unnoticed)."""
+    c = H.certs()
+    with open(os.path.join(H.TOP_SRCDIR, "conf", name), encoding="utf-8") as f:
+        text = f.read()
+    for shipped, dev in (("/etc/sparkgate/server.pem", c.server_pem),
+                         ("/etc/sparkgate/server.key", c.server_key),
+                         ("certs/server.pem", c.server_pem),
+                         ("certs/server.key", c.server_key)):
+        text = text.replace('"%s"' % shipped, json.dumps(dev))
+    path = _write("shipped-" + name, text)
+    r = _run("-t", "-c", path)
+    assert r.returncode == 0, (r.stdout + r.stderr).decode()
+
+
 def test_check_missing_file():
     r = _run("-t", "-c", "/nonexistent/sparkgate.json")
     out = (r.stdout + r.stderr).decode()

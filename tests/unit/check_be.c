@@ -255,26 +255,6 @@ START_TEST(tc_open_stream_one_verb)
 }
 END_TEST
 
-static size_t body_left;
-
-static ssize_t
-peer_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t length, uint32_t *flags,
-          nghttp2_data_source *src, void *arg)
-{
-    size_t n = length < body_left ? length : body_left;
-
-    (void)s;
-    (void)sid;
-    (void)flags;
-    (void)src;
-    (void)arg;
-    if (n == 0)
-        return NGHTTP2_ERR_DEFERRED;
-    memset(buf, 'r', n);
-    body_left -= n;
-    return (ssize_t)n;
-}
-
 START_TEST(tc_response_and_credit_on_request)
 {
     nghttp2_nv nv[1];
@@ -285,8 +265,8 @@ START_TEST(tc_response_and_credit_on_request)
     sid = o.st.sid;
     put(&nv[0], ":status", "200");
     prd.source.ptr = NULL;
-    prd.read_callback = peer_body;
-    body_left = BODY_LEN;
+    prd.read_callback = h2peer_body;
+    h2peer_body_left = BODY_LEN;
     ck_assert_int_eq(nghttp2_submit_response(peer.s, sid, nv, 1, &prd), 0);
     h2peer_pump(&peer, base);
     ck_assert_int_eq(o.nblocks, 1);

@@ -186,26 +186,6 @@ teardown(void)
     cfg_unref(cfg);
 }
 
-static size_t body_left;
-
-static ssize_t
-peer_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t length, uint32_t *flags,
-          nghttp2_data_source *src, void *arg)
-{
-    size_t n = length < body_left ? length : body_left;
-
-    (void)s;
-    (void)sid;
-    (void)flags;
-    (void)src;
-    (void)arg;
-    if (n == 0)
-        return NGHTTP2_ERR_DEFERRED; /* the stream stays open */
-    memset(buf, 'x', n);
-    body_left -= n;
-    return (ssize_t)n;
-}
-
 #define NV(n, v)                                                                            \
     {                                                                                       \
         (uint8_t *)(uintptr_t)(n), (uint8_t *)(uintptr_t)(v), sizeof(n) - 1, sizeof(v) - 1, \
@@ -226,9 +206,9 @@ peer_request(size_t body, bool end)
     nghttp2_data_provider prd;
     int32_t sid;
 
-    body_left = body;
+    h2peer_body_left = body;
     prd.source.ptr = NULL;
-    prd.read_callback = peer_body;
+    prd.read_callback = h2peer_body;
     sid = nghttp2_submit_request(peer.s, NULL, nv, 5, end ? NULL : &prd, NULL);
     ck_assert_int_gt(sid, 0);
     h2peer_pump(&peer, base);

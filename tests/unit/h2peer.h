@@ -179,4 +179,26 @@ h2peer_free(struct h2peer *p)
     p->fd = -1;
 }
 
+/* A request/response body the peer sends: h2peer_body_left bytes of 'x', then
+ * the stream stays open (deferred) until the test ends it. */
+static size_t h2peer_body_left;
+
+static inline ssize_t
+h2peer_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t length, uint32_t *flags,
+            nghttp2_data_source *src, void *arg)
+{
+    size_t n = length < h2peer_body_left ? length : h2peer_body_left;
+
+    (void)s;
+    (void)sid;
+    (void)flags;
+    (void)src;
+    (void)arg;
+    if (n == 0)
+        return NGHTTP2_ERR_DEFERRED;
+    memset(buf, 'x', n);
+    h2peer_body_left -= n;
+    return (ssize_t)n;
+}
+
 #endif
